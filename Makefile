@@ -1,0 +1,41 @@
+# The two commands of the README. Each installs missing Debian packages
+# (scripts/install-deps.sh), configures with CMake + Ninja and builds.
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build run test bench sanitizers clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Until the simulator lands, the default run is a short ring benchmark.
+run: build
+	$(BUILD)/testbench/bench/ring_bench --benchmark_min_time=0.2
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/testbench/bench/ring_bench
+
+# ASan+UBSan and TSan builds of the ring tests (CI runs these too).
+sanitizers: deps
+	cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVIRTIOSIM_ASAN=ON -DVIRTIOSIM_BENCH=OFF
+	cmake --build $(BUILD)-asan -j $(JOBS) --target ring_tests
+	ctest --test-dir $(BUILD)-asan --output-on-failure -j $(JOBS) -L ring
+	cmake -S . -B $(BUILD)-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIRTIOSIM_TSAN=ON -DVIRTIOSIM_BENCH=OFF
+	cmake --build $(BUILD)-tsan -j $(JOBS) --target ring_tests
+	ctest --test-dir $(BUILD)-tsan --output-on-failure -j $(JOBS) -L ring
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

@@ -1,0 +1,102 @@
+// Where a ring lives in guest memory, and the offsets of its fields.
+// Packed: Linux uapi struct vring_packed_desc / vring_packed_desc_event (P1).
+// Split: struct vring_desc / vring_avail / vring_used.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "models/ring/errors.h"
+#include "models/ring/features.h"
+
+namespace virtiosim::ring {
+
+static_assert(sizeof(vring_packed_desc) == 16);
+static_assert(sizeof(vring_packed_desc_event) == 4);
+static_assert(sizeof(vring_desc) == 16);
+static_assert(sizeof(vring_used_elem) == 8);
+
+namespace packed_off {
+inline constexpr uint64_t addr = 0, len = 8, id = 12, flags = 14;
+inline constexpr uint64_t event_off_wrap = 0, event_flags = 2;
+}  // namespace packed_off
+
+namespace split_off {
+inline constexpr uint64_t addr = 0, len = 8, flags = 12, next = 14;
+inline constexpr uint64_t avail_flags = 0, avail_idx = 2, avail_ring = 4;
+inline constexpr uint64_t used_flags = 0, used_idx = 2, used_ring = 4;
+inline constexpr uint64_t used_elem_id = 0, used_elem_len = 4;
+}  // namespace split_off
+
+// A packed ring: descriptor ring, driver area (driver event suppression,
+// written by the driver, read by the device) and device area (device event
+// suppression, written by the device, read by the driver) (P10).
+struct PackedLayout {
+  uint64_t desc = 0;
+  uint64_t driver_event = 0;
+  uint64_t device_event = 0;
+  uint32_t num = 0;
+
+  uint64_t desc_addr(uint32_t slot) const { return desc + uint64_t{slot} * 16; }
+
+  static constexpr uint64_t desc_bytes(uint32_t num) { return uint64_t{num} * 16; }
+  // Contiguous placement at `base` (16-aligned): ring, driver area, device area.
+  static PackedLayout place(uint64_t base, uint32_t num) {
+    return {base, base + desc_bytes(num), base + desc_bytes(num) + 4, num};
+  }
+  static constexpr uint64_t contiguous_bytes(uint32_t num) { return desc_bytes(num) + 8; }
+};
+
+// A split ring: descriptor table, available ring (driver area), used ring
+// (device area); used_event and avail_event trail the rings (EVENT_IDX).
+struct SplitLayout {
+  uint64_t desc = 0;
+  uint64_t avail = 0;
+  uint64_t used = 0;
+  uint32_t num = 0;
+
+  uint64_t desc_addr(uint32_t i) const { return desc + uint64_t{i} * 16; }
+  uint64_t avail_ring_addr(uint32_t i) const { return avail + split_off::avail_ring + uint64_t{i} * 2; }
+  uint64_t used_event_addr() const { return avail + split_off::avail_ring + uint64_t{num} * 2; }
+  uint64_t used_elem_addr(uint32_t i) const { return used + split_off::used_ring + uint64_t{i} * 8; }
+  uint64_t avail_event_addr() const { return used + split_off::used_ring + uint64_t{num} * 8; }
+
+  static constexpr uint64_t desc_bytes(uint32_t num) { return uint64_t{num} * 16; }
+  static constexpr uint64_t avail_bytes(uint32_t num) { return 6 + uint64_t{num} * 2; }
+  static constexpr uint64_t used_bytes(uint32_t num) { return 6 + uint64_t{num} * 8; }
+  // Contiguous placement at `base` (16-aligned), each area naturally aligned.
+  static SplitLayout place(uint64_t base, uint32_t num) {
+    uint64_t avail = base + desc_bytes(num);
+    uint64_t used = (avail + avail_bytes(num) + 3) & ~uint64_t{3};
+    return {base, avail, used, num};
+  }
+  static constexpr uint64_t contiguous_bytes(uint32_t num) {
+    return ((desc_bytes(num) + avail_bytes(num) + 3) & ~uint64_t{3}) + used_bytes(num);
+  }
+};
+
+// Throws RingConfigError unless the layout is usable through `mem`.
+template <class Mem>
+void validate(const PackedLayout& l, const Mem& mem) {
+  if (l.num == 0 || l.num > kMaxQueueSize)
+    throw RingConfigError(RingError::bad_queue_size, "packed queue size " + std::to_string(l.num));
+  if (l.desc % 16 || l.driver_event % 4 || l.device_event % 4)
+    throw RingConfigError(RingError::bad_layout, "packed ring areas must be 16/4/4-byte aligned");
+  if (!mem.maps(l.desc, PackedLayout::desc_bytes(l.num)) || !mem.maps(l.driver_event, 4) ||
+      !mem.maps(l.device_event, 4))
+    throw RingConfigError(RingError::bad_layout, "packed ring areas outside guest memory");
+}
+
+template <class Mem>
+void validate(const SplitLayout& l, const Mem& mem) {
+  if (l.num == 0 || l.num > kMaxQueueSize || (l.num & (l.num - 1)) != 0)
+    throw RingConfigError(RingError::bad_queue_size, "split queue size " + std::to_string(l.num));
+  if (l.desc % 16 || l.avail % 2 || l.used % 4)
+    throw RingConfigError(RingError::bad_layout, "split ring areas must be 16/2/4-byte aligned");
+  if (!mem.maps(l.desc, SplitLayout::desc_bytes(l.num)) ||
+      !mem.maps(l.avail, SplitLayout::avail_bytes(l.num)) ||
+      !mem.maps(l.used, SplitLayout::used_bytes(l.num)))
+    throw RingConfigError(RingError::bad_layout, "split ring areas outside guest memory");
+}
+
+}  // namespace virtiosim::ring

@@ -1,0 +1,316 @@
+// Packed virtqueue, device side: what a vhost worker does with a ring
+// (virtio 1.2 "Packed Virtqueues"; DPDK lib/vhost and QEMU hw/virtio are
+// the reference implementations).
+//
+// Everything the driver wrote is untrusted. Every rule a device can check is
+// checked, with a typed error; after a fatal one the queue is broken
+// (NEEDS_RESET): it refuses all further work and touches no memory.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "models/ring/chain.h"
+#include "models/ring/errors.h"
+#include "models/ring/event_idx.h"
+#include "models/ring/features.h"
+#include "models/ring/layout.h"
+#include "models/ring/memory_policy.h"
+#include "models/ring/native_memory.h"
+#include "models/ring/ring_state.h"
+
+namespace virtiosim::ring {
+
+struct DeviceOptions {
+  // Most segments one buffer may have. 1024 is Linux vhost's UIO_MAXIOV.
+  uint32_t max_segments = 1024;
+};
+
+struct DeviceStats {
+  uint64_t popped = 0;               // buffers taken from the ring
+  uint64_t used = 0;                 // buffers completed (push_used)
+  uint64_t used_descs_written = 0;   // used descriptors written (< used with IN_ORDER batching)
+  uint64_t flushes = 0;              // shadow used ring flushes
+  uint64_t signals = 0;              // should_signal() said signal
+  uint64_t signals_suppressed = 0;   // should_signal() said the driver does not want one
+  uint64_t completions_dropped = 0;  // pushed but not flushed when the queue broke
+  ErrorCounters errors;
+};
+
+template <MemoryPolicy Mem = NativeMemory>
+class PackedDevice {
+ public:
+  // The device does not touch memory until asked: the driver owns the
+  // ring's initial contents.
+  PackedDevice(Mem mem, PackedLayout layout, Features features, DeviceOptions opts = {})
+      : mem_(mem), layout_(layout), features_(features), opts_(opts) {
+    validate(layout_, mem_);
+    shadow_.reserve(layout_.num);
+    flag_slots_.reserve(layout_.num);
+  }
+
+  // Is a buffer available at last_avail_idx? (busy-poll peek)
+  bool has_available() {
+    if (broken_) return false;
+    return is_avail(read_flags(last_avail_idx_), avail_wrap_counter_);
+  }
+
+  // Take the next available buffer into `out`. value: false if none.
+  [[nodiscard]] Result<bool> pop(Chain& out) {
+    if (broken_) return {RingError::queue_broken};
+    uint16_t slot = last_avail_idx_;
+    bool wrap = avail_wrap_counter_;
+    uint16_t flags = read_flags(slot);
+    if (!is_avail(flags, wrap)) return {RingError::ok, false};
+    mem_.barrier(BarrierSite::device_avail_read);  // P13: flags before the bodies
+
+    out.clear();
+    uint32_t count = 0;
+    for (;;) {
+      const uint64_t d = layout_.desc_addr(slot);
+      const uint64_t addr = mem_.read64(d + packed_off::addr);
+      const uint32_t len = mem_.read32(d + packed_off::len);
+      out.id = mem_.read16(d + packed_off::id);  // the last descriptor's id counts (P6.1)
+      if (flags & kDescIndirect) {
+        if (RingError e = read_indirect(addr, len, flags, count, out); e != RingError::ok)
+          return {fail(e)};
+      } else if (RingError e = add_segment(out, addr, len, flags & kDescWrite); e != RingError::ok) {
+        return {fail(e)};
+      }
+      ++count;
+      if (++slot >= layout_.num) slot = 0, wrap = !wrap;
+      if (!(flags & kDescNext)) break;
+      if (count >= layout_.num) return {fail(RingError::chain_too_long)};  // P6.4
+      flags = read_flags(slot);
+      if (!is_avail(flags, wrap)) return {fail(RingError::unavailable_in_chain)};  // P6.2
+    }
+    out.count = static_cast<uint16_t>(count);
+    last_avail_idx_ = slot;
+    avail_wrap_counter_ = wrap;
+    ++stats_.popped;
+    return {RingError::ok, true};
+  }
+
+  // Record a completion in the shadow used ring; flush() publishes it.
+  [[nodiscard]] RingError push_used(const UsedElem& e) {
+    if (broken_) return RingError::queue_broken;
+    if (shadow_.size() == layout_.num)
+      if (RingError err = flush(); err != RingError::ok) return err;
+    shadow_.push_back(e);
+    ++stats_.used;
+    return RingError::ok;
+  }
+
+  // Publish the shadow used ring: ids and lens of the whole batch, a write
+  // barrier, then the flags, the batch's first entry last so the driver sees
+  // the batch at once (P13, as DPDK's vhost_flush_enqueue_shadow_packed).
+  // With IN_ORDER one used descriptor, carrying the batch's last id, stands
+  // for the whole batch (P8).
+  [[nodiscard]] RingError flush() {
+    if (broken_) return RingError::queue_broken;
+    if (shadow_.empty()) return RingError::ok;
+    uint16_t idx = last_used_idx_;
+    bool wrap = used_wrap_counter_;
+    flag_slots_.clear();
+    auto write_entry = [&](const UsedElem& e, uint32_t skip) {
+      const uint64_t d = layout_.desc_addr(idx);
+      mem_.write16(d + packed_off::id, e.id);
+      mem_.write32(d + packed_off::len, e.len);
+      const uint16_t flags =
+          static_cast<uint16_t>((wrap ? kDescAvail | kDescUsed : 0) | (e.writable ? kDescWrite : 0));
+      flag_slots_.emplace_back(idx, flags);
+      idx = static_cast<uint16_t>(idx + skip);  // P6.6: skip the list's length
+      if (idx >= layout_.num) idx = static_cast<uint16_t>(idx - layout_.num), wrap = !wrap;
+    };
+    if (features_.in_order()) {
+      uint32_t skip = 0;
+      for (const UsedElem& e : shadow_) skip += e.count;
+      write_entry(shadow_.back(), skip);
+    } else {
+      for (const UsedElem& e : shadow_) write_entry(e, e.count);
+    }
+    mem_.barrier(BarrierSite::device_used_publish);
+    for (size_t i = 1; i < flag_slots_.size(); ++i)
+      mem_.write16(layout_.desc_addr(flag_slots_[i].first) + packed_off::flags, flag_slots_[i].second);
+    mem_.write16(layout_.desc_addr(flag_slots_[0].first) + packed_off::flags, flag_slots_[0].second);
+
+    used_since_signal_ += static_cast<uint32_t>(idx - last_used_idx_ + (wrap != used_wrap_counter_ ? layout_.num : 0));
+    last_used_idx_ = idx;
+    used_wrap_counter_ = wrap;
+    stats_.used_descs_written += flag_slots_.size();
+    ++stats_.flushes;
+    shadow_.clear();
+    return RingError::ok;
+  }
+
+  // After flush(): does the driver want a used-buffer notification? Reads
+  // the driver area after a full barrier (P10, P11).
+  bool should_signal() {
+    if (broken_) return false;
+    mem_.barrier(BarrierSite::device_signal_check);
+    const uint32_t snapshot = mem_.read32(layout_.driver_event);
+    const uint16_t off_wrap = static_cast<uint16_t>(snapshot & 0xffff);
+    const uint16_t flags = static_cast<uint16_t>((snapshot >> 16) & 0x3);
+    const uint32_t fresh = used_since_signal_;
+    used_since_signal_ = 0;
+    if (fresh == 0) return false;
+    bool needed;
+    if (flags != kEventFlagDesc) {
+      needed = flags != kEventFlagDisable;
+    } else {
+      // A window covering the whole ring contains any event offset.
+      needed = fresh >= layout_.num ||
+               packed_need_event(off_wrap, used_wrap_counter_, layout_.num, last_used_idx_,
+                                 static_cast<uint16_t>(last_used_idx_ - fresh));
+    }
+    ++(needed ? stats_.signals : stats_.signals_suppressed);
+    return needed;
+  }
+
+  // Ask the driver not to notify available buffers (P10).
+  void disable_notifications() { write_event_flags(kEventFlagDisable); }
+
+  // Ask for a notification on the next available buffer; returns true if one
+  // is already available, which the caller must process: it may have been
+  // published before the driver could see the enable.
+  [[nodiscard]] bool enable_notifications() {
+    if (broken_) return false;
+    if (features_.event_idx()) {
+      mem_.write16(layout_.device_event + packed_off::event_off_wrap,
+                   packed_off_wrap(last_avail_idx_, avail_wrap_counter_));
+      mem_.barrier(BarrierSite::device_event_write);  // P11: off_wrap before flags
+    }
+    write_event_flags(features_.event_idx() ? kEventFlagDesc : kEventFlagEnable);
+    mem_.barrier(BarrierSite::device_enable_recheck);
+    return is_avail(read_flags(last_avail_idx_), avail_wrap_counter_);
+  }
+
+  // GET_VRING_BASE: where the device stands. Flush first: shadow entries
+  // are not part of the state.
+  RingState state() const {
+    return {last_avail_idx_, avail_wrap_counter_, last_used_idx_, used_wrap_counter_};
+  }
+
+  // SET_VRING_BASE: continue from a saved state.
+  [[nodiscard]] RingError set_state(const RingState& s) {
+    if (s.last_avail_idx >= layout_.num || s.last_used_idx >= layout_.num)
+      return RingError::bad_ring_state;
+    reset();
+    last_avail_idx_ = s.last_avail_idx;
+    avail_wrap_counter_ = s.avail_wrap_counter;
+    last_used_idx_ = s.last_used_idx;
+    used_wrap_counter_ = s.used_wrap_counter;
+    return RingError::ok;
+  }
+
+  // Queue reset (P15): back to a fresh ring; unflushed completions are
+  // counted as dropped.
+  void reset() {
+    stats_.completions_dropped += shadow_.size();
+    shadow_.clear();
+    last_avail_idx_ = last_used_idx_ = 0;
+    avail_wrap_counter_ = used_wrap_counter_ = true;
+    used_since_signal_ = 0;
+    event_flags_shadow_ = kEventFlagsUnknown;
+    broken_ = false;
+    last_error_ = RingError::ok;
+  }
+
+  bool broken() const { return broken_; }
+  RingError last_error() const { return last_error_; }
+  size_t pending_used() const { return shadow_.size(); }
+  uint32_t num() const { return layout_.num; }
+  uint16_t last_avail_idx() const { return last_avail_idx_; }
+  bool avail_wrap_counter() const { return avail_wrap_counter_; }
+  uint16_t last_used_idx() const { return last_used_idx_; }
+  bool used_wrap_counter() const { return used_wrap_counter_; }
+  const DeviceStats& stats() const { return stats_; }
+  const PackedLayout& layout() const { return layout_; }
+  Mem& mem() { return mem_; }
+
+ private:
+  // The device area's flags as last written; unknown after a restore, so
+  // the next write is never skipped.
+  static constexpr uint16_t kEventFlagsUnknown = 0xffff;
+
+  uint16_t read_flags(uint16_t slot) { return mem_.read16(layout_.desc_addr(slot) + packed_off::flags); }
+
+  // P2: available iff AVAIL matches the wrap counter and USED does not.
+  static bool is_avail(uint16_t flags, bool wrap) {
+    const bool avail = flags & kDescAvail, used = flags & kDescUsed;
+    return avail == wrap && used != wrap;
+  }
+
+  RingError add_segment(Chain& c, uint64_t addr, uint32_t len, bool writable) {
+    if (addr + len < addr) return RingError::address_overflow;
+    if (!mem_.maps(addr, len)) return RingError::address_unmapped;
+    if (c.readable.size() + c.writable.size() >= opts_.max_segments)
+      return RingError::chain_exceeds_limit;
+    if (writable) {
+      c.writable.push_back({addr, len});
+      c.writable_bytes += len;
+    } else {
+      if (!c.writable.empty()) return RingError::readable_after_writable;  // P6.3
+      c.readable.push_back({addr, len});
+      c.readable_bytes += len;
+    }
+    return RingError::ok;
+  }
+
+  // P7: one indirect descriptor, alone, pointing at len/16 descriptors that
+  // carry nothing but WRITE.
+  RingError read_indirect(uint64_t table, uint32_t len, uint16_t flags, uint32_t count, Chain& c) {
+    if (!features_.indirect_desc()) return RingError::indirect_not_negotiated;
+    if ((flags & kDescNext) || count > 0) return RingError::indirect_with_next;
+    if (len == 0 || len % 16 != 0) return RingError::indirect_bad_length;
+    if (len / 16 > opts_.max_segments) return RingError::chain_exceeds_limit;
+    if (table + len < table) return RingError::address_overflow;
+    if (!mem_.maps(table, len)) return RingError::address_unmapped;
+    c.indirect = true;
+    for (uint64_t at = table; at < table + len; at += 16) {
+      vring_packed_desc d;
+      mem_.read_bytes(at, &d, sizeof d);
+      const uint16_t f = le::to_host(d.flags);
+      if (f & kDescIndirect) return RingError::indirect_nested;
+      if (f & kDescNext) return RingError::indirect_bad_flags;
+      if (RingError e = add_segment(c, le::to_host(d.addr), le::to_host(d.len), f & kDescWrite);
+          e != RingError::ok)
+        return e;
+    }
+    return RingError::ok;
+  }
+
+  void write_event_flags(uint16_t flags) {
+    if (broken_ || event_flags_shadow_ == flags) return;
+    event_flags_shadow_ = flags;
+    mem_.write16(layout_.device_event + packed_off::event_flags, flags);
+  }
+
+  RingError fail(RingError e) {
+    broken_ = true;
+    last_error_ = e;
+    stats_.errors.add(e);
+    stats_.completions_dropped += shadow_.size();
+    shadow_.clear();
+    return e;
+  }
+
+  Mem mem_;
+  PackedLayout layout_;
+  Features features_;
+  DeviceOptions opts_;
+  uint16_t last_avail_idx_ = 0;
+  bool avail_wrap_counter_ = true;  // P2
+  uint16_t last_used_idx_ = 0;
+  bool used_wrap_counter_ = true;
+  uint32_t used_since_signal_ = 0;  // used slots published since should_signal
+  uint16_t event_flags_shadow_ = kEventFlagEnable;
+  std::vector<UsedElem> shadow_;
+  std::vector<std::pair<uint16_t, uint16_t>> flag_slots_;  // (slot, flags) of a flush
+  bool broken_ = false;
+  RingError last_error_ = RingError::ok;
+  DeviceStats stats_;
+};
+
+}  // namespace virtiosim::ring
