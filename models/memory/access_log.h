@@ -1,0 +1,52 @@
+// The access log: every access to ring memory (time, agent, address, size,
+// read / write / barrier / store-became-visible, value), always on and
+// bounded: a ring buffer of the most recent `capacity` records, plus
+// running totals that never lose a count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace virtiosim::memory {
+
+struct LogRecord {
+  enum class Op : uint8_t { read, write, barrier, visible };
+  uint64_t time_ps = 0;
+  uint64_t addr = 0;
+  uint64_t value = 0;  // typed accesses: the value; barriers: the BarrierSite
+  uint32_t size = 0;
+  uint8_t agent = 0;
+  Op op = Op::read;
+};
+
+class AccessLog {
+ public:
+  explicit AccessLog(size_t capacity = 1 << 16) : records_(capacity ? capacity : 1) {}
+
+  void record(const LogRecord& r) {
+    records_[next_ % records_.size()] = r;
+    ++next_;
+    ++totals_[static_cast<unsigned>(r.op)];
+  }
+
+  // Records still held, oldest first.
+  std::vector<LogRecord> snapshot() const {
+    std::vector<LogRecord> out;
+    const uint64_t n = next_ < records_.size() ? next_ : records_.size();
+    out.reserve(n);
+    for (uint64_t i = next_ - n; i < next_; ++i) out.push_back(records_[i % records_.size()]);
+    return out;
+  }
+
+  uint64_t total() const { return next_; }
+  uint64_t total(LogRecord::Op op) const { return totals_[static_cast<unsigned>(op)]; }
+  size_t capacity() const { return records_.size(); }
+
+ private:
+  std::vector<LogRecord> records_;
+  uint64_t next_ = 0;
+  uint64_t totals_[4] = {};
+};
+
+}  // namespace virtiosim::memory

@@ -1,0 +1,111 @@
+#include "models/memory/store_buffer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+namespace virtiosim::memory {
+
+const char* name(Ordering o) {
+  switch (o) {
+    case Ordering::sc: return "sc";
+    case Ordering::tso: return "tso";
+    case Ordering::weak: return "weak";
+  }
+  return "unknown";
+}
+
+bool parse_ordering(const char* text, Ordering& out) {
+  const std::string_view t(text);
+  for (Ordering o : {Ordering::sc, Ordering::tso, Ordering::weak})
+    if (t == name(o)) return out = o, true;
+  return false;
+}
+
+namespace {
+constexpr uint64_t to_ps(double ns) { return static_cast<uint64_t>(ns * 1000.0 + 0.5); }
+}  // namespace
+
+StoreBuffer::StoreBuffer(Ordering ordering, StoreBufferParams p, uint32_t line_bytes, uint64_t seed,
+                         Sink sink)
+    : ordering_(ordering), p_(p), line_bytes_(std::max<uint32_t>(line_bytes, 1)), rng_(seed),
+      sink_(std::move(sink)) {}
+
+uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size) {
+  PendingStore s;
+  s.addr = addr;
+  s.issued_ps = now_ps;
+  s.seq = seq_++;
+  s.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + size);
+  if (ordering_ == Ordering::sc) {
+    s.visible_ps = now_ps;
+    sink_(s);
+    return 0;
+  }
+  uint64_t stall = 0;
+  if (pending_.size() >= std::max<uint32_t>(p_.store_buffer_entries, 1)) {
+    // Full: the agent waits for the store that leaves first.
+    const auto oldest = std::min_element(pending_.begin(), pending_.end(),
+                                         [](auto& a, auto& b) { return a.visible_ps < b.visible_ps; });
+    stall = oldest->visible_ps > now_ps ? oldest->visible_ps - now_ps : 0;
+    make_visible(static_cast<size_t>(oldest - pending_.begin()));
+  }
+  uint64_t t;
+  if (ordering_ == Ordering::tso) {
+    t = std::max(now_ps + to_ps(p_.store_drain_ns), last_visible_ps_);
+    last_visible_ps_ = t;
+  } else {
+    std::uniform_int_distribution<uint64_t> delay(0, to_ps(p_.weak_max_delay_ns));
+    t = now_ps + to_ps(p_.store_drain_ns) + delay(rng_);
+    // Coherence: a later store to the same line never overtakes an earlier one.
+    for (const PendingStore& q : pending_)
+      if (q.addr / line_bytes_ == addr / line_bytes_) t = std::max(t, q.visible_ps);
+  }
+  s.visible_ps = std::max(t, fence_ps_) + stall;
+  pending_.push_back(std::move(s));
+  return stall;
+}
+
+void StoreBuffer::forward(uint64_t addr, void* data, uint64_t size) const {
+  auto* out = static_cast<uint8_t*>(data);
+  for (const PendingStore& s : pending_) {  // program order: the latest store wins
+    const uint64_t lo = std::max(addr, s.addr);
+    const uint64_t hi = std::min(addr + size, s.addr + s.bytes.size());
+    if (lo < hi) std::memcpy(out + (lo - addr), s.bytes.data() + (lo - s.addr), hi - lo);
+  }
+}
+
+void StoreBuffer::drain(uint64_t now_ps) {
+  for (;;) {
+    size_t best = pending_.size();
+    for (size_t i = 0; i < pending_.size(); ++i)
+      if (pending_[i].visible_ps <= now_ps &&
+          (best == pending_.size() || pending_[i].visible_ps < pending_[best].visible_ps))
+        best = i;
+    if (best == pending_.size()) return;
+    make_visible(best);
+  }
+}
+
+void StoreBuffer::write_barrier() {
+  for (const PendingStore& s : pending_) fence_ps_ = std::max(fence_ps_, s.visible_ps);
+}
+
+uint64_t StoreBuffer::full_barrier(uint64_t now_ps) {
+  uint64_t last = now_ps;
+  for (const PendingStore& s : pending_) last = std::max(last, s.visible_ps);
+  drain(last);
+  fence_ps_ = std::max(fence_ps_, last);
+  return last - now_ps;
+}
+
+void StoreBuffer::make_visible(size_t index) {
+  // Ties in visibility time resolve in program order (min_element / the
+  // strict < in drain pick the first), so sc-equivalent schedules stay FIFO.
+  if (index != 0) ++reordered_;
+  PendingStore s = std::move(pending_[index]);
+  pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(index));
+  sink_(s);
+}
+
+}  // namespace virtiosim::memory

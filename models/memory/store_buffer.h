@@ -1,0 +1,100 @@
+// Per-agent ordering model: when does a store become visible to the other
+// agents? Selected per run:
+//   sc    every store is visible at once (sequential consistency);
+//   tso   stores drain in program order after a delay (x86-TSO store buffer);
+//   weak  stores to different cache lines may become visible out of order,
+//         with seeded random delays (Arm/POWER-like); stores to one line
+//         stay in order (coherence).
+// A write barrier keeps every later store from becoming visible before the
+// earlier ones; a full barrier stalls the agent until its buffer is empty.
+// Loads are performed when issued and see the agent's own pending stores
+// (store-to-load forwarding); load-load reordering is not modeled here.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "models/param.h"
+
+namespace virtiosim::memory {
+
+enum class Ordering : uint8_t { sc, tso, weak };
+
+const char* name(Ordering o);
+bool parse_ordering(const char* text, Ordering& out);
+
+#define VIRTIOSIM_STORE_BUFFER_PARAMS(X)                                                     \
+  X(double, store_drain_ns, 5.0, "ns",                                                       \
+    "time for a store to leave the store buffer once at its head (~L1 write, ~15 cycles)")   \
+  X(double, weak_max_delay_ns, 50.0, "ns",                                                   \
+    "weak ordering: a store becomes visible up to this long after issue (seeded uniform); ~ a remote line fetch") \
+  X(uint32_t, store_buffer_entries, 56, "",                                                  \
+    "store buffer depth; a full buffer stalls the agent (Intel Skylake: 56 entries)")
+
+struct StoreBufferParams {
+  VIRTIOSIM_STORE_BUFFER_PARAMS(VIRTIOSIM_PARAM_FIELD)
+  template <class F>
+  void visit(F&& f) {
+    VIRTIOSIM_STORE_BUFFER_PARAMS(VIRTIOSIM_PARAM_VISIT)
+  }
+};
+
+// A store on its way to memory. Times are in picoseconds of simulated time.
+struct PendingStore {
+  uint64_t addr = 0;
+  uint64_t issued_ps = 0;
+  uint64_t visible_ps = 0;
+  uint64_t seq = 0;  // program order within the agent
+  std::vector<uint8_t> bytes;
+};
+
+class StoreBuffer {
+ public:
+  // Called for each store as it becomes visible, in visibility order.
+  using Sink = std::function<void(const PendingStore&)>;
+
+  // `line_bytes`: coherence granule (stores to one line stay in order).
+  StoreBuffer(Ordering ordering, StoreBufferParams p, uint32_t line_bytes, uint64_t seed, Sink sink);
+
+  // Issue a store at `now_ps`. Returns the stall (ps) the agent suffers
+  // because the buffer was full (the oldest store is forced out first).
+  uint64_t store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size);
+
+  // Overlay the agent's own pending stores onto `data` (a load of
+  // [addr, addr+size) just read from memory): a load sees its own stores.
+  void forward(uint64_t addr, void* data, uint64_t size) const;
+
+  // Make visible every store whose time has come (visible_ps <= now_ps).
+  void drain(uint64_t now_ps);
+
+  // Write barrier: no later store may become visible before these.
+  void write_barrier();
+  // Full barrier: every pending store becomes visible now; returns how long
+  // the agent stalls (ps) waiting for the last of them.
+  uint64_t full_barrier(uint64_t now_ps);
+
+  size_t depth() const { return pending_.size(); }
+  Ordering ordering() const { return ordering_; }
+  uint64_t stores() const { return seq_; }
+  uint64_t reordered() const { return reordered_; }  // became visible before an older store
+
+ private:
+  void make_visible(size_t index);
+
+  Ordering ordering_;
+  StoreBufferParams p_;
+  uint32_t line_bytes_;
+  std::mt19937_64 rng_;
+  Sink sink_;
+  std::deque<PendingStore> pending_;  // program order
+  uint64_t fence_ps_ = 0;             // earliest visibility allowed after the last write barrier
+  uint64_t last_visible_ps_ = 0;      // tso: visibility is FIFO
+  uint64_t seq_ = 0;
+  uint64_t reordered_ = 0;
+};
+
+}  // namespace virtiosim::memory
