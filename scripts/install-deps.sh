@@ -2,7 +2,7 @@
 # Installs the Debian packages virtiosim needs, only when one is missing.
 # Usage: scripts/install-deps.sh [build|test]
 set -euo pipefail
-build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-dev)
+build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-dev libsystemc-dev)
 test_pkgs=()
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;

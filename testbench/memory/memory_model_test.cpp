@@ -1,0 +1,87 @@
+// The memory model joins cost, ordering and the log: what one agent writes
+// is visible to another only when its store buffer says so, barriers
+// constrain that, and everything is counted.
+#include "models/memory/memory_model.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace virtiosim::memory {
+namespace {
+
+constexpr unsigned kDriver = 0, kDevice = 1;
+constexpr uint64_t kBase = 0x100000;
+
+uint16_t read16(MemoryModel& m, unsigned agent, uint64_t now, uint64_t gpa) {
+  uint16_t v;
+  m.read(agent, now, gpa, &v, 2, true);
+  return v;
+}
+
+TEST(MemoryModel, TsoStoreIsInvisibleToOthersUntilDrainedButVisibleToItself) {
+  BackingStore ram(kBase, 1 << 16);
+  MemoryModel m(ram, {}, Ordering::tso, 2, 1);
+  const uint16_t v = 0xbeef;
+  m.write(kDriver, 0, kBase + 0x100, &v, 2, true);
+  EXPECT_EQ(read16(m, kDriver, 0, kBase + 0x100), 0xbeef);  // forwarding
+  EXPECT_EQ(read16(m, kDevice, 0, kBase + 0x100), 0);       // still in the buffer
+  const uint64_t later = static_cast<uint64_t>(m.params().store_buffer.store_drain_ns * 1000) + 1;
+  EXPECT_EQ(read16(m, kDevice, later, kBase + 0x100), 0xbeef);
+  EXPECT_EQ(m.log().total(LogRecord::Op::visible), 1u);
+}
+
+TEST(MemoryModel, FullBarrierPublishesAndStalls) {
+  BackingStore ram(kBase, 1 << 16);
+  MemoryModel m(ram, {}, Ordering::tso, 2, 1);
+  const uint16_t v = 7;
+  m.write(kDriver, 0, kBase, &v, 2, true);
+  const double ns = m.barrier(kDriver, 0, ring::BarrierSite::driver_kick_check);
+  EXPECT_GE(ns, m.params().mb_ns);
+  EXPECT_EQ(read16(m, kDevice, 0, kBase), 7);  // visible at once after the barrier
+  EXPECT_EQ(m.stats(kDriver).barriers[static_cast<unsigned>(ring::BarrierKind::full)], 1u);
+}
+
+TEST(MemoryModel, SequentialConsistencyNeedsNoDrain) {
+  BackingStore ram(kBase, 1 << 16);
+  MemoryModel m(ram, {}, Ordering::sc, 2, 1);
+  const uint16_t v = 9;
+  m.write(kDriver, 0, kBase, &v, 2, true);
+  EXPECT_EQ(read16(m, kDevice, 0, kBase), 9);
+  EXPECT_EQ(*reinterpret_cast<uint16_t*>(ram.host(kBase)), 9);
+}
+
+TEST(MemoryModel, ChargesTheCostModelAndLogsEveryAccess) {
+  BackingStore ram(kBase, 1 << 16);
+  MemoryModel m(ram, {}, Ordering::sc, 2, 1);
+  const uint64_t v = 1;
+  const double w = m.write(kDriver, 0, kBase, &v, 8, true);
+  EXPECT_DOUBLE_EQ(w, m.params().cost.dram_ns);
+  uint64_t r;
+  EXPECT_DOUBLE_EQ(m.read(kDevice, 0, kBase, &r, 8, true), m.params().cost.remote_transfer_ns);
+  EXPECT_EQ(m.log().total(LogRecord::Op::write), 1u);
+  EXPECT_EQ(m.log().total(LogRecord::Op::read), 1u);
+  auto snap = m.log().snapshot();
+  EXPECT_EQ(snap.back().agent, kDevice);
+  EXPECT_EQ(snap.back().value, 1u);
+}
+
+TEST(MemoryModel, RefusesAccessOutsideGuestMemory) {
+  BackingStore ram(kBase, 4096);
+  MemoryModel m(ram, {}, Ordering::sc, 2, 1);
+  uint64_t v = 0;
+  EXPECT_THROW(m.read(kDriver, 0, kBase + 4090, &v, 8, true), std::out_of_range);
+  EXPECT_THROW(m.write(kDriver, 0, kBase - 8, &v, 8, true), std::out_of_range);
+  EXPECT_FALSE(m.maps(kBase + 4096, 1));
+}
+
+TEST(BackingStore, IsAZeroedSharableMemfd) {
+  BackingStore ram(kBase, 1 << 20);
+  EXPECT_GE(ram.fd(), 0);
+  for (uint64_t i = 0; i < ram.size(); i += 4096) ASSERT_EQ(*ram.host(kBase + i), 0);
+  EXPECT_TRUE(ram.maps(kBase, 1 << 20));
+  EXPECT_FALSE(ram.maps(kBase, (1 << 20) + 1));
+}
+
+}  // namespace
+}  // namespace virtiosim::memory
