@@ -397,7 +397,7 @@ TYPED_TEST(RingStress, TwoThreadsMoveMillionsOfCheckedBuffers) {
   using Layout = typename Ring::Layout;
   constexpr uint32_t kNum = 256;
   constexpr uint32_t kBatch = 16;
-  constexpr uint32_t kIndirectSlots = 4;  // fewer than a batch needs: the fallback is taken too
+  constexpr uint32_t kIndirectSlots = 12;  // fewer than a batch needs: the fallback is taken too
   constexpr uint32_t kIndirectEntries = 4;
   const uint64_t total = buffers_to_move();
 
