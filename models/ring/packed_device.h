@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "models/ring/chain.h"
+#include "models/ring/chain_checks.h"
 #include "models/ring/errors.h"
 #include "models/ring/event_idx.h"
 #include "models/ring/features.h"
@@ -21,22 +22,6 @@
 #include "models/ring/ring_state.h"
 
 namespace virtiosim::ring {
-
-struct DeviceOptions {
-  // Most segments one buffer may have. 1024 is Linux vhost's UIO_MAXIOV.
-  uint32_t max_segments = 1024;
-};
-
-struct DeviceStats {
-  uint64_t popped = 0;               // buffers taken from the ring
-  uint64_t used = 0;                 // buffers completed (push_used)
-  uint64_t used_descs_written = 0;   // used descriptors written (< used with IN_ORDER batching)
-  uint64_t flushes = 0;              // shadow used ring flushes
-  uint64_t signals = 0;              // should_signal() said signal
-  uint64_t signals_suppressed = 0;   // should_signal() said the driver does not want one
-  uint64_t completions_dropped = 0;  // pushed but not flushed when the queue broke
-  ErrorCounters errors;
-};
 
 template <MemoryPolicy Mem = NativeMemory>
 class PackedDevice {
@@ -243,19 +228,7 @@ class PackedDevice {
   }
 
   RingError add_segment(Chain& c, uint64_t addr, uint32_t len, bool writable) {
-    if (addr + len < addr) return RingError::address_overflow;
-    if (!mem_.maps(addr, len)) return RingError::address_unmapped;
-    if (c.readable.size() + c.writable.size() >= opts_.max_segments)
-      return RingError::chain_exceeds_limit;
-    if (writable) {
-      c.writable.push_back({addr, len});
-      c.writable_bytes += len;
-    } else {
-      if (!c.writable.empty()) return RingError::readable_after_writable;  // P6.3
-      c.readable.push_back({addr, len});
-      c.readable_bytes += len;
-    }
-    return RingError::ok;
+    return ring::add_segment(mem_, opts_, c, addr, len, writable);
   }
 
   // P7: one indirect descriptor, alone, pointing at len/16 descriptors that
@@ -263,10 +236,7 @@ class PackedDevice {
   RingError read_indirect(uint64_t table, uint32_t len, uint16_t flags, uint32_t count, Chain& c) {
     if (!features_.indirect_desc()) return RingError::indirect_not_negotiated;
     if ((flags & kDescNext) || count > 0) return RingError::indirect_with_next;
-    if (len == 0 || len % 16 != 0) return RingError::indirect_bad_length;
-    if (len / 16 > opts_.max_segments) return RingError::chain_exceeds_limit;
-    if (table + len < table) return RingError::address_overflow;
-    if (!mem_.maps(table, len)) return RingError::address_unmapped;
+    if (RingError e = check_indirect_table(mem_, opts_, table, len); e != RingError::ok) return e;
     c.indirect = true;
     for (uint64_t at = table; at < table + len; at += 16) {
       vring_packed_desc d;

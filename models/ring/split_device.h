@@ -1,0 +1,345 @@
+// Split virtqueue, device side: what a vhost worker does with a split ring
+// (virtio 1.2 "Split Virtqueues", split-ring.tex; Linux drivers/vhost/vhost.c
+// vhost_get_vq_desc / vhost_add_used_n / vhost_notify and DPDK lib/vhost are
+// the reference implementations). Same API as PackedDevice.
+//
+// Everything the driver wrote is untrusted: the avail idx, every head and
+// `next` index, every indirect table. Each rule a device can check is
+// checked, with a typed error; after a fatal one the queue is broken
+// (NEEDS_RESET): it refuses all further work and touches no memory.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "models/ring/chain.h"
+#include "models/ring/chain_checks.h"
+#include "models/ring/errors.h"
+#include "models/ring/event_idx.h"
+#include "models/ring/features.h"
+#include "models/ring/layout.h"
+#include "models/ring/memory_policy.h"
+#include "models/ring/native_memory.h"
+#include "models/ring/ring_state.h"
+
+namespace virtiosim::ring {
+
+template <MemoryPolicy Mem = NativeMemory>
+class SplitDevice {
+ public:
+  // The device does not touch memory until asked: the driver owns the
+  // ring's initial contents.
+  SplitDevice(Mem mem, SplitLayout layout, Features features, DeviceOptions opts = {})
+      : mem_(mem), layout_(layout), features_(features), opts_(opts) {
+    validate(layout_, mem_);
+    shadow_.reserve(layout_.num);
+    visited_.assign(layout_.num, 0);
+    if (features_.in_order()) writable_bytes_.assign(layout_.num, 0);
+  }
+
+  // Is a buffer available at last_avail_idx? (busy-poll peek; a bad avail
+  // idx is reported by the pop that follows)
+  bool has_available() {
+    if (broken_) return false;
+    if (avail_idx_ != last_avail_idx_) return true;
+    return mem_.read16(layout_.avail + split_off::avail_idx) != last_avail_idx_;
+  }
+
+  // Take the next available buffer into `out`. value: false if none.
+  [[nodiscard]] Result<bool> pop(Chain& out) {
+    if (broken_) return {RingError::queue_broken};
+    if (avail_idx_ == last_avail_idx_) {
+      // Re-read the index only when the cached one is used up (vhost's
+      // vq->avail_idx), so a burst costs one index read and one barrier.
+      const uint16_t idx = mem_.read16(layout_.avail + split_off::avail_idx);
+      if (static_cast<uint16_t>(idx - last_avail_idx_) > layout_.num)
+        return {fail(RingError::avail_idx_jump)};
+      if (idx == last_avail_idx_) return {RingError::ok, false};
+      avail_idx_ = idx;
+      mem_.barrier(BarrierSite::device_avail_read);  // avail idx before ring entries and descriptors
+    }
+    const uint16_t head =
+        mem_.read16(layout_.avail_ring_addr(last_avail_idx_ & (layout_.num - 1)));
+    if (head >= layout_.num) return {fail(RingError::head_out_of_range)};
+
+    out.clear();
+    out.id = head;
+    out.count = 1;  // split: one avail ring entry per buffer, whatever its length
+    const uint32_t gen = next_generation();
+    uint16_t i = head;
+    for (;;) {
+      // A revisited descriptor is a loop; found on the first repeat, so a
+      // two-descriptor loop is not mistaken for a too-long chain.
+      if (visited_[i] == gen) return {fail(RingError::chain_loop)};
+      visited_[i] = gen;
+      vring_desc d;
+      mem_.read_bytes(layout_.desc_addr(i), &d, sizeof d);
+      const uint16_t flags = le::to_host(d.flags);
+      if (flags & kDescIndirect) {
+        // "The device MUST handle the case of zero or more normal chained
+        // descriptors followed by a single descriptor with INDIRECT": the
+        // table ends the chain, so INDIRECT together with NEXT is refused.
+        if (!features_.indirect_desc()) return {fail(RingError::indirect_not_negotiated)};
+        if (flags & kDescNext) return {fail(RingError::indirect_with_next)};
+        if (RingError e = read_indirect(le::to_host(d.addr), le::to_host(d.len), out);
+            e != RingError::ok)
+          return {fail(e)};
+        break;
+      }
+      if (RingError e = add_segment(mem_, opts_, out, le::to_host(d.addr), le::to_host(d.len),
+                                    flags & kDescWrite);
+          e != RingError::ok)
+        return {fail(e)};
+      if (!(flags & kDescNext)) break;
+      i = le::to_host(d.next);
+      if (i >= layout_.num) return {fail(RingError::next_out_of_range)};
+    }
+    if (features_.in_order()) writable_bytes_[head] = out.writable_bytes;
+    ++last_avail_idx_;
+    ++stats_.popped;
+    return {RingError::ok, true};
+  }
+
+  // Record a completion in the shadow used ring; flush() publishes it.
+  [[nodiscard]] RingError push_used(const UsedElem& e) {
+    if (broken_) return RingError::queue_broken;
+    if (shadow_.size() == layout_.num)
+      if (RingError err = flush(); err != RingError::ok) return err;
+    shadow_.push_back(e);
+    ++stats_.used;
+    return RingError::ok;
+  }
+
+  // Publish the shadow used ring: the used elements, a write barrier, then
+  // the used idx, once for the whole batch ("The device MUST set len prior
+  // to updating the used idx"; vhost_add_used_n).
+  //
+  // IN_ORDER (virtio 1.2 "In-order use of descriptors"): the device "writes
+  // out a single used ring entry with the id corresponding to the head entry
+  // of the descriptor chain describing the last buffer in the batch", at the
+  // offset of the batch's first buffer, and "increments the used idx by the
+  // size of the batch". Since "the skipped buffers ... are assumed to have
+  // been used ... completely", a buffer whose len is short of its writable
+  // bytes cannot be skipped: it closes a batch with an entry of its own.
+  [[nodiscard]] RingError flush() {
+    if (broken_) return RingError::queue_broken;
+    if (shadow_.empty()) return RingError::ok;
+    const uint32_t mask = layout_.num - 1;
+    uint32_t written = 0;
+    if (features_.in_order()) {
+      uint16_t batch_start = last_used_idx_;
+      for (size_t k = 0; k < shadow_.size(); ++k) {
+        const UsedElem& e = shadow_[k];
+        const bool complete = e.id < layout_.num && e.len == writable_bytes_[e.id];
+        if (k + 1 == shadow_.size() || !complete) {
+          write_used_elem(batch_start & mask, e);
+          ++written;
+          batch_start = static_cast<uint16_t>(last_used_idx_ + k + 1);
+        }
+      }
+    } else {
+      for (size_t k = 0; k < shadow_.size(); ++k)
+        write_used_elem((last_used_idx_ + k) & mask, shadow_[k]);
+      written = static_cast<uint32_t>(shadow_.size());
+    }
+    mem_.barrier(BarrierSite::device_used_publish);
+    const uint16_t old = last_used_idx_;
+    const uint16_t now = static_cast<uint16_t>(old + shadow_.size());
+    mem_.write16(layout_.used + split_off::used_idx, now);
+    last_used_idx_ = now;
+    // vhost_add_used_n: if the used idx ran past signalled_used (the driver
+    // went 2^16 buffers without a signal check) the window math no longer
+    // holds; the next should_signal then signals unconditionally.
+    if (static_cast<uint16_t>(now - signalled_used_) < static_cast<uint16_t>(now - old))
+      signalled_used_valid_ = false;
+    used_since_signal_ += static_cast<uint32_t>(shadow_.size());
+    stats_.used_descs_written += written;
+    ++stats_.flushes;
+    shadow_.clear();
+    return RingError::ok;
+  }
+
+  // After flush(): does the driver want a used-buffer notification? A full
+  // barrier between the used idx write and reading the driver's wish, then
+  // used_event with EVENT_IDX (vhost_notify: window (signalled_used, used
+  // idx]), else the NO_INTERRUPT flag. False when nothing was published
+  // since the last call.
+  bool should_signal() {
+    if (broken_) return false;
+    mem_.barrier(BarrierSite::device_signal_check);
+    const uint32_t fresh = used_since_signal_;
+    used_since_signal_ = 0;
+    if (fresh == 0) return false;
+    bool needed;
+    if (features_.event_idx()) {
+      const uint16_t old = signalled_used_;
+      const bool valid = signalled_used_valid_;
+      signalled_used_ = last_used_idx_;
+      signalled_used_valid_ = true;
+      const uint16_t event = mem_.read16(layout_.used_event_addr());
+      needed = !valid || need_event(event, last_used_idx_, old);
+    } else {
+      needed = !(mem_.read16(layout_.avail + split_off::avail_flags) & VRING_AVAIL_F_NO_INTERRUPT);
+    }
+    ++(needed ? stats_.signals : stats_.signals_suppressed);
+    return needed;
+  }
+
+  // Ask the driver not to notify available buffers. Without EVENT_IDX: the
+  // NO_NOTIFY flag. With it the flags must stay 0, and, as vhost does,
+  // nothing is written: avail_event keeps naming the entry asked for when
+  // notifications were last enabled, so at most that one notification comes.
+  void disable_notifications() {
+    if (broken_ || no_notify_) return;
+    no_notify_ = true;
+    if (!features_.event_idx()) write_used_flags(VRING_USED_F_NO_NOTIFY);
+  }
+
+  // Ask for a notification on the next available buffer; returns true if one
+  // is already available, which the caller must process: it may have been
+  // published before the driver could see the enable (vhost_enable_notify).
+  [[nodiscard]] bool enable_notifications() {
+    if (broken_) return false;
+    no_notify_ = false;
+    if (features_.event_idx()) mem_.write16(layout_.avail_event_addr(), last_avail_idx_);
+    else write_used_flags(0);
+    mem_.barrier(BarrierSite::device_enable_recheck);
+    return mem_.read16(layout_.avail + split_off::avail_idx) != last_avail_idx_;
+  }
+
+  // GET_VRING_BASE: where the device stands. Flush first: shadow entries are
+  // not part of the state. Split rings have no wrap counters; they read true.
+  RingState state() const { return {last_avail_idx_, true, last_used_idx_, true}; }
+
+  // SET_VRING_BASE: continue from a saved state. Only last_avail_idx is
+  // taken from it (a split vring base carries nothing else, see
+  // encode_vring_base_split); the used idx is read back from the used ring,
+  // as Linux vhost_vq_init_access does, so a state saved before the last
+  // flush cannot rewind what the driver has already seen. (DPDK instead
+  // resets both indices to used->idx when they disagree.) More buffers in
+  // flight than the queue holds is bad_ring_state.
+  [[nodiscard]] RingError set_state(const RingState& s) {
+    const uint16_t used_idx = mem_.read16(layout_.used + split_off::used_idx);
+    if (static_cast<uint16_t>(s.last_avail_idx - used_idx) > layout_.num)
+      return RingError::bad_ring_state;
+    reset();
+    last_avail_idx_ = avail_idx_ = s.last_avail_idx;
+    last_used_idx_ = used_idx;
+    return RingError::ok;
+  }
+
+  // Queue reset (P15): back to a fresh ring; unflushed completions are
+  // counted as dropped.
+  void reset() {
+    stats_.completions_dropped += shadow_.size();
+    shadow_.clear();
+    last_avail_idx_ = avail_idx_ = last_used_idx_ = 0;
+    signalled_used_ = 0;
+    signalled_used_valid_ = false;
+    used_since_signal_ = 0;
+    used_flags_shadow_ = kUsedFlagsUnknown;
+    no_notify_ = false;
+    broken_ = false;
+    last_error_ = RingError::ok;
+  }
+
+  bool broken() const { return broken_; }
+  RingError last_error() const { return last_error_; }
+  size_t pending_used() const { return shadow_.size(); }
+  uint32_t num() const { return layout_.num; }
+  uint16_t last_avail_idx() const { return last_avail_idx_; }
+  uint16_t last_used_idx() const { return last_used_idx_; }
+  uint16_t signalled_used() const { return signalled_used_; }
+  const DeviceStats& stats() const { return stats_; }
+  const SplitLayout& layout() const { return layout_; }
+  Mem& mem() { return mem_; }
+
+ private:
+  // used->flags as last written; unknown after a reset or restore, so the
+  // next write is never skipped.
+  static constexpr uint32_t kUsedFlagsUnknown = 0xffffffff;
+
+  // A fresh stamp for the visited_ marks; the marks are cleared only when
+  // the 32-bit stamp wraps, so a pop costs nothing per queue entry.
+  uint32_t next_generation() {
+    if (++generation_ == 0) {
+      std::fill(visited_.begin(), visited_.end(), 0);
+      generation_ = 1;
+    }
+    return generation_;
+  }
+
+  // An indirect table: len/16 descriptors chained by `next` from index 0
+  // ("additional indirect descriptors are chained by next"); NEXT links are
+  // allowed here, unlike packed, and get the same range and loop checks.
+  // No nested INDIRECT. A table longer than the queue is refused, as DPDK
+  // does: "A driver MUST NOT create a descriptor chain longer than the Queue
+  // Size of the device".
+  RingError read_indirect(uint64_t table, uint32_t len, Chain& c) {
+    if (RingError e = check_indirect_table(mem_, opts_, table, len); e != RingError::ok) return e;
+    const uint32_t entries = len / 16;
+    if (entries > layout_.num) return RingError::chain_too_long;
+    c.indirect = true;
+    const uint32_t gen = next_generation();
+    uint32_t j = 0;
+    for (;;) {
+      if (visited_[j] == gen) return RingError::chain_loop;
+      visited_[j] = gen;
+      vring_desc d;
+      mem_.read_bytes(table + uint64_t{j} * 16, &d, sizeof d);
+      const uint16_t f = le::to_host(d.flags);
+      if (f & kDescIndirect) return RingError::indirect_nested;
+      if (RingError e = add_segment(mem_, opts_, c, le::to_host(d.addr), le::to_host(d.len),
+                                    f & kDescWrite);
+          e != RingError::ok)
+        return e;
+      if (!(f & kDescNext)) return RingError::ok;
+      j = le::to_host(d.next);
+      if (j >= entries) return RingError::next_out_of_range;
+    }
+  }
+
+  void write_used_elem(uint32_t slot, const UsedElem& e) {
+    const uint64_t a = layout_.used_elem_addr(slot);
+    mem_.write32(a + split_off::used_elem_id, e.id);
+    mem_.write32(a + split_off::used_elem_len, e.len);
+  }
+
+  void write_used_flags(uint16_t flags) {
+    if (used_flags_shadow_ == flags) return;
+    used_flags_shadow_ = flags;
+    mem_.write16(layout_.used + split_off::used_flags, flags);
+  }
+
+  RingError fail(RingError e) {
+    broken_ = true;
+    last_error_ = e;
+    stats_.errors.add(e);
+    stats_.completions_dropped += shadow_.size();
+    shadow_.clear();
+    return e;
+  }
+
+  Mem mem_;
+  SplitLayout layout_;
+  Features features_;
+  DeviceOptions opts_;
+  uint16_t last_avail_idx_ = 0;      // next avail ring entry to take, free-running
+  uint16_t avail_idx_ = 0;           // avail idx as last read (vhost vq->avail_idx)
+  uint16_t last_used_idx_ = 0;       // used idx as last written
+  uint16_t signalled_used_ = 0;      // used idx at the last should_signal (vhost)
+  bool signalled_used_valid_ = false;
+  uint32_t used_since_signal_ = 0;   // buffers published since should_signal
+  uint32_t used_flags_shadow_ = 0;   // the driver zeroes used->flags
+  bool no_notify_ = false;
+  std::vector<UsedElem> shadow_;
+  std::vector<uint32_t> visited_;    // loop detection stamps, by descriptor index
+  uint32_t generation_ = 0;
+  std::vector<uint64_t> writable_bytes_;  // IN_ORDER: by head, to tell a complete use
+  bool broken_ = false;
+  RingError last_error_ = RingError::ok;
+  DeviceStats stats_;
+};
+
+}  // namespace virtiosim::ring

@@ -1,0 +1,394 @@
+// Split virtqueue, driver side (virtio 1.2 "Split Virtqueues",
+// split-ring.tex; Linux drivers/virtio/virtio_ring.c *_split is the
+// reference implementation). Same API as PackedDriver, so a caller swaps
+// layouts by type.
+//
+// Nothing the device wrote is trusted: the free list lives in a
+// driver-private shadow of the descriptors' `next` fields (Linux
+// desc_extra[].next), the used id must name a buffer in flight, and the used
+// index may not move past what is in flight. A violation breaks the queue.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "models/ring/chain.h"
+#include "models/ring/errors.h"
+#include "models/ring/event_idx.h"
+#include "models/ring/features.h"
+#include "models/ring/indirect_pool.h"
+#include "models/ring/layout.h"
+#include "models/ring/memory_policy.h"
+#include "models/ring/native_memory.h"
+// DriverOptions and DriverStats are shared by both layouts and are defined
+// with the packed driver.
+#include "models/ring/packed_driver.h"
+
+namespace virtiosim::ring {
+
+template <MemoryPolicy Mem = NativeMemory>
+class SplitDriver {
+ public:
+  // Zeroes the descriptor table, the available ring and the used ring: a
+  // fresh queue ("The driver MUST initialize flags in the used ring to 0").
+  SplitDriver(Mem mem, SplitLayout layout, Features features, DriverOptions opts = {})
+      : mem_(mem), layout_(layout), features_(features), opts_(opts) {
+    validate(layout_, mem_);
+    state_.resize(layout_.num);
+    desc_next_.resize(layout_.num);
+    if (features_.in_order()) in_order_fifo_.resize(layout_.num);
+    reinit();
+  }
+
+  // Make a buffer of `out` (device-readable) then `in` (device-writable)
+  // segments available (P6.3). `token` comes back from get_used.
+  [[nodiscard]] RingError add(std::span<const Segment> out, std::span<const Segment> in,
+                              uint64_t token) {
+    if (broken_) return RingError::queue_broken;
+    const uint32_t total = static_cast<uint32_t>(out.size() + in.size());
+    if (total == 0) return RingError::empty_buffer;
+    // "A driver MUST NOT create a descriptor chain longer than the Queue
+    // Size of the device" holds for indirect tables too (DPDK's split
+    // device refuses longer tables), so such a buffer never fits.
+    if (total > layout_.num) return RingError::no_space;
+
+    uint64_t table = 0;
+    if (use_indirect(total)) {
+      if (auto t = opts_.indirect_pool->alloc(total)) table = *t;
+      else ++stats_.indirect_fallbacks;
+    }
+    const uint32_t need = table ? 1 : total;
+    if (need > num_free_) {
+      if (table) opts_.indirect_pool->free(table);
+      return RingError::no_space;
+    }
+
+    uint32_t writable_len = 0;
+    for (const Segment& s : in) writable_len += s.len;
+
+    const uint16_t head = free_head_;
+    uint16_t i = head, last = head;
+    if (table) {
+      write_indirect_table(table, out, in);
+      write_desc(i, table, total * 16, kDescIndirect, desc_next_[i]);
+      last = i;
+      i = desc_next_[i];
+      ++stats_.indirect;
+    } else {
+      uint32_t k = 0;
+      auto put = [&](const Segment& s, uint16_t write) {
+        const uint16_t flags = static_cast<uint16_t>((k + 1 < total ? kDescNext : 0) | write);
+        write_desc(i, s.addr, s.len, flags, desc_next_[i]);
+        last = i;
+        i = desc_next_[i];
+        ++k;
+      };
+      for (const Segment& s : out) put(s, 0);
+      for (const Segment& s : in) put(s, kDescWrite);
+    }
+    // In order the descriptors come off the front of a ring-ordered list
+    // (desc_next_[x] = x + 1 mod num), so `i` is also where the next buffer
+    // starts; out of order `i` is the rest of the free list.
+    free_head_ = i;
+    num_free_ -= need;
+
+    BufferState& st = state_[head];
+    st = {token, table, writable_len, avail_idx_shadow_, static_cast<uint16_t>(need), last, true};
+    if (features_.in_order()) push_in_order(head);
+
+    // Ring entry, then (P13) a write barrier, then the index that exposes it.
+    mem_.write16(layout_.avail_ring_addr(avail_idx_shadow_ & (layout_.num - 1)), head);
+    mem_.barrier(BarrierSite::driver_publish);
+    ++avail_idx_shadow_;
+    mem_.write16(layout_.avail + split_off::avail_idx, avail_idx_shadow_);
+    ++num_added_;
+    ++stats_.added;
+    return RingError::ok;
+  }
+
+  // After one or more add(): should the device be notified? A full barrier
+  // first, so the index is visible before the device's wish is read (virtio
+  // 1.2 "Notifying The Device"); then avail_event with EVENT_IDX, else the
+  // used ring's NO_NOTIFY flag (Linux virtqueue_kick_prepare_split).
+  bool kick_prepare() {
+    if (broken_) return false;
+    mem_.barrier(BarrierSite::driver_kick_check);
+    const uint32_t added = num_added_;
+    num_added_ = 0;
+    bool needed;
+    if (features_.event_idx()) {
+      const uint16_t event = mem_.read16(layout_.avail_event_addr());
+      // 2^16 additions cover every possible event index.
+      needed = added > 0xffff ||
+               need_event(event, avail_idx_shadow_, static_cast<uint16_t>(avail_idx_shadow_ - added));
+    } else {
+      needed = !(mem_.read16(layout_.used + split_off::used_flags) & VRING_USED_F_NO_NOTIFY);
+    }
+    ++(needed ? stats_.kicks : stats_.kicks_suppressed);
+    return needed;
+  }
+
+  // The doorbell value with VIRTIO_F_NOTIFICATION_DATA. virtio 1.2 "Driver
+  // Notifications": without VIRTIO_F_RING_PACKED next_off is the 15 low
+  // bits of the available index and next_wrap its top bit, i.e. the whole
+  // 16-bit avail idx sits in bits 16..31.
+  uint32_t notification_data(uint16_t vqn) const {
+    return uint32_t{vqn} | uint32_t{avail_idx_shadow_} << 16;
+  }
+
+  // Take the next used buffer if there is one. value: false when none is
+  // used yet. A used id that is not in flight, or a used index that moved
+  // past what is in flight, breaks the queue.
+  [[nodiscard]] Result<bool> get_used(UsedBuffer& out) {
+    if (broken_) return {RingError::queue_broken};
+    if (batch_active_) return {RingError::ok, detach_in_order(out)};
+    const uint16_t used_idx = mem_.read16(layout_.used + split_off::used_idx);
+    const uint16_t pending = static_cast<uint16_t>(used_idx - last_used_idx_);
+    if (pending == 0) return {RingError::ok, false};
+    if (pending > in_flight()) return {fail(RingError::used_idx_jump)};
+    mem_.barrier(BarrierSite::driver_used_read);  // P13: used idx before id/len
+    const uint64_t e = layout_.used_elem_addr(last_used_idx_ & (layout_.num - 1));
+    const uint32_t id = mem_.read32(e + split_off::used_elem_id);
+    const uint32_t len = mem_.read32(e + split_off::used_elem_len);
+    if (id >= layout_.num || !state_[id].in_flight) return {fail(RingError::bad_used_id)};
+    if (features_.in_order()) {
+      // virtio 1.2 "In-order use of descriptors": one used entry, at the
+      // offset of the batch's first buffer, carries the head of the batch's
+      // LAST buffer; used idx moved by the number of buffers. The batch is
+      // every buffer in flight up to that head, and it cannot reach past
+      // what the used idx says is used.
+      const uint16_t position = static_cast<uint16_t>(state_[id].avail_idx - last_used_idx_);
+      if (position >= pending) return {fail(RingError::bad_used_id)};
+      batch_active_ = true;
+      batch_last_id_ = static_cast<uint16_t>(id);
+      batch_last_len_ = len;
+      return {RingError::ok, detach_in_order(out)};
+    }
+    detach(static_cast<uint16_t>(id), len, out);
+    return {RingError::ok, true};
+  }
+
+  // Ask the device not to signal used buffers. Without EVENT_IDX: the
+  // NO_INTERRUPT flag. With it the flags must stay 0 (virtio 1.2 "Used
+  // Buffer Notification Suppression"), so used_event is moved behind the
+  // driver: Linux writes 0 there, which still asks for a signal when the
+  // used idx crosses 0; one behind last_used_idx is ~2^16 buffers away.
+  void disable_cb() {
+    if (broken_ || no_interrupt_shadow_) return;
+    no_interrupt_shadow_ = true;
+    if (features_.event_idx())
+      mem_.write16(layout_.used_event_addr(), static_cast<uint16_t>(last_used_idx_ - 1));
+    else
+      mem_.write16(layout_.avail + split_off::avail_flags, VRING_AVAIL_F_NO_INTERRUPT);
+  }
+
+  // Ask for a signal on the next used buffer; returns true if used buffers
+  // are already pending, which the caller must poll for: a buffer used
+  // before the device saw the enable would otherwise never be signalled
+  // (Linux virtqueue_enable_cb_prepare_split + virtqueue_poll_split).
+  [[nodiscard]] bool enable_cb() {
+    if (broken_) return false;
+    arm(last_used_idx_);
+    return pending_after_arm(0);
+  }
+
+  // As enable_cb(), but with EVENT_IDX the event is set after about 3/4 of
+  // the outstanding buffers (Linux virtqueue_enable_cb_delayed_split).
+  // Returns true if more than that many are already used.
+  [[nodiscard]] bool enable_cb_delayed() {
+    if (broken_) return false;
+    const uint16_t bufs = static_cast<uint16_t>(in_flight() * 3 / 4);
+    arm(static_cast<uint16_t>(last_used_idx_ + bufs));
+    return pending_after_arm(bufs);
+  }
+
+  // Queue reset: hand back every buffer still in flight (their tokens) and
+  // re-zero the rings so the queue can start again.
+  std::vector<uint64_t> detach_unused() {
+    std::vector<uint64_t> tokens;
+    for (BufferState& st : state_) {
+      if (!st.in_flight) continue;
+      tokens.push_back(st.token);
+      if (st.indirect_table) opts_.indirect_pool->free(st.indirect_table);
+    }
+    reinit();
+    return tokens;
+  }
+
+  bool broken() const { return broken_; }
+  RingError last_error() const { return last_error_; }
+  uint32_t num_free() const { return num_free_; }
+  uint32_t num() const { return layout_.num; }
+  uint16_t avail_idx_shadow() const { return avail_idx_shadow_; }
+  uint16_t last_used_idx() const { return last_used_idx_; }
+  uint16_t free_head() const { return free_head_; }
+  const DriverStats& stats() const { return stats_; }
+  const SplitLayout& layout() const { return layout_; }
+  Mem& mem() { return mem_; }
+
+ private:
+  struct BufferState {      // by head descriptor index
+    uint64_t token = 0;
+    uint64_t indirect_table = 0;  // 0: direct descriptors
+    uint32_t writable_len = 0;    // reported for in-order buffers the device skipped
+    uint16_t avail_idx = 0;       // avail idx the buffer was exposed at (in-order batch math)
+    uint16_t count = 0;           // descriptors the buffer took
+    uint16_t last = 0;            // its last descriptor, to splice the chain back
+    bool in_flight = false;
+  };
+
+  void reinit() {
+    const uint32_t num = layout_.num;
+    zero(layout_.desc, SplitLayout::desc_bytes(num));
+    zero(layout_.avail, SplitLayout::avail_bytes(num));
+    zero(layout_.used, SplitLayout::used_bytes(num));
+    // Ring order: in order this is the allocation order the spec requires
+    // ("next ... 0 for the last descriptor in the table and x + 1 for the
+    // rest"); out of order it is simply the initial free list.
+    for (uint32_t i = 0; i < num; ++i) {
+      desc_next_[i] = static_cast<uint16_t>((i + 1) & (num - 1));
+      state_[i] = {};
+    }
+    free_head_ = 0;
+    num_free_ = num;
+    avail_idx_shadow_ = last_used_idx_ = 0;
+    num_added_ = 0;
+    no_interrupt_shadow_ = false;
+    in_order_head_ = in_order_count_ = 0;
+    batch_active_ = false;
+    broken_ = false;
+    last_error_ = RingError::ok;
+  }
+
+  void zero(uint64_t gpa, uint64_t n) {
+    const std::vector<uint8_t> z(n, 0);
+    mem_.write_bytes(gpa, z.data(), n);
+  }
+
+  uint16_t in_flight() const { return static_cast<uint16_t>(avail_idx_shadow_ - last_used_idx_); }
+
+  bool use_indirect(uint32_t total) const {
+    return opts_.indirect_pool && features_.indirect_desc() && opts_.indirect_threshold > 0 &&
+           total >= opts_.indirect_threshold;
+  }
+
+  void write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+    const uint64_t d = layout_.desc_addr(i);
+    mem_.write64(d + split_off::addr, addr);
+    mem_.write32(d + split_off::len, len);
+    mem_.write16(d + split_off::flags, flags);
+    mem_.write16(d + split_off::next, next);
+  }
+
+  // An indirect table is chained by `next` like the descriptor table;
+  // entries are sequential (index k links to k + 1), which is also what
+  // IN_ORDER requires ("next taking the value of 1 for the 1st descriptor,
+  // 2 for the 2nd one, etc.").
+  void write_indirect_table(uint64_t table, std::span<const Segment> out,
+                            std::span<const Segment> in) {
+    const uint32_t total = static_cast<uint32_t>(out.size() + in.size());
+    uint32_t k = 0;
+    auto put = [&](const Segment& s, uint16_t write) {
+      const bool more = k + 1 < total;
+      vring_desc d{le::from_host(s.addr), le::from_host(s.len),
+                   le::from_host(static_cast<uint16_t>((more ? kDescNext : 0) | write)),
+                   le::from_host(static_cast<uint16_t>(more ? k + 1 : 0))};
+      mem_.write_bytes(table + uint64_t{k} * 16, &d, sizeof d);
+      ++k;
+    };
+    for (const Segment& s : out) put(s, 0);
+    for (const Segment& s : in) put(s, kDescWrite);
+  }
+
+  void detach(uint16_t head, uint32_t len, UsedBuffer& out) {
+    BufferState& st = state_[head];
+    out = {st.token, len};
+    if (st.indirect_table) opts_.indirect_pool->free(st.indirect_table);
+    // Out of order the chain goes back on the front of the free list; in
+    // order the descriptors free up in ring order behind the ones in use,
+    // so the ring-ordered links stay as they are.
+    if (!features_.in_order()) {
+      desc_next_[st.last] = free_head_;
+      free_head_ = head;
+    }
+    num_free_ += st.count;
+    st.in_flight = false;
+    ++last_used_idx_;
+    ++stats_.used;
+    // With EVENT_IDX and callbacks on, ask for a signal on the next used
+    // buffer, with a full barrier so the next get_used reads used idx after
+    // the device can see the event (Linux virtio_store_mb on used_event).
+    if (features_.event_idx() && !no_interrupt_shadow_) {
+      mem_.write16(layout_.used_event_addr(), last_used_idx_);
+      mem_.barrier(BarrierSite::driver_enable_recheck);
+    }
+  }
+
+  void push_in_order(uint16_t head) {
+    in_order_fifo_[(in_order_head_ + in_order_count_) & (layout_.num - 1)] = head;
+    ++in_order_count_;
+  }
+
+  // Hand back the oldest buffer of the current in-order batch. Skipped
+  // buffers "are assumed to have been used (read or written) by the device
+  // completely": they report their full writable length.
+  bool detach_in_order(UsedBuffer& out) {
+    const uint16_t head = in_order_fifo_[in_order_head_];
+    in_order_head_ = (in_order_head_ + 1) & (layout_.num - 1);
+    --in_order_count_;
+    const bool last = head == batch_last_id_;
+    if (last) batch_active_ = false;
+    detach(head, last ? batch_last_len_ : state_[head].writable_len, out);
+    return true;
+  }
+
+  // Callbacks on: clear NO_INTERRUPT (without EVENT_IDX) and, with it, set
+  // used_event to `event`; then a full barrier before the caller re-checks.
+  void arm(uint16_t event) {
+    if (no_interrupt_shadow_) {
+      no_interrupt_shadow_ = false;
+      if (!features_.event_idx()) mem_.write16(layout_.avail + split_off::avail_flags, 0);
+    }
+    if (features_.event_idx()) mem_.write16(layout_.used_event_addr(), event);
+    mem_.barrier(BarrierSite::driver_enable_recheck);
+  }
+
+  bool pending_after_arm(uint16_t bufs) {
+    if (batch_active_) return true;
+    const uint16_t used_idx = mem_.read16(layout_.used + split_off::used_idx);
+    return static_cast<uint16_t>(used_idx - last_used_idx_) > bufs;
+  }
+
+  RingError fail(RingError e) {
+    broken_ = true;
+    last_error_ = e;
+    stats_.errors.add(e);
+    return e;
+  }
+
+  Mem mem_;
+  SplitLayout layout_;
+  Features features_;
+  DriverOptions opts_;
+  std::vector<BufferState> state_;  // by head
+  std::vector<uint16_t> desc_next_; // driver-private `next` of every descriptor: the free list
+  uint16_t free_head_ = 0;
+  uint32_t num_free_ = 0;           // free descriptors
+  uint16_t avail_idx_shadow_ = 0;   // Linux split.avail_idx_shadow: what avail->idx holds
+  uint16_t last_used_idx_ = 0;      // next used ring entry to read, free-running
+  uint32_t num_added_ = 0;          // buffers made available since kick_prepare
+  bool no_interrupt_shadow_ = false;// Linux avail_flags_shadow & VRING_AVAIL_F_NO_INTERRUPT
+  // IN_ORDER: heads in the order they were made available, and the batch the
+  // device's last used entry closes.
+  std::vector<uint16_t> in_order_fifo_;
+  uint32_t in_order_head_ = 0, in_order_count_ = 0;
+  bool batch_active_ = false;
+  uint16_t batch_last_id_ = 0;
+  uint32_t batch_last_len_ = 0;
+  bool broken_ = false;
+  RingError last_error_ = RingError::ok;
+  DriverStats stats_;
+};
+
+}  // namespace virtiosim::ring
