@@ -40,6 +40,8 @@
 #include "models/ring/native_memory.h"
 #include "models/ring/packed_device.h"
 #include "models/ring/packed_driver.h"
+#include "models/ring/split_device.h"
+#include "models/ring/split_driver.h"
 #include "testbench/ring/guest_memory.h"
 
 namespace virtiosim::ring {
@@ -51,9 +53,17 @@ using Clock = std::chrono::steady_clock;
 // ---------------------------------------------------------------- ring types
 
 struct PackedRing {
+  static constexpr const char* kName = "packed";
   using Layout = PackedLayout;
   using Driver = PackedDriver<NativeMemory>;
   using Device = PackedDevice<NativeMemory>;
+};
+
+struct SplitRing {
+  static constexpr const char* kName = "split";
+  using Layout = SplitLayout;
+  using Driver = SplitDriver<NativeMemory>;
+  using Device = SplitDevice<NativeMemory>;
 };
 
 // ------------------------------------------------------------ buffer content
@@ -389,8 +399,12 @@ void run_driver(typename Ring::Driver& drv, GuestMemory& gm, uint64_t slots_base
 template <class Ring>
 class RingStress : public ::testing::Test {};
 
-using RingTypes = ::testing::Types<PackedRing>;
-TYPED_TEST_SUITE(RingStress, RingTypes);
+using RingTypes = ::testing::Types<PackedRing, SplitRing>;
+struct RingName {
+  template <class Ring>
+  static std::string GetName(int) { return Ring::kName; }
+};
+TYPED_TEST_SUITE(RingStress, RingTypes, RingName);
 
 TYPED_TEST(RingStress, TwoThreadsMoveMillionsOfCheckedBuffers) {
   using Ring = TypeParam;
