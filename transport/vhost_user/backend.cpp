@@ -1,0 +1,636 @@
+#include "transport/vhost_user/backend.h"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+
+namespace virtiosim::vhost_user {
+
+namespace {
+
+using ring::feature_bit;
+
+// Sum of every byte, eight at a time: the 16-bit lanes of `acc` take the
+// even and odd bytes of each word and are folded before they can overflow.
+uint64_t byte_sum(const uint8_t* p, size_t n) {
+  constexpr uint64_t kLanes = 0x00ff00ff00ff00ffull;
+  uint64_t total = 0;
+  while (n >= 8) {
+    uint64_t acc = 0;
+    const size_t words = std::min<size_t>(n / 8, 64);  // 64 * 2 * 255 < 2^16
+    for (size_t i = 0; i < words; ++i) {
+      uint64_t w;
+      std::memcpy(&w, p + i * 8, 8);
+      acc += (w & kLanes) + ((w >> 8) & kLanes);
+    }
+    total += (acc & 0xffff) + ((acc >> 16) & 0xffff) + ((acc >> 32) & 0xffff) + (acc >> 48);
+    p += words * 8;
+    n -= words * 8;
+  }
+  while (n--) total += *p++;
+  return total;
+}
+
+void signal_eventfd(const Fd& fd) {
+  if (!fd.valid()) return;
+  const uint64_t one = 1;
+  // A full eventfd counter (EAGAIN) still means "signalled".
+  [[maybe_unused]] ssize_t n = ::write(fd.get(), &one, sizeof one);
+}
+
+// Put a popped-but-unused buffer back: publish what is already completed,
+// then move last_avail_idx back to where it was before the pop.
+template <class Dev>
+void unpop(Dev& dev, const ring::RingState& before) {
+  (void)dev.flush();
+  ring::RingState s = dev.state();
+  s.last_avail_idx = before.last_avail_idx;
+  s.avail_wrap_counter = before.avail_wrap_counter;
+  (void)dev.set_state(s);
+}
+
+}  // namespace
+
+Backend::Backend(boost::asio::io_context& io, BackendOptions opts) : io_(io), opts_(opts) {
+  if (opts_.queue_pairs == 0) opts_.queue_pairs = 1;
+  vrings_.resize(size_t{opts_.queue_pairs} * 2);
+  offered_features_ = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_F_RING_PACKED) |
+                      feature_bit(VIRTIO_RING_F_EVENT_IDX) | feature_bit(VIRTIO_RING_F_INDIRECT_DESC) |
+                      feature_bit(net::kFeatureMrgRxbuf) | feature_bit(kFeatureProtocolFeatures);
+  if (opts_.queue_pairs > 1) offered_features_ |= feature_bit(net::kFeatureMq);
+  offered_protocol_features_ = feature_bit(protocol_feature::MQ) | feature_bit(protocol_feature::REPLY_ACK) |
+                               feature_bit(protocol_feature::STATUS);
+}
+
+Backend::~Backend() {
+  on_disconnect = nullptr;
+  if (conn_) disconnect();
+}
+
+void Backend::attach(Socket socket) {
+  if (conn_) disconnect();
+  conn_ = std::make_unique<Connection>(std::move(socket));
+  ++counters_.connections;
+  features_ = protocol_features_ = status_ = 0;
+  features_set_ = owner_set_ = false;
+  if (opts_.log) std::fprintf(stderr, "vhost-user: front-end connected\n");
+  arm_read();
+}
+
+void Backend::arm_read() {
+  Connection* c = conn_.get();
+  conn_->async_wait_readable([this, c](const boost::system::error_code& ec) {
+    if (ec || c != conn_.get()) return;  // closed, or a stale wait of an older connection
+    on_readable();
+  });
+}
+
+void Backend::on_readable() {
+  RawMessage raw;
+  ReceiveResult rr = conn_->receive(raw);
+  if (rr.error != ProtocolError::ok) {
+    close_with(rr.error, rr.detail);
+    return;
+  }
+  if (rr.peer_closed) {
+    if (opts_.log) std::fprintf(stderr, "vhost-user: front-end disconnected\n");
+    disconnect();
+    return;
+  }
+  Decoded d = decode_request(raw);
+  if (d.error != ProtocolError::ok) {
+    close_with(d.error, d.detail);
+    return;
+  }
+  ProtocolError e;
+  try {
+    e = handle(d.message, raw);
+  } catch (const OutOfRegion& ex) {
+    e = ProtocolError::vring_addr_unmapped;
+    d.detail = ex.what();
+  }
+  if (e != ProtocolError::ok) {
+    if (d.message.need_reply() && (protocol_features_ & feature_bit(protocol_feature::REPLY_ACK)))
+      ack(d.message, 1);
+    close_with(e, std::string(name(d.message.request)) + (d.detail.empty() ? "" : ": " + d.detail));
+    return;
+  }
+  if (conn_) arm_read();
+}
+
+ProtocolError Backend::close_with(ProtocolError e, const std::string& detail) {
+  last_error_ = e;
+  ++counters_.protocol_errors;
+  if (opts_.log) std::fprintf(stderr, "vhost-user: %s (%s): closing the connection\n", name(e), detail.c_str());
+  disconnect();
+  return e;
+}
+
+void Backend::disconnect() {
+  // Drain and stop every ring while the memory is still mapped: buffers the
+  // front-end published before it left are counted once.
+  for (uint32_t i = 0; i < vrings_.size(); ++i) {
+    try {
+      if (running(vrings_[i])) drain(i);
+    } catch (const OutOfRegion&) {
+      // The front-end's rings point outside its memory: nothing to drain.
+    }
+    stop_ring(i);
+    vrings_[i] = Vring{};
+  }
+  mem_.reset();
+  if (conn_) conn_->close();
+  conn_.reset();
+  if (on_disconnect) boost::asio::post(io_, on_disconnect);
+}
+
+ProtocolError Backend::reply(Request r, const Payload& p) { return conn_->send(encode_reply(r, p)); }
+
+ProtocolError Backend::ack(const Message& msg, uint64_t status) {
+  if (!msg.need_reply() || !(protocol_features_ & feature_bit(protocol_feature::REPLY_ACK))) return ProtocolError::ok;
+  if (info(msg.request).reply != PayloadKind::none) return ProtocolError::ok;  // answered by its own reply
+  return conn_ ? conn_->send(encode_reply(msg.request, status)) : ProtocolError::io_error;
+}
+
+ProtocolError Backend::vring_index(uint32_t index, std::string& detail) const {
+  if (index < vrings_.size()) return ProtocolError::ok;
+  detail = "vring " + std::to_string(index) + " of " + std::to_string(vrings_.size());
+  return ProtocolError::vring_index_out_of_range;
+}
+
+bool Backend::packed() const { return features_ & feature_bit(VIRTIO_F_RING_PACKED); }
+size_t Backend::net_header_len() const { return net::header_len(features_); }
+
+ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
+  std::string detail;
+  auto state = [&] { return std::get<VringState>(msg.payload); };
+  auto u64 = [&] { return std::get<uint64_t>(msg.payload); };
+  auto fail = [&](ProtocolError e, std::string why) {
+    if (opts_.log) std::fprintf(stderr, "vhost-user: %s: %s\n", name(msg.request), why.c_str());
+    return e;
+  };
+
+  switch (msg.request) {
+    case Request::SET_OWNER:
+      owner_set_ = true;
+      return ack(msg, 0);
+
+    case Request::RESET_OWNER:
+    case Request::RESET_DEVICE:
+      if (msg.request == Request::RESET_DEVICE &&
+          !(protocol_features_ & feature_bit(protocol_feature::RESET_DEVICE)))
+        return fail(ProtocolError::out_of_order, "RESET_DEVICE not negotiated");
+      for (uint32_t i = 0; i < vrings_.size(); ++i) stop_ring(i), vrings_[i] = Vring{};
+      features_set_ = false;
+      status_ = 0;
+      return ack(msg, 0);
+
+    case Request::GET_FEATURES:
+      return reply(msg.request, offered_features_);
+
+    case Request::SET_FEATURES: {
+      const uint64_t f = u64();
+      if (f & ~offered_features_) return fail(ProtocolError::unsupported_features, "bits not offered");
+      const bool layout_change = features_set_ && ((f ^ features_) & feature_bit(VIRTIO_F_RING_PACKED));
+      for (const Vring& v : vrings_)
+        if (v.started && layout_change) return fail(ProtocolError::out_of_order, "ring layout changed while started");
+      features_ = f;
+      features_set_ = true;
+      // Without VHOST_USER_F_PROTOCOL_FEATURES there is no SET_VRING_ENABLE:
+      // every ring is enabled.
+      if (!(f & feature_bit(kFeatureProtocolFeatures)))
+        for (Vring& v : vrings_) v.enabled = true;
+      return ack(msg, 0);
+    }
+
+    case Request::GET_PROTOCOL_FEATURES:
+      return reply(msg.request, offered_protocol_features_);
+
+    case Request::SET_PROTOCOL_FEATURES: {
+      const uint64_t f = u64();
+      if (f & ~offered_protocol_features_) return fail(ProtocolError::unsupported_features, "protocol bits not offered");
+      protocol_features_ = f;
+      return ack(msg, 0);
+    }
+
+    case Request::GET_QUEUE_NUM:
+      return reply(msg.request, uint64_t{opts_.queue_pairs});
+
+    case Request::SET_MEM_TABLE: {
+      std::shared_ptr<const MemoryTable> t;
+      if (ProtocolError e = MemoryTable::map(std::get<MemTable>(msg.payload), raw.fds, t, detail);
+          e != ProtocolError::ok)
+        return fail(e, detail);
+      // Rings keep running on the new table, from where they stand.
+      for (Vring& v : vrings_) std::visit([](auto& d) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) (void)d.flush();
+        }, v.dev);
+      mem_ = std::move(t);
+      if (ProtocolError e = rebuild_rings(); e != ProtocolError::ok) return e;
+      return ack(msg, 0);
+    }
+
+    case Request::SET_VRING_NUM: {
+      const VringState s = state();
+      if (ProtocolError e = vring_index(s.index, detail); e != ProtocolError::ok) return fail(e, detail);
+      if (vrings_[s.index].started) return fail(ProtocolError::out_of_order, "SET_VRING_NUM on a started ring");
+      if (s.num == 0 || s.num > ring::kMaxQueueSize || (features_set_ && !packed() && (s.num & (s.num - 1))))
+        return fail(ProtocolError::bad_vring_num, "num " + std::to_string(s.num));
+      vrings_[s.index].num = s.num;
+      return ack(msg, 0);
+    }
+
+    case Request::SET_VRING_ADDR: {
+      if (ProtocolError e = set_vring_addr(std::get<VringAddr>(msg.payload)); e != ProtocolError::ok) return e;
+      return ack(msg, 0);
+    }
+
+    case Request::SET_VRING_BASE: {
+      const VringState s = state();
+      if (ProtocolError e = vring_index(s.index, detail); e != ProtocolError::ok) return fail(e, detail);
+      Vring& v = vrings_[s.index];
+      if (v.started) return fail(ProtocolError::out_of_order, "SET_VRING_BASE on a started ring");
+      if (!packed() && (s.num >> 16)) return fail(ProtocolError::bad_vring_base, "split base above 16 bits");
+      if (packed() && v.num) {
+        const ring::RingState rs = ring::decode_vring_base_packed(s.num, ring::VringBaseCompat::low_half_only);
+        if (rs.last_avail_idx >= v.num || rs.last_used_idx >= v.num)
+          return fail(ProtocolError::bad_vring_base, "index beyond the ring");
+      }
+      v.base = s.num;
+      v.base_set = true;
+      return ack(msg, 0);
+    }
+
+    case Request::GET_VRING_BASE: {
+      const VringState s = state();
+      if (ProtocolError e = vring_index(s.index, detail); e != ProtocolError::ok) return fail(e, detail);
+      Vring& v = vrings_[s.index];
+      if (running(v)) drain(s.index);
+      stop_ring(s.index);
+      return reply(msg.request, VringState{s.index, v.base});
+    }
+
+    case Request::SET_VRING_KICK:
+    case Request::SET_VRING_CALL:
+    case Request::SET_VRING_ERR: {
+      const uint64_t p = u64();
+      const uint32_t index = static_cast<uint32_t>(p & kVringIdxMask);
+      if (ProtocolError e = vring_index(index, detail); e != ProtocolError::ok) return fail(e, detail);
+      Vring& v = vrings_[index];
+      Fd fd = (p & kVringNoFdMask) ? Fd{} : std::move(raw.fds.front());
+      if (msg.request == Request::SET_VRING_CALL) {
+        v.call = std::move(fd);
+      } else if (msg.request == Request::SET_VRING_ERR) {
+        // Accepted and closed: a broken ring is reported through the
+        // NEEDS_RESET status bit (GET_STATUS) and the log instead.
+      } else {
+        if (v.started) stop_ring(index);
+        v.kick = std::move(fd);
+        if (ProtocolError e = start_ring(index); e != ProtocolError::ok) return e;
+      }
+      return ack(msg, 0);
+    }
+
+    case Request::SET_VRING_ENABLE: {
+      const VringState s = state();
+      if (ProtocolError e = vring_index(s.index, detail); e != ProtocolError::ok) return fail(e, detail);
+      if (!(features_ & feature_bit(kFeatureProtocolFeatures)))
+        return fail(ProtocolError::out_of_order, "SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES");
+      if (s.num > 1) return fail(ProtocolError::bad_vring_flags, "enable " + std::to_string(s.num));
+      Vring& v = vrings_[s.index];
+      if (!s.num && running(v)) drain(s.index);
+      v.enabled = s.num == 1;
+      return ack(msg, 0);
+    }
+
+    case Request::SET_STATUS:
+      if (!(protocol_features_ & feature_bit(protocol_feature::STATUS)))
+        return fail(ProtocolError::out_of_order, "SET_STATUS without the STATUS protocol feature");
+      status_ = u64() & 0xff;
+      if (status_ == 0)  // a device reset: every ring stops
+        for (uint32_t i = 0; i < vrings_.size(); ++i) {
+          if (running(vrings_[i])) drain(i);
+          stop_ring(i);
+        }
+      return ack(msg, 0);
+
+    case Request::GET_STATUS:
+      if (!(protocol_features_ & feature_bit(protocol_feature::STATUS)))
+        return fail(ProtocolError::out_of_order, "GET_STATUS without the STATUS protocol feature");
+      return reply(msg.request, status_);
+
+    default:
+      return fail(ProtocolError::unknown_request, name(msg.request));
+  }
+}
+
+ProtocolError Backend::set_vring_addr(const VringAddr& a) {
+  std::string detail;
+  if (ProtocolError e = vring_index(a.index, detail); e != ProtocolError::ok) return e;
+  Vring& v = vrings_[a.index];
+  if (a.flags != 0) return ProtocolError::bad_vring_flags;  // logging (VHOST_VRING_F_LOG) is not offered
+  if (!mem_ || !v.num || !features_set_) return ProtocolError::out_of_order;
+  if (v.started) return ProtocolError::out_of_order;
+  uint64_t desc_bytes, avail_bytes, used_bytes;
+  if (packed()) {
+    desc_bytes = ring::PackedLayout::desc_bytes(v.num);
+    avail_bytes = used_bytes = 4;
+  } else {
+    desc_bytes = ring::SplitLayout::desc_bytes(v.num);
+    avail_bytes = ring::SplitLayout::avail_bytes(v.num);  // with used_event
+    used_bytes = ring::SplitLayout::used_bytes(v.num);    // with avail_event
+  }
+  if (!mem_->uva_to_gpa(a.desc_user_addr, desc_bytes) || !mem_->uva_to_gpa(a.avail_user_addr, avail_bytes) ||
+      !mem_->uva_to_gpa(a.used_user_addr, used_bytes))
+    return ProtocolError::vring_addr_unmapped;
+  v.addr = a;
+  return ProtocolError::ok;
+}
+
+ProtocolError Backend::start_ring(uint32_t index) {
+  Vring& v = vrings_[index];
+  if (!mem_ || !v.num || !v.addr || !features_set_) return ProtocolError::out_of_order;
+  const VringAddr& a = *v.addr;
+  auto desc = mem_->uva_to_gpa(a.desc_user_addr, 1);
+  auto avail = mem_->uva_to_gpa(a.avail_user_addr, 1);
+  auto used = mem_->uva_to_gpa(a.used_user_addr, 1);
+  if (!desc || !avail || !used) return ProtocolError::vring_addr_unmapped;
+  const ring::Features f{features_};
+  try {
+    if (packed()) {
+      Packed& d = v.dev.emplace<Packed>(SharedMemory(mem_), ring::PackedLayout{*desc, *avail, *used, v.num}, f);
+      if (v.base_set &&
+          d.set_state(ring::decode_vring_base_packed(v.base, ring::VringBaseCompat::low_half_only)) != ring::RingError::ok)
+        return ProtocolError::bad_vring_base;
+    } else {
+      Split& d = v.dev.emplace<Split>(SharedMemory(mem_), ring::SplitLayout{*desc, *avail, *used, v.num}, f);
+      if (v.base_set && d.set_state({static_cast<uint16_t>(v.base), true, 0, true}) != ring::RingError::ok)
+        return ProtocolError::bad_vring_base;
+    }
+  } catch (const ring::RingConfigError& e) {
+    v.dev.emplace<std::monostate>();
+    if (opts_.log) std::fprintf(stderr, "vhost-user: vring %u: %s\n", index, e.what());
+    return ProtocolError::ring_failed;
+  }
+  v.started = true;
+  v.notifications_armed = false;
+  std::visit([](auto& d) {
+    if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.disable_notifications();
+  }, v.dev);
+  watch_kick(index);
+  return ProtocolError::ok;
+}
+
+void Backend::watch_kick(uint32_t index) {
+  Vring& v = vrings_[index];
+  if (!v.kick.valid()) return;  // polled ring (no-fd bit)
+  if (!v.kick_wait) {
+    const int fd = ::dup(v.kick.get());
+    if (fd < 0) return;
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    v.kick_wait = std::make_unique<boost::asio::posix::stream_descriptor>(io_, fd);
+  }
+  auto* w = v.kick_wait.get();
+  w->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                [this, index, w](const boost::system::error_code& ec) {
+                  if (ec || index >= vrings_.size() || vrings_[index].kick_wait.get() != w) return;
+                  uint64_t n;
+                  while (::read(w->native_handle(), &n, sizeof n) == sizeof n) counters_.kicks += n;
+                  watch_kick(index);
+                });
+}
+
+void Backend::stop_ring(uint32_t index) {
+  Vring& v = vrings_[index];
+  std::visit([&](auto& d) {
+    using D = std::decay_t<decltype(d)>;
+    if constexpr (std::is_same_v<D, Packed>) {
+      (void)d.flush();
+      v.base = ring::encode_vring_base_packed(d.state());
+      v.base_set = true;
+    } else if constexpr (std::is_same_v<D, Split>) {
+      (void)d.flush();
+      v.base = ring::encode_vring_base_split(d.state());
+      v.base_set = true;
+    }
+  }, v.dev);
+  v.dev.emplace<std::monostate>();
+  v.started = false;
+  v.kick_wait.reset();  // cancels the wait; its handler sees operation_aborted
+}
+
+ProtocolError Backend::rebuild_rings() {
+  for (uint32_t i = 0; i < vrings_.size(); ++i) {
+    if (!vrings_[i].started) continue;
+    stop_ring(i);  // records the state in base
+    if (ProtocolError e = start_ring(i); e != ProtocolError::ok) return e;
+  }
+  return ProtocolError::ok;
+}
+
+template <class Dev>
+size_t Backend::sink(Dev& tx, uint32_t budget) {
+  const size_t hdr = net_header_len();
+  size_t n = 0;
+  while (n < budget) {
+    const ring::Result<bool> r = tx.pop(chain_);
+    if (!r.ok() || !r.value) break;
+    uint64_t sum = 0, bytes = 0;
+    size_t skip = hdr;
+    for (const ring::Segment& s : chain_.readable) {
+      const uint8_t* p = tx.mem().host(s.addr, s.len);
+      const size_t off = std::min<size_t>(skip, s.len);
+      skip -= off;
+      sum += byte_sum(p + off, s.len - off);
+      bytes += s.len - off;
+    }
+    if (chain_.readable_bytes < hdr) {
+      ++counters_.tx_malformed;
+    } else {
+      ++counters_.tx_packets;
+      counters_.tx_bytes += bytes;
+      counters_.tx_checksum += sum;
+    }
+    (void)tx.push_used(chain_.used(0));  // fails only on a broken queue, seen by finish()
+    ++n;
+  }
+  return n;
+}
+
+template <class TxDev, class RxDev>
+size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
+  const size_t hdr = net_header_len();
+  const bool mergeable = features_ & feature_bit(net::kFeatureMrgRxbuf);
+  size_t n = 0;
+  while (n < budget) {
+    const ring::RingState tx_before = tx.state();
+    const ring::Result<bool> r = tx.pop(chain_);
+    if (!r.ok() || !r.value) break;
+    frame_.resize(chain_.readable_bytes);
+    size_t at = 0;
+    for (const ring::Segment& s : chain_.readable) {
+      tx.mem().read_bytes(s.addr, frame_.data() + at, s.len);
+      at += s.len;
+    }
+    if (frame_.size() < hdr) {
+      ++counters_.tx_malformed;
+      (void)tx.push_used(chain_.used(0));
+      ++n;
+      continue;
+    }
+    // The frame goes back with a zeroed header: no offloads were negotiated.
+    std::fill(frame_.begin(), frame_.begin() + static_cast<long>(hdr), 0);
+    net::swap_macs(frame_.data() + hdr, frame_.size() - hdr);
+
+    const ring::RingState rx_before = rx.state();
+    size_t k = 0, room = 0;
+    bool rx_empty = false, too_big = false;
+    while (room < frame_.size()) {
+      if (k == 1 && !mergeable) { too_big = true; break; }
+      if (rx_chains_.size() <= k) rx_chains_.emplace_back();
+      const ring::Result<bool> rr = rx.pop(rx_chains_[k]);
+      if (!rr.ok()) return n;  // RX broke; finish() reports it
+      if (!rr.value) { rx_empty = true; break; }
+      room += rx_chains_[k].writable_bytes;
+      ++k;
+    }
+    if (rx_empty || too_big) {
+      unpop(rx, rx_before);
+      if (rx_empty) {  // back-pressure: the frame stays in the TX ring
+        unpop(tx, tx_before);
+        break;
+      }
+      ++counters_.rx_too_big;  // can never fit: completed on TX, not echoed
+      (void)tx.push_used(chain_.used(0));
+      ++n;
+      continue;
+    }
+    ++counters_.tx_packets;
+    counters_.tx_bytes += frame_.size() - hdr;
+    if (hdr == net::kHdrLenMrg) {
+      const uint16_t nb = static_cast<uint16_t>(k);
+      std::memcpy(frame_.data() + net::kNumBuffersOffset, &nb, 2);
+    }
+    size_t off = 0;
+    for (size_t j = 0; j < k; ++j) {
+      uint32_t written = 0;
+      for (const ring::Segment& s : rx_chains_[j].writable) {
+        if (off == frame_.size()) break;
+        const uint32_t len = static_cast<uint32_t>(std::min<size_t>(s.len, frame_.size() - off));
+        rx.mem().write_bytes(s.addr, frame_.data() + off, len);
+        off += len;
+        written += len;
+      }
+      (void)rx.push_used(rx_chains_[j].used(written));
+    }
+    (void)tx.push_used(chain_.used(0));
+    ++counters_.rx_packets;
+    counters_.rx_bytes += frame_.size() - hdr;
+    counters_.rx_buffers += k;
+    ++n;
+  }
+  return n;
+}
+
+template <class Dev>
+void Backend::finish(Dev& dev, Vring& v) {
+  if (dev.flush() == ring::RingError::ok && dev.should_signal()) {
+    signal_eventfd(v.call);
+    ++counters_.calls;
+  }
+  if (dev.broken() && !(status_ & VIRTIO_CONFIG_S_NEEDS_RESET)) {
+    ++counters_.ring_errors;
+    status_ |= VIRTIO_CONFIG_S_NEEDS_RESET;
+    if (opts_.log) std::fprintf(stderr, "vhost-user: ring broken: %s\n", ring::name(dev.last_error()));
+  }
+}
+
+size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
+  Vring& rxv = vrings_[size_t{pair} * 2];
+  Vring& txv = vrings_[size_t{pair} * 2 + 1];
+  if (!running(txv)) return 0;
+  size_t n = 0;
+  if (opts_.mode == NetMode::sink) {
+    std::visit([&](auto& tx) {
+      if constexpr (!std::is_same_v<std::decay_t<decltype(tx)>, std::monostate>) {
+        n = sink(tx, budget);
+        finish(tx, txv);
+      }
+    }, txv.dev);
+    return n;
+  }
+  if (!running(rxv)) return 0;  // echo: nowhere to send, so nothing is taken
+  std::visit([&](auto& tx, auto& rx) {
+    using T = std::decay_t<decltype(tx)>;
+    using R = std::decay_t<decltype(rx)>;
+    if constexpr (!std::is_same_v<T, std::monostate> && std::is_same_v<T, R>) {
+      n = echo(tx, rx, budget);
+      finish(rx, rxv);
+      finish(tx, txv);
+    }
+  }, txv.dev, rxv.dev);
+  return n;
+}
+
+size_t Backend::poll() {
+  size_t n = 0;
+  try {
+    for (uint32_t p = 0; p < opts_.queue_pairs; ++p) n += process_pair(p, opts_.burst);
+  } catch (const OutOfRegion& e) {
+    close_with(ProtocolError::vring_addr_unmapped, e.what());
+  }
+  return n;
+}
+
+void Backend::drain(uint32_t index) {
+  const uint32_t pair = index / 2;
+  // Bounded: a front-end that keeps adding while asking to stop gets at
+  // most a few rings' worth more.
+  const Vring& v = vrings_[index];
+  for (uint32_t total = 0; total < 4 * std::max<uint32_t>(v.num, 1);) {
+    const size_t k = process_pair(pair, opts_.burst);
+    if (k == 0) break;
+    total += static_cast<uint32_t>(k);
+  }
+}
+
+bool Backend::arm_notifications() {
+  bool pending = false;
+  for (Vring& v : vrings_) {
+    if (!running(v) || v.notifications_armed) continue;
+    v.notifications_armed = true;
+    std::visit([&](auto& d) {
+      if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) pending |= d.enable_notifications();
+    }, v.dev);
+  }
+  return pending;
+}
+
+void Backend::disarm_notifications() {
+  for (Vring& v : vrings_) {
+    if (!running(v) || !v.notifications_armed) continue;
+    v.notifications_armed = false;
+    std::visit([](auto& d) {
+      if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.disable_notifications();
+    }, v.dev);
+  }
+}
+
+std::string Backend::report() const {
+  const BackendCounters& c = counters_;
+  std::ostringstream o;
+  o << "mode=" << (opts_.mode == NetMode::sink ? "sink" : "echo") << " connections=" << c.connections
+    << " tx_packets=" << c.tx_packets << " tx_bytes=" << c.tx_bytes << " tx_checksum=" << c.tx_checksum
+    << " rx_packets=" << c.rx_packets << " rx_bytes=" << c.rx_bytes << " rx_buffers=" << c.rx_buffers
+    << " kicks=" << c.kicks << " calls=" << c.calls << " tx_malformed=" << c.tx_malformed
+    << " rx_too_big=" << c.rx_too_big << " ring_errors=" << c.ring_errors
+    << " protocol_errors=" << c.protocol_errors;
+  return o.str();
+}
+
+}  // namespace virtiosim::vhost_user

@@ -1,0 +1,164 @@
+// A vhost-user back-end: a virtio-net device built on the ring core's
+// device side (PackedDevice / SplitDevice over SharedMemory).
+//
+// Control path: one front-end connection at a time; every request is
+// decoded strictly (protocol.h) and checked against device state here. A
+// malformed or out-of-order request is logged, counted and answered by
+// closing the connection; the device then waits for the next front-end.
+//
+// Ring lifecycle (vhost-user.rst "Ring states"): a ring is started by
+// SET_VRING_KICK and stopped by GET_VRING_BASE; it moves data only while
+// also enabled. Rings start disabled once VHOST_USER_F_PROTOCOL_FEATURES
+// is negotiated (SET_VRING_ENABLE enables them) and enabled otherwise.
+//
+// Data path (virtio-net queue 2k receives, 2k+1 transmits):
+//   sink: every TX buffer's bytes are read (checksum) and counted;
+//   echo: every TX frame is written to the RX queue with its MAC
+//         addresses swapped (merged over several RX buffers with
+//         VIRTIO_NET_F_MRG_RXBUF). A frame is taken from TX only when RX
+//         has room for it, so nothing is dropped: back-pressure instead.
+// Before GET_VRING_BASE answers, the ring is drained as far as it can go,
+// so every buffer the front-end made available before stopping is counted
+// exactly once, and the state handed back resumes after the last one.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "models/ring/chain.h"
+#include "models/ring/packed_device.h"
+#include "models/ring/ring_state.h"
+#include "models/ring/split_device.h"
+#include "transport/vhost_user/connection.h"
+#include "transport/vhost_user/memory_table.h"
+#include "transport/vhost_user/net.h"
+#include "transport/vhost_user/protocol.h"
+#include "transport/vhost_user/shared_memory.h"
+
+namespace virtiosim::vhost_user {
+
+enum class NetMode : uint8_t { sink, echo };
+
+struct BackendOptions {
+  NetMode mode = NetMode::sink;
+  uint32_t queue_pairs = 1;       // --queues
+  uint32_t burst = 64;            // buffers per ring per poll, then flush and signal
+  bool log = true;                // protocol errors and connection events to stderr
+};
+
+struct BackendCounters {
+  uint64_t connections = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t ring_errors = 0;         // queues that broke (a ring core error)
+  uint64_t tx_packets = 0;          // frames the front-end transmitted to us
+  uint64_t tx_bytes = 0;            // their bytes, net header excluded
+  uint64_t tx_checksum = 0;         // sum of every frame byte (sink reads them all)
+  uint64_t tx_malformed = 0;        // buffers shorter than the net header
+  uint64_t rx_packets = 0;          // frames echoed to the front-end
+  uint64_t rx_bytes = 0;
+  uint64_t rx_buffers = 0;          // RX buffers used (> rx_packets when merged)
+  uint64_t rx_too_big = 0;          // echo: a frame no RX buffer chain can hold
+  uint64_t kicks = 0;
+  uint64_t calls = 0;
+};
+
+class Backend {
+ public:
+  Backend(boost::asio::io_context& io, BackendOptions opts);
+  ~Backend();
+
+  // Takes over an accepted front-end connection; the previous one, if any,
+  // is closed first.
+  void attach(Socket socket);
+  bool connected() const { return conn_ != nullptr; }
+  // Called after the connection closed (front-end left or was refused).
+  std::function<void()> on_disconnect;
+
+  // One pass over every running ring. Returns the buffers processed.
+  size_t poll();
+  // Before sleeping: ask running rings for notifications. Returns true if
+  // a buffer is already available (do not sleep).
+  bool arm_notifications();
+  // After waking: busy polling again, notifications off.
+  void disarm_notifications();
+
+  const BackendCounters& counters() const { return counters_; }
+  std::string report() const;
+  ProtocolError last_error() const { return last_error_; }
+  uint64_t offered_features() const { return offered_features_; }
+  uint64_t offered_protocol_features() const { return offered_protocol_features_; }
+
+ private:
+  using Packed = ring::PackedDevice<SharedMemory>;
+  using Split = ring::SplitDevice<SharedMemory>;
+
+  struct Vring {
+    uint32_t num = 0;
+    std::optional<VringAddr> addr;
+    uint32_t base = 0;            // SET_VRING_BASE payload, applied when the ring starts
+    bool base_set = false;
+    Fd call;
+    Fd kick;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> kick_wait;
+    bool started = false;
+    bool enabled = false;
+    bool notifications_armed = false;
+    std::variant<std::monostate, Packed, Split> dev;
+  };
+
+  void arm_read();
+  void on_readable();
+  // Handles one request; returns the error that ends the connection.
+  ProtocolError handle(Message& msg, RawMessage& raw);
+  ProtocolError reply(Request r, const Payload& p);
+  ProtocolError ack(const Message& msg, uint64_t status);
+  ProtocolError close_with(ProtocolError e, const std::string& detail);
+  void disconnect();
+
+  ProtocolError vring_index(uint32_t index, std::string& detail) const;
+  ProtocolError set_vring_addr(const VringAddr& a);
+  ProtocolError start_ring(uint32_t index);
+  void stop_ring(uint32_t index);
+  ProtocolError rebuild_rings();
+  void watch_kick(uint32_t index);
+
+  bool packed() const;
+  size_t net_header_len() const;
+  bool running(const Vring& v) const { return v.started && v.enabled && !v.dev.valueless_by_exception() &&
+                                              !std::holds_alternative<std::monostate>(v.dev); }
+
+  // Data path, one instantiation per ring layout.
+  template <class Dev> size_t sink(Dev& tx, uint32_t budget);
+  template <class TxDev, class RxDev> size_t echo(TxDev& tx, RxDev& rx, uint32_t budget);
+  template <class Dev> void finish(Dev& dev, Vring& v);
+  size_t process_pair(uint32_t pair, uint32_t budget);
+  void drain(uint32_t index);
+
+  boost::asio::io_context& io_;
+  BackendOptions opts_;
+  std::unique_ptr<Connection> conn_;
+  std::shared_ptr<const MemoryTable> mem_;
+  std::vector<Vring> vrings_;
+  uint64_t offered_features_ = 0;
+  uint64_t offered_protocol_features_ = 0;
+  uint64_t features_ = 0;
+  uint64_t protocol_features_ = 0;
+  bool features_set_ = false;
+  uint64_t status_ = 0;
+  bool owner_set_ = false;
+  ProtocolError last_error_ = ProtocolError::ok;
+  BackendCounters counters_;
+  ring::Chain chain_, rx_chain_;
+  std::vector<uint8_t> frame_;
+  std::vector<ring::Chain> rx_chains_;
+};
+
+}  // namespace virtiosim::vhost_user

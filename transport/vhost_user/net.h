@@ -1,0 +1,75 @@
+// virtio-net pieces both ends use: the feature bits we negotiate, the net
+// header in front of every frame, and the test frames drive sends and
+// checks (a sequence number and a pattern derived from it, so a returned
+// frame proves which one it was and that no byte changed).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "models/ring/features.h"
+
+namespace virtiosim::vhost_user::net {
+
+// Linux's <linux/virtio_net.h> is not valid C++ (a member named `class`),
+// so the few values we need are restated with the uapi names' values.
+inline constexpr unsigned kFeatureMrgRxbuf = 15;  // VIRTIO_NET_F_MRG_RXBUF
+inline constexpr unsigned kFeatureMq = 22;        // VIRTIO_NET_F_MQ
+
+// struct virtio_net_hdr (10 bytes: flags, gso_type, hdr_len, gso_size,
+// csum_start, csum_offset) and virtio_net_hdr_mrg_rxbuf (+ le16
+// num_buffers), which is the header whenever VERSION_1 or MRG_RXBUF is
+// negotiated; num_buffers counts the RX buffers a frame spans.
+inline constexpr size_t kHdrLenLegacy = 10;
+inline constexpr size_t kHdrLenMrg = 12;
+inline constexpr size_t kNumBuffersOffset = 10;
+
+constexpr size_t header_len(uint64_t features) {
+  return (features & (ring::feature_bit(VIRTIO_F_VERSION_1) | ring::feature_bit(kFeatureMrgRxbuf)))
+             ? kHdrLenMrg
+             : kHdrLenLegacy;
+}
+
+inline constexpr size_t kMacLen = 6;
+inline constexpr size_t kEthHeader = 14;
+inline constexpr size_t kMinFrame = kEthHeader + 8;  // room for the sequence number
+
+inline void swap_macs(uint8_t* frame, size_t len) {
+  if (len < 2 * kMacLen) return;
+  uint8_t tmp[kMacLen];
+  std::memcpy(tmp, frame, kMacLen);
+  std::memmove(frame, frame + kMacLen, kMacLen);
+  std::memcpy(frame + kMacLen, tmp, kMacLen);
+}
+
+inline constexpr uint8_t kDriveSrcMac[kMacLen] = {0x02, 0x76, 0x73, 0x69, 0x6d, 0x01};  // locally administered
+inline constexpr uint8_t kDriveDstMac[kMacLen] = {0x02, 0x76, 0x73, 0x69, 0x6d, 0x02};
+inline constexpr uint16_t kEtherTypeExperimental = 0x88b5;  // IEEE 802 local experimental
+
+inline uint8_t pattern_byte(uint64_t seq, size_t i) { return static_cast<uint8_t>(seq * 131 + i * 7 + 1); }
+
+// A frame of `len` bytes: dst, src, ethertype, le64 sequence, pattern.
+inline void make_frame(uint8_t* f, size_t len, uint64_t seq) {
+  std::memcpy(f, kDriveDstMac, kMacLen);
+  std::memcpy(f + kMacLen, kDriveSrcMac, kMacLen);
+  f[12] = kEtherTypeExperimental >> 8;
+  f[13] = kEtherTypeExperimental & 0xff;
+  std::memcpy(f + kEthHeader, &seq, 8);
+  for (size_t i = kEthHeader + 8; i < len; ++i) f[i] = pattern_byte(seq, i);
+}
+
+// What came back must be the frame sent with `seq`, MACs swapped. Returns
+// the sequence number through `seq_out`; false if any byte is wrong.
+inline bool check_echo(const uint8_t* f, size_t len, size_t sent_len, uint64_t& seq_out) {
+  if (len != sent_len || len < kMinFrame) return false;
+  if (std::memcmp(f, kDriveSrcMac, kMacLen) != 0 || std::memcmp(f + kMacLen, kDriveDstMac, kMacLen) != 0)
+    return false;
+  if (f[12] != (kEtherTypeExperimental >> 8) || f[13] != (kEtherTypeExperimental & 0xff)) return false;
+  std::memcpy(&seq_out, f + kEthHeader, 8);
+  for (size_t i = kEthHeader + 8; i < len; ++i)
+    if (f[i] != pattern_byte(seq_out, i)) return false;
+  return true;
+}
+
+}  // namespace virtiosim::vhost_user::net

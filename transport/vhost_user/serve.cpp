@@ -1,0 +1,93 @@
+#include "transport/vhost_user/serve.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+namespace virtiosim::vhost_user {
+
+int serve(const ServeOptions& opts) {
+  namespace asio = boost::asio;
+  using local = asio::local::stream_protocol;
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+
+  local::acceptor acceptor(io);
+  try {
+    std::error_code fec;
+    std::filesystem::remove(opts.socket_path, fec);  // a stale socket of an earlier run
+    acceptor.open();
+    acceptor.bind(local::endpoint(opts.socket_path));
+    acceptor.listen(1);
+  } catch (const boost::system::system_error& e) {
+    std::fprintf(stderr, "virtiosim vhost-user serve: %s: %s\n", opts.socket_path.c_str(), e.what());
+    return 1;
+  }
+
+  Backend backend(io, opts.backend);
+  bool stop = false;
+  std::function<void()> accept_next = [&] {
+    acceptor.async_accept([&](const boost::system::error_code& ec, local::socket s) {
+      if (ec) return;
+      backend.attach(std::move(s));
+    });
+  };
+  backend.on_disconnect = [&] {
+    if (opts.once) stop = true;
+    else accept_next();
+  };
+  accept_next();
+
+  auto print = [&](const char* when) {
+    std::printf("virtiosim vhost-user serve (%s): %s\n", when, backend.report().c_str());
+    std::fflush(stdout);
+  };
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGUSR1);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGUSR1) {
+          print("SIGUSR1");
+          signals.async_wait(on_signal);
+        } else {
+          stop = true;
+        }
+      };
+  signals.async_wait(on_signal);
+  std::fprintf(stderr, "virtiosim vhost-user serve: listening on %s\n", opts.socket_path.c_str());
+
+  // Busy-poll while there is work (as a DPDK vhost PMD does); after
+  // idle_poll_us without any, ask for kicks and sleep in the io_context.
+  using clock = std::chrono::steady_clock;
+  auto last_work = clock::now();
+  unsigned spins = 0;
+  while (!stop) {
+    if ((++spins & 63) == 0 || !backend.connected()) io.poll();
+    if (stop) break;
+    if (backend.poll()) {
+      last_work = clock::now();
+      continue;
+    }
+    if ((spins & 15) != 0 || clock::now() - last_work < std::chrono::microseconds(opts.idle_poll_us)) continue;
+    if (backend.arm_notifications()) {
+      backend.disarm_notifications();
+      continue;
+    }
+    io.run_one();
+    backend.disarm_notifications();
+    last_work = clock::now();
+  }
+  print("exit");
+  acceptor.close();
+  std::error_code fec;
+  std::filesystem::remove(opts.socket_path, fec);
+  const BackendCounters& c = backend.counters();
+  return (c.protocol_errors || c.ring_errors) ? 1 : 0;
+}
+
+}  // namespace virtiosim::vhost_user

@@ -1,0 +1,26 @@
+// `virtiosim vhost-user serve`: listen on a Unix socket and be the
+// virtio-net back-end for one front-end at a time, across reconnections.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "transport/vhost_user/backend.h"
+
+namespace virtiosim::vhost_user {
+
+struct ServeOptions {
+  std::string socket_path;
+  BackendOptions backend;
+  // Busy-poll this long without work before sleeping on kicks.
+  uint32_t idle_poll_us = 200;
+  // Exit (printing the counters) when the first front-end leaves.
+  bool once = false;
+};
+
+// Runs until SIGINT/SIGTERM (or, with `once`, the first disconnect). Prints
+// the counters on exit and on SIGUSR1. Returns the process exit code: 0,
+// or 1 if the socket could not be set up or a protocol/ring error occurred.
+int serve(const ServeOptions& opts);
+
+}  // namespace virtiosim::vhost_user
