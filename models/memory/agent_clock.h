@@ -39,6 +39,31 @@ class AgentClock {
     if (mode_ == TimingMode::lt) qk_.sync();
   }
 
+  // Hand the local offset to a TLM b_transport as its delay, and take the
+  // annotated delay back (TLM-2.0 loosely-timed convention).
+  sc_core::sc_time local() const { return qk_.get_local_time(); }
+  void set_local(const sc_core::sc_time& t) {
+    if (mode_ == TimingMode::at) {
+      sc_core::wait(t);
+      return;
+    }
+    qk_.set(t);
+    if (qk_.need_sync()) qk_.sync();
+  }
+
+  // Wait for an event another thread notifies, first catching up with this
+  // thread's local time so the wait starts at the right moment.
+  void wait_for(const sc_core::sc_event& e) {
+    sync();
+    sc_core::wait(e);
+    qk_.reset();
+  }
+  void wait_for(const sc_core::sc_event& e, const sc_core::sc_time& timeout) {
+    sync();
+    sc_core::wait(timeout, e);
+    qk_.reset();
+  }
+
   sc_core::sc_time now() const { return sc_core::sc_time_stamp() + qk_.get_local_time(); }
   uint64_t now_ps() const { return static_cast<uint64_t>(now().to_seconds() * 1e12 + 0.5); }
   TimingMode mode() const { return mode_; }

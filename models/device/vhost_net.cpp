@@ -1,0 +1,304 @@
+#include "models/device/vhost_net.h"
+
+#include "models/net/virtio_net_uapi.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "models/net/frame.h"
+
+namespace virtiosim::device {
+
+using ring::RingError;
+
+const char* name(MetadataAccess m) {
+  switch (m) {
+    case MetadataAccess::direct: return "direct";
+    case MetadataAccess::uaccess: return "uaccess";
+    case MetadataAccess::dma: return "dma";
+  }
+  return "unknown";
+}
+
+const char* name(Wire w) { return w == Wire::loopback ? "loopback" : "sink"; }
+
+struct VhostNet::Worker {
+  uint16_t qp = 0;
+  memory::AgentClock clock;
+  std::unique_ptr<ring::DeviceQueue> rx, tx;
+  std::unique_ptr<DeviceMemory> mem;  // for payload access, same agent and clock as the rings
+  ring::Chain chain;
+  std::deque<ring::Chain> rx_held;  // RX buffers taken but not yet filled (vhost keeps them too)
+  std::deque<std::vector<uint8_t>> wire;
+  std::vector<uint8_t> scratch;
+  sc_core::sc_event kick;
+  bool kick_pending = false;
+  QueuePairStats stats;
+
+  Worker(uint16_t q, memory::TimingMode mode) : qp(q), clock(mode) {}
+};
+
+VhostNet::VhostNet(sc_core::sc_module_name n, memory::MemoryModel& mem, VhostNetConfig cfg)
+    : sc_module(n), mem_(mem), cfg_(cfg) {
+  for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) {
+    workers_.push_back(std::make_unique<Worker>(qp, cfg_.timing));
+    Worker* w = workers_.back().get();
+    sc_core::sc_spawn([this, w] { worker_thread(*w); }, sc_core::sc_gen_unique_name("vhost_worker"));
+  }
+}
+
+VhostNet::~VhostNet() = default;
+
+std::vector<uint8_t> VhostNet::config_space() const {
+  virtio_net_config c{};
+  const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  std::memcpy(c.mac, mac, 6);
+  c.status = VIRTIO_NET_S_LINK_UP;
+  c.max_virtqueue_pairs = cfg_.queue_pairs;
+  std::vector<uint8_t> out(sizeof c);
+  std::memcpy(out.data(), &c, sizeof c);
+  return out;
+}
+
+void VhostNet::driver_ok(uint64_t features, const std::vector<pci::QueueConfig>& queues) {
+  features_ = features;
+  const ring::Features f{features};
+  for (auto& w : workers_) {
+    const pci::QueueConfig& rx = queues.at(2u * w->qp);
+    const pci::QueueConfig& tx = queues.at(2u * w->qp + 1);
+    if (!rx.enabled || !tx.enabled) continue;  // the driver uses fewer queue pairs
+    const memory::SimMemory sim(&mem_, agent_of(w->qp), &w->clock);
+    w->mem = std::make_unique<DeviceMemory>(sim, cfg_.access, &cfg_.memory_params);
+    try {
+      w->rx = ring::make_device_queue(cfg_.layout, *w->mem, {rx.desc, rx.driver, rx.device, rx.size}, f);
+      w->tx = ring::make_device_queue(cfg_.layout, *w->mem, {tx.desc, tx.driver, tx.device, tx.size}, f);
+    } catch (const ring::RingConfigError& e) {
+      failed_ = true;
+      failure_ = std::string("queue pair ") + std::to_string(w->qp) + ": " + e.what();
+      if (transport_) transport_->set_needs_reset();
+      return;
+    }
+  }
+  ready_.notify(sc_core::SC_ZERO_TIME);
+}
+
+void VhostNet::notify(uint16_t queue, uint32_t) {
+  Worker& w = *workers_.at(queue / 2);
+  ++w.stats.kicks_received;
+  w.kick_pending = true;
+  w.kick.notify(sc_core::SC_ZERO_TIME);
+}
+
+void VhostNet::reset() {
+  for (auto& w : workers_) {
+    w->rx.reset();
+    w->tx.reset();
+    w->rx_held.clear();
+    w->wire.clear();
+  }
+}
+
+const QueuePairStats& VhostNet::stats(uint16_t qp) const { return workers_.at(qp)->stats; }
+const ring::DeviceQueue* VhostNet::tx_queue(uint16_t qp) const { return workers_.at(qp)->tx.get(); }
+const ring::DeviceQueue* VhostNet::rx_queue(uint16_t qp) const { return workers_.at(qp)->rx.get(); }
+
+void VhostNet::charge_cycles(Worker& w, uint32_t cycles) {
+  w.clock.advance(static_cast<double>(cycles) / cfg_.params.host_ghz);
+}
+
+bool VhostNet::check(Worker& w, RingError e, const char* what) {
+  if (e == RingError::ok) return true;
+  // A fatal ring error: the queue is broken; tell the driver (NEEDS_RESET).
+  if (!failed_) {
+    failed_ = true;
+    failure_ = std::string("queue pair ") + std::to_string(w.qp) + " " + what + ": " + ring::name(e) +
+               " (" + ring::describe(e) + ")";
+  }
+  w.clock.sync();
+  if (transport_) transport_->set_needs_reset();
+  return false;
+}
+
+void VhostNet::flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_index) {
+  if (q.pending_used() == 0) return;
+  if (!check(w, q.flush(), "flush")) return;
+  if (q.should_signal()) {
+    w.clock.sync();  // the interrupt leaves at the worker's time
+    transport_->signal_queue(queue_index);
+    ++w.stats.signals_sent;
+  }
+}
+
+void VhostNet::worker_thread(Worker& w) {
+  for (;;) {
+    if (failed_ || !w.tx) {
+      sc_core::wait(ready_);
+      continue;
+    }
+    const bool tx_work = handle_tx(w);
+    const bool rx_work = handle_rx(w);
+    if (failed_) continue;
+    if (tx_work || rx_work) continue;
+    if (cfg_.params.busy_poll_ns > 0) {
+      busy_poll(w);
+      continue;
+    }
+    if (!w.kick_pending) w.clock.wait_for(w.kick);
+    w.kick_pending = false;
+  }
+}
+
+void VhostNet::busy_poll(Worker& w) {
+  // Poll with notifications off (vhost_net_busy_poll), then sleep on a kick.
+  w.tx->disable_notifications();
+  const double end_ns = w.clock.now().to_seconds() * 1e9 + cfg_.params.busy_poll_ns;
+  while (w.clock.now().to_seconds() * 1e9 < end_ns) {
+    ++w.stats.polls;
+    w.clock.advance(cfg_.params.poll_interval_ns);
+    if (w.kick_pending || w.tx->has_available() || (!w.wire.empty() && w.rx->has_available())) return;
+  }
+  if (w.tx->enable_notifications()) return;
+  if (!w.wire.empty() && w.rx->enable_notifications()) return;
+  if (!w.kick_pending) w.clock.wait_for(w.kick);
+  w.kick_pending = false;
+}
+
+bool VhostNet::handle_tx(Worker& w) {
+  ring::DeviceQueue& q = *w.tx;
+  const uint16_t qi = static_cast<uint16_t>(2 * w.qp + 1);
+  q.disable_notifications();
+  bool did = false;
+  for (uint32_t n = 0;;) {
+    if (n >= cfg_.params.weight_packets) {  // yield: the round's weight is spent
+      flush_and_signal(w, q, qi);
+      return true;
+    }
+    const ring::Result<bool> r = q.pop(w.chain);
+    if (!check(w, r.error, "tx pop")) return false;
+    if (!r.value) {
+      flush_and_signal(w, q, qi);
+      if (q.enable_notifications()) {  // a buffer came in before the driver saw the enable
+        q.disable_notifications();
+        continue;
+      }
+      return did;
+    }
+    did = true;
+    ++n;
+    // The frame follows the virtio-net header in the readable segments.
+    const uint64_t total = w.chain.readable_bytes;
+    const uint64_t frame_len = total > net::kNetHdrBytes ? total - net::kNetHdrBytes : 0;
+    w.scratch.resize(total);
+    uint64_t at = 0;
+    for (const ring::Segment& s : w.chain.readable) {
+      if (cfg_.params.zerocopy && at >= net::kNetHdrBytes) {
+        std::memcpy(w.scratch.data() + at, mem_.ram().host(s.addr), s.len);  // pages go to the wire as they are
+      } else {
+        w.mem->read_bytes(s.addr, w.scratch.data() + at, s.len);
+      }
+      at += s.len;
+    }
+    if (cfg_.params.zerocopy) w.clock.advance(cfg_.params.zerocopy_ns);
+    else w.clock.advance(static_cast<double>(frame_len) / cfg_.params.copy_bytes_per_ns);
+    charge_cycles(w, cfg_.params.tx_packet_cycles);
+    ++w.stats.tx_packets;
+    w.stats.tx_bytes += frame_len;
+    if (cfg_.wire == Wire::loopback) {
+      if (w.wire.size() >= cfg_.params.wire_queue_packets) ++w.stats.dropped_wire_full;
+      else w.wire.emplace_back(w.scratch.begin() + static_cast<std::ptrdiff_t>(total - frame_len), w.scratch.end());
+    } else {
+      w.clock.advance(static_cast<double>(frame_len) / cfg_.params.sink_bytes_per_ns);
+    }
+    if (!check(w, q.push_used(w.chain.used(0)), "tx push_used")) return false;
+    if (q.pending_used() >= cfg_.params.used_batch) flush_and_signal(w, q, qi);
+  }
+}
+
+bool VhostNet::handle_rx(Worker& w) {
+  if (w.wire.empty()) return false;
+  ring::DeviceQueue& q = *w.rx;
+  const uint16_t qi = static_cast<uint16_t>(2 * w.qp);
+  q.disable_notifications();
+  bool did = false;
+  uint32_t n = 0;
+  while (!w.wire.empty() && n < cfg_.params.weight_packets) {
+    if (!deliver_frame(w, w.wire.front())) {
+      if (failed_) return false;
+      flush_and_signal(w, q, qi);
+      if (q.enable_notifications()) {  // buffers arrived meanwhile
+        q.disable_notifications();
+        continue;
+      }
+      return did;  // the frame waits for the driver's refill kick
+    }
+    w.wire.pop_front();
+    did = true;
+    ++n;
+  }
+  flush_and_signal(w, q, qi);
+  return did;
+}
+
+// Fill RX buffers with one frame. Returns false if the ring has too few
+// buffers (the frame stays queued) or on a fatal ring error.
+bool VhostNet::deliver_frame(Worker& w, const std::vector<uint8_t>& frame) {
+  ring::DeviceQueue& q = *w.rx;
+  const bool mergeable = features_ & (uint64_t{1} << VIRTIO_NET_F_MRG_RXBUF);
+  const uint64_t need = net::kNetHdrBytes + frame.size();
+  uint64_t have = 0;
+  size_t count = 0;
+  for (const ring::Chain& c : w.rx_held) {
+    if (have >= need || (!mergeable && count == 1)) break;
+    have += c.writable_bytes;
+    ++count;
+  }
+  while (have < need && (mergeable || count == 0)) {
+    w.rx_held.emplace_back();
+    const ring::Result<bool> r = q.pop(w.rx_held.back());
+    if (!check(w, r.error, "rx pop")) return false;
+    if (!r.value) {
+      w.rx_held.pop_back();
+      return false;
+    }
+    have += w.rx_held.back().writable_bytes;
+    ++count;
+  }
+  if (have < need) {  // non-mergeable and the buffer is too small: drop the frame, keep the buffer
+    ++w.stats.dropped_too_big;
+    return true;
+  }
+  // Header (num_buffers = buffers used, virtio 1.2 5.1.6.4) then the frame,
+  // scattered over the buffers' writable segments.
+  uint8_t hdr[net::kNetHdrBytes] = {};
+  const uint16_t num_buffers = static_cast<uint16_t>(count);
+  std::memcpy(hdr + net::kNumBuffersOffset, &num_buffers, 2);
+  uint64_t src_at = 0;
+  auto source = [&](uint64_t i) { return i < net::kNetHdrBytes ? hdr + i : frame.data() + (i - net::kNetHdrBytes); };
+  for (size_t b = 0; b < count; ++b) {
+    const ring::Chain& c = w.rx_held[b];
+    uint32_t written = 0;
+    for (const ring::Segment& s : c.writable) {
+      uint64_t left = std::min<uint64_t>(s.len, need - src_at);
+      uint64_t off = 0;
+      while (left > 0) {  // the header/frame boundary may fall inside a segment
+        const uint64_t chunk = src_at < net::kNetHdrBytes ? std::min(left, net::kNetHdrBytes - src_at) : left;
+        w.mem->write_bytes(s.addr + off, source(src_at), chunk);
+        src_at += chunk;
+        off += chunk;
+        left -= chunk;
+        written += static_cast<uint32_t>(chunk);
+      }
+      if (src_at == need) break;
+    }
+    if (!check(w, q.push_used(c.used(written)), "rx push_used")) return false;
+  }
+  w.rx_held.erase(w.rx_held.begin(), w.rx_held.begin() + static_cast<std::ptrdiff_t>(count));
+  w.clock.advance(static_cast<double>(frame.size()) / cfg_.params.copy_bytes_per_ns);
+  charge_cycles(w, cfg_.params.rx_packet_cycles);
+  ++w.stats.rx_packets;
+  w.stats.rx_bytes += frame.size();
+  if (q.pending_used() >= cfg_.params.used_batch) flush_and_signal(w, q, static_cast<uint16_t>(2 * w.qp));
+  return true;
+}
+
+}  // namespace virtiosim::device

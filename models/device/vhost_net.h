@@ -1,0 +1,131 @@
+// A vhost-net-like virtio-net device: one worker per queue pair running
+// handle_tx and handle_rx rounds (Linux drivers/vhost/net.c) over the ring
+// core's device side, reaching guest memory as a host core (vhost: direct or
+// uaccess) or as a PCIe device (dma), in notification or busy-poll mode,
+// completing through the shadow used ring and signalling through event
+// suppression. The wire either loops TX back to RX of the same queue pair
+// or is a sink with a bandwidth.
+#pragma once
+
+#include <systemc>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/device/device_memory.h"
+#include "models/memory/agent_clock.h"
+#include "models/memory/memory_model.h"
+#include "models/param.h"
+#include "models/ring/virtqueue.h"
+#include "transport/pci/virtio_pci.h"
+
+namespace virtiosim::device {
+
+enum class Wire : uint8_t { loopback, sink };
+const char* name(Wire w);
+
+#define VIRTIOSIM_VHOST_PARAMS(X)                                                            \
+  X(double, host_ghz, 3.0, "GHz", "clock of the host core running the vhost worker")         \
+  X(uint32_t, tx_packet_cycles, 450, "cycles",                                               \
+    "handle_tx work per packet besides ring and payload accesses: tun sendmsg, skb (~150 ns)") \
+  X(uint32_t, rx_packet_cycles, 450, "cycles",                                               \
+    "handle_rx work per packet besides ring and payload accesses: tun recvmsg (~150 ns)")    \
+  X(uint32_t, weight_packets, 256, "packets",                                                \
+    "VHOST_NET_PKT_WEIGHT: packets per handle_tx/handle_rx round before the worker yields")  \
+  X(uint32_t, used_batch, 64, "buffers",                                                     \
+    "shadow used ring flushed after this many completions or when the ring runs dry (VHOST_NET_BATCH)") \
+  X(double, busy_poll_ns, 0.0, "ns",                                                         \
+    "busy-poll an empty ring this long before sleeping on a kick; 0 = notification mode (busyloop_timeout)") \
+  X(double, poll_interval_ns, 50.0, "ns", "busy-poll: spacing of ring polls (cpu_relax loop)") \
+  X(double, copy_bytes_per_ns, 10.0, "bytes/ns", "payload copy bandwidth of one core (~10 GB/s memcpy)") \
+  X(uint32_t, zerocopy, 0, "bool",                                                           \
+    "TX zero-copy: payload pages are pinned and handed to the wire, not copied (experimental_zcopytx)") \
+  X(double, zerocopy_ns, 300.0, "ns", "zero-copy: page pin and completion tracking per packet") \
+  X(uint32_t, wire_queue_packets, 1024, "packets",                                           \
+    "loopback: frames held while RX has no buffers; beyond this they are dropped (tap txqueuelen)") \
+  X(double, sink_bytes_per_ns, 12.5, "bytes/ns", "sink wire bandwidth (100 Gb/s)")
+
+struct VhostParams {
+  VIRTIOSIM_VHOST_PARAMS(VIRTIOSIM_PARAM_FIELD)
+  template <class F>
+  void visit(F&& f) {
+    VIRTIOSIM_VHOST_PARAMS(VIRTIOSIM_PARAM_VISIT)
+  }
+};
+
+struct VhostNetConfig {
+  ring::RingLayout layout = ring::RingLayout::packed;
+  uint64_t features = 0;        // offered to the driver
+  uint16_t queue_pairs = 1;
+  uint16_t max_queue_size = 256;
+  MetadataAccess access = MetadataAccess::direct;
+  Wire wire = Wire::loopback;
+  memory::TimingMode timing = memory::TimingMode::lt;
+  VhostParams params;
+  DeviceMemoryParams memory_params;
+};
+
+struct QueuePairStats {
+  uint64_t tx_packets = 0, tx_bytes = 0;  // taken from the guest's TX ring
+  uint64_t rx_packets = 0, rx_bytes = 0;  // delivered into the guest's RX ring
+  uint64_t dropped_wire_full = 0;         // loopback queue full
+  uint64_t dropped_too_big = 0;           // frame larger than the RX buffers can hold
+  uint64_t kicks_received = 0;
+  uint64_t signals_sent = 0;
+  uint64_t polls = 0;                     // busy-poll iterations
+};
+
+class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
+ public:
+  VhostNet(sc_core::sc_module_name name, memory::MemoryModel& mem, VhostNetConfig cfg);
+  ~VhostNet() override;
+
+  void attach(pci::VirtioPciFunction* transport) { transport_ = transport; }
+
+  // VirtioDeviceIf
+  uint16_t device_id() const override { return VIRTIO_ID_NET_; }
+  uint64_t device_features() const override { return cfg_.features; }
+  uint16_t num_queues() const override { return static_cast<uint16_t>(2 * cfg_.queue_pairs); }
+  uint16_t max_queue_size() const override { return cfg_.max_queue_size; }
+  std::vector<uint8_t> config_space() const override;
+  void driver_ok(uint64_t features, const std::vector<pci::QueueConfig>& queues) override;
+  void notify(uint16_t queue, uint32_t data) override;
+  void reset() override;
+
+  // Agent id of queue pair `qp`'s worker in the memory model.
+  static unsigned agent_of(uint16_t qp) { return 2u * qp + 1; }
+
+  const QueuePairStats& stats(uint16_t qp) const;
+  const ring::DeviceQueue* tx_queue(uint16_t qp) const;
+  const ring::DeviceQueue* rx_queue(uint16_t qp) const;
+  bool failed() const { return failed_; }
+  std::string failure() const { return failure_; }
+  uint64_t negotiated_features() const { return features_; }
+
+ private:
+  static constexpr uint16_t VIRTIO_ID_NET_ = 1;
+  struct Worker;
+
+  void worker_thread(Worker& w);
+  bool handle_tx(Worker& w);
+  bool handle_rx(Worker& w);
+  bool deliver_frame(Worker& w, const std::vector<uint8_t>& frame);
+  void flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_index);
+  bool check(Worker& w, ring::RingError e, const char* what);
+  void busy_poll(Worker& w);
+  void charge_cycles(Worker& w, uint32_t cycles);
+
+  memory::MemoryModel& mem_;
+  VhostNetConfig cfg_;
+  pci::VirtioPciFunction* transport_ = nullptr;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  sc_core::sc_event ready_;
+  uint64_t features_ = 0;
+  bool failed_ = false;
+  std::string failure_;
+};
+
+}  // namespace virtiosim::device

@@ -1,0 +1,144 @@
+// A virtio-net-like guest driver: probes the virtio-PCI function as Linux
+// virtio_pci_modern does (walks the vendor capabilities, negotiates
+// features, sets up queues and MSI-X vectors, DRIVER_OK), then runs one vCPU
+// per queue pair that transmits test frames (saturating or at an offered
+// rate) and receives them NAPI-style: interrupt, callbacks off, poll within
+// a budget, refill, callbacks back on with the re-check that prevents lost
+// wake-ups. Ring operations are the ring core's driver side over modeled
+// memory; CPU work is charged in cycles at the vCPU clock.
+#pragma once
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/memory/agent_clock.h"
+#include "models/memory/memory_model.h"
+#include "models/param.h"
+#include "models/ring/virtqueue.h"
+#include "transport/pci/virtio_pci.h"
+
+namespace virtiosim::driver {
+
+#define VIRTIOSIM_DRIVER_PARAMS(X)                                                           \
+  X(double, guest_ghz, 3.0, "GHz", "clock of the vCPU running the driver")                   \
+  X(uint32_t, tx_packet_cycles, 900, "cycles",                                               \
+    "start_xmit per packet besides ring accesses: skb, headers, DMA mapping (~300 ns)")      \
+  X(uint32_t, rx_packet_cycles, 900, "cycles",                                               \
+    "receive per packet besides ring accesses: build_skb, netif_receive (~300 ns)")          \
+  X(uint32_t, irq_cycles, 1500, "cycles", "interrupt entry/exit and napi_schedule (~0.5 us)") \
+  X(uint32_t, napi_budget, 64, "packets", "NAPI_POLL_WEIGHT: packets per poll before yielding") \
+  X(uint32_t, tx_batch, 1, "packets", "packets queued before a kick decision (xmit_more)")    \
+  X(double, offered_pps, 0.0, "packets/s", "TX rate per queue pair; 0 = as fast as the ring allows") \
+  X(uint32_t, rx_buffer_bytes, 1536, "bytes",                                                \
+    "mergeable RX buffer size (Linux sizes them by EWMA, at least GOOD_PACKET_LEN + header)") \
+  X(uint32_t, tx_segments, 1, "segments",                                                    \
+    "descriptors per TX packet: 1 = header pushed before the frame (any_layout), 2 = apart") \
+  X(uint32_t, indirect_threshold, 2, "segments", "use an indirect table from this many segments (Linux: total_sg > 1)")
+
+struct DriverParams {
+  VIRTIOSIM_DRIVER_PARAMS(VIRTIOSIM_PARAM_FIELD)
+  template <class F>
+  void visit(F&& f) {
+    VIRTIOSIM_DRIVER_PARAMS(VIRTIOSIM_PARAM_VISIT)
+  }
+};
+
+struct NetDriverConfig {
+  ring::RingLayout layout = ring::RingLayout::packed;
+  uint64_t wanted_features = 0;  // the driver accepts these if offered
+  uint16_t queue_pairs = 1;
+  uint16_t queue_size = 256;
+  uint64_t packets = 0;          // in total, spread over the queue pairs
+  uint32_t packet_bytes = 64;
+  uint32_t packet_bytes_max = 64;
+  uint64_t seed = 1;
+  memory::TimingMode timing = memory::TimingMode::lt;
+  uint64_t ram_base = 0;         // the driver's allocations start here
+  DriverParams params;
+};
+
+struct QueuePairDriverStats {
+  uint64_t quota = 0;            // packets this queue pair sends
+  uint64_t tx_packets = 0, tx_bytes = 0;
+  uint64_t tx_completed = 0;
+  uint64_t rx_packets = 0, rx_bytes = 0;
+  uint64_t rx_corrupt = 0;       // failed payload verification
+  uint64_t rx_duplicate = 0;     // a sequence number seen twice
+  uint64_t rx_unexpected = 0;    // a frame of another queue pair or never sent
+  uint64_t doorbells = 0;
+  uint64_t rx_interrupts = 0, tx_interrupts = 0;
+  uint64_t napi_polls = 0;
+  uint64_t tx_ring_full = 0;     // xmit found no room and waited
+};
+
+class NetDriver : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_initiator_socket<NetDriver> mmio;
+  tlm_utils::simple_initiator_socket<NetDriver> config;
+
+  NetDriver(sc_core::sc_module_name name, memory::MemoryModel& mem, const pci::VirtioPciFunction& fn,
+            NetDriverConfig cfg);
+  ~NetDriver() override;
+
+  // Guest RAM the driver needs above ram_base for this configuration.
+  static uint64_t ram_bytes(const NetDriverConfig& cfg);
+  static unsigned agent_of(uint16_t qp) { return 2u * qp; }
+
+  bool probed() const { return probed_ok_; }
+  bool failed() const { return !failure_.empty(); }
+  const std::string& failure() const { return failure_; }
+  uint64_t negotiated_features() const { return features_; }
+  const QueuePairDriverStats& stats(uint16_t qp) const;
+  const ring::DriverQueue* tx_queue(uint16_t qp) const;
+  const ring::DriverQueue* rx_queue(uint16_t qp) const;
+  // Where virtqueue `queue` lives (after probing).
+  const ring::QueueAreas& areas(uint16_t queue) const { return areas_.at(queue); }
+  // Send-to-receive latencies (ns) of received frames; a bounded sample.
+  const std::vector<double>& latencies_ns() const { return latencies_ns_; }
+
+ private:
+  struct QueuePair;
+
+  void vcpu_thread(QueuePair& q);
+  bool probe(QueuePair& q);
+  void setup_queue(QueuePair& q, uint16_t index, std::unique_ptr<ring::DriverQueue>& out);
+  bool xmit(QueuePair& q);
+  void reclaim_tx(QueuePair& q);
+  void napi_poll(QueuePair& q);
+  bool receive_frame(QueuePair& q, const ring::UsedBuffer& first);
+  void refill_rx(QueuePair& q);
+  void kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index);
+  bool ok(QueuePair& q, ring::RingError e, const char* what);
+  void fail(const std::string& why);
+  void charge_cycles(QueuePair& q, uint32_t cycles);
+  uint64_t mmio_read(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr, unsigned len);
+  void mmio_write(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr, unsigned len, uint64_t v);
+  uint64_t alloc(uint64_t bytes, uint64_t align);
+  void record_latency(double ns);
+
+  memory::MemoryModel& mem_;
+  const pci::VirtioPciFunction& fn_;
+  NetDriverConfig cfg_;
+  std::vector<std::unique_ptr<QueuePair>> qps_;
+  sc_core::sc_event probed_;
+  bool probed_ok_ = false;
+  bool probe_done_ = false;
+  std::string failure_;
+  uint64_t features_ = 0;
+  uint64_t next_alloc_ = 0;
+  // Where probing found the structures (from the capabilities).
+  uint64_t common_ = 0, notify_ = 0, isr_ = 0, device_cfg_ = 0, msix_table_ = 0;
+  uint32_t notify_multiplier_ = 0;
+  std::vector<ring::QueueAreas> areas_;
+  std::vector<double> latencies_ns_;
+  uint64_t latency_seen_ = 0;
+  uint64_t reservoir_state_;
+};
+
+}  // namespace virtiosim::driver

@@ -1,0 +1,173 @@
+#include "sim/config.h"
+
+#include "models/net/virtio_net_uapi.h"
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "models/net/frame.h"
+#include "models/ring/features.h"
+
+namespace virtiosim::sim {
+
+namespace {
+
+std::string fmt(double v) {
+  std::ostringstream o;
+  o.precision(10);
+  o << v;
+  return o.str();
+}
+
+template <class T>
+T parse_number(const std::string& key, const std::string& text, double lo, double hi) {
+  std::istringstream in(text);
+  double v;
+  in >> v;
+  if (in.fail() || !in.eof() || !std::isfinite(v))
+    throw ConfigError(key, "'" + text + "' is not a number");
+  if (v < lo || v > hi) throw ConfigError(key, "'" + text + "' is outside " + fmt(lo) + ".." + fmt(hi));
+  if constexpr (std::is_integral_v<T>) {
+    if (v != std::floor(v)) throw ConfigError(key, "'" + text + "' is not a whole number");
+  }
+  return static_cast<T>(v);
+}
+
+template <class T>
+Config::Param number(const std::string& key, T& field, const std::string& unit, const std::string& why,
+                     double lo, double hi) {
+  return {key, unit, why, fmt(lo) + ".." + fmt(hi), [&field] { return fmt(static_cast<double>(field)); },
+          [&field, key, lo, hi](const std::string& v) { field = parse_number<T>(key, v, lo, hi); }, true};
+}
+
+template <class E>
+Config::Param choice(const std::string& key, E& field, std::vector<E> values, const std::string& why) {
+  std::string accepted;
+  for (E v : values) accepted += (accepted.empty() ? "" : "|") + std::string(name(v));
+  return {key, "", why, accepted, [&field] { return std::string(name(field)); },
+          [&field, key, values, accepted](const std::string& v) {
+            for (E e : values)
+              if (v == name(e)) return void(field = e);
+            throw ConfigError(key, "'" + v + "' is not one of " + accepted);
+          },
+          false};
+}
+
+Config::Param flag(const std::string& key, bool& field, const std::string& why) {
+  return {key, "bool", why, "0|1", [&field] { return std::string(field ? "1" : "0"); },
+          [&field, key](const std::string& v) {
+            if (v == "1" || v == "true") field = true;
+            else if (v == "0" || v == "false") field = false;
+            else throw ConfigError(key, "'" + v + "' is not one of 0|1");
+          },
+          true};
+}
+
+// Model parameters: latencies and costs are >= 0; counts have their own floor.
+template <class Params>
+void add_model(std::vector<Config::Param>& out, const std::string& prefix, Params& p) {
+  p.visit([&](const ParamInfo& info, auto& field) {
+    using T = std::remove_reference_t<decltype(field)>;
+    const std::string unit = info.unit;
+    const double lo = std::is_floating_point_v<T> ? 0.0 : (unit == "bool" ? 0.0 : 1.0);
+    const double hi = unit == "bool" ? 1.0 : std::is_floating_point_v<T> ? 1e12 : double(std::numeric_limits<T>::max());
+    out.push_back(number(prefix + info.name, field, unit, info.why, lo, hi));
+  });
+}
+
+}  // namespace
+
+std::vector<Config::Param> Config::params() {
+  using ring::RingLayout;
+  std::vector<Param> p;
+  p.push_back(choice("ring", ring, {RingLayout::packed, RingLayout::split}, "virtqueue layout (virtio 1.2 2.7 packed, 2.6 split)"));
+  p.push_back(number("queue_size", queue_size, "entries", "descriptors per virtqueue (P1; split: power of two)", 1, 32768));
+  p.push_back(number("queue_pairs", queue_pairs, "", "RX/TX queue pairs, one driver vCPU and one vhost worker each", 1, 4));
+  p.push_back(number("packets", packets, "packets", "frames the driver sends in total", 1, 1e12));
+  p.push_back(number("packet_bytes", packet_bytes, "bytes", "frame size (Ethernet, without FCS)", net::kMinFrameBytes, net::kMaxFrameBytes));
+  p.push_back(number("packet_bytes_max", packet_bytes_max, "bytes", "if set: frame sizes uniform in [packet_bytes, packet_bytes_max], seeded", 0, net::kMaxFrameBytes));
+  p.push_back(number("seed", seed, "", "seed of every random choice (frame sizes, weak-ordering schedules)", 0, 1.8e19));
+  p.push_back(choice("ordering", ordering, {memory::Ordering::sc, memory::Ordering::tso, memory::Ordering::weak}, "memory ordering model of every agent"));
+  p.push_back(choice("timing", timing, {memory::TimingMode::lt, memory::TimingMode::at}, "lt: loosely timed (quantum), at: wait per access (exact order)"));
+  p.push_back(choice("path", path, {pci::AccessPath::vhost, pci::AccessPath::pcie}, "device access path: software vhost on a host core, or a PCIe device"));
+  p.push_back(choice("metadata", metadata, {device::MetadataAccess::direct, device::MetadataAccess::uaccess, device::MetadataAccess::dma}, "how the device reads and writes ring metadata (pcie: dma)"));
+  p.push_back(choice("wire", wire, {device::Wire::loopback, device::Wire::sink}, "loopback: TX comes back as RX; sink: TX is consumed at a bandwidth"));
+  p.push_back(flag("event_idx", event_idx, "negotiate VIRTIO_RING_F_EVENT_IDX (P10, P11)"));
+  p.push_back(flag("indirect", indirect, "negotiate VIRTIO_RING_F_INDIRECT_DESC (P7)"));
+  p.push_back(flag("mrg_rxbuf", mrg_rxbuf, "negotiate VIRTIO_NET_F_MRG_RXBUF (P9)"));
+  p.push_back(flag("in_order", in_order, "negotiate VIRTIO_F_IN_ORDER (P8)"));
+  p.push_back(flag("notification_data", notification_data, "negotiate VIRTIO_F_NOTIFICATION_DATA (P12)"));
+  p.push_back(number("quantum_ns", quantum_ns, "ns", "lt: time an agent may run ahead of the kernel (TLM global quantum)", 1, 1e9));
+  p.push_back(number("stall_timeout_us", stall_timeout_us, "us", "no progress for this long with packets pending ends the run as a stall", 1, 1e9));
+  p.push_back(number("log_capacity", log_capacity, "records", "access log ring buffer size (totals are never lost)", 1, 1 << 26));
+  p.push_back(number("vcd_sample_ns", vcd_sample_ns, "ns", "with --vcd: ring state is sampled this often (kicks and interrupts are counted, never missed)", 1, 1e9));
+  add_model(p, "memory.", memory);
+  add_model(p, "pci.", this->pci);
+  add_model(p, "device_memory.", device_memory);
+  add_model(p, "vhost.", vhost);
+  add_model(p, "driver.", this->driver);
+  return p;
+}
+
+void Config::set(const std::string& key, const std::string& value) {
+  for (Param& p : params())
+    if (p.key == key) return p.set(value);
+  throw ConfigError(key, "unknown parameter (see `virtiosim params`)");
+}
+
+std::string Config::get(const std::string& key) {
+  for (Param& p : params())
+    if (p.key == key) return p.get();
+  throw ConfigError(key, "unknown parameter (see `virtiosim params`)");
+}
+
+void Config::validate() const {
+  if (ring == ring::RingLayout::split && (queue_size & (queue_size - 1)) != 0)
+    throw ConfigError("queue_size", std::to_string(queue_size) + " is not a power of two, which a split ring needs");
+  if (packet_bytes_max != 0 && packet_bytes_max < packet_bytes)
+    throw ConfigError("packet_bytes_max", "smaller than packet_bytes");
+  if (path == pci::AccessPath::pcie && metadata != device::MetadataAccess::dma)
+    throw ConfigError("metadata", "a pcie device reaches memory by dma (set metadata=dma)");
+  if (path == pci::AccessPath::vhost && metadata == device::MetadataAccess::dma)
+    throw ConfigError("metadata", "dma needs path=pcie");
+  if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
+  if (!mrg_rxbuf && max_frame_bytes() > 1518)
+    throw ConfigError("packet_bytes", "frames above 1518 bytes need mrg_rxbuf=1 (no big-packet mode)");
+  if (mrg_rxbuf && driver.rx_buffer_bytes <= net::kNetHdrBytes)
+    throw ConfigError("driver.rx_buffer_bytes", "must exceed the 12-byte virtio-net header");
+}
+
+void Config::load_json_file(const std::string& file) {
+  boost::property_tree::ptree tree;
+  try {
+    boost::property_tree::read_json(file, tree);
+  } catch (const boost::property_tree::json_parser_error& e) {
+    throw ConfigError("", "cannot read config " + file + ": " + e.what());
+  }
+  std::function<void(const boost::property_tree::ptree&, const std::string&)> walk =
+      [&](const boost::property_tree::ptree& t, const std::string& prefix) {
+        for (const auto& [k, child] : t) {
+          if (child.empty()) set(prefix + k, child.data());
+          else walk(child, prefix + k + ".");
+        }
+      };
+  walk(tree, "");
+}
+
+uint64_t Config::features() const {
+  using ring::feature_bit;
+  uint64_t f = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_NET_F_MAC) | feature_bit(VIRTIO_NET_F_STATUS);
+  if (ring == ring::RingLayout::packed) f |= feature_bit(VIRTIO_F_RING_PACKED);
+  if (queue_pairs > 1) f |= feature_bit(VIRTIO_NET_F_MQ);
+  if (event_idx) f |= feature_bit(VIRTIO_RING_F_EVENT_IDX);
+  if (indirect) f |= feature_bit(VIRTIO_RING_F_INDIRECT_DESC);
+  if (mrg_rxbuf) f |= feature_bit(VIRTIO_NET_F_MRG_RXBUF);
+  if (in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
+  if (notification_data) f |= feature_bit(VIRTIO_F_NOTIFICATION_DATA);
+  return f;
+}
+
+}  // namespace virtiosim::sim

@@ -1,0 +1,176 @@
+#include "sim/platform.h"
+
+#include <systemc>
+#include <tlm>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <sstream>
+
+#include "models/device/vhost_net.h"
+#include "models/driver/net_driver.h"
+#include "models/memory/backing_store.h"
+#include "models/memory/memory_model.h"
+#include "sim/json.h"
+#include "sim/report.h"
+#include "transport/pci/virtio_pci.h"
+#include "waves/tracer.h"
+
+namespace virtiosim::sim {
+
+namespace {
+
+constexpr uint64_t kRamBase = 0x40000000;  // 1 GiB: guest RAM starts above the low MMIO hole
+constexpr double kCheckUs = 5.0;           // controller period: completion and stall checks
+
+class Platform : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Platform);
+
+  Platform(sc_core::sc_module_name n, const Config& cfg, const RunOptions& opt)
+      : sc_module(n),
+        cfg_(cfg),
+        opt_(opt),
+        ram_(kRamBase, ram_bytes(cfg)),
+        mem_(ram_, cfg.memory, cfg.ordering, 2u * cfg.queue_pairs, cfg.seed, cfg.log_capacity),
+        dev_("vhost_net", mem_, device_config(cfg)),
+        fn_("virtio_pci", dev_, cfg.path, cfg.pci),
+        drv_("virtio_net", mem_, fn_, driver_config(cfg)) {
+    dev_.attach(&fn_);
+    drv_.mmio.bind(fn_.mmio);
+    drv_.config.bind(fn_.config);
+    if (!opt.vcd_path.empty())
+      tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, mem_, drv_, dev_,
+                                                static_cast<uint16_t>(2 * cfg.queue_pairs), cfg.ring);
+    SC_THREAD(controller);
+  }
+
+  void finish_waves() {
+    if (tracer_) tracer_->finish();
+  }
+
+  const Config& cfg() const { return cfg_; }
+  const memory::MemoryModel& mem() const { return mem_; }
+  const device::VhostNet& dev() const { return dev_; }
+  const driver::NetDriver& drv() const { return drv_; }
+  const pci::VirtioPciFunction& fn() const { return fn_; }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  static uint64_t ram_bytes(const Config& cfg) {
+    return (driver::NetDriver::ram_bytes(driver_config(cfg)) + (1 << 20) + 0xfff) & ~uint64_t{0xfff};
+  }
+
+  static device::VhostNetConfig device_config(const Config& c) {
+    device::VhostNetConfig d;
+    d.layout = c.ring;
+    d.features = c.features();
+    d.queue_pairs = static_cast<uint16_t>(c.queue_pairs);
+    d.max_queue_size = static_cast<uint16_t>(std::min<uint32_t>(c.queue_size, 32768));
+    d.access = c.metadata;
+    d.wire = c.wire;
+    d.timing = c.timing;
+    d.params = c.vhost;
+    d.memory_params = c.device_memory;
+    return d;
+  }
+
+  static driver::NetDriverConfig driver_config(const Config& c) {
+    driver::NetDriverConfig d;
+    d.layout = c.ring;
+    d.wanted_features = c.features();
+    d.queue_pairs = static_cast<uint16_t>(c.queue_pairs);
+    d.queue_size = static_cast<uint16_t>(std::min<uint32_t>(c.queue_size, 32768));
+    d.packets = c.packets;
+    d.packet_bytes = c.packet_bytes;
+    d.packet_bytes_max = c.max_frame_bytes();
+    d.seed = c.seed;
+    d.timing = c.timing;
+    d.ram_base = kRamBase;
+    d.params = c.driver;
+    return d;
+  }
+
+  // Everything sent is accounted for: received (good or bad) or dropped.
+  bool done() const {
+    for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) {
+      const driver::QueuePairDriverStats& d = drv_.stats(qp);
+      const device::QueuePairStats& v = dev_.stats(qp);
+      if (d.tx_packets < d.quota || d.tx_completed < d.quota) return false;
+      if (cfg_.wire == device::Wire::loopback &&
+          d.rx_packets + d.rx_corrupt + d.rx_duplicate + d.rx_unexpected + v.dropped_wire_full + v.dropped_too_big <
+              d.quota)
+        return false;
+    }
+    return true;
+  }
+
+  uint64_t progress_count() const {
+    uint64_t n = 0;
+    for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp)
+      n += drv_.stats(qp).tx_completed + drv_.stats(qp).rx_packets + dev_.stats(qp).tx_packets;
+    return n;
+  }
+
+  void controller() {
+    const sc_core::sc_time period(kCheckUs, sc_core::SC_US);
+    const auto wall_start = std::chrono::steady_clock::now();
+    auto last_print = wall_start;
+    uint64_t last_progress = 0;
+    sc_core::sc_time last_change = sc_core::SC_ZERO_TIME;
+    const bool tty = opt_.progress && isatty(STDERR_FILENO);
+    for (;;) {
+      sc_core::wait(period);
+      if (drv_.failed()) errors_.push_back("driver: " + drv_.failure());
+      if (dev_.failed()) errors_.push_back("device: " + dev_.failure());
+      if (!errors_.empty() || done()) break;
+      const uint64_t p = progress_count();
+      if (p != last_progress) last_progress = p, last_change = sc_core::sc_time_stamp();
+      if (sc_core::sc_time_stamp() - last_change > sc_core::sc_time(cfg_.stall_timeout_us, sc_core::SC_US)) {
+        std::ostringstream o;
+        o << "stall: no progress for " << cfg_.stall_timeout_us << " us with packets pending (lost wake-up?)";
+        errors_.push_back(o.str());
+        break;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (tty && now - wall_start > std::chrono::seconds(2) && now - last_print > std::chrono::milliseconds(500)) {
+        last_print = now;
+        uint64_t sent = 0;
+        for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) sent += drv_.stats(qp).tx_packets;
+        std::fprintf(stderr, "\r[%3.0f%%] %llu/%llu packets sent, %.1f us simulated", 100.0 * double(sent) / double(cfg_.packets),
+                     static_cast<unsigned long long>(sent), static_cast<unsigned long long>(cfg_.packets),
+                     sc_core::sc_time_stamp().to_seconds() * 1e6);
+      }
+    }
+    if (tty) std::fputs("\r\033[K", stderr);
+    sc_core::sc_stop();
+  }
+
+  Config cfg_;
+  RunOptions opt_;
+  memory::BackingStore ram_;
+  memory::MemoryModel mem_;
+  device::VhostNet dev_;
+  pci::VirtioPciFunction fn_;
+  driver::NetDriver drv_;
+  std::unique_ptr<waves::Tracer> tracer_;
+  std::vector<std::string> errors_;
+};
+
+}  // namespace
+
+RunOutcome run(Config cfg, const RunOptions& opt) {
+  cfg.validate();
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  tlm::tlm_global_quantum::instance().set(sc_core::sc_time(cfg.quantum_ns, sc_core::SC_NS));
+  Platform top("top", cfg, opt);
+  const auto wall_start = std::chrono::steady_clock::now();
+  sc_core::sc_start();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  top.finish_waves();
+  return make_report(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.errors(), wall);
+}
+
+}  // namespace virtiosim::sim

@@ -1,0 +1,352 @@
+#include "transport/pci/virtio_pci.h"
+
+#include <linux/pci_regs.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+
+#include <cstring>
+
+namespace virtiosim::pci {
+
+using sc_core::SC_NS;
+using sc_core::sc_time;
+
+const char* name(AccessPath p) { return p == AccessPath::vhost ? "vhost" : "pcie"; }
+
+bool parse_access_path(const std::string& text, AccessPath& out) {
+  if (text == "vhost") return out = AccessPath::vhost, true;
+  if (text == "pcie") return out = AccessPath::pcie, true;
+  return false;
+}
+
+namespace {
+constexpr uint8_t kIsrQueue = 0x1;  // ISR bit 0: queue interrupt (virtio 1.2 4.1.4.5)
+constexpr uint8_t kCapCommon = 0x40, kCapNotify = 0x50, kCapIsr = 0x64, kCapDevice = 0x74,
+                  kCapMsix = 0x84;
+
+template <class T>
+void put(std::vector<uint8_t>& b, size_t off, T v) {
+  std::memcpy(b.data() + off, &v, sizeof v);  // PCI config space is little-endian, as the host
+}
+
+uint64_t get_le(const uint8_t* p, unsigned len) {
+  uint64_t v = 0;
+  std::memcpy(&v, p, len);
+  return v;
+}
+}  // namespace
+
+VirtioPciFunction::VirtioPciFunction(sc_core::sc_module_name n, VirtioDeviceIf& device, AccessPath path,
+                                     PciParams p)
+    : sc_module(n), mmio("mmio"), config("config"), device_(device), path_(path), p_(p) {
+  mmio.register_b_transport(this, &VirtioPciFunction::b_transport_mmio);
+  config.register_b_transport(this, &VirtioPciFunction::b_transport_config);
+  queues_.resize(device_.num_queues());
+  for (QueueConfig& q : queues_) q.size = device_.max_queue_size();
+  const unsigned vectors = device_.num_queues() + 1u;  // one per queue + configuration changes
+  msix_.resize(vectors);
+  for (unsigned i = 0; i < vectors; ++i) msix_events_.push_back(std::make_unique<sc_core::sc_event>());
+  build_config_space();
+  SC_METHOD(deliver_doorbells);
+  sensitive << doorbell_ev_;
+  dont_initialize();
+  SC_METHOD(deliver_interrupts);
+  sensitive << irq_ev_;
+  dont_initialize();
+}
+
+void VirtioPciFunction::build_config_space() {
+  cfg_.assign(256, 0);
+  put<uint16_t>(cfg_, PCI_VENDOR_ID, PciLayout::vendor_id);
+  put<uint16_t>(cfg_, PCI_DEVICE_ID, static_cast<uint16_t>(PciLayout::device_id_base + device_.device_id()));
+  put<uint16_t>(cfg_, PCI_STATUS, PCI_STATUS_CAP_LIST);
+  cfg_[PCI_REVISION_ID] = 1;  // modern device
+  cfg_[PCI_CLASS_DEVICE + 1] = 0x02;  // network controller
+  put<uint32_t>(cfg_, PCI_BASE_ADDRESS_0, static_cast<uint32_t>(PciLayout::bar0) | PCI_BASE_ADDRESS_MEM_TYPE_64);
+  put<uint32_t>(cfg_, PCI_BASE_ADDRESS_1, static_cast<uint32_t>(PciLayout::bar0 >> 32));
+  put<uint32_t>(cfg_, PCI_BASE_ADDRESS_2, static_cast<uint32_t>(PciLayout::bar1) | PCI_BASE_ADDRESS_MEM_TYPE_64);
+  put<uint32_t>(cfg_, PCI_BASE_ADDRESS_3, static_cast<uint32_t>(PciLayout::bar1 >> 32));
+  cfg_[PCI_CAPABILITY_LIST] = kCapCommon;
+
+  auto vendor_cap = [&](uint8_t at, uint8_t next, uint8_t len, uint8_t type, uint32_t off, uint32_t length) {
+    cfg_[at + VIRTIO_PCI_CAP_VNDR] = PCI_CAP_ID_VNDR;
+    cfg_[at + VIRTIO_PCI_CAP_NEXT] = next;
+    cfg_[at + VIRTIO_PCI_CAP_LEN] = len;
+    cfg_[at + VIRTIO_PCI_CAP_CFG_TYPE] = type;
+    cfg_[at + VIRTIO_PCI_CAP_BAR] = 0;  // BAR0 (config space BAR index, 64-bit BAR0 spans 0x10-0x17)
+    put<uint32_t>(cfg_, at + VIRTIO_PCI_CAP_OFFSET, off);
+    put<uint32_t>(cfg_, at + VIRTIO_PCI_CAP_LENGTH, length);
+  };
+  vendor_cap(kCapCommon, kCapNotify, sizeof(virtio_pci_cap), VIRTIO_PCI_CAP_COMMON_CFG,
+             PciLayout::common_off, PciLayout::common_len);
+  vendor_cap(kCapNotify, kCapIsr, sizeof(virtio_pci_notify_cap), VIRTIO_PCI_CAP_NOTIFY_CFG,
+             PciLayout::notify_off, PciLayout::notify_multiplier * device_.num_queues());
+  put<uint32_t>(cfg_, kCapNotify + sizeof(virtio_pci_cap), PciLayout::notify_multiplier);
+  vendor_cap(kCapIsr, kCapDevice, sizeof(virtio_pci_cap), VIRTIO_PCI_CAP_ISR_CFG, PciLayout::isr_off,
+             PciLayout::isr_len);
+  vendor_cap(kCapDevice, kCapMsix, sizeof(virtio_pci_cap), VIRTIO_PCI_CAP_DEVICE_CFG,
+             PciLayout::device_off, PciLayout::device_len);
+  cfg_[kCapMsix + PCI_CAP_LIST_ID] = PCI_CAP_ID_MSIX;
+  cfg_[kCapMsix + PCI_CAP_LIST_NEXT] = 0;
+  put<uint16_t>(cfg_, kCapMsix + PCI_MSIX_FLAGS, static_cast<uint16_t>(msix_.size() - 1));
+  put<uint32_t>(cfg_, kCapMsix + PCI_MSIX_TABLE, PciLayout::msix_table_off | 2);  // BIR 2: BAR1 at 0x18
+  put<uint32_t>(cfg_, kCapMsix + PCI_MSIX_PBA, PciLayout::msix_pba_off | 2);
+}
+
+double VirtioPciFunction::mmio_ns(bool write) const {
+  if (path_ == AccessPath::vhost) return p_.vhost_mmio_ns;
+  return write ? p_.pcie_mmio_write_ns : p_.pcie_mmio_read_ns;
+}
+
+double VirtioPciFunction::doorbell_guest_ns() const {
+  return path_ == AccessPath::vhost ? p_.vhost_doorbell_guest_ns : p_.pcie_doorbell_guest_ns;
+}
+
+bool VirtioPciFunction::needs_reset() const { return status_ & VIRTIO_CONFIG_S_NEEDS_RESET; }
+
+void VirtioPciFunction::set_needs_reset() {
+  status_ |= VIRTIO_CONFIG_S_NEEDS_RESET;
+  ++config_generation_;
+  isr_ |= VIRTIO_PCI_ISR_CONFIG;
+  if (msix_config_ != VIRTIO_MSI_NO_VECTOR && msix_config_ < msix_.size()) {
+    const sc_time at = sc_core::sc_time_stamp();
+    irqs_.emplace_back(at, msix_config_);
+    irq_ev_.notify(sc_core::SC_ZERO_TIME);
+  }
+}
+
+void VirtioPciFunction::b_transport_config(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
+  const uint64_t off = t.get_address();
+  const unsigned len = t.get_data_length();
+  if (off + len > cfg_.size() || len == 0 || len > 4) {
+    t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
+  if (t.is_read()) {
+    std::memcpy(t.get_data_ptr(), cfg_.data() + off, len);
+  } else if (t.is_write() && off >= kCapMsix + PCI_MSIX_FLAGS && off < kCapMsix + PCI_MSIX_FLAGS + 2) {
+    // Only the MSI-X enable and function-mask bits are writable here.
+    uint16_t flags;
+    std::memcpy(&flags, cfg_.data() + kCapMsix + PCI_MSIX_FLAGS, 2);
+    uint8_t* p = reinterpret_cast<uint8_t*>(&flags) + (off - kCapMsix - PCI_MSIX_FLAGS);
+    std::memcpy(p, t.get_data_ptr(), std::min<unsigned>(len, 2));
+    const uint16_t keep = static_cast<uint16_t>(msix_.size() - 1);
+    flags = static_cast<uint16_t>((flags & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL)) | keep);
+    put<uint16_t>(cfg_, kCapMsix + PCI_MSIX_FLAGS, flags);
+    msix_enabled_ = (flags & PCI_MSIX_FLAGS_ENABLE) && !(flags & PCI_MSIX_FLAGS_MASKALL);
+  }
+  delay += sc_time(mmio_ns(t.is_write()), SC_NS);
+  t.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
+  const uint64_t addr = t.get_address();
+  const unsigned len = t.get_data_length();
+  uint8_t* data = t.get_data_ptr();
+  const bool write = t.is_write();
+  t.set_response_status(tlm::TLM_OK_RESPONSE);
+  if (len == 0 || len > 8) {
+    t.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
+    return;
+  }
+  ++(write ? stats_.mmio_writes : stats_.mmio_reads);
+
+  if (addr >= PciLayout::bar0 && addr + len <= PciLayout::bar0 + PciLayout::bar0_len) {
+    const uint32_t off = static_cast<uint32_t>(addr - PciLayout::bar0);
+    if (off >= PciLayout::notify_off) {
+      const uint32_t queue = (off - PciLayout::notify_off) / PciLayout::notify_multiplier;
+      if (!write || queue >= queues_.size()) {
+        t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+      }
+      // The doorbell: the vCPU pays the exit / posted write, the device
+      // hears about it after the path's latency.
+      const double arrive_ns = path_ == AccessPath::vhost ? p_.vhost_doorbell_ns : p_.pcie_mmio_write_ns;
+      delay += sc_time(doorbell_guest_ns(), SC_NS);
+      const sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
+      doorbells_.push_back({at, static_cast<uint16_t>(queue), static_cast<uint32_t>(get_le(data, len))});
+      doorbell_ev_.notify(at - sc_core::sc_time_stamp());
+      ++stats_.doorbells;
+      return;
+    }
+    delay += sc_time(mmio_ns(write), SC_NS);
+    if (off >= PciLayout::common_off && off + len <= PciLayout::common_off + PciLayout::common_len) {
+      if (write) write_common(off - PciLayout::common_off, len, get_le(data, len));
+      else {
+        const uint64_t v = read_common(off - PciLayout::common_off, len);
+        std::memcpy(data, &v, len);
+      }
+    } else if (off >= PciLayout::isr_off && off < PciLayout::isr_off + PciLayout::isr_len) {
+      std::memset(data, 0, len);
+      if (!write) data[0] = isr_, isr_ = 0;  // reading ISR clears it
+    } else if (off >= PciLayout::device_off && off + len <= PciLayout::device_off + PciLayout::device_len) {
+      const std::vector<uint8_t> cs = device_.config_space();
+      std::memset(data, 0, len);
+      const uint32_t o = off - PciLayout::device_off;
+      if (!write && o < cs.size()) std::memcpy(data, cs.data() + o, std::min<size_t>(len, cs.size() - o));
+    } else {
+      t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    }
+    return;
+  }
+  if (addr >= PciLayout::bar1 && addr + len <= PciLayout::bar1 + PciLayout::bar1_len) {
+    delay += sc_time(mmio_ns(write), SC_NS);
+    const uint32_t off = static_cast<uint32_t>(addr - PciLayout::bar1);
+    if (off < PciLayout::msix_table_off + msix_.size() * PCI_MSIX_ENTRY_SIZE) {
+      MsixEntry& e = msix_[off / PCI_MSIX_ENTRY_SIZE];
+      const uint32_t field = off % PCI_MSIX_ENTRY_SIZE;
+      if (write) {
+        const uint64_t v = get_le(data, len);
+        if (field == PCI_MSIX_ENTRY_LOWER_ADDR) e.addr = (e.addr & ~0xffffffffull) | (v & 0xffffffff);
+        else if (field == PCI_MSIX_ENTRY_UPPER_ADDR) e.addr = (e.addr & 0xffffffff) | (v << 32);
+        else if (field == PCI_MSIX_ENTRY_DATA) e.data = static_cast<uint32_t>(v);
+        else if (field == PCI_MSIX_ENTRY_VECTOR_CTRL) {
+          e.control = static_cast<uint32_t>(v);
+          const auto vector = static_cast<uint16_t>(&e - msix_.data());
+          if (!(e.control & PCI_MSIX_ENTRY_CTRL_MASKBIT) && e.pending) {
+            e.pending = false;
+            send_msix(vector);  // unmasking delivers what was held
+          }
+        }
+      } else {
+        uint64_t v = field == PCI_MSIX_ENTRY_LOWER_ADDR ? (e.addr & 0xffffffff)
+                     : field == PCI_MSIX_ENTRY_UPPER_ADDR ? (e.addr >> 32)
+                     : field == PCI_MSIX_ENTRY_DATA       ? e.data
+                                                          : e.control;
+        std::memcpy(data, &v, len);
+      }
+    } else if (off >= PciLayout::msix_pba_off && !write) {
+      uint64_t pba = 0;
+      for (size_t i = 0; i < msix_.size() && i < 64; ++i) pba |= uint64_t{msix_[i].pending} << i;
+      std::memcpy(data, &pba, len);
+    }
+    return;
+  }
+  t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+}
+
+uint64_t VirtioPciFunction::read_common(uint32_t off, unsigned len) {
+  const QueueConfig* q = queue_select_ < queues_.size() ? &queues_[queue_select_] : nullptr;
+  const uint64_t features = device_.device_features();
+  uint64_t v = 0;
+  switch (off) {
+    case VIRTIO_PCI_COMMON_DFSELECT: v = device_feature_select_; break;
+    case VIRTIO_PCI_COMMON_DF: v = device_feature_select_ < 2 ? (features >> (32 * device_feature_select_)) & 0xffffffff : 0; break;
+    case VIRTIO_PCI_COMMON_GFSELECT: v = driver_feature_select_; break;
+    case VIRTIO_PCI_COMMON_GF: v = driver_feature_select_ < 2 ? (driver_features_ >> (32 * driver_feature_select_)) & 0xffffffff : 0; break;
+    case VIRTIO_PCI_COMMON_MSIX: v = msix_config_; break;
+    case VIRTIO_PCI_COMMON_NUMQ: v = queues_.size(); break;
+    case VIRTIO_PCI_COMMON_STATUS: v = status_; break;
+    case VIRTIO_PCI_COMMON_CFGGENERATION: v = config_generation_; break;
+    case VIRTIO_PCI_COMMON_Q_SELECT: v = queue_select_; break;
+    case VIRTIO_PCI_COMMON_Q_SIZE: v = q ? q->size : 0; break;  // 0: no such queue
+    case VIRTIO_PCI_COMMON_Q_MSIX: v = q ? q->msix_vector : VIRTIO_MSI_NO_VECTOR; break;
+    case VIRTIO_PCI_COMMON_Q_ENABLE: v = q ? q->enabled : 0; break;
+    case VIRTIO_PCI_COMMON_Q_NOFF: v = queue_select_; break;  // doorbell i at notify_off + i * multiplier
+    case VIRTIO_PCI_COMMON_Q_DESCLO: v = q ? q->desc & 0xffffffff : 0; break;
+    case VIRTIO_PCI_COMMON_Q_DESCHI: v = q ? q->desc >> 32 : 0; break;
+    case VIRTIO_PCI_COMMON_Q_AVAILLO: v = q ? q->driver & 0xffffffff : 0; break;
+    case VIRTIO_PCI_COMMON_Q_AVAILHI: v = q ? q->driver >> 32 : 0; break;
+    case VIRTIO_PCI_COMMON_Q_USEDLO: v = q ? q->device & 0xffffffff : 0; break;
+    case VIRTIO_PCI_COMMON_Q_USEDHI: v = q ? q->device >> 32 : 0; break;
+    default: v = 0; break;  // queue_notify_data / queue_reset: features not offered
+  }
+  return len < 8 ? v & ((uint64_t{1} << (8 * len)) - 1) : v;
+}
+
+void VirtioPciFunction::write_common(uint32_t off, unsigned, uint64_t v) {
+  QueueConfig* q = queue_select_ < queues_.size() ? &queues_[queue_select_] : nullptr;
+  // Queue fields may change only while the queue is disabled (4.1.4.3.2).
+  const bool q_writable = q && !q->enabled && !(status_ & VIRTIO_CONFIG_S_DRIVER_OK);
+  auto set_lo = [](uint64_t& f, uint64_t x) { f = (f & ~0xffffffffull) | (x & 0xffffffff); };
+  auto set_hi = [](uint64_t& f, uint64_t x) { f = (f & 0xffffffff) | (x << 32); };
+  switch (off) {
+    case VIRTIO_PCI_COMMON_DFSELECT: device_feature_select_ = static_cast<uint32_t>(v); break;
+    case VIRTIO_PCI_COMMON_GFSELECT: driver_feature_select_ = static_cast<uint32_t>(v); break;
+    case VIRTIO_PCI_COMMON_GF:
+      if (driver_feature_select_ < 2 && !(status_ & VIRTIO_CONFIG_S_FEATURES_OK)) {
+        const unsigned shift = 32 * driver_feature_select_;
+        driver_features_ = (driver_features_ & ~(0xffffffffull << shift)) | ((v & 0xffffffff) << shift);
+      }
+      break;
+    case VIRTIO_PCI_COMMON_MSIX: msix_config_ = static_cast<uint16_t>(v); break;
+    case VIRTIO_PCI_COMMON_STATUS: write_status(static_cast<uint8_t>(v)); break;
+    case VIRTIO_PCI_COMMON_Q_SELECT: queue_select_ = static_cast<uint16_t>(v); break;
+    case VIRTIO_PCI_COMMON_Q_SIZE:
+      // A smaller size is allowed; packed rings need not be a power of two (P1).
+      if (q_writable && v >= 1 && v <= device_.max_queue_size()) q->size = static_cast<uint16_t>(v);
+      break;
+    case VIRTIO_PCI_COMMON_Q_MSIX:
+      if (q) q->msix_vector = v < msix_.size() ? static_cast<uint16_t>(v) : VIRTIO_MSI_NO_VECTOR;
+      break;
+    case VIRTIO_PCI_COMMON_Q_ENABLE: if (q_writable && v == 1) q->enabled = true; break;
+    case VIRTIO_PCI_COMMON_Q_DESCLO: if (q_writable) set_lo(q->desc, v); break;
+    case VIRTIO_PCI_COMMON_Q_DESCHI: if (q_writable) set_hi(q->desc, v); break;
+    case VIRTIO_PCI_COMMON_Q_AVAILLO: if (q_writable) set_lo(q->driver, v); break;
+    case VIRTIO_PCI_COMMON_Q_AVAILHI: if (q_writable) set_hi(q->driver, v); break;
+    case VIRTIO_PCI_COMMON_Q_USEDLO: if (q_writable) set_lo(q->device, v); break;
+    case VIRTIO_PCI_COMMON_Q_USEDHI: if (q_writable) set_hi(q->device, v); break;
+    default: break;  // read-only fields ignore writes
+  }
+}
+
+void VirtioPciFunction::write_status(uint8_t v) {
+  if (v == 0) {  // device reset (4.1.4.3.2): everything back to its initial state
+    status_ = 0;
+    driver_features_ = 0;
+    for (QueueConfig& q : queues_) q = QueueConfig{device_.max_queue_size()};
+    device_.reset();
+    return;
+  }
+  if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(status_ & VIRTIO_CONFIG_S_FEATURES_OK) &&
+      (driver_features_ & ~device_.device_features()) != 0) {
+    v &= static_cast<uint8_t>(~VIRTIO_CONFIG_S_FEATURES_OK);  // refuse: the driver re-reads and fails
+  }
+  const bool driver_ok_now = (v & VIRTIO_CONFIG_S_DRIVER_OK) && !(status_ & VIRTIO_CONFIG_S_DRIVER_OK);
+  status_ = static_cast<uint8_t>(v | (status_ & VIRTIO_CONFIG_S_NEEDS_RESET));
+  if (driver_ok_now) device_.driver_ok(driver_features_, queues_);
+}
+
+void VirtioPciFunction::deliver_doorbells() {
+  const sc_time now = sc_core::sc_time_stamp();
+  while (!doorbells_.empty() && doorbells_.front().at <= now) {
+    const Doorbell d = doorbells_.front();
+    doorbells_.pop_front();
+    if (status_ & VIRTIO_CONFIG_S_DRIVER_OK) device_.notify(d.queue, d.data);
+  }
+  if (!doorbells_.empty()) doorbell_ev_.notify(doorbells_.front().at - now);
+}
+
+void VirtioPciFunction::signal_queue(uint16_t queue) {
+  if (queue >= queues_.size()) return;
+  isr_ |= kIsrQueue;
+  const uint16_t vector = queues_[queue].msix_vector;
+  if (vector == VIRTIO_MSI_NO_VECTOR) return;  // INTx is not modeled: the driver must set a vector
+  const double ns = path_ == AccessPath::vhost ? p_.vhost_irq_ns : p_.pcie_irq_ns;
+  const sc_time at = sc_core::sc_time_stamp() + sc_time(ns, SC_NS);
+  irqs_.emplace_back(at, vector);
+  irq_ev_.notify(sc_time(ns, SC_NS));
+}
+
+void VirtioPciFunction::deliver_interrupts() {
+  const sc_time now = sc_core::sc_time_stamp();
+  while (!irqs_.empty() && irqs_.front().first <= now) {
+    const uint16_t vector = irqs_.front().second;
+    irqs_.pop_front();
+    MsixEntry& e = msix_[vector];
+    if (!msix_enabled_ || (e.control & PCI_MSIX_ENTRY_CTRL_MASKBIT)) {
+      e.pending = true;  // held in the PBA until unmasked
+      ++stats_.interrupts_masked;
+      continue;
+    }
+    send_msix(vector);
+  }
+  if (!irqs_.empty()) irq_ev_.notify(irqs_.front().first - now);
+}
+
+void VirtioPciFunction::send_msix(uint16_t vector) {
+  ++stats_.interrupts;
+  msix_events_[vector]->notify(sc_core::SC_ZERO_TIME);
+}
+
+}  // namespace virtiosim::pci

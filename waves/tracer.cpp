@@ -1,0 +1,143 @@
+#include "waves/tracer.h"
+
+#include <fstream>
+#include <cstring>
+#include <sstream>
+
+#include "models/ring/layout.h"
+
+namespace virtiosim::waves {
+
+struct Tracer::Queue {
+  uint16_t index = 0;
+  // Driver side.
+  uint32_t drv_avail_idx = 0, drv_used_idx = 0;
+  bool drv_avail_wrap = true, drv_used_wrap = true;
+  uint32_t in_flight = 0;
+  // Device side.
+  uint32_t dev_avail_idx = 0, dev_used_idx = 0;
+  bool dev_avail_wrap = true, dev_used_wrap = true;
+  // Event suppression as visible in memory: driver area (used-buffer
+  // notifications), device area (available-buffer notifications).
+  uint32_t driver_event_flags = 0, driver_event_off_wrap = 0;
+  uint32_t device_event_flags = 0, device_event_off_wrap = 0;
+  // Notifications: running counts and a pulse in the sample they changed.
+  uint64_t kicks = 0, interrupts = 0;
+  bool kick = false, interrupt = false;
+};
+
+Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample_ns,
+               const memory::MemoryModel& mem, const driver::NetDriver& drv, const device::VhostNet& dev,
+               uint16_t queues, ring::RingLayout layout)
+    : sc_module(n), path_(path), period_(sample_ns, sc_core::SC_NS), mem_(mem), drv_(drv), dev_(dev),
+      layout_(layout), sb_depth_(mem.agents(), 0) {
+  std::string base = path_;
+  if (base.size() > 4 && base.substr(base.size() - 4) == ".vcd") base.resize(base.size() - 4);
+  file_ = sc_core::sc_create_vcd_trace_file(base.c_str());
+  file_->set_time_unit(1, sc_core::SC_NS);
+  for (uint16_t i = 0; i < queues; ++i) {
+    queues_.push_back(std::make_unique<Queue>());
+    Queue& q = *queues_.back();
+    q.index = i;
+    const std::string g = (i % 2 ? "tx" : "rx") + std::to_string(i / 2) + ".";
+    sc_core::sc_trace(file_, q.drv_avail_idx, g + "driver.next_avail_idx");
+    sc_core::sc_trace(file_, q.drv_avail_wrap, g + "driver.avail_wrap_counter");
+    sc_core::sc_trace(file_, q.drv_used_idx, g + "driver.last_used_idx");
+    sc_core::sc_trace(file_, q.drv_used_wrap, g + "driver.used_wrap_counter");
+    sc_core::sc_trace(file_, q.in_flight, g + "driver.in_flight");
+    sc_core::sc_trace(file_, q.dev_avail_idx, g + "device.last_avail_idx");
+    sc_core::sc_trace(file_, q.dev_avail_wrap, g + "device.avail_wrap_counter");
+    sc_core::sc_trace(file_, q.dev_used_idx, g + "device.last_used_idx");
+    sc_core::sc_trace(file_, q.dev_used_wrap, g + "device.used_wrap_counter");
+    sc_core::sc_trace(file_, q.driver_event_flags, g + "driver_area.flags");
+    sc_core::sc_trace(file_, q.driver_event_off_wrap, g + "driver_area.off_wrap");
+    sc_core::sc_trace(file_, q.device_event_flags, g + "device_area.flags");
+    sc_core::sc_trace(file_, q.device_event_off_wrap, g + "device_area.off_wrap");
+    sc_core::sc_trace(file_, q.kicks, g + "kicks");
+    sc_core::sc_trace(file_, q.kick, g + "kick");
+    sc_core::sc_trace(file_, q.interrupts, g + "interrupts");
+    sc_core::sc_trace(file_, q.interrupt, g + "interrupt");
+  }
+  for (unsigned a = 0; a < sb_depth_.size(); ++a)
+    sc_core::sc_trace(file_, sb_depth_[a], "memory.store_buffer_depth_agent" + std::to_string(a));
+  sc_core::sc_trace(file_, access_count_, "memory.accesses");
+  SC_THREAD(sample_thread);
+}
+
+Tracer::~Tracer() { finish(); }
+
+void Tracer::sample_thread() {
+  for (;;) {
+    sample();
+    sc_core::wait(period_);
+  }
+}
+
+void Tracer::sample() {
+  for (auto& qp : queues_) {
+    Queue& q = *qp;
+    const uint16_t pair = q.index / 2;
+    const bool tx = q.index % 2;
+    if (const ring::DriverQueue* d = tx ? drv_.tx_queue(pair) : drv_.rx_queue(pair)) {
+      const ring::RingIndices r = d->indices();
+      q.drv_avail_idx = r.avail_idx;
+      q.drv_avail_wrap = r.avail_wrap;
+      q.drv_used_idx = r.used_idx;
+      q.drv_used_wrap = r.used_wrap;
+      q.in_flight = d->num() - d->num_free();
+      const uint64_t kicks = d->stats().kicks;
+      q.kick = kicks != q.kicks;
+      q.kicks = kicks;
+      const ring::QueueAreas& a = drv_.areas(q.index);
+      // Read what memory holds (not what a store buffer still holds).
+      auto le16 = [&](uint64_t gpa) {
+        uint16_t v;
+        std::memcpy(&v, const_cast<memory::MemoryModel&>(mem_).ram().host(gpa), 2);
+        return v;
+      };
+      if (layout_ == ring::RingLayout::packed) {
+        q.driver_event_off_wrap = le16(a.driver + ring::packed_off::event_off_wrap);
+        q.driver_event_flags = le16(a.driver + ring::packed_off::event_flags);
+        q.device_event_off_wrap = le16(a.device + ring::packed_off::event_off_wrap);
+        q.device_event_flags = le16(a.device + ring::packed_off::event_flags);
+      } else {
+        const ring::SplitLayout s{a.desc, a.driver, a.device, a.num};
+        q.driver_event_flags = le16(s.avail + ring::split_off::avail_flags);  // NO_INTERRUPT
+        q.driver_event_off_wrap = le16(s.used_event_addr());
+        q.device_event_flags = le16(s.used + ring::split_off::used_flags);  // NO_NOTIFY
+        q.device_event_off_wrap = le16(s.avail_event_addr());
+      }
+    }
+    if (const ring::DeviceQueue* d = tx ? dev_.tx_queue(pair) : dev_.rx_queue(pair)) {
+      const ring::RingIndices r = d->indices();
+      q.dev_avail_idx = r.avail_idx;
+      q.dev_avail_wrap = r.avail_wrap;
+      q.dev_used_idx = r.used_idx;
+      q.dev_used_wrap = r.used_wrap;
+      const uint64_t irqs = tx ? drv_.stats(pair).tx_interrupts : drv_.stats(pair).rx_interrupts;
+      q.interrupt = irqs != q.interrupts;
+      q.interrupts = irqs;
+    }
+  }
+  for (unsigned a = 0; a < sb_depth_.size(); ++a) sb_depth_[a] = static_cast<uint32_t>(mem_.store_buffer(a).depth());
+  access_count_ = mem_.log().total();
+}
+
+void Tracer::finish() {
+  if (!file_) return;
+  sc_core::sc_close_vcd_trace_file(file_);
+  file_ = nullptr;
+  // SystemC stamps the wall-clock date into the header; replace it so that
+  // a run's waves depend only on its config and seed.
+  std::ifstream in(path_);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  in.close();
+  std::string text = buf.str();
+  const size_t date = text.find("$date");
+  const size_t end = date == std::string::npos ? date : text.find("$end", date);
+  if (end != std::string::npos) text.replace(date, end - date, "$date\n     virtiosim (deterministic)\n");
+  std::ofstream(path_, std::ios::trunc) << text;
+}
+
+}  // namespace virtiosim::waves

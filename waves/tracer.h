@@ -1,0 +1,52 @@
+// VCD waves of a run, grouped per queue: both sides' ring indices and wrap
+// counters, both event suppression areas as memory holds them (what the
+// other side can see), in-flight buffers, kick and interrupt counts with a
+// pulse on each change, each agent's store-buffer depth, and the access
+// log's running count as a marker of memory activity. Ring state is
+// sampled every `sample_ns`; written through SystemC's own VCD tracing, so
+// GTKWave opens it.
+#pragma once
+
+#include <systemc>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/device/vhost_net.h"
+#include "models/driver/net_driver.h"
+#include "models/memory/memory_model.h"
+
+namespace virtiosim::waves {
+
+class Tracer : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(Tracer);
+  Tracer(sc_core::sc_module_name name, const std::string& path, double sample_ns, const memory::MemoryModel& mem,
+         const driver::NetDriver& drv, const device::VhostNet& dev, uint16_t queues, ring::RingLayout layout);
+  ~Tracer() override;
+
+  // Close the file and make its header independent of the wall clock, so
+  // the same run gives the same bytes.
+  void finish();
+
+ private:
+  struct Queue;
+  void sample_thread();
+  void sample();
+
+  std::string path_;
+  sc_core::sc_time period_;
+  const memory::MemoryModel& mem_;
+  const driver::NetDriver& drv_;
+  const device::VhostNet& dev_;
+  ring::RingLayout layout_;
+  sc_core::sc_trace_file* file_ = nullptr;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  std::vector<uint32_t> sb_depth_;
+  uint64_t access_count_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace virtiosim::waves
