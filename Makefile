@@ -5,12 +5,16 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test bench sanitizers clean
+.PHONY: all deps deps-test build run test bench sanitizers clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+# `make test` also runs the interop tests against DPDK's testpmd.
+deps-test:
+	@scripts/install-deps.sh test
 
 $(BUILD)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
@@ -22,7 +26,7 @@ build: deps $(BUILD)/build.ninja
 run: build
 	$(BUILD)/testbench/bench/ring_bench --benchmark_min_time=0.2
 
-test: build
+test: deps-test build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 bench: build

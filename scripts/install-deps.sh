@@ -2,8 +2,10 @@
 # Installs the Debian packages virtiosim needs, only when one is missing.
 # Usage: scripts/install-deps.sh [build|test]
 set -euo pipefail
-build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-dev libsystemc-dev)
-test_pkgs=()
+build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-dev libsystemc-dev libboost-dev)
+# dpdk-testpmd (interop tests) is in dpdk-dev on Debian 12; the vhost and
+# virtio-user PMDs and the ring mempool are only Recommends of dpdk.
+test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23)
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;

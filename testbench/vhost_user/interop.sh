@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Interop tests against DPDK's testpmd (Debian package dpdk-dev, 22.11):
+# each case starts testpmd itself on a Unix socket in a private temp dir,
+# bounded in time, stops it with SIGINT so it prints its totals, and
+# compares them with ours.
+#
+# usage: interop.sh CASE VIRTIOSIM_BINARY
+#   sink-packed | sink-split  testpmd virtio-user txonly -> serve --mode sink
+#   echo                      testpmd virtio-user io --tx-first <-> serve --mode echo
+#   drive-packed | drive-split  drive -> testpmd vhost back-end, macswap
+#   restart                   testpmd port stop/start mid-stream, then a
+#                             reconnect, against one serve --mode sink
+set -uo pipefail
+case_name=${1:?case}
+virtiosim=${2:?virtiosim binary}
+testpmd=$(command -v dpdk-testpmd || true)
+if [ -z "$testpmd" ]; then
+  echo "FAIL: dpdk-testpmd not found; install the test dependencies (scripts/install-deps.sh test)" >&2
+  exit 1
+fi
+dir=$(mktemp -d /tmp/virtiosim-interop.XXXXXX)
+pids=()
+cleanup() {
+  # SIGINT lets testpmd close its ports and print totals; KILL only what is
+  # still there after 10 s.
+  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+  done
+  wait 2>/dev/null
+  rm -rf "$dir" "/var/run/dpdk/vsim$$"* 2>/dev/null
+}
+trap cleanup EXIT
+fail() { echo "FAIL ($case_name): $*" >&2; for f in "$dir"/*.log "$dir"/*.out; do [ -f "$f" ] && { echo "--- $f" >&2; tail -25 "$f" >&2; }; done; exit 1; }
+
+# EAL flags that work without hugepages or PCI (SPEC_NOTES "Real peers"):
+# two lcores sharing CPU 0; our side runs on CPU 1.
+eal() { echo "--no-huge -m 512 --no-pci --file-prefix=vsim$$-$1 --lcores 0@0,1@0"; }
+app="--total-num-mbufs=32768 --stats-period 1"
+
+start_serve() {  # mode -> sets serve_pid
+  rm -f "$dir/sock"
+  taskset -c 1 "$virtiosim" vhost-user serve --socket "$dir/sock" --mode "$1" >"$dir/serve.out" 2>"$dir/serve.log" &
+  serve_pid=$!
+  pids+=("$serve_pid")
+  for _ in $(seq 100); do [ -S "$dir/sock" ] && return 0; sleep 0.05; done
+  fail "serve did not listen"
+}
+stop_serve() {
+  kill -INT "$serve_pid"
+  wait "$serve_pid"
+  serve_rc=$?
+  counter() { grep -o " $1=[0-9]*" "$dir/serve.out" | tail -1 | cut -d= -f2; }
+}
+# Totals of a testpmd log: the last "Accumulated" block, or a sum over all.
+pmd_total() { grep -A2 "Accumulated forward statistics" "$1" | grep -o "$2: *[0-9]*" | awk '{s+=$2} END {print s+0}'; }
+pmd_last() { grep -A2 "Accumulated forward statistics" "$1" | grep -o "$2: *[0-9]*" | tail -1 | awk '{print $2+0}'; }
+
+virtio_user() {  # name packed seconds forward-args...
+  local name=$1 packed=$2 secs=$3; shift 3
+  timeout -s INT "$secs" "$testpmd" $(eal "$name") \
+    --vdev "net_virtio_user0,path=$dir/sock,packed_vq=$packed,queue_size=256" -- $app --auto-start "$@" \
+    >"$dir/$name.log" 2>&1
+}
+
+case "$case_name" in
+  sink-packed | sink-split)
+    packed=1; [ "$case_name" = sink-split ] && packed=0
+    start_serve sink
+    virtio_user pmd "$packed" 6 --forward-mode=txonly
+    sleep 0.3
+    stop_serve
+    sent=$(pmd_last "$dir/pmd.log" TX-packets)
+    got=$(counter tx_packets)
+    echo "testpmd TX-packets=$sent; serve tx_packets=$got bytes=$(counter tx_bytes) checksum=$(counter tx_checksum)"
+    [ "$serve_rc" = 0 ] || fail "serve exit code $serve_rc"
+    [ "${sent:-0}" -gt 0 ] || fail "testpmd sent nothing"
+    [ "$sent" = "$got" ] || fail "count mismatch: testpmd sent $sent, we received $got"
+    [ "$(counter tx_malformed)" = 0 ] && [ "$(counter ring_errors)" = 0 ] && [ "$(counter protocol_errors)" = 0 ] ||
+      fail "errors in serve counters"
+    ;;
+  echo)
+    start_serve echo
+    virtio_user pmd 1 6 --forward-mode=io --tx-first
+    sleep 0.3
+    stop_serve
+    tx=$(pmd_last "$dir/pmd.log" TX-packets)
+    rx=$(pmd_last "$dir/pmd.log" RX-packets)
+    drop=$(pmd_last "$dir/pmd.log" RX-dropped)
+    echo "testpmd TX=$tx RX=$rx RX-dropped=$drop; serve took=$(counter tx_packets) echoed=$(counter rx_packets)"
+    [ "$serve_rc" = 0 ] || fail "serve exit code $serve_rc"
+    [ "${rx:-0}" -gt 0 ] || fail "testpmd received nothing"
+    [ "$(counter tx_packets)" = "$tx" ] || fail "we took $(counter tx_packets) of $tx sent"
+    [ "$(counter rx_packets)" = "$tx" ] || fail "we echoed $(counter rx_packets) of $tx sent"
+    # io mode forwards what it receives: TX = the first burst (32) + RX, so
+    # every frame sent came back except the last burst still in flight.
+    [ "$tx" -eq $((rx + 32)) ] || [ "$tx" -eq "$rx" ] || fail "testpmd TX $tx vs RX $rx"
+    [ "${drop:-0}" = 0 ] || fail "testpmd dropped $drop"
+    ;;
+  drive-packed | drive-split)
+    ring=packed; [ "$case_name" = drive-split ] && ring=split
+    timeout -s INT 40 "$testpmd" $(eal vh) --vdev "net_vhost0,iface=$dir/sock" -- $app --auto-start \
+      --forward-mode=macswap >"$dir/vhost.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 200); do [ -S "$dir/sock" ] && break; sleep 0.05; done
+    [ -S "$dir/sock" ] || fail "testpmd vhost did not listen"
+    taskset -c 1 "$virtiosim" vhost-user drive --socket "$dir/sock" --packets 20000 --ring "$ring" --timeout 20 \
+      >"$dir/drive.out" 2>&1
+    rc=$?
+    cat "$dir/drive.out"
+    [ "$rc" = 0 ] || fail "drive exit code $rc"
+    grep -q " packets_received=20000 " "$dir/drive.out" && grep -q " errors=0" "$dir/drive.out" ||
+      fail "not every frame came back intact"
+    ;;
+  restart)
+    start_serve sink
+    # 1) one testpmd: forward, stop the port (GET_VRING_BASE), start it again
+    #    (a new ring setup on the same connection), forward again.
+    { sleep 2; echo start; sleep 2; echo stop; echo "port stop 0"; sleep 1; echo "port start 0"; sleep 1
+      echo start; sleep 2; echo stop; sleep 0.5; echo quit; } |
+      timeout -s INT 25 "$testpmd" $(eal r1) \
+        --vdev "net_virtio_user0,path=$dir/sock,packed_vq=1,queue_size=256" -- --total-num-mbufs=32768 -i \
+        --forward-mode=txonly >"$dir/r1.log" 2>&1
+    # 2) a second front-end on a new connection.
+    virtio_user r2 1 4 --forward-mode=txonly
+    sleep 0.3
+    stop_serve
+    s1=$(pmd_total "$dir/r1.log" TX-packets)
+    s2=$(pmd_last "$dir/r2.log" TX-packets)
+    sessions=$(grep -c "Accumulated forward statistics" "$dir/r1.log")
+    got=$(counter tx_packets)
+    echo "testpmd sessions=$sessions TX=$s1 (port restarted) + $s2 (reconnected); serve tx_packets=$got connections=$(counter connections)"
+    [ "$serve_rc" = 0 ] || fail "serve exit code $serve_rc"
+    [ "$sessions" = 2 ] || fail "expected two forwarding sessions around the port restart"
+    grep -q "Port 0 is stopped\|Stopping ports" "$dir/r1.log" || fail "port did not stop"
+    [ "$s1" -gt 0 ] && [ "$s2" -gt 0 ] || fail "a session sent nothing"
+    [ "$got" = $((s1 + s2)) ] || fail "lost or duplicated: testpmd sent $((s1 + s2)), we received $got"
+    [ "$(counter connections)" = 2 ] || fail "expected 2 connections"
+    ;;
+  *) echo "unknown case $case_name" >&2; exit 2 ;;
+esac
+echo "PASS ($case_name)"
