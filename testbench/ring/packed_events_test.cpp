@@ -55,7 +55,10 @@ class Rig {
       EXPECT_TRUE(r.ok()) << name(r.error);
       if (!r.ok() || !r.value) break;
       popped.push_back(c);
-      ++got;
+      if (++got > layout_.num) {
+        ADD_FAILURE() << "more buffers popped than the ring holds";
+        break;
+      }
     }
     return got;
   }
@@ -78,7 +81,10 @@ class Rig {
       const Result<bool> r = drv->get_used(u);
       EXPECT_TRUE(r.ok()) << name(r.error);
       if (!r.ok() || !r.value) break;
-      ++got;
+      if (++got > layout_.num) {
+        ADD_FAILURE() << "more buffers returned than the ring holds";
+        break;
+      }
     }
     return got;
   }
@@ -89,6 +95,7 @@ class Rig {
     uint64_t token = 1u << 20;
     while (k > 0) {
       const uint32_t n = std::min<uint32_t>(k, drv->num_free());
+      ASSERT_GT(n, 0u) << "driver has no free descriptors";
       for (uint32_t i = 0; i < n; ++i) add1(token++);
       ASSERT_EQ(pop(), n);
       complete(n);

@@ -52,7 +52,8 @@ class PackedOrdering : public ::testing::Test {
   // Device takes and completes everything; driver takes it all back.
   void exchange_all() {
     Chain c;
-    for (;;) {
+    for (uint32_t n = 0;; ++n) {
+      ASSERT_LE(n, layout_.num) << "more buffers popped than the ring holds";
       Result<bool> r = dev_->pop(c);
       ASSERT_TRUE(r.ok()) << name(r.error);
       if (!r.value) break;
@@ -60,7 +61,8 @@ class PackedOrdering : public ::testing::Test {
     }
     ASSERT_EQ(dev_->flush(), RingError::ok);
     UsedBuffer u;
-    for (;;) {
+    for (uint32_t n = 0;; ++n) {
+      ASSERT_LE(n, layout_.num) << "more buffers returned than the ring holds";
       Result<bool> r = drv_->get_used(u);
       ASSERT_TRUE(r.ok()) << name(r.error);
       if (!r.value) break;

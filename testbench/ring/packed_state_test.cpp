@@ -195,7 +195,8 @@ TEST(PackedState, VU2_MigrateWithAvailAndUsedInDifferentLaps) {
   EXPECT_EQ(r.dev->state(), (RingState{0, false, 0, false}));
   std::set<uint64_t> back;
   UsedBuffer u;
-  while (r.drv->get_used(u).value) EXPECT_TRUE(back.insert(u.token).second) << "duplicate " << u.token;
+  while (back.size() <= num && r.drv->get_used(u).value)
+    EXPECT_TRUE(back.insert(u.token).second) << "duplicate " << u.token;
   EXPECT_EQ(back.size(), num);
   EXPECT_EQ(r.drv->num_free(), num);
   // And a further lap on the new device.
@@ -267,7 +268,9 @@ TEST_P(PackedStateMidStream, VU2_NoBufferLostOrDuplicatedAcrossMigrations) {
     }
   };
 
-  while (slots_used < target_slots) {
+  // Bounded, so that a ring that stops moving fails instead of hanging.
+  for (uint64_t iter = 0; slots_used < target_slots; ++iter) {
+    ASSERT_LT(iter, 40 * target_slots) << "no progress: driver out of space and nothing comes back";
     // Driver adds a few buffers.
     for (uint32_t n = rng() % 4; n > 0; --n) {
       const uint32_t total = 1 + rng() % max_list;
@@ -313,6 +316,7 @@ TEST_P(PackedStateMidStream, VU2_NoBufferLostOrDuplicatedAcrossMigrations) {
     ASSERT_TRUE(p.ok()) << name(p.error);
     if (!p.value) break;
     held.push_back(c);
+    ASSERT_LE(held.size(), num) << "more buffers taken than the ring holds";
   }
   for (const Chain& c : held)
     ASSERT_EQ(r.dev->push_used(c.used(static_cast<uint32_t>(c.writable_bytes / 2))), RingError::ok);
