@@ -34,7 +34,7 @@ class NativeMemory {
   NativeMemory() = default;
   // `base` backs guest-physical [gpa_base, gpa_base + size).
   NativeMemory(void* base, uint64_t size, uint64_t gpa_base = 0)
-      : base_(static_cast<uint8_t*>(base)), size_(size), gpa_base_(gpa_base) {}
+      : bias_(reinterpret_cast<uintptr_t>(base) - gpa_base), size_(size), gpa_base_(gpa_base) {}
 
   bool maps(uint64_t gpa, uint64_t n) const {
     return gpa >= gpa_base_ && gpa - gpa_base_ <= size_ && n <= size_ - (gpa - gpa_base_);
@@ -58,7 +58,9 @@ class NativeMemory {
     }
   }
 
-  uint8_t* host(uint64_t gpa) const { return base_ + (gpa - gpa_base_); }
+  // One add: the ring core reaches guest memory through here on every
+  // access, and the compiler reloads this object's fields after each atomic.
+  uint8_t* host(uint64_t gpa) const { return reinterpret_cast<uint8_t*>(bias_ + gpa); }
   uint64_t size() const { return size_; }
   uint64_t gpa_base() const { return gpa_base_; }
 
@@ -72,7 +74,7 @@ class NativeMemory {
     __atomic_store_n(reinterpret_cast<T*>(host(gpa)), le::from_host(v), __ATOMIC_RELEASE);
   }
 
-  uint8_t* base_ = nullptr;
+  uintptr_t bias_ = 0;  // host address of guest-physical 0 (mod 2^64)
   uint64_t size_ = 0;
   uint64_t gpa_base_ = 0;
 };

@@ -32,7 +32,6 @@ class PackedDevice {
       : mem_(mem), layout_(layout), features_(features), opts_(opts) {
     validate(layout_, mem_);
     shadow_.reserve(layout_.num);
-    flag_slots_.reserve(layout_.num);
   }
 
   // Is a buffer available at last_avail_idx? (busy-poll peek)
@@ -97,33 +96,50 @@ class PackedDevice {
     if (shadow_.empty()) return RingError::ok;
     uint16_t idx = last_used_idx_;
     bool wrap = used_wrap_counter_;
-    flag_slots_.clear();
-    auto write_entry = [&](const UsedElem& e, uint32_t skip) {
-      const uint64_t d = layout_.desc_addr(idx);
+    auto flags_of = [](const UsedElem& e, bool w) {
+      return static_cast<uint16_t>((w ? kDescAvail | kDescUsed : 0) | (e.writable ? kDescWrite : 0));
+    };
+    auto advance = [this](uint16_t& i, bool& w, uint32_t skip) {
+      i = static_cast<uint16_t>(i + skip);  // P6.6: skip the list's length
+      if (i >= layout_.num) i = static_cast<uint16_t>(i - layout_.num), w = !w;
+    };
+    auto write_body = [this](uint16_t i, const UsedElem& e) {
+      const uint64_t d = layout_.desc_addr(i);
       mem_.write16(d + packed_off::id, e.id);
       mem_.write32(d + packed_off::len, e.len);
-      const uint16_t flags =
-          static_cast<uint16_t>((wrap ? kDescAvail | kDescUsed : 0) | (e.writable ? kDescWrite : 0));
-      flag_slots_.emplace_back(idx, flags);
-      idx = static_cast<uint16_t>(idx + skip);  // P6.6: skip the list's length
-      if (idx >= layout_.num) idx = static_cast<uint16_t>(idx - layout_.num), wrap = !wrap;
     };
+    size_t descs;
     if (features_.in_order()) {
       uint32_t skip = 0;
       for (const UsedElem& e : shadow_) skip += e.count;
-      write_entry(shadow_.back(), skip);
+      write_body(idx, shadow_.back());
+      mem_.barrier(BarrierSite::device_used_publish);
+      mem_.write16(layout_.desc_addr(idx) + packed_off::flags, flags_of(shadow_.back(), wrap));
+      advance(idx, wrap, skip);
+      descs = 1;
     } else {
-      for (const UsedElem& e : shadow_) write_entry(e, e.count);
+      for (const UsedElem& e : shadow_) {
+        write_body(idx, e);
+        advance(idx, wrap, e.count);
+      }
+      mem_.barrier(BarrierSite::device_used_publish);
+      // The flags in a second walk, the batch's first entry last.
+      uint16_t i = last_used_idx_;
+      bool w = used_wrap_counter_;
+      advance(i, w, shadow_[0].count);
+      for (size_t k = 1; k < shadow_.size(); ++k) {
+        mem_.write16(layout_.desc_addr(i) + packed_off::flags, flags_of(shadow_[k], w));
+        advance(i, w, shadow_[k].count);
+      }
+      mem_.write16(layout_.desc_addr(last_used_idx_) + packed_off::flags,
+                   flags_of(shadow_[0], used_wrap_counter_));
+      descs = shadow_.size();
     }
-    mem_.barrier(BarrierSite::device_used_publish);
-    for (size_t i = 1; i < flag_slots_.size(); ++i)
-      mem_.write16(layout_.desc_addr(flag_slots_[i].first) + packed_off::flags, flag_slots_[i].second);
-    mem_.write16(layout_.desc_addr(flag_slots_[0].first) + packed_off::flags, flag_slots_[0].second);
 
     used_since_signal_ += static_cast<uint32_t>(idx - last_used_idx_ + (wrap != used_wrap_counter_ ? layout_.num : 0));
     last_used_idx_ = idx;
     used_wrap_counter_ = wrap;
-    stats_.used_descs_written += flag_slots_.size();
+    stats_.used_descs_written += descs;
     ++stats_.flushes;
     shadow_.clear();
     return RingError::ok;
@@ -277,7 +293,6 @@ class PackedDevice {
   uint32_t used_since_signal_ = 0;  // used slots published since should_signal
   uint16_t event_flags_shadow_ = kEventFlagEnable;
   std::vector<UsedElem> shadow_;
-  std::vector<std::pair<uint16_t, uint16_t>> flag_slots_;  // (slot, flags) of a flush
   bool broken_ = false;
   RingError last_error_ = RingError::ok;
   DeviceStats stats_;
