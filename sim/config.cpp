@@ -102,7 +102,7 @@ std::vector<Config::Param> Config::params() {
   p.push_back(flag("notification_data", notification_data, "negotiate VIRTIO_F_NOTIFICATION_DATA (P12)"));
   p.push_back(number("quantum_ns", quantum_ns, "ns", "lt: time an agent may run ahead of the kernel (TLM global quantum)", 1, 1e9));
   p.push_back(number("stall_timeout_us", stall_timeout_us, "us", "no progress for this long with packets pending ends the run as a stall", 1, 1e9));
-  p.push_back(number("log_capacity", log_capacity, "records", "access log ring buffer size (totals are never lost)", 1, 1 << 26));
+  p.push_back(number("log_capacity", log_capacity, "records", "access log ring buffer: the most recent accesses kept (4096 x 32 B stays in L2; totals are never lost)", 1, 1 << 26));
   p.push_back(number("vcd_sample_ns", vcd_sample_ns, "ns", "with --vcd: ring state is sampled this often (kicks and interrupts are counted, never missed)", 1, 1e9));
   add_model(p, "memory.", memory);
   add_model(p, "pci.", this->pci);

@@ -55,7 +55,7 @@ struct Config {
   bool notification_data = false;
   double quantum_ns = 1000;
   double stall_timeout_us = 2000;
-  uint32_t log_capacity = 65536;
+  uint32_t log_capacity = 4096;
   double vcd_sample_ns = 20;
   // The models.
   memory::MemoryParams memory;

@@ -15,9 +15,9 @@ namespace {
 
 double per(double v, double n) { return n > 0 ? v / n : 0; }
 
-double percentile(std::vector<double> v, double p) {
+// `v` sorted ascending.
+double percentile(const std::vector<double>& v, double p) {
   if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
   const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
   return v[i];
 }
@@ -68,7 +68,8 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   }
   const double sim_ns = sc_core::sc_time_stamp().to_seconds() * 1e9;
   const double pkts = static_cast<double>(tx);
-  const std::vector<double>& lat = drv.latencies_ns();
+  std::vector<double> lat = drv.latencies_ns();
+  std::sort(lat.begin(), lat.end());
 
   JsonWriter j;
   j.begin_object();
@@ -119,7 +120,7 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   j.begin_object("latency_ns");
   const double mean = lat.empty() ? 0 : std::accumulate(lat.begin(), lat.end(), 0.0) / double(lat.size());
   j.value("mean", mean).value("p50", percentile(lat, 0.5)).value("p99", percentile(lat, 0.99));
-  j.value("max", lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()));
+  j.value("max", lat.empty() ? 0.0 : lat.back());
   j.value("samples", static_cast<uint64_t>(lat.size()));
   j.end_object();
   j.begin_array("queues");

@@ -1,14 +1,17 @@
 // An agent's notion of time inside a SystemC thread. Two timing modes:
 //   lt  loosely timed: latencies accumulate in a local offset (TLM-2.0
-//       quantum keeper) and the thread yields to the kernel once per
-//       quantum or at a synchronisation point (kick, interrupt, idle);
+//       temporal decoupling, as tlm_quantumkeeper) and the thread yields to
+//       the kernel once the offset reaches the global quantum, or at a
+//       synchronisation point (kick, interrupt, idle);
 //   at  approximately timed: the thread waits for every access, so the
 //       order of accesses in simulated time is exact.
 // Both give the same functional results; `at` is for ordering studies.
+// Time is kept in integer picoseconds (the kernel's default resolution):
+// building sc_time values per access costs more than the access model.
 #pragma once
 
 #include <systemc>
-#include <tlm_utils/tlm_quantumkeeper.h>
+#include <tlm>
 
 #include <cstdint>
 
@@ -20,35 +23,36 @@ inline const char* name(TimingMode m) { return m == TimingMode::lt ? "lt" : "at"
 
 class AgentClock {
  public:
-  explicit AgentClock(TimingMode mode) : mode_(mode) { qk_.reset(); }
+  explicit AgentClock(TimingMode mode) : mode_(mode) {}
 
   // Charge `ns` of latency to the calling thread.
-  void advance(double ns) {
-    const sc_core::sc_time d(ns, sc_core::SC_NS);
+  void advance(double ns) { advance_ps(static_cast<uint64_t>(ns * 1000.0 + 0.5)); }
+
+  void advance_ps(uint64_t ps) {
+    busy_ps_ += ps;
     if (mode_ == TimingMode::at) {
-      sc_core::wait(d);
+      sc_core::wait(sc_core::sc_time::from_value(ps));
       return;
     }
-    qk_.inc(d);
-    if (qk_.need_sync()) qk_.sync();
+    local_ps_ += ps;
+    if (local_ps_ >= quantum_ps()) sync();
   }
 
   // Bring the kernel up to this thread's local time (before it waits for
   // or notifies an event others observe).
   void sync() {
-    if (mode_ == TimingMode::lt) qk_.sync();
+    if (local_ps_ == 0) return;
+    const uint64_t ps = local_ps_;
+    local_ps_ = 0;
+    sc_core::wait(sc_core::sc_time::from_value(ps));
   }
 
   // Hand the local offset to a TLM b_transport as its delay, and take the
   // annotated delay back (TLM-2.0 loosely-timed convention).
-  sc_core::sc_time local() const { return qk_.get_local_time(); }
+  sc_core::sc_time local() const { return sc_core::sc_time::from_value(local_ps_); }
   void set_local(const sc_core::sc_time& t) {
-    if (mode_ == TimingMode::at) {
-      sc_core::wait(t);
-      return;
-    }
-    qk_.set(t);
-    if (qk_.need_sync()) qk_.sync();
+    const uint64_t ps = t.value();
+    if (ps >= local_ps_) advance_ps(ps - local_ps_);
   }
 
   // Wait for an event another thread notifies, first catching up with this
@@ -56,21 +60,24 @@ class AgentClock {
   void wait_for(const sc_core::sc_event& e) {
     sync();
     sc_core::wait(e);
-    qk_.reset();
   }
   void wait_for(const sc_core::sc_event& e, const sc_core::sc_time& timeout) {
     sync();
     sc_core::wait(timeout, e);
-    qk_.reset();
   }
 
-  sc_core::sc_time now() const { return sc_core::sc_time_stamp() + qk_.get_local_time(); }
-  uint64_t now_ps() const { return static_cast<uint64_t>(now().to_seconds() * 1e12 + 0.5); }
+  sc_core::sc_time now() const { return sc_core::sc_time_stamp() + local(); }
+  uint64_t now_ps() const { return sc_core::sc_time_stamp().value() + local_ps_; }
+  // Time charged to this agent (busy, not waiting for events).
+  uint64_t busy_ps() const { return busy_ps_; }
   TimingMode mode() const { return mode_; }
 
  private:
+  static uint64_t quantum_ps() { return tlm::tlm_global_quantum::instance().get().value(); }
+
   TimingMode mode_;
-  tlm_utils::tlm_quantumkeeper qk_;
+  uint64_t local_ps_ = 0;
+  uint64_t busy_ps_ = 0;
 };
 
 }  // namespace virtiosim::memory

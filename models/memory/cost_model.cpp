@@ -5,19 +5,22 @@
 
 namespace virtiosim::memory {
 
-CostModel::CostModel(CostParams p, unsigned agents) : p_(p), stats_(agents) {
+CostModel::CostModel(CostParams p, unsigned agents, uint64_t base, uint64_t size) : p_(p), stats_(agents) {
   if (agents == 0 || agents > kMaxAgents) throw std::invalid_argument("CostModel: 1..8 agents");
   if (p_.line_bytes == 0 || (p_.line_bytes & (p_.line_bytes - 1)) != 0)
     throw std::invalid_argument("line_bytes must be a power of two");
+  line_shift_ = static_cast<unsigned>(__builtin_ctz(p_.line_bytes));
+  first_line_ = base >> line_shift_;
+  table_.resize(size ? ((base + size - 1) >> line_shift_) - first_line_ + 1 : 0);
 }
 
 double CostModel::access(unsigned agent, uint64_t addr, uint64_t size, bool write) {
-  const uint64_t first = addr / p_.line_bytes;
-  const uint64_t last = (addr + std::max<uint64_t>(size, 1) - 1) / p_.line_bytes;
+  const uint64_t first = addr >> line_shift_;
+  const uint64_t last = (addr + std::max<uint64_t>(size, 1) - 1) >> line_shift_;
   double ns = 0;
   AccessCost worst = AccessCost::own_hit;
   for (uint64_t l = first; l <= last; ++l) {
-    const AccessCost k = charge_line(agent, lines_[l], write);
+    const AccessCost k = charge_line(agent, line_at(l), write);
     worst = std::max(worst, k);
     switch (k) {
       case AccessCost::own_hit: ns += p_.own_hit_ns; ++stats_[agent].own_hits; break;

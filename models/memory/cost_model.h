@@ -52,7 +52,9 @@ class CostModel {
  public:
   static constexpr unsigned kMaxAgents = 8;
 
-  explicit CostModel(CostParams p = {}, unsigned agents = 2);
+  // Lines of [base, base + size) are tracked in a flat table (the guest
+  // RAM); any other address in a hash map.
+  explicit CostModel(CostParams p = {}, unsigned agents = 2, uint64_t base = 0, uint64_t size = 0);
 
   // Latency in ns of `agent` reading or writing [addr, addr+size), and the
   // state change it causes; each cache line the access spans is charged.
@@ -70,9 +72,16 @@ class CostModel {
   };
 
   AccessCost charge_line(unsigned agent, Line& line, bool write);
+  Line& line_at(uint64_t index) {
+    const uint64_t i = index - first_line_;
+    return i < table_.size() ? table_[i] : others_[index];
+  }
 
   CostParams p_;
-  std::unordered_map<uint64_t, Line> lines_;
+  unsigned line_shift_ = 6;
+  uint64_t first_line_ = 0;
+  std::vector<Line> table_;
+  std::unordered_map<uint64_t, Line> others_;
   std::vector<AgentCostStats> stats_;
   AccessCost last_kind_ = AccessCost::own_hit;
 };

@@ -13,16 +13,16 @@ constexpr uint64_t ns_to_ps(double ns) { return static_cast<uint64_t>(ns * 1000.
 
 MemoryModel::MemoryModel(BackingStore& ram, MemoryParams p, Ordering ordering, unsigned agents,
                          uint64_t seed, size_t log_capacity)
-    : ram_(ram), p_(p), ordering_(ordering), cost_(p.cost, agents), stats_(agents), log_(log_capacity) {
+    : ram_(ram), p_(p), ordering_(ordering), cost_(p.cost, agents, ram.gpa_base(), ram.size()), stats_(agents), log_(log_capacity) {
   buffers_.reserve(agents);
   for (unsigned a = 0; a < agents; ++a) {
     // Each agent's schedule has its own stream, derived from the run seed.
     buffers_.emplace_back(ordering, p.store_buffer, p.cost.line_bytes, seed * 0x9E3779B97F4A7C15ull + a,
                           [this, a](const PendingStore& s) {
-                            std::memcpy(ram_.host(s.addr), s.bytes.data(), s.bytes.size());
-                            LogRecord r{s.visible_ps, s.addr, 0, static_cast<uint32_t>(s.bytes.size()),
+                            std::memcpy(ram_.host(s.addr), s.data(), s.size);
+                            LogRecord r{s.visible_ps, s.addr, 0, static_cast<uint32_t>(s.size),
                                         static_cast<uint8_t>(a), LogRecord::Op::visible};
-                            std::memcpy(&r.value, s.bytes.data(), std::min<size_t>(8, s.bytes.size()));
+                            std::memcpy(&r.value, s.data(), std::min<size_t>(8, s.size));
                             log_.record(r);
                             if (observer_) observer_(a, s);
                           });

@@ -36,7 +36,7 @@ uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, ui
   s.addr = addr;
   s.issued_ps = now_ps;
   s.seq = seq_++;
-  s.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + size);
+  s.assign(data, size);
   if (ordering_ == Ordering::sc) {
     s.visible_ps = now_ps;
     sink_(s);
@@ -62,6 +62,7 @@ uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, ui
       if (q.addr / line_bytes_ == addr / line_bytes_) t = std::max(t, q.visible_ps);
   }
   s.visible_ps = std::max(t, fence_ps_) + stall;
+  earliest_ps_ = std::min(earliest_ps_, s.visible_ps);
   pending_.push_back(std::move(s));
   return stall;
 }
@@ -70,13 +71,13 @@ void StoreBuffer::forward(uint64_t addr, void* data, uint64_t size) const {
   auto* out = static_cast<uint8_t*>(data);
   for (const PendingStore& s : pending_) {  // program order: the latest store wins
     const uint64_t lo = std::max(addr, s.addr);
-    const uint64_t hi = std::min(addr + size, s.addr + s.bytes.size());
-    if (lo < hi) std::memcpy(out + (lo - addr), s.bytes.data() + (lo - s.addr), hi - lo);
+    const uint64_t hi = std::min(addr + size, s.addr + s.size);
+    if (lo < hi) std::memcpy(out + (lo - addr), s.data() + (lo - s.addr), hi - lo);
   }
 }
 
 void StoreBuffer::drain(uint64_t now_ps) {
-  for (;;) {
+  while (earliest_ps_ <= now_ps) {
     size_t best = pending_.size();
     for (size_t i = 0; i < pending_.size(); ++i)
       if (pending_[i].visible_ps <= now_ps &&
@@ -104,8 +105,15 @@ void StoreBuffer::make_visible(size_t index) {
   // strict < in drain pick the first), so sc-equivalent schedules stay FIFO.
   if (index != 0) ++reordered_;
   PendingStore s = std::move(pending_[index]);
-  pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(index));
+  if (index == 0) pending_.pop_front();
+  else pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(index));
+  update_earliest();
   sink_(s);
+}
+
+void StoreBuffer::update_earliest() {
+  earliest_ps_ = UINT64_MAX;
+  for (const PendingStore& q : pending_) earliest_ps_ = std::min(earliest_ps_, q.visible_ps);
 }
 
 }  // namespace virtiosim::memory

@@ -49,7 +49,18 @@ struct PendingStore {
   uint64_t issued_ps = 0;
   uint64_t visible_ps = 0;
   uint64_t seq = 0;  // program order within the agent
-  std::vector<uint8_t> bytes;
+  uint64_t size = 0;
+
+  const uint8_t* data() const { return size <= sizeof small ? small : large.data(); }
+  void assign(const void* src, uint64_t n) {
+    size = n;
+    if (n <= sizeof small) std::memcpy(small, src, n);
+    else large.assign(static_cast<const uint8_t*>(src), static_cast<const uint8_t*>(src) + n);
+  }
+
+ private:
+  uint8_t small[16];           // ring fields and descriptors: no allocation
+  std::vector<uint8_t> large;  // payload copies
 };
 
 class StoreBuffer {
@@ -84,6 +95,7 @@ class StoreBuffer {
 
  private:
   void make_visible(size_t index);
+  void update_earliest();
 
   Ordering ordering_;
   StoreBufferParams p_;
@@ -91,6 +103,7 @@ class StoreBuffer {
   std::mt19937_64 rng_;
   Sink sink_;
   std::deque<PendingStore> pending_;  // program order
+  uint64_t earliest_ps_ = UINT64_MAX;  // smallest visible_ps pending: drain's fast exit
   uint64_t fence_ps_ = 0;             // earliest visibility allowed after the last write barrier
   uint64_t last_visible_ps_ = 0;      // tso: visibility is FIFO
   uint64_t seq_ = 0;
