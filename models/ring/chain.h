@@ -19,6 +19,7 @@ struct UsedElem {
   uint32_t len = 0;     // bytes written into the buffer's writable part
   uint16_t count = 1;   // ring slots the buffer took (packed); 1 for split
   bool writable = false;// buffer had device-writable segments (sets WRITE, P5)
+  bool complete = true; // len covers every writable byte (IN_ORDER may skip only such buffers)
 };
 
 // One available buffer as the device pops it: segments in list order,
@@ -40,7 +41,7 @@ struct Chain {
     writable.clear();
     readable_bytes = writable_bytes = 0;
   }
-  UsedElem used(uint32_t len) const { return {id, len, count, !writable.empty()}; }
+  UsedElem used(uint32_t len) const { return {id, len, count, !writable.empty(), len == writable_bytes}; }
 };
 
 // A completed buffer as the driver gets it back.

@@ -108,33 +108,25 @@ class PackedDevice {
       mem_.write16(d + packed_off::id, e.id);
       mem_.write32(d + packed_off::len, e.len);
     };
-    size_t descs;
-    if (features_.in_order()) {
-      uint32_t skip = 0;
-      for (const UsedElem& e : shadow_) skip += e.count;
-      write_body(idx, shadow_.back());
-      mem_.barrier(BarrierSite::device_used_publish);
-      mem_.write16(layout_.desc_addr(idx) + packed_off::flags, flags_of(shadow_.back(), wrap));
+    // Bodies of every used descriptor, the barrier, then the flags in a
+    // second walk, the batch's first entry last.
+    size_t descs = 0;
+    for_each_used_desc([&](const UsedElem& e, uint32_t skip) {
+      write_body(idx, e);
       advance(idx, wrap, skip);
-      descs = 1;
-    } else {
-      for (const UsedElem& e : shadow_) {
-        write_body(idx, e);
-        advance(idx, wrap, e.count);
-      }
-      mem_.barrier(BarrierSite::device_used_publish);
-      // The flags in a second walk, the batch's first entry last.
-      uint16_t i = last_used_idx_;
-      bool w = used_wrap_counter_;
-      advance(i, w, shadow_[0].count);
-      for (size_t k = 1; k < shadow_.size(); ++k) {
-        mem_.write16(layout_.desc_addr(i) + packed_off::flags, flags_of(shadow_[k], w));
-        advance(i, w, shadow_[k].count);
-      }
-      mem_.write16(layout_.desc_addr(last_used_idx_) + packed_off::flags,
-                   flags_of(shadow_[0], used_wrap_counter_));
-      descs = shadow_.size();
-    }
+      ++descs;
+    });
+    mem_.barrier(BarrierSite::device_used_publish);
+    uint16_t i = last_used_idx_;
+    bool w = used_wrap_counter_;
+    uint16_t head_flags = 0;
+    bool head = true;
+    for_each_used_desc([&](const UsedElem& e, uint32_t skip) {
+      if (head) head_flags = flags_of(e, w), head = false;
+      else mem_.write16(layout_.desc_addr(i) + packed_off::flags, flags_of(e, w));
+      advance(i, w, skip);
+    });
+    mem_.write16(layout_.desc_addr(last_used_idx_) + packed_off::flags, head_flags);
 
     used_since_signal_ += static_cast<uint32_t>(idx - last_used_idx_ + (wrap != used_wrap_counter_ ? layout_.num : 0));
     last_used_idx_ = idx;
@@ -231,6 +223,24 @@ class PackedDevice {
   Mem& mem() { return mem_; }
 
  private:
+  // The used descriptors a flush writes, each with the ring slots it
+  // covers: one per buffer; with IN_ORDER one per run of buffers (P8), a run
+  // ending at the shadow's last buffer or at one not used completely, since
+  // the driver takes every buffer a used descriptor skips as "used
+  // completely" and only the last one's len reaches it.
+  template <class Fn>
+  void for_each_used_desc(Fn&& fn) const {
+    uint32_t skip = 0;
+    for (size_t k = 0; k < shadow_.size(); ++k) {
+      const UsedElem& e = shadow_[k];
+      skip += e.count;
+      if (!features_.in_order() || k + 1 == shadow_.size() || !e.complete) {
+        fn(e, skip);
+        skip = 0;
+      }
+    }
+  }
+
   // The device area's flags as last written; unknown after a restore, so
   // the next write is never skipped.
   static constexpr uint16_t kEventFlagsUnknown = 0xffff;
