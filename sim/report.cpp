@@ -37,8 +37,10 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   // Totals over queue pairs.
   uint64_t tx = 0, tx_bytes = 0, rx = 0, rx_bytes = 0, corrupt = 0, dup = 0, unexpected = 0;
   uint64_t drop_wire = 0, drop_big = 0, doorbells = 0, kicks_suppressed = 0, signals_suppressed = 0;
-  uint64_t irqs = 0;
+  uint64_t irqs = 0, driver_busy_ps = 0, device_busy_ps = 0;
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {
+    driver_busy_ps += drv.busy_ps(qp);
+    device_busy_ps += dev.busy_ps(qp);
     const auto& d = drv.stats(qp);
     const auto& v = dev.stats(qp);
     tx += d.tx_packets, tx_bytes += d.tx_bytes, rx += d.rx_packets, rx_bytes += d.rx_bytes;
@@ -102,6 +104,9 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   j.begin_object("interrupts");
   j.value("issued", fn.stats().interrupts).value("suppressed", signals_suppressed);
   j.value("handled", irqs).value("per_packet", per(double(fn.stats().interrupts), pkts));
+  j.end_object();
+  j.begin_object("cpu_ns_per_packet");  // busy time of the driver vCPUs and vhost workers
+  j.value("driver", per(double(driver_busy_ps) / 1000, pkts)).value("device", per(double(device_busy_ps) / 1000, pkts));
   j.end_object();
   j.begin_object("memory");
   j.value("ordering", memory::name(cfg.ordering));

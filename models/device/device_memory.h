@@ -10,6 +10,7 @@
 //            posted, both limited by link bandwidth.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -29,7 +30,9 @@ const char* name(MetadataAccess m);
     "pcie: DMA read round trip to host memory (~0.8 us, Gen3 root complex + DRAM)")          \
   X(double, dma_write_ns, 20.0, "ns",                                                        \
     "pcie: device cost of issuing a posted DMA write (TLP build, no wait)")                 \
-  X(double, pcie_bytes_per_ns, 7.9, "bytes/ns", "pcie: link bandwidth, Gen3 x8 ~7.9 GB/s")
+  X(double, pcie_bytes_per_ns, 7.9, "bytes/ns", "pcie: link bandwidth, Gen3 x8 ~7.9 GB/s")     \
+  X(uint32_t, dma_read_block_bytes, 64, "bytes",                                             \
+    "pcie: one DMA read brings this aligned block (4 packed descriptors); reads within it are free until a barrier or write")
 
 struct DeviceMemoryParams {
   VIRTIOSIM_DEVICE_MEMORY_PARAMS(VIRTIOSIM_PARAM_FIELD)
@@ -46,35 +49,51 @@ class DeviceMemory {
 
   bool maps(uint64_t gpa, uint64_t n) const { return mem_.maps(gpa, n); }
 
-  uint16_t read16(uint64_t gpa) { return charge_read(2), mem_.read16(gpa); }
-  uint32_t read32(uint64_t gpa) { return charge_read(4), mem_.read32(gpa); }
-  uint64_t read64(uint64_t gpa) { return charge_read(8), mem_.read64(gpa); }
+  uint16_t read16(uint64_t gpa) { return charge_read(gpa, 2), mem_.read16(gpa); }
+  uint32_t read32(uint64_t gpa) { return charge_read(gpa, 4), mem_.read32(gpa); }
+  uint64_t read64(uint64_t gpa) { return charge_read(gpa, 8), mem_.read64(gpa); }
   void write16(uint64_t gpa, uint16_t v) { charge_write(2), mem_.write16(gpa, v); }
   void write32(uint64_t gpa, uint32_t v) { charge_write(4), mem_.write32(gpa, v); }
   void write64(uint64_t gpa, uint64_t v) { charge_write(8), mem_.write64(gpa, v); }
   // Bulk data (indirect tables, payload): one checked copy or one DMA burst.
-  void read_bytes(uint64_t gpa, void* dst, uint64_t n) { charge_read(n), mem_.read_bytes(gpa, dst, n); }
+  void read_bytes(uint64_t gpa, void* dst, uint64_t n) { charge_read(gpa, n), mem_.read_bytes(gpa, dst, n); }
   void write_bytes(uint64_t gpa, const void* src, uint64_t n) { charge_write(n), mem_.write_bytes(gpa, src, n); }
-  void barrier(ring::BarrierSite site) { mem_.barrier(site); }
+  void barrier(ring::BarrierSite site) {
+    fetched_block_ = kNoBlock;  // ordering point: later reads fetch again
+    mem_.barrier(site);
+  }
 
   memory::AgentClock& clock() { return mem_.clock(); }
   MetadataAccess mode() const { return mode_; }
 
  private:
-  void charge_read(uint64_t n) {
+  void charge_read(uint64_t gpa, uint64_t n) {
     switch (mode_) {
       case MetadataAccess::direct: return;
       case MetadataAccess::uaccess: mem_.clock().advance(p_->uaccess_ns); return;
-      case MetadataAccess::dma: mem_.clock().advance(p_->dma_read_ns + static_cast<double>(n) / p_->pcie_bytes_per_ns); return;
+      case MetadataAccess::dma: {
+        const uint64_t block = gpa / p_->dma_read_block_bytes;
+        if (block == fetched_block_ && (gpa + n - 1) / p_->dma_read_block_bytes == block) return;
+        fetched_block_ = n <= p_->dma_read_block_bytes ? block : kNoBlock;
+        mem_.clock().advance(p_->dma_read_ns + static_cast<double>(std::max<uint64_t>(n, p_->dma_read_block_bytes)) /
+                                                   p_->pcie_bytes_per_ns);
+        return;
+      }
     }
   }
   void charge_write(uint64_t n) {
     switch (mode_) {
       case MetadataAccess::direct: return;
       case MetadataAccess::uaccess: mem_.clock().advance(p_->uaccess_ns); return;
-      case MetadataAccess::dma: mem_.clock().advance(p_->dma_write_ns + static_cast<double>(n) / p_->pcie_bytes_per_ns); return;
+      case MetadataAccess::dma:
+        fetched_block_ = kNoBlock;
+        mem_.clock().advance(p_->dma_write_ns + static_cast<double>(n) / p_->pcie_bytes_per_ns);
+        return;
     }
   }
+
+  static constexpr uint64_t kNoBlock = ~uint64_t{0};
+  uint64_t fetched_block_ = kNoBlock;
 
   memory::SimMemory mem_;
   MetadataAccess mode_;

@@ -99,6 +99,7 @@ void VhostNet::reset() {
 }
 
 const QueuePairStats& VhostNet::stats(uint16_t qp) const { return workers_.at(qp)->stats; }
+uint64_t VhostNet::busy_ps(uint16_t qp) const { return workers_.at(qp)->clock.busy_ps(); }
 const ring::DeviceQueue* VhostNet::tx_queue(uint16_t qp) const { return workers_.at(qp)->tx.get(); }
 const ring::DeviceQueue* VhostNet::rx_queue(uint16_t qp) const { return workers_.at(qp)->rx.get(); }
 
@@ -139,7 +140,7 @@ void VhostNet::worker_thread(Worker& w) {
     const bool rx_work = handle_rx(w);
     if (failed_) continue;
     if (tx_work || rx_work) continue;
-    if (cfg_.params.busy_poll_ns > 0) {
+    if (busy_polling()) {
       busy_poll(w);
       continue;
     }
@@ -151,6 +152,7 @@ void VhostNet::worker_thread(Worker& w) {
 void VhostNet::busy_poll(Worker& w) {
   // Poll with notifications off (vhost_net_busy_poll), then sleep on a kick.
   w.tx->disable_notifications();
+  w.rx->disable_notifications();
   const double end_ns = w.clock.now().to_seconds() * 1e9 + cfg_.params.busy_poll_ns;
   while (w.clock.now().to_seconds() * 1e9 < end_ns) {
     ++w.stats.polls;
@@ -177,7 +179,8 @@ bool VhostNet::handle_tx(Worker& w) {
     if (!check(w, r.error, "tx pop")) return false;
     if (!r.value) {
       flush_and_signal(w, q, qi);
-      if (q.enable_notifications()) {  // a buffer came in before the driver saw the enable
+      // Busy-poll mode keeps notifications off; busy_poll() arms them when it gives up.
+      if (!busy_polling() && q.enable_notifications()) {  // a buffer came in before the driver saw the enable
         q.disable_notifications();
         continue;
       }
@@ -225,11 +228,11 @@ bool VhostNet::handle_rx(Worker& w) {
     if (!deliver_frame(w, w.wire.front())) {
       if (failed_) return false;
       flush_and_signal(w, q, qi);
-      if (q.enable_notifications()) {  // buffers arrived meanwhile
+      if (!busy_polling() && q.enable_notifications()) {  // buffers arrived meanwhile
         q.disable_notifications();
         continue;
       }
-      return did;  // the frame waits for the driver's refill kick
+      return did;  // the frame waits for the driver's refill (kick or poll)
     }
     w.wire.pop_front();
     did = true;

@@ -101,6 +101,8 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   const QueuePairStats& stats(uint16_t qp) const;
   const ring::DeviceQueue* tx_queue(uint16_t qp) const;
   const ring::DeviceQueue* rx_queue(uint16_t qp) const;
+  // Time the worker of `qp` was busy (charged latency, not waiting).
+  uint64_t busy_ps(uint16_t qp) const;
   bool failed() const { return failed_; }
   std::string failure() const { return failure_; }
   uint64_t negotiated_features() const { return features_; }
@@ -116,6 +118,7 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   void flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_index);
   bool check(Worker& w, ring::RingError e, const char* what);
   void busy_poll(Worker& w);
+  bool busy_polling() const { return cfg_.params.busy_poll_ns > 0; }
   void charge_cycles(Worker& w, uint32_t cycles);
 
   memory::MemoryModel& mem_;

@@ -109,6 +109,7 @@ NetDriver::~NetDriver() = default;
 uint64_t NetDriver::ram_bytes(const NetDriverConfig& cfg) { return cfg.queue_pairs * qp_bytes(cfg); }
 
 const QueuePairDriverStats& NetDriver::stats(uint16_t qp) const { return qps_.at(qp)->stats; }
+uint64_t NetDriver::busy_ps(uint16_t qp) const { return qps_.at(qp)->clock.busy_ps(); }
 const ring::DriverQueue* NetDriver::tx_queue(uint16_t qp) const { return qps_.at(qp)->tx.get(); }
 const ring::DriverQueue* NetDriver::rx_queue(uint16_t qp) const { return qps_.at(qp)->rx.get(); }
 

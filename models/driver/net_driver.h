@@ -95,6 +95,8 @@ class NetDriver : public sc_core::sc_module {
   const std::string& failure() const { return failure_; }
   uint64_t negotiated_features() const { return features_; }
   const QueuePairDriverStats& stats(uint16_t qp) const;
+  // Time the vCPU of `qp` was busy (charged latency, not waiting).
+  uint64_t busy_ps(uint16_t qp) const;
   const ring::DriverQueue* tx_queue(uint16_t qp) const;
   const ring::DriverQueue* rx_queue(uint16_t qp) const;
   // Where virtqueue `queue` lives (after probing).
