@@ -22,15 +22,17 @@ $(BUILD)/build.ninja: CMakeLists.txt
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Until the simulator lands, the default run is a short ring benchmark.
+# The default simulation: packed ring, 256 entries, vhost path, EVENT_IDX, one
+# queue pair, loopback wire, 100 000 frames of 64 bytes; report and waves in out/.
 run: build
-	$(BUILD)/testbench/bench/ring_bench --benchmark_min_time=0.2
+	$(BUILD)/sim/virtiosim run --report out/report.json --vcd out/run.vcd
 
 test: deps-test build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 bench: build
 	$(BUILD)/testbench/bench/ring_bench
+	scripts/sim-bench.sh $(BUILD)
 
 # ASan+UBSan and TSan builds of the ring tests (CI runs these too).
 sanitizers: deps

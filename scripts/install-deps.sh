@@ -5,7 +5,8 @@ set -euo pipefail
 build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-dev libsystemc-dev libboost-dev)
 # dpdk-testpmd (interop tests) is in dpdk-dev on Debian 12; the vhost and
 # virtio-user PMDs and the ring mempool are only Recommends of dpdk.
-test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23)
+# vcd2fst (gtkwave) checks that our VCD files parse with GTKWave's reader.
+test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23 gtkwave)
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;

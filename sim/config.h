@@ -56,7 +56,7 @@ struct Config {
   double quantum_ns = 1000;
   double stall_timeout_us = 2000;
   uint32_t log_capacity = 4096;
-  double vcd_sample_ns = 20;
+  double vcd_sample_ns = 100;
   // The models.
   memory::MemoryParams memory;
   pci::PciParams pci;

@@ -46,6 +46,8 @@ class Tracer : public sc_core::sc_module {
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<uint32_t> sb_depth_;
   uint64_t access_count_ = 0;
+  uint64_t irq_count_ = 0;  // interrupts handled, all queues, at the last sample
+  bool pulse_ = false;       // a kick/interrupt pulse is high and must drop next sample
   bool started_ = false;
 };
 
