@@ -1,15 +1,15 @@
 // Guest RAM as a TLM-2.0 target and the ring policy on SystemC time. Each
 // test elaborates its own SystemC kernel, so each runs in a forked child
 // (a kernel elaborates once per process).
-#include <gtest/gtest.h>
+#include "models/memory/memory_target.h"
 
-#include <systemc>
-#include <tlm>
+#include <gtest/gtest.h>
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include <cstring>
+#include <systemc>
+#include <tlm>
 
-#include "models/memory/memory_target.h"
 #include "models/memory/sim_memory.h"
 #include "models/ring/packed_device.h"
 #include "models/ring/packed_driver.h"
@@ -29,52 +29,52 @@ struct Initiator : sc_core::sc_module {
 void tlm_target_checks() {
   setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
 
-        BackingStore ram(kBase, 1 << 16);
-        MemoryModel model(ram, {}, Ordering::sc, 2, 1);
-        MemoryTarget target("ram", model, 1);
-        Initiator init("cpu");
-        init.socket.bind(target.socket);
-        struct Driver : sc_core::sc_module {
-          Initiator& init;
-          MemoryModel& model;
-          SC_HAS_PROCESS(Driver);
-          Driver(sc_core::sc_module_name n, Initiator& i, MemoryModel& m) : sc_module(n), init(i), model(m) {
-            SC_THREAD(run);
-          }
-          void run() {
-            uint64_t v = 0x1122334455667788;
-            tlm::tlm_generic_payload t;
-            AgentExtension ext(0);
-            t.set_extension(&ext);
-            t.set_write();
-            t.set_address(kBase + 64);
-            t.set_data_ptr(reinterpret_cast<unsigned char*>(&v));
-            t.set_data_length(8);
-            t.set_streaming_width(8);
-            sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-            init.socket->b_transport(t, delay);
-            EXPECT_TRUE(t.is_response_ok());
-            EXPECT_EQ(delay, sc_core::sc_time(model.params().cost.dram_ns, sc_core::SC_NS));  // first touch
-            EXPECT_EQ(model.stats(0).writes, 1u);
-            t.clear_extension(&ext);
-            // No extension: the target's default agent (1) reads it: a transfer.
-            uint64_t r = 0;
-            t.set_read();
-            t.set_data_ptr(reinterpret_cast<unsigned char*>(&r));
-            delay = sc_core::SC_ZERO_TIME;
-            init.socket->b_transport(t, delay);
-            EXPECT_EQ(r, v);
-            EXPECT_EQ(delay, sc_core::sc_time(model.params().cost.remote_transfer_ns, sc_core::SC_NS));
-            EXPECT_EQ(model.stats(1).reads, 1u);
-            // Outside guest memory: an address error, nothing touched.
-            t.set_address(kBase + (1 << 16));
-            init.socket->b_transport(t, delay);
-            EXPECT_EQ(t.get_response_status(), tlm::TLM_ADDRESS_ERROR_RESPONSE);
-          }
-        } drv("drv", init, model);
-        sc_core::sc_start();
-        std::exit(::testing::Test::HasFailure() ? 1 : 0);
-      }
+  BackingStore ram(kBase, 1 << 16);
+  MemoryModel model(ram, {}, Ordering::sc, 2, 1);
+  MemoryTarget target("ram", model, 1);
+  Initiator init("cpu");
+  init.socket.bind(target.socket);
+  struct Driver : sc_core::sc_module {
+    Initiator& init;
+    MemoryModel& model;
+    SC_HAS_PROCESS(Driver);
+    Driver(sc_core::sc_module_name n, Initiator& i, MemoryModel& m) : sc_module(n), init(i), model(m) {
+      SC_THREAD(run);
+    }
+    void run() {
+      uint64_t v = 0x1122334455667788;
+      tlm::tlm_generic_payload t;
+      AgentExtension ext(0);
+      t.set_extension(&ext);
+      t.set_write();
+      t.set_address(kBase + 64);
+      t.set_data_ptr(reinterpret_cast<unsigned char*>(&v));
+      t.set_data_length(8);
+      t.set_streaming_width(8);
+      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+      init.socket->b_transport(t, delay);
+      EXPECT_TRUE(t.is_response_ok());
+      EXPECT_EQ(delay, sc_core::sc_time(model.params().cost.dram_ns, sc_core::SC_NS));  // first touch
+      EXPECT_EQ(model.stats(0).writes, 1u);
+      t.clear_extension(&ext);
+      // No extension: the target's default agent (1) reads it: a transfer.
+      uint64_t r = 0;
+      t.set_read();
+      t.set_data_ptr(reinterpret_cast<unsigned char*>(&r));
+      delay = sc_core::SC_ZERO_TIME;
+      init.socket->b_transport(t, delay);
+      EXPECT_EQ(r, v);
+      EXPECT_EQ(delay, sc_core::sc_time(model.params().cost.remote_transfer_ns, sc_core::SC_NS));
+      EXPECT_EQ(model.stats(1).reads, 1u);
+      // Outside guest memory: an address error, nothing touched.
+      t.set_address(kBase + (1 << 16));
+      init.socket->b_transport(t, delay);
+      EXPECT_EQ(t.get_response_status(), tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    }
+  } drv("drv", init, model);
+  sc_core::sc_start();
+  std::exit(::testing::Test::HasFailure() ? 1 : 0);
+}
 
 TEST(MemoryTarget, ServesTlmTransactionsWithCostAndAgent) {
   EXPECT_EXIT(tlm_target_checks(), ::testing::ExitedWithCode(0), "");
@@ -120,7 +120,8 @@ void ring_on_systemc(TimingMode mode) {
           if (!r.value) break;
           EXPECT_EQ(u.token, ++completed);
         }
-        if (completed < kBuffers && !drv.enable_cb()) drv_clock.wait_for(irq, sc_core::sc_time(50, sc_core::SC_US));
+        if (completed < kBuffers && !drv.enable_cb())
+          drv_clock.wait_for(irq, sc_core::sc_time(50, sc_core::SC_US));
         drv.disable_cb();
       }
       EXPECT_GT(sc_core::sc_time_stamp(), sc_core::SC_ZERO_TIME);
