@@ -185,9 +185,8 @@ void two_thread(benchmark::State& state, uint32_t num, uint32_t batch) {
     return;
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * batch);
-  state.counters["kicks_per_buf"] =
-      benchmark::Counter(static_cast<double>(drv.stats().kicks + drv.stats().kicks_suppressed) /
-                         static_cast<double>(token));
+  state.counters["kicks_per_buf"] = benchmark::Counter(
+      static_cast<double>(drv.stats().kicks + drv.stats().kicks_suppressed) / static_cast<double>(token));
   state.SetLabel(driver_pinned && device_pinned ? "pinned 0,1" : "unpinned");
 }
 
@@ -208,8 +207,8 @@ void round_trip(benchmark::State& state, uint32_t num) {
     const RingError pu = dev.push_used(chain.used(0));
     const RingError f = dev.flush();
     const auto g = drv.get_used(u);
-    if (a != RingError::ok || !p.ok() || !p.value || pu != RingError::ok || f != RingError::ok ||
-        !g.ok() || !g.value) {
+    if (a != RingError::ok || !p.ok() || !p.value || pu != RingError::ok || f != RingError::ok || !g.ok() ||
+        !g.value) {
       state.SkipWithError("ring error during the run");
       return;
     }
@@ -227,7 +226,7 @@ constexpr uint32_t kRoundTripSize = 256;
 struct Key {
   std::string test;  // "TwoThread" or "RoundTrip"
   uint32_t num;
-  uint32_t batch;    // 0 for RoundTrip
+  uint32_t batch;                       // 0 for RoundTrip
   bool operator<(const Key& o) const {  // TwoThread rows first
     return std::make_tuple(test != "TwoThread", num, batch) <
            std::make_tuple(o.test != "TwoThread", o.num, o.batch);
@@ -238,8 +237,8 @@ std::map<std::string, std::pair<Key, std::string>> g_registered;
 
 template <class Ring>
 void register_two_thread(uint32_t num, uint32_t batch) {
-  const std::string name = std::string("TwoThread/") + Ring::kName + "/" + std::to_string(num) +
-                           "/" + std::to_string(batch);
+  const std::string name =
+      std::string("TwoThread/") + Ring::kName + "/" + std::to_string(num) + "/" + std::to_string(batch);
   benchmark::RegisterBenchmark(name.c_str(), two_thread<Ring>, num, batch)->UseRealTime();
   g_registered[name] = {{"TwoThread", num, batch}, Ring::kName};
 }
@@ -279,7 +278,7 @@ class CollectingReporter : public benchmark::ConsoleReporter {
       auto it = r.counters.find("items_per_second");
       if (it == r.counters.end()) continue;
       Sample& s = samples_[r.run_name.function_name];  // as registered
-      s.items_per_second += it->second.value;  // summed, averaged on read
+      s.items_per_second += it->second.value;          // summed, averaged on read
       ++s.runs;
     }
   }
@@ -302,15 +301,16 @@ void print_ratios(const CollectingReporter& rep) {
   if (table.empty()) return;
 
   std::printf("\npacked/split, same process (mean over repetitions; >1: packed faster)\n");
-  std::printf("%-10s %6s %6s %14s %14s %13s\n", "test", "num", "batch", "packed", "split",
-              "packed/split");
+  std::printf("%-10s %6s %6s %14s %14s %13s\n", "test", "num", "batch", "packed", "split", "packed/split");
   for (const auto& [key, rings] : table) {
     const auto p = rings.find("packed"), s = rings.find("split");
     const bool rt = key.test == "RoundTrip";
     auto cell = [rt](double v) {
       char buf[32];
-      if (rt) std::snprintf(buf, sizeof buf, "%.2f ns/buf", 1e9 / v);
-      else std::snprintf(buf, sizeof buf, "%.2f M/s", v / 1e6);
+      if (rt)
+        std::snprintf(buf, sizeof buf, "%.2f ns/buf", 1e9 / v);
+      else
+        std::snprintf(buf, sizeof buf, "%.2f M/s", v / 1e6);
       return std::string(buf);
     };
     const std::string batch = rt ? "-" : std::to_string(key.batch);
@@ -319,8 +319,8 @@ void print_ratios(const CollectingReporter& rep) {
     char ratio[32] = "n/a";
     if (p != rings.end() && s != rings.end() && s->second > 0)
       std::snprintf(ratio, sizeof ratio, "%.2f", p->second / s->second);
-    std::printf("%-10s %6u %6s %14s %14s %13s\n", key.test.c_str(), key.num, batch.c_str(),
-                ps.c_str(), ss.c_str(), ratio);
+    std::printf("%-10s %6u %6s %14s %14s %13s\n", key.test.c_str(), key.num, batch.c_str(), ps.c_str(),
+                ss.c_str(), ratio);
   }
   std::fflush(stdout);
 }
@@ -336,8 +336,10 @@ benchmark::ConsoleReporter::OutputOptions console_options(int argc, char** argv)
     const std::string a = argv[i];
     if (a.rfind(flag, 0) != 0) continue;
     const std::string v = a.substr(flag.size());
-    if (v == "true" || v == "yes" || v == "1") color = true;
-    else if (v == "false" || v == "no" || v == "0") color = false;
+    if (v == "true" || v == "yes" || v == "1")
+      color = true;
+    else if (v == "false" || v == "no" || v == "0")
+      color = false;
   }
   return color ? benchmark::ConsoleReporter::OO_Defaults : benchmark::ConsoleReporter::OO_Tabular;
 }

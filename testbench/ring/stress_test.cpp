@@ -184,8 +184,8 @@ struct Counts {
 // -------------------------------------------------------------- the sides
 
 template <class Ring>
-void run_device(typename Ring::Device& dev, GuestMemory& gm, uint64_t total, uint32_t batch,
-                Shared& sh, Counts& counts) {
+void run_device(typename Ring::Device& dev, GuestMemory& gm, uint64_t total, uint32_t batch, Shared& sh,
+                Counts& counts) {
   NativeMemory mem = gm.native();
   Chain chain;
   uint8_t in[kMaxReadable];
@@ -203,8 +203,8 @@ void run_device(typename Ring::Device& dev, GuestMemory& gm, uint64_t total, uin
       uint64_t digest;
       if (chain.readable_bytes > 0) {
         if (chain.readable_bytes < sizeof(Header) || chain.readable_bytes > kMaxReadable)
-          return sh.fail("device: readable bytes " + std::to_string(chain.readable_bytes) +
-                         " at seq " + std::to_string(seq));
+          return sh.fail("device: readable bytes " + std::to_string(chain.readable_bytes) + " at seq " +
+                         std::to_string(seq));
         uint32_t at = 0;
         for (const Segment& s : chain.readable) {
           mem.read_bytes(s.addr, in + at, s.len);
@@ -213,8 +213,7 @@ void run_device(typename Ring::Device& dev, GuestMemory& gm, uint64_t total, uin
         Header h;
         std::memcpy(&h, in, sizeof h);
         if (h.seq != seq)
-          return sh.fail("device: header seq " + std::to_string(h.seq) + ", expected " +
-                         std::to_string(seq));
+          return sh.fail("device: header seq " + std::to_string(h.seq) + ", expected " + std::to_string(seq));
         if (h.payload_len != at - sizeof h || checksum(in + sizeof h, h.payload_len) != h.checksum)
           return sh.fail("device: payload checksum mismatch at seq " + std::to_string(seq));
         digest = mix(h.checksum, seq);
@@ -224,8 +223,8 @@ void run_device(typename Ring::Device& dev, GuestMemory& gm, uint64_t total, uin
       uint32_t written = 0;
       if (chain.writable_bytes > 0) {
         if (chain.writable_bytes < sizeof(Reply) || chain.writable_bytes > kMaxWritable)
-          return sh.fail("device: writable bytes " + std::to_string(chain.writable_bytes) +
-                         " at seq " + std::to_string(seq));
+          return sh.fail("device: writable bytes " + std::to_string(chain.writable_bytes) + " at seq " +
+                         std::to_string(seq));
         const Reply rep{seq, digest};
         std::memcpy(out, &rep, sizeof rep);
         written = static_cast<uint32_t>(chain.writable_bytes);
@@ -260,8 +259,7 @@ void run_device(typename Ring::Device& dev, GuestMemory& gm, uint64_t total, uin
       if (!sh.failed.load())
         sh.fail("lost available-buffer notification: device waited " +
                 std::to_string(kNotificationTimeout.count()) + " s at last_avail_idx " +
-                std::to_string(dev.last_avail_idx()) + " after " + std::to_string(expected) +
-                " buffers");
+                std::to_string(dev.last_avail_idx()) + " after " + std::to_string(expected) + " buffers");
       return;
     }
     dev.disable_notifications();
@@ -319,15 +317,21 @@ void run_driver(typename Ring::Driver& drv, GuestMemory& gm, uint64_t slots_base
         }
       }
       switch (shape) {
-        case tx: break;
-        case rx: in[nin++] = {wbase, static_cast<uint32_t>(sizeof(Reply) + rx_len)}; break;
+        case tx:
+          break;
+        case rx:
+          in[nin++] = {wbase, static_cast<uint32_t>(sizeof(Reply) + rx_len)};
+          break;
         case req:
-        case req3: in[nin++] = {wbase, static_cast<uint32_t>(sizeof(Reply))}; break;
+        case req3:
+          in[nin++] = {wbase, static_cast<uint32_t>(sizeof(Reply))};
+          break;
         case req3w:
           in[nin++] = {wbase, static_cast<uint32_t>(sizeof(Reply))};
           in[nin++] = {wbase + sizeof(Reply), 1 + rx_len % kMaxRxPayload};
           break;
-        case kShapes: break;
+        case kShapes:
+          break;
       }
       uint32_t wlen = 0;
       for (size_t i = 0; i < nin; ++i) wlen += in[i].len;
@@ -350,8 +354,7 @@ void run_driver(typename Ring::Driver& drv, GuestMemory& gm, uint64_t slots_base
       if (!r.value) break;
       const uint64_t seq = completed;
       if (u.token != seq)
-        return sh.fail("driver: token " + std::to_string(u.token) + ", expected " +
-                       std::to_string(seq));
+        return sh.fail("driver: token " + std::to_string(u.token) + ", expected " + std::to_string(seq));
       const Expect& ex = expect[seq % slots];
       if (u.len != ex.writable_len)
         return sh.fail("driver: used len " + std::to_string(u.len) + ", expected " +
@@ -386,8 +389,8 @@ void run_driver(typename Ring::Driver& drv, GuestMemory& gm, uint64_t slots_base
       if (!sh.failed.load())
         sh.fail("lost used-buffer notification: driver waited " +
                 std::to_string(kNotificationTimeout.count()) + " s at last_used_idx " +
-                std::to_string(drv.last_used_idx()) + " with " +
-                std::to_string(next_seq - completed) + " buffers in flight");
+                std::to_string(drv.last_used_idx()) + " with " + std::to_string(next_seq - completed) +
+                " buffers in flight");
       return;
     }
     drv.disable_cb();
@@ -402,7 +405,9 @@ class RingStress : public ::testing::Test {};
 using RingTypes = ::testing::Types<PackedRing, SplitRing>;
 struct RingName {
   template <class Ring>
-  static std::string GetName(int) { return Ring::kName; }
+  static std::string GetName(int) {
+    return Ring::kName;
+  }
 };
 TYPED_TEST_SUITE(RingStress, RingTypes, RingName);
 
@@ -422,8 +427,8 @@ TYPED_TEST(RingStress, TwoThreadsMoveMillionsOfCheckedBuffers) {
                     kIndirectEntries);
   const uint64_t slots_base = gm.alloc(uint64_t{kNum} * kSlotBytes, 64);
 
-  const Features features{feature_bit(VIRTIO_RING_F_EVENT_IDX) |
-                          feature_bit(VIRTIO_RING_F_INDIRECT_DESC) | feature_bit(VIRTIO_F_VERSION_1)};
+  const Features features{feature_bit(VIRTIO_RING_F_EVENT_IDX) | feature_bit(VIRTIO_RING_F_INDIRECT_DESC) |
+                          feature_bit(VIRTIO_F_VERSION_1)};
   typename Ring::Driver drv(gm.native(), layout, features,
                             DriverOptions{.indirect_pool = &pool, .indirect_threshold = 3});
   typename Ring::Device dev(gm.native(), layout, features);
@@ -467,11 +472,9 @@ TYPED_TEST(RingStress, TwoThreadsMoveMillionsOfCheckedBuffers) {
       "kicks %llu / suppressed %llu, signals %llu / suppressed %llu; "
       "waits driver %llu, device %llu\n",
       static_cast<unsigned long long>(total), secs, total / secs / 1e6,
-      static_cast<unsigned long long>(ds.indirect),
-      static_cast<unsigned long long>(ds.indirect_fallbacks),
+      static_cast<unsigned long long>(ds.indirect), static_cast<unsigned long long>(ds.indirect_fallbacks),
       static_cast<unsigned long long>(ds.kicks), static_cast<unsigned long long>(ds.kicks_suppressed),
-      static_cast<unsigned long long>(vs.signals),
-      static_cast<unsigned long long>(vs.signals_suppressed),
+      static_cast<unsigned long long>(vs.signals), static_cast<unsigned long long>(vs.signals_suppressed),
       static_cast<unsigned long long>(drv_counts.driver_waits),
       static_cast<unsigned long long>(dev_counts.device_waits));
 }
