@@ -1,4 +1,5 @@
 #include "transport/vhost_user/backend.h"
+#include "transport/vhost_user/byte_sum.h"
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -15,27 +16,6 @@ namespace {
 
 using ring::feature_bit;
 
-// Sum of every byte, eight at a time: the 16-bit lanes of `acc` take the
-// even and odd bytes of each word and are folded before they can overflow.
-uint64_t byte_sum(const uint8_t* p, size_t n) {
-  constexpr uint64_t kLanes = 0x00ff00ff00ff00ffull;
-  uint64_t total = 0;
-  while (n >= 8) {
-    uint64_t acc = 0;
-    const size_t words = std::min<size_t>(n / 8, 64);  // 64 * 2 * 255 < 2^16
-    for (size_t i = 0; i < words; ++i) {
-      uint64_t w;
-      std::memcpy(&w, p + i * 8, 8);
-      acc += (w & kLanes) + ((w >> 8) & kLanes);
-    }
-    total += (acc & 0xffff) + ((acc >> 16) & 0xffff) + ((acc >> 32) & 0xffff) + (acc >> 48);
-    p += words * 8;
-    n -= words * 8;
-  }
-  while (n--) total += *p++;
-  return total;
-}
-
 void signal_eventfd(const Fd& fd) {
   if (!fd.valid()) return;
   const uint64_t one = 1;
@@ -44,9 +24,12 @@ void signal_eventfd(const Fd& fd) {
 }
 
 // Put a popped-but-unused buffer back: publish what is already completed,
-// then move last_avail_idx back to where it was before the pop.
+// then move last_avail_idx back to where it was before the pop. That flush
+// may publish used buffers, so the ring's next finish() must ask
+// should_signal() even with nothing pending.
 template <class Dev>
-void unpop(Dev& dev, const ring::RingState& before) {
+void unpop(Dev& dev, const ring::RingState& before, bool& flushed) {
+  if (dev.pending_used() != 0) flushed = true;
   (void)dev.flush();
   ring::RingState s = dev.state();
   s.last_avail_idx = before.last_avail_idx;
@@ -500,9 +483,9 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
       ++k;
     }
     if (rx_empty || too_big) {
-      unpop(rx, rx_before);
+      unpop(rx, rx_before, rx_flushed_);
       if (rx_empty) {  // back-pressure: the frame stays in the TX ring
-        unpop(tx, tx_before);
+        unpop(tx, tx_before, tx_flushed_);
         break;
       }
       ++counters_.rx_too_big;  // can never fit: completed on TX, not echoed
@@ -538,8 +521,11 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
 }
 
 template <class Dev>
-void Backend::finish(Dev& dev, Vring& v) {
-  if (dev.flush() == ring::RingError::ok && dev.should_signal()) {
+void Backend::finish(Dev& dev, Vring& v, bool flushed) {
+  // With nothing completed since the last should_signal() there is nothing
+  // to publish and nothing to signal (should_signal() would answer false
+  // after its full barrier): an idle poll costs no fence.
+  if ((dev.pending_used() != 0 || flushed) && dev.flush() == ring::RingError::ok && dev.should_signal()) {
     signal_eventfd(v.call);
     ++counters_.calls;
   }
@@ -559,7 +545,7 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
     std::visit([&](auto& tx) {
       if constexpr (!std::is_same_v<std::decay_t<decltype(tx)>, std::monostate>) {
         n = sink(tx, budget);
-        finish(tx, txv);
+        finish(tx, txv, false);
       }
     }, txv.dev);
     return n;
@@ -569,9 +555,10 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
     using T = std::decay_t<decltype(tx)>;
     using R = std::decay_t<decltype(rx)>;
     if constexpr (!std::is_same_v<T, std::monostate> && std::is_same_v<T, R>) {
+      rx_flushed_ = tx_flushed_ = false;
       n = echo(tx, rx, budget);
-      finish(rx, rxv);
-      finish(tx, txv);
+      finish(rx, rxv, rx_flushed_);
+      finish(tx, txv, tx_flushed_);
     }
   }, txv.dev, rxv.dev);
   return n;

@@ -138,7 +138,9 @@ class Backend {
   // Data path, one instantiation per ring layout.
   template <class Dev> size_t sink(Dev& tx, uint32_t budget);
   template <class TxDev, class RxDev> size_t echo(TxDev& tx, RxDev& rx, uint32_t budget);
-  template <class Dev> void finish(Dev& dev, Vring& v);
+  // Publishes a ring's completions and signals the front-end if it wants
+  // it; `flushed`: completions were published outside finish() (unpop).
+  template <class Dev> void finish(Dev& dev, Vring& v, bool flushed);
   size_t process_pair(uint32_t pair, uint32_t budget);
   void drain(uint32_t index);
 
@@ -159,6 +161,7 @@ class Backend {
   ring::Chain chain_, rx_chain_;
   std::vector<uint8_t> frame_;
   std::vector<ring::Chain> rx_chains_;
+  bool rx_flushed_ = false, tx_flushed_ = false;  // echo: unpop() flushed that ring
 };
 
 }  // namespace virtiosim::vhost_user

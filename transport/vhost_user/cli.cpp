@@ -15,12 +15,13 @@ namespace virtiosim::vhost_user {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: virtiosim vhost-user serve --socket PATH [--mode sink|echo] [--queues N] [--once]\n"
+    "usage: virtiosim vhost-user serve --socket PATH [--mode sink|echo] [--queues N] [--poll-us N] [--once]\n"
     "       virtiosim vhost-user drive --socket PATH [--packets N] [--size B] [--ring packed|split]\n"
     "                                  [--queue-size N] [--timeout S]\n"
     "\n"
     "serve  be a virtio-net vhost-user back-end on PATH; counters on exit and on SIGUSR1\n"
     "       sink: count and checksum every frame; echo: return frames, MACs swapped\n"
+    "       --poll-us: busy-poll this long without work before sleeping on kicks\n"
     "drive  connect to a vhost-user back-end on PATH as a front-end, send N frames of\n"
     "       B bytes, check the echoes (packets that must come back: all) and report\n";
 
@@ -82,6 +83,10 @@ int serve_main(int argc, char** argv) {
       auto q = number<uint32_t>(v);
       if (!q || *q == 0 || *q > 128) return usage_error("--queues must be 1..128");
       o.backend.queue_pairs = *q;
+    } else if (n == "--poll-us") {
+      auto us = number<uint32_t>(v);
+      if (!us || *us > kMaxPollUs) return usage_error("--poll-us must be 0.." + std::to_string(kMaxPollUs));
+      o.idle_poll_us = *us;
     } else if (n == "--once") o.once = true;
     else return usage_error("unknown option " + std::string(n));
   }

@@ -12,7 +12,7 @@ namespace virtiosim::vhost_user {
 struct ServeOptions {
   std::string socket_path;
   BackendOptions backend;
-  // Busy-poll this long without work before sleeping on kicks.
+  // Busy-poll this long without work before sleeping on kicks (--poll-us).
   uint32_t idle_poll_us = 200;
   // Exit (printing the counters) when the first front-end leaves.
   bool once = false;
@@ -22,5 +22,8 @@ struct ServeOptions {
 // the counters on exit and on SIGUSR1. Returns the process exit code: 0,
 // or 1 if the socket could not be set up or a protocol/ring error occurred.
 int serve(const ServeOptions& opts);
+
+// Largest --poll-us: one minute.
+inline constexpr uint32_t kMaxPollUs = 60'000'000;
 
 }  // namespace virtiosim::vhost_user

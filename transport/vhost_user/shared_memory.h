@@ -34,10 +34,15 @@ class SharedMemory {
  public:
   SharedMemory() = default;
   explicit SharedMemory(std::shared_ptr<const MemoryTable> table) : table_(std::move(table)) {
-    if (table_ && !table_->regions().empty()) last_ = &table_->regions().front();
+    if (table_ && !table_->regions().empty()) remember(table_->regions().front());
   }
 
-  bool maps(uint64_t gpa, uint64_t n) const { return table_ && table_->find_gpa(gpa, n) != nullptr; }
+  // The ring core asks this for every segment it pops: the last region hit
+  // answers first, the full table only on a miss (same answer either way).
+  bool maps(uint64_t gpa, uint64_t n) const {
+    if (in_window(gpa, n)) [[likely]] return true;
+    return table_ && table_->find_gpa(gpa, n) != nullptr;
+  }
 
   uint16_t read16(uint64_t gpa) { return load<uint16_t>(gpa); }
   uint32_t read32(uint64_t gpa) { return load<uint32_t>(gpa); }
@@ -57,13 +62,13 @@ class SharedMemory {
   }
 
   // Our address of [gpa, gpa + n). The last region hit is tried first: a
-  // ring and its buffers usually share one region.
-  uint8_t* host(uint64_t gpa, uint64_t n) {
-    if (last_ && last_->holds_gpa(gpa, n)) return last_->host + (gpa - last_->gpa);
-    const MappedRegion* r = table_ ? table_->find_gpa(gpa, n) : nullptr;
-    if (!r) throw OutOfRegion("guest address outside every memory region");
-    last_ = r;
-    return r->host + (gpa - r->gpa);
+  // ring and its buffers usually share one region. That hit is inlined into
+  // every ring access and reads a copy of the region's bounds kept here (no
+  // pointer to chase after each acquire load); the table walk (and the
+  // throw) is out of line.
+  [[gnu::always_inline]] uint8_t* host(uint64_t gpa, uint64_t n) {
+    if (in_window(gpa, n)) [[likely]] return win_host_ + (gpa - win_gpa_);
+    return host_slow(gpa, n);
   }
 
   const std::shared_ptr<const MemoryTable>& table() const { return table_; }
@@ -78,8 +83,29 @@ class SharedMemory {
     __atomic_store_n(reinterpret_cast<T*>(host(gpa, sizeof(T))), ring::le::from_host(v), __ATOMIC_RELEASE);
   }
 
+  // The same test as MappedRegion::holds_gpa, on the remembered region.
+  // Without a table the window is empty (win_host_ null) and holds nothing.
+  bool in_window(uint64_t gpa, uint64_t n) const {
+    return win_host_ && gpa >= win_gpa_ && gpa - win_gpa_ <= win_size_ && n <= win_size_ - (gpa - win_gpa_);
+  }
+  void remember(const MappedRegion& r) {
+    win_gpa_ = r.gpa;
+    win_size_ = r.size;
+    win_host_ = r.host;
+  }
+  [[gnu::noinline]] uint8_t* host_slow(uint64_t gpa, uint64_t n) {
+    const MappedRegion* r = table_ ? table_->find_gpa(gpa, n) : nullptr;
+    if (!r) throw OutOfRegion("guest address outside every memory region");
+    remember(*r);
+    return r->host + (gpa - r->gpa);
+  }
+
   std::shared_ptr<const MemoryTable> table_;
-  const MappedRegion* last_ = nullptr;
+  // The region hit last (a copy; the table owns the mapping and outlives
+  // every SharedMemory that holds it).
+  uint64_t win_gpa_ = 0;
+  uint64_t win_size_ = 0;
+  uint8_t* win_host_ = nullptr;
 };
 
 static_assert(ring::MemoryPolicy<SharedMemory>);
