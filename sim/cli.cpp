@@ -15,9 +15,10 @@ namespace {
 
 constexpr const char* kRunUsage =
     "usage: virtiosim run [--config FILE.json] [--set key=value ...] [--ring packed|split]\n"
-    "                     [--queue-size N] [--packets N] [--seed N] [--vcd FILE] [--report FILE] [--quiet]\n"
+    "                     [--queue-size N] [--packets N] [--seed N] [--vcd FILE] [--report FILE] [--strict] [--quiet]\n"
     "Simulates the guest driver, virtio-PCI transport and vhost-net device; prints a summary,\n"
     "writes the JSON report (--report) and VCD waves (--vcd). `virtiosim params` lists every key.\n"
+    "--strict: a conformance-monitor violation fails the run.\n"
     "Exit codes: 0 ok, 1 the run found errors, 2 bad arguments or configuration.\n";
 
 bool write_file(const std::string& path, const std::string& text) {
@@ -56,6 +57,7 @@ int run_main(int argc, char** argv) {
       else if (a == "--vcd") opt.vcd_path = next();
       else if (a == "--report") report_path = next();
       else if (a == "--quiet") quiet = true, opt.progress = false;
+      else if (a == "--strict") cfg.set("monitor.strict", "1");
       else if (a == "--help" || a == "-h") return std::fputs(kRunUsage, stdout), 0;
       else throw ConfigError("", "unknown option '" + a + "'");
     }

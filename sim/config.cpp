@@ -4,12 +4,14 @@
 
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
 
 #include "models/net/frame.h"
 #include "models/ring/features.h"
+#include "sim/monitor.h"
 
 namespace virtiosim::sim {
 
@@ -66,6 +68,42 @@ Config::Param flag(const std::string& key, bool& field, const std::string& why) 
           true};
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// A comma-separated list whose every item must be one of `names`.
+Config::Param name_list(const std::string& key, std::string& field, std::vector<std::string> names,
+                        const std::string& why) {
+  std::string accepted;
+  for (const std::string& n : names) accepted += (accepted.empty() ? "" : "|") + n;
+  return {key, "", why, "comma-separated " + accepted, [&field] { return field; },
+          [&field, key, names, accepted](const std::string& v) {
+            for (const std::string& item : split_list(v))
+              if (std::find(names.begin(), names.end(), item) == names.end())
+                throw ConfigError(key, "'" + item + "' is not one of " + accepted);
+            field = v;
+          },
+          false};
+}
+
+std::vector<std::string> barrier_names() {
+  std::vector<std::string> n;
+  for (unsigned i = 0; i < ring::kBarrierSites; ++i) n.push_back(ring::name(static_cast<ring::BarrierSite>(i)));
+  return n;
+}
+
+std::vector<std::string> rule_names() {
+  std::vector<std::string> n;
+  for (const MonitorRule& r : monitor_rules()) n.push_back(r.id);
+  return n;
+}
+
 // Model parameters: latencies and costs are >= 0; counts have their own floor.
 template <class Params>
 void add_model(std::vector<Config::Param>& out, const std::string& prefix, Params& p) {
@@ -104,6 +142,12 @@ std::vector<Config::Param> Config::params() {
   p.push_back(number("stall_timeout_us", stall_timeout_us, "us", "no progress for this long with packets pending ends the run as a stall", 1, 1e9));
   p.push_back(number("log_capacity", log_capacity, "records", "access log ring buffer: the most recent accesses kept (4096 x 32 B stays in L2; totals are never lost)", 1, 1 << 26));
   p.push_back(number("vcd_sample_ns", vcd_sample_ns, "ns", "with --vcd: ring state is sampled this often (kicks and interrupts are counted, never missed)", 1, 1e9));
+  p.push_back(name_list("fault.drop_barriers", drop_barriers, barrier_names(),
+                        "fault injection: ring-core barriers not executed (SPEC_NOTES P13)"));
+  p.push_back(number("fault.lose_kick_every", lose_kick_every, "", "fault injection: every Nth doorbell is lost (0: none)", 0, 1e9));
+  p.push_back(number("fault.lose_irq_every", lose_irq_every, "", "fault injection: every Nth MSI-X message is lost (0: none)", 0, 1e9));
+  p.push_back(name_list("monitor.disable", monitor_disable, rule_names(), "conformance rules switched off"));
+  p.push_back(flag("monitor.strict", strict, "a conformance violation fails the run (also --strict)"));
   add_model(p, "memory.", memory);
   add_model(p, "pci.", this->pci);
   add_model(p, "device_memory.", device_memory);
@@ -156,6 +200,16 @@ void Config::load_json_file(const std::string& file) {
       };
   walk(tree, "");
 }
+
+std::vector<ring::BarrierSite> Config::dropped_barriers() const {
+  std::vector<ring::BarrierSite> out;
+  for (const std::string& item : split_list(drop_barriers))
+    for (unsigned i = 0; i < ring::kBarrierSites; ++i)
+      if (item == ring::name(static_cast<ring::BarrierSite>(i))) out.push_back(static_cast<ring::BarrierSite>(i));
+  return out;
+}
+
+std::vector<std::string> Config::disabled_rules() const { return split_list(monitor_disable); }
 
 uint64_t Config::features() const {
   using ring::feature_bit;

@@ -57,6 +57,12 @@ struct Config {
   double stall_timeout_us = 2000;
   uint32_t log_capacity = 4096;
   double vcd_sample_ns = 100;
+  // Fault injection and the conformance monitor.
+  std::string drop_barriers;      // comma-separated ring::BarrierSite names
+  uint32_t lose_kick_every = 0;   // every Nth doorbell is lost (0: none)
+  uint32_t lose_irq_every = 0;    // every Nth MSI-X message is lost (0: none)
+  std::string monitor_disable;    // comma-separated rule ids switched off
+  bool strict = false;            // a monitor violation fails the run
   // The models.
   memory::MemoryParams memory;
   pci::PciParams pci;
@@ -84,6 +90,8 @@ struct Config {
   void load_json_file(const std::string& file);  // throws ConfigError
   // Feature bits the device offers and the driver accepts.
   uint64_t features() const;
+  std::vector<ring::BarrierSite> dropped_barriers() const;
+  std::vector<std::string> disabled_rules() const;
   uint32_t max_frame_bytes() const { return packet_bytes_max ? packet_bytes_max : packet_bytes; }
 };
 

@@ -14,6 +14,7 @@
 #include "models/memory/backing_store.h"
 #include "models/memory/memory_model.h"
 #include "sim/json.h"
+#include "sim/monitor.h"
 #include "sim/report.h"
 #include "transport/pci/virtio_pci.h"
 #include "waves/tracer.h"
@@ -36,9 +37,15 @@ class Platform : public sc_core::sc_module {
         ram_(kRamBase, ram_bytes(cfg)),
         mem_(ram_, cfg.memory, cfg.ordering, 2u * cfg.queue_pairs, cfg.seed, cfg.log_capacity),
         dev_("vhost_net", mem_, device_config(cfg)),
-        fn_("virtio_pci", dev_, cfg.path, cfg.pci),
-        drv_("virtio_net", mem_, fn_, driver_config(cfg)) {
+        fn_("virtio_pci", dev_, cfg.path, cfg.pci, pci::PciFaults{cfg.lose_kick_every, cfg.lose_irq_every}),
+        drv_("virtio_net", mem_, fn_, driver_config(cfg)),
+        monitor_(cfg.ring, cfg.disabled_rules()) {
     dev_.attach(&fn_);
+    for (ring::BarrierSite site : cfg.dropped_barriers()) mem_.drop_barrier(site);
+    mem_.on_anomaly([this](const memory::OrderingAnomaly& a) {
+      watch_queues();
+      monitor_.on_anomaly(a);
+    });
     drv_.mmio.bind(fn_.mmio);
     drv_.config.bind(fn_.config);
     if (!opt.vcd_path.empty())
@@ -57,8 +64,20 @@ class Platform : public sc_core::sc_module {
   const driver::NetDriver& drv() const { return drv_; }
   const pci::VirtioPciFunction& fn() const { return fn_; }
   const std::vector<std::string>& errors() const { return errors_; }
+  const Monitor& monitor() const { return monitor_; }
+  const std::vector<memory::LogRecord>& last_events() const { return last_events_; }
 
  private:
+  // The monitor learns where the queues are once the driver has probed.
+  void watch_queues() {
+    if (watching_ || !drv_.probed()) return;
+    watching_ = true;
+    for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp)
+      for (uint16_t t = 0; t < 2; ++t)
+        monitor_.add_queue((t ? "tx" : "rx") + std::to_string(qp), drv_.areas(static_cast<uint16_t>(2 * qp + t)),
+                           driver::NetDriver::agent_of(qp), device::VhostNet::agent_of(qp));
+  }
+
   static uint64_t ram_bytes(const Config& cfg) {
     return (driver::NetDriver::ram_bytes(driver_config(cfg)) + (1 << 20) + 0xfff) & ~uint64_t{0xfff};
   }
@@ -127,11 +146,15 @@ class Platform : public sc_core::sc_module {
       if (dev_.failed()) errors_.push_back("device: " + dev_.failure());
       if (!errors_.empty() || done()) break;
       const uint64_t p = progress_count();
-      if (p != last_progress) last_progress = p, last_change = sc_core::sc_time_stamp();
+      // Probing is many slow MMIO accesses and no packets: the watchdog starts after it.
+      if (p != last_progress || !drv_.probed()) last_progress = p, last_change = sc_core::sc_time_stamp();
       if (sc_core::sc_time_stamp() - last_change > sc_core::sc_time(cfg_.stall_timeout_us, sc_core::SC_US)) {
         std::ostringstream o;
         o << "stall: no progress for " << cfg_.stall_timeout_us << " us with packets pending (lost wake-up?)";
         errors_.push_back(o.str());
+        monitor_.report("watchdog.stall", o.str(), last_change.value(), 0);
+        const std::vector<memory::LogRecord> log = mem_.log().snapshot();
+        last_events_.assign(log.end() - static_cast<std::ptrdiff_t>(std::min<size_t>(log.size(), 16)), log.end());
         break;
       }
       const auto now = std::chrono::steady_clock::now();
@@ -155,8 +178,11 @@ class Platform : public sc_core::sc_module {
   device::VhostNet dev_;
   pci::VirtioPciFunction fn_;
   driver::NetDriver drv_;
+  Monitor monitor_;
+  bool watching_ = false;
   std::unique_ptr<waves::Tracer> tracer_;
   std::vector<std::string> errors_;
+  std::vector<memory::LogRecord> last_events_;  // before a stall, for the report
 };
 
 }  // namespace
@@ -170,7 +196,8 @@ RunOutcome run(Config cfg, const RunOptions& opt) {
   sc_core::sc_start();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   top.finish_waves();
-  return make_report(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.errors(), wall);
+  return make_report(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.monitor(), top.last_events(), top.errors(),
+                     wall);
 }
 
 }  // namespace virtiosim::sim

@@ -32,8 +32,12 @@ void ring_errors(JsonWriter& j, const ring::ErrorCounters& e) {
 }  // namespace
 
 RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
-                       const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
-                       std::vector<std::string> errors, double wall_seconds) {
+                       const device::VhostNet& dev, const pci::VirtioPciFunction& fn, const Monitor& monitor,
+                       const std::vector<memory::LogRecord>& last_events, std::vector<std::string> errors,
+                       double wall_seconds) {
+  if (cfg.strict && monitor.total() > 0)
+    errors.push_back("strict: " + std::to_string(monitor.total()) + " conformance violations, first " +
+                     monitor.violations().front().rule + " (" + monitor.violations().front().what + ")");
   // Totals over queue pairs.
   uint64_t tx = 0, tx_bytes = 0, rx = 0, rx_bytes = 0, corrupt = 0, dup = 0, unexpected = 0;
   uint64_t drop_wire = 0, drop_big = 0, doorbells = 0, kicks_suppressed = 0, signals_suppressed = 0;
@@ -128,6 +132,40 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   j.value("max", lat.empty() ? 0.0 : lat.back());
   j.value("samples", static_cast<uint64_t>(lat.size()));
   j.end_object();
+  j.begin_object("monitor");
+  j.value("violations", monitor.total());
+  j.begin_object("by_rule");
+  for (const MonitorRule& r : monitor_rules())
+    if (monitor.count(r.id)) j.value(r.id, monitor.count(r.id));
+  j.end_object();
+  j.begin_array("first");
+  for (size_t i = 0; i < std::min<size_t>(monitor.violations().size(), 20); ++i) {
+    const Violation& v = monitor.violations()[i];
+    j.begin_object();
+    j.value("rule", v.rule).value("what", v.what).value("time_ns", double(v.time_ps) / 1000);
+    j.value("agent", uint64_t{v.agent}).value("queue", v.queue).value("addr", v.addr);
+    j.value("value_read", v.value_read).value("value_expected", v.value_expected);
+    j.end_object();
+  }
+  j.end_array();
+  j.begin_array("last_events");  // before a stall: the newest access-log records
+  for (const memory::LogRecord& r : last_events) {
+    static constexpr const char* kOps[] = {"read", "write", "barrier", "visible"};
+    j.begin_object();
+    j.value("time_ns", double(r.time_ps) / 1000).value("agent", uint64_t{r.agent});
+    j.value("op", kOps[static_cast<unsigned>(r.op)]);
+    if (r.op == memory::LogRecord::Op::barrier) j.value("site", ring::name(static_cast<ring::BarrierSite>(r.value)));
+    else j.value("addr", r.addr).value("size", uint64_t{r.size}).value("value", r.value);
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+  j.begin_object("faults");
+  uint64_t dropped = 0, hoisted = 0;
+  for (unsigned a = 0; a < mem.agents(); ++a) dropped += mem.stats(a).barriers_dropped, hoisted += mem.stats(a).loads_hoisted;
+  j.value("barriers_dropped", dropped).value("loads_hoisted", hoisted);
+  j.value("doorbells_lost", fn.stats().doorbells_lost).value("interrupts_lost", fn.stats().interrupts_lost);
+  j.end_object();
   j.begin_array("queues");
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {
     for (int t = 0; t < 2; ++t) {
@@ -181,6 +219,11 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
                 per(double(fn.stats().interrupts), pkts), per(double(reads + writes), pkts), per(double(transfers), pkts),
                 mean, percentile(lat, 0.5), percentile(lat, 0.99), wall_seconds, per(pkts, wall_seconds));
   out.summary = buf;
+  if (monitor.total()) {
+    const Violation& v = monitor.violations().front();
+    out.summary += "  monitor: " + std::to_string(monitor.total()) + " violations; first " + v.rule + " at " +
+                   std::to_string(v.time_ps / 1000) + " ns on " + v.queue + ": " + v.what + "\n";
+  }
   for (const std::string& e : errors) out.summary += "  error: " + e + "\n";
   return out;
 }

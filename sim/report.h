@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "sim/config.h"
+#include "sim/monitor.h"
 #include "sim/platform.h"
 
 namespace virtiosim::sim {
 
 RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
-                       const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
-                       std::vector<std::string> errors, double wall_seconds);
+                       const device::VhostNet& dev, const pci::VirtioPciFunction& fn, const Monitor& monitor,
+                       const std::vector<memory::LogRecord>& last_events, std::vector<std::string> errors,
+                       double wall_seconds);
 
 }  // namespace virtiosim::sim

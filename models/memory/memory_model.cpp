@@ -9,16 +9,30 @@ namespace virtiosim::memory {
 namespace {
 constexpr double ps_to_ns(uint64_t ps) { return static_cast<double>(ps) / 1000.0; }
 constexpr uint64_t ns_to_ps(double ns) { return static_cast<uint64_t>(ns * 1000.0 + 0.5); }
+constexpr uint64_t kNoEpoch = UINT64_MAX;
+constexpr uint64_t kMaxTracked = 8;  // ring fields: typed accesses of at most 8 bytes
+constexpr unsigned kMaxGranules = kMaxTracked / 2 + 1;
+uint64_t granule_of(uint64_t addr) { return addr & ~uint64_t{1}; }
 }  // namespace
 
 MemoryModel::MemoryModel(BackingStore& ram, MemoryParams p, Ordering ordering, unsigned agents,
                          uint64_t seed, size_t log_capacity)
-    : ram_(ram), p_(p), ordering_(ordering), cost_(p.cost, agents, ram.gpa_base(), ram.size()), stats_(agents), log_(log_capacity) {
+    : ram_(ram),
+      p_(p),
+      ordering_(ordering),
+      cost_(p.cost, agents, ram.gpa_base(), ram.size()),
+      stats_(agents),
+      log_(log_capacity),
+      observed_(agents, std::vector<uint64_t>(agents, 0)),
+      epoch_(agents, kNoEpoch),
+      last_read_(agents),
+      hoist_rng_(seed ^ 0xC2B2AE3D27D4EB4Full) {
   buffers_.reserve(agents);
   for (unsigned a = 0; a < agents; ++a) {
     // Each agent's schedule has its own stream, derived from the run seed.
-    buffers_.emplace_back(ordering, p.store_buffer, p.cost.line_bytes, seed * 0x9E3779B97F4A7C15ull + a,
+    buffers_.emplace_back(ordering, p.store_buffer, seed * 0x9E3779B97F4A7C15ull + a,
                           [this, a](const PendingStore& s) {
+                            store_visible(a, s);
                             std::memcpy(ram_.host(s.addr), s.data(), s.size);
                             LogRecord r{s.visible_ps, s.addr, 0, static_cast<uint32_t>(s.size),
                                         static_cast<uint8_t>(a), LogRecord::Op::visible};
@@ -37,6 +51,23 @@ double MemoryModel::read(unsigned agent, uint64_t now_ps, uint64_t gpa, void* ds
   if (!ram_.maps(gpa, n)) throw std::out_of_range("modeled read outside guest memory");
   settle(now_ps);
   std::memcpy(dst, ram_.host(gpa), n);
+  if (typed && n <= kMaxTracked) {
+    Origin origins[kMaxGranules];
+    const uint64_t first = granule_of(gpa);
+    for (uint64_t g = first, i = 0; g < gpa + n; g += 2, ++i) {
+      const auto it = origin_.find(g);
+      if (it != origin_.end()) origins[i] = it->second;
+    }
+    bool hoisted = false;
+    if (ordering_ == Ordering::weak) {
+      Origin before[kMaxGranules];
+      std::copy(std::begin(origins), std::end(origins), before);
+      hoist(agent, now_ps, gpa, static_cast<uint8_t*>(dst), n, origins);
+      for (unsigned i = 0; i < kMaxGranules; ++i) hoisted |= origins[i].seq != before[i].seq || origins[i].agent != before[i].agent;
+      if (hoisted) ++stats_[agent].loads_hoisted;
+    }
+    check_order(agent, now_ps, gpa, static_cast<const uint8_t*>(dst), n, origins, hoisted);
+  }
   buffers_[agent].forward(gpa, dst, n);  // a load sees the agent's own stores
   ++stats_[agent].reads;
   log_access(LogRecord::Op::read, agent, now_ps, gpa, n, dst, typed);
@@ -59,6 +90,11 @@ double MemoryModel::barrier(unsigned agent, uint64_t now_ps, ring::BarrierSite s
   const ring::BarrierKind kind = ring::kind_of(site);
   ++stats_[agent].barriers[static_cast<unsigned>(kind)];
   log_.record({now_ps, 0, static_cast<uint64_t>(site), 0, static_cast<uint8_t>(agent), LogRecord::Op::barrier});
+  if (dropped(site)) {  // fault injection: the barrier is simply not there
+    ++stats_[agent].barriers_dropped;
+    return 0;
+  }
+  if (kind != ring::BarrierKind::write) epoch_[agent] = kNoEpoch;  // later loads stay after this point
   switch (kind) {
     case ring::BarrierKind::write:
       buffers_[agent].write_barrier();
@@ -72,6 +108,104 @@ double MemoryModel::barrier(unsigned agent, uint64_t now_ps, ring::BarrierSite s
     }
   }
   return 0;
+}
+
+void MemoryModel::store_visible(unsigned agent, const PendingStore& s) {
+  if (s.size > kMaxTracked) return;  // payload: not ring metadata
+  const Origin now{static_cast<int>(agent), s.seq};
+  for (uint64_t g = granule_of(s.addr); g < s.addr + s.size; g += 2) {
+    Origin& o = origin_[g];
+    if (ordering_ == Ordering::weak) {
+      uint16_t old;
+      std::memcpy(&old, ram_.host(g), 2);
+      recent_.push_back({visible_count_, s.visible_ps, g, old, o, now});
+    }
+    o = now;
+  }
+  ++visible_count_;
+  const uint64_t window = ns_to_ps(p_.weak_load_window_ns);
+  while (!recent_.empty() && recent_.front().visible_ps + window < s.visible_ps) recent_.pop_front();
+}
+
+// Weak ordering: a load may be performed as early as the first load since
+// the agent's last read barrier (within the window), i.e. see memory as it
+// was then. Never earlier than the agent's own last read of the same bytes.
+void MemoryModel::hoist(unsigned agent, uint64_t now_ps, uint64_t gpa, uint8_t* dst, uint64_t n,
+                        Origin* origins) {
+  (void)now_ps;  // the window is kept by pruning recent_ (store_visible)
+  uint64_t& epoch = epoch_[agent];
+  const bool first_since_barrier = epoch == kNoEpoch;
+  if (first_since_barrier) epoch = visible_count_;
+  auto& last = last_read_[agent];
+  const uint64_t first = granule_of(gpa);
+  uint64_t snapshot = visible_count_;
+  if (!first_since_barrier && std::uniform_real_distribution<double>(0, 1)(hoist_rng_) < p_.weak_load_hoist) {
+    snapshot = epoch;
+    for (uint64_t g = first; g < gpa + n; g += 2) {
+      const auto it = last.find(g);
+      if (it != last.end()) snapshot = std::max(snapshot, it->second);
+    }
+  }
+  for (uint64_t g = first; g < gpa + n; g += 2) last[g] = visible_count_;
+  if (snapshot >= visible_count_) return;
+  // Undo, newest first, every store that became visible after the snapshot;
+  // stop at the agent's own store (it never reads past its own writes).
+  bool frozen[kMaxGranules] = {};
+  for (auto it = recent_.rbegin(); it != recent_.rend() && it->vseq >= snapshot; ++it) {
+    if (it->granule < first || it->granule >= gpa + n) continue;
+    const unsigned i = static_cast<unsigned>((it->granule - first) / 2);
+    if (frozen[i] || it->new_origin.agent == static_cast<int>(agent)) {
+      frozen[i] = true;
+      continue;
+    }
+    const uint64_t lo = std::max(it->granule, gpa), hi = std::min(it->granule + 2, gpa + n);
+    std::memcpy(dst + (lo - gpa), reinterpret_cast<const uint8_t*>(&it->old_value) + (lo - it->granule), hi - lo);
+    origins[i] = it->old_origin;
+  }
+}
+
+// Did `reader` just miss a store that its writer issued before another store
+// the reader has already observed? Then report it; either way, remember the
+// newest store of each writer the reader has now seen.
+void MemoryModel::check_order(unsigned reader, uint64_t now_ps, uint64_t gpa, const uint8_t* got, uint64_t n,
+                              const Origin* origins, bool hoisted) {
+  const uint64_t first = granule_of(gpa);
+  bool reported = false;
+  for (uint64_t g = first, i = 0; g < gpa + n && !reported; g += 2, ++i) {
+    for (unsigned w = 0; w < agents() && !reported; ++w) {
+      if (w == reader) continue;
+      // The oldest store of w to this granule that the reader did not get:
+      // still in w's store buffer, or undone by the reader's hoisted load.
+      uint64_t missed_seq = UINT64_MAX, missed_value = 0;
+      for (const PendingStore& s : buffers_[w].pending()) {
+        if (s.addr < g + 2 && g < s.addr + s.size) {
+          missed_seq = s.seq;
+          std::memcpy(&missed_value, s.data(), std::min<uint64_t>(8, s.size));
+          break;
+        }
+      }
+      if (hoisted) {
+        for (const Overwritten& o : recent_)
+          if (o.granule == g && o.new_origin.agent == static_cast<int>(w) && o.new_origin.seq > origins[i].seq &&
+              o.new_origin.seq < missed_seq) {
+            missed_seq = o.new_origin.seq;
+            std::memcpy(&missed_value, ram_.host(g), 2);
+            break;
+          }
+      }
+      if (missed_seq != UINT64_MAX && observed_[reader][w] > missed_seq + 1) {
+        OrderingAnomaly a{now_ps, reader, w, gpa, static_cast<uint32_t>(n), 0, missed_value, hoisted};
+        std::memcpy(&a.value_read, got, std::min<uint64_t>(8, n));
+        if (anomaly_observer_) anomaly_observer_(a);
+        reported = true;
+      }
+    }
+  }
+  for (uint64_t g = first, i = 0; g < gpa + n; g += 2, ++i) {
+    const Origin& o = origins[i];
+    if (o.agent >= 0 && o.agent != static_cast<int>(reader))
+      observed_[reader][o.agent] = std::max(observed_[reader][o.agent], o.seq + 1);
+  }
 }
 
 void MemoryModel::log_access(LogRecord::Op op, unsigned agent, uint64_t now_ps, uint64_t gpa, uint64_t n,

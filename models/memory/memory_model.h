@@ -7,7 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <random>
+#include <unordered_map>
 #include <vector>
 
 #include "models/memory/access_log.h"
@@ -22,7 +25,11 @@ namespace virtiosim::memory {
 #define VIRTIOSIM_BARRIER_PARAMS(X)                                                          \
   X(double, wmb_ns, 1.0, "ns", "write barrier: x86 smp_wmb is a compiler barrier, Arm dmb ishst ~ a few cycles") \
   X(double, rmb_ns, 1.0, "ns", "read barrier: x86 smp_rmb is a compiler barrier, Arm dmb ishld ~ a few cycles") \
-  X(double, mb_ns, 10.0, "ns", "full barrier before the drain: locked op / mfence ~33 cycles at 3.3 GHz (Agner Fog)")
+  X(double, mb_ns, 10.0, "ns", "full barrier before the drain: locked op / mfence ~33 cycles at 3.3 GHz (Agner Fog)") \
+  X(double, weak_load_hoist, 0.5, "probability",                                             \
+    "weak: chance that a load is performed as early as the first load since the agent's last read barrier") \
+  X(double, weak_load_window_ns, 100.0, "ns",                                                \
+    "weak: how far back a hoisted load may reach (~ a reorder-buffer's worth of instructions)")
 
 struct MemoryParams {
   CostParams cost;
@@ -38,14 +45,39 @@ struct MemoryParams {
 
 struct AgentMemoryStats {
   uint64_t reads = 0, writes = 0;
-  uint64_t barriers[3] = {};  // by ring::BarrierKind
-  double stall_ns = 0;        // waiting on full store buffers and full barriers
+  uint64_t barriers[3] = {};    // by ring::BarrierKind
+  uint64_t barriers_dropped = 0;// fault injection: barriers that were not executed
+  uint64_t loads_hoisted = 0;   // weak: loads that returned an older value
+  double stall_ns = 0;          // waiting on full store buffers and full barriers
+};
+
+// A message-passing anomaly: `reader` read [addr, addr+size) and got an
+// older value than a store `writer` issued BEFORE another of its stores that
+// `reader` has already observed. With every barrier in place the ring
+// protocol never shows one on the fields it depends on; a missing barrier
+// (or a wrong one) does.
+struct OrderingAnomaly {
+  uint64_t time_ps = 0;
+  unsigned reader = 0, writer = 0;
+  uint64_t addr = 0;
+  uint32_t size = 0;
+  uint64_t value_read = 0;    // what the reader got
+  uint64_t value_missed = 0;  // the writer's newer value it should have seen
+  bool hoisted = false;       // the reader's own load ran early (missing read barrier)
+};
+
+// Which store a granule of memory holds: the writing agent and that
+// agent's store sequence number (program order).
+struct Origin {
+  int agent = -1;  // -1: never written through the model
+  uint64_t seq = 0;
 };
 
 class MemoryModel {
  public:
   // Called for every store as it becomes visible to all agents.
   using VisibleObserver = std::function<void(unsigned agent, const PendingStore&)>;
+  using AnomalyObserver = std::function<void(const OrderingAnomaly&)>;
 
   MemoryModel(BackingStore& ram, MemoryParams p, Ordering ordering, unsigned agents, uint64_t seed,
               size_t log_capacity = 1 << 16);
@@ -62,6 +94,12 @@ class MemoryModel {
   void settle(uint64_t now_ps);
 
   void on_visible(VisibleObserver obs) { observer_ = std::move(obs); }
+  void on_anomaly(AnomalyObserver obs) { anomaly_observer_ = std::move(obs); }
+
+  // Fault injection: barriers at these sites are not executed (SPEC_NOTES
+  // P13 names what each one orders).
+  void drop_barrier(ring::BarrierSite site) { dropped_[static_cast<unsigned>(site)] = true; }
+  bool dropped(ring::BarrierSite site) const { return dropped_[static_cast<unsigned>(site)]; }
 
   unsigned agents() const { return static_cast<unsigned>(buffers_.size()); }
   const CostModel& cost() const { return cost_; }
@@ -75,6 +113,10 @@ class MemoryModel {
  private:
   void log_access(LogRecord::Op op, unsigned agent, uint64_t now_ps, uint64_t gpa, uint64_t n,
                   const void* data, bool typed);
+  void store_visible(unsigned agent, const PendingStore& s);
+  void hoist(unsigned agent, uint64_t now_ps, uint64_t gpa, uint8_t* dst, uint64_t n, Origin* origins);
+  void check_order(unsigned reader, uint64_t now_ps, uint64_t gpa, const uint8_t* got, uint64_t n,
+                   const Origin* origins, bool hoisted);
 
   BackingStore& ram_;
   MemoryParams p_;
@@ -84,6 +126,33 @@ class MemoryModel {
   std::vector<AgentMemoryStats> stats_;
   AccessLog log_;
   VisibleObserver observer_;
+  AnomalyObserver anomaly_observer_;
+  bool dropped_[ring::kBarrierSites] = {};
+
+  // Ordering bookkeeping for ring fields (typed accesses of at most 8
+  // bytes), tracked per 2-byte granule: which store the memory's value came
+  // from, the newest store of each agent each reader has observed, recently
+  // overwritten values (for hoisted loads) and each agent's hoisting epoch.
+  std::unordered_map<uint64_t, Origin> origin_;  // by granule address
+  std::vector<std::vector<uint64_t>> observed_;  // [reader][writer] -> newest seq + 1 seen
+  uint64_t visible_count_ = 0;  // stores made visible so far: the order of visibility
+  struct Overwritten {
+    uint64_t vseq;  // position in the order of visibility
+    uint64_t visible_ps;
+    uint64_t granule;
+    uint16_t old_value;
+    Origin old_origin, new_origin;
+  };
+  std::deque<Overwritten> recent_;
+  // Hoisting is measured in the order stores became visible, not in time:
+  // with temporal decoupling (lt) agents' clocks differ by up to a quantum,
+  // but the order in which the model made stores visible is one order.
+  std::vector<uint64_t> epoch_;  // visibility count at the first load since the last read barrier
+  // Per agent, the visibility count when it last read each granule: a
+  // hoisted load never returns an older value than the agent saw there
+  // (read-read coherence).
+  std::vector<std::unordered_map<uint64_t, uint64_t>> last_read_;
+  std::mt19937_64 hoist_rng_;
 };
 
 }  // namespace virtiosim::memory

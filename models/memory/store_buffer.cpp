@@ -26,10 +26,8 @@ namespace {
 constexpr uint64_t to_ps(double ns) { return static_cast<uint64_t>(ns * 1000.0 + 0.5); }
 }  // namespace
 
-StoreBuffer::StoreBuffer(Ordering ordering, StoreBufferParams p, uint32_t line_bytes, uint64_t seed,
-                         Sink sink)
-    : ordering_(ordering), p_(p), line_bytes_(std::max<uint32_t>(line_bytes, 1)), rng_(seed),
-      sink_(std::move(sink)) {}
+StoreBuffer::StoreBuffer(Ordering ordering, StoreBufferParams p, uint64_t seed, Sink sink)
+    : ordering_(ordering), p_(p), rng_(seed), sink_(std::move(sink)) {}
 
 uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size) {
   PendingStore s;
@@ -57,9 +55,11 @@ uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, ui
   } else {
     std::uniform_int_distribution<uint64_t> delay(0, to_ps(p_.weak_max_delay_ns));
     t = now_ps + to_ps(p_.store_drain_ns) + delay(rng_);
-    // Coherence: a later store to the same line never overtakes an earlier one.
+    // Coherence is per location: a later store to overlapping bytes never
+    // overtakes an earlier one; stores to different addresses, even in one
+    // cache line, may become visible in any order (Arm, POWER).
     for (const PendingStore& q : pending_)
-      if (q.addr / line_bytes_ == addr / line_bytes_) t = std::max(t, q.visible_ps);
+      if (q.addr < addr + size && addr < q.addr + q.size) t = std::max(t, q.visible_ps);
   }
   s.visible_ps = std::max(t, fence_ps_) + stall;
   earliest_ps_ = std::min(earliest_ps_, s.visible_ps);

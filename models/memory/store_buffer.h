@@ -2,13 +2,13 @@
 // agents? Selected per run:
 //   sc    every store is visible at once (sequential consistency);
 //   tso   stores drain in program order after a delay (x86-TSO store buffer);
-//   weak  stores to different cache lines may become visible out of order,
-//         with seeded random delays (Arm/POWER-like); stores to one line
-//         stay in order (coherence).
+//   weak  stores to different addresses may become visible out of order,
+//         with seeded random delays (Arm/POWER-like); stores to the same
+//         location stay in order (coherence).
 // A write barrier keeps every later store from becoming visible before the
 // earlier ones; a full barrier stalls the agent until its buffer is empty.
-// Loads are performed when issued and see the agent's own pending stores
-// (store-to-load forwarding); load-load reordering is not modeled here.
+// Loads see the agent's own pending stores (store-to-load forwarding);
+// load reordering under `weak` is the memory model's (memory_model.h).
 #pragma once
 
 #include <cstdint>
@@ -68,8 +68,7 @@ class StoreBuffer {
   // Called for each store as it becomes visible, in visibility order.
   using Sink = std::function<void(const PendingStore&)>;
 
-  // `line_bytes`: coherence granule (stores to one line stay in order).
-  StoreBuffer(Ordering ordering, StoreBufferParams p, uint32_t line_bytes, uint64_t seed, Sink sink);
+  StoreBuffer(Ordering ordering, StoreBufferParams p, uint64_t seed, Sink sink);
 
   // Issue a store at `now_ps`. Returns the stall (ps) the agent suffers
   // because the buffer was full (the oldest store is forced out first).
@@ -89,6 +88,8 @@ class StoreBuffer {
   uint64_t full_barrier(uint64_t now_ps);
 
   size_t depth() const { return pending_.size(); }
+  // Stores not yet visible, in program order.
+  const std::deque<PendingStore>& pending() const { return pending_; }
   Ordering ordering() const { return ordering_; }
   uint64_t stores() const { return seq_; }
   uint64_t reordered() const { return reordered_; }  // became visible before an older store
@@ -99,7 +100,6 @@ class StoreBuffer {
 
   Ordering ordering_;
   StoreBufferParams p_;
-  uint32_t line_bytes_;
   std::mt19937_64 rng_;
   Sink sink_;
   std::deque<PendingStore> pending_;  // program order

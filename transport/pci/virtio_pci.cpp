@@ -37,8 +37,8 @@ uint64_t get_le(const uint8_t* p, unsigned len) {
 }  // namespace
 
 VirtioPciFunction::VirtioPciFunction(sc_core::sc_module_name n, VirtioDeviceIf& device, AccessPath path,
-                                     PciParams p)
-    : sc_module(n), mmio("mmio"), config("config"), device_(device), path_(path), p_(p) {
+                                     PciParams p, PciFaults faults)
+    : sc_module(n), mmio("mmio"), config("config"), device_(device), path_(path), p_(p), faults_(faults) {
   mmio.register_b_transport(this, &VirtioPciFunction::b_transport_mmio);
   config.register_b_transport(this, &VirtioPciFunction::b_transport_config);
   queues_.resize(device_.num_queues());
@@ -164,9 +164,13 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
       const double arrive_ns = path_ == AccessPath::vhost ? p_.vhost_doorbell_ns : p_.pcie_mmio_write_ns;
       delay += sc_time(doorbell_guest_ns(), SC_NS);
       const sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
+      ++stats_.doorbells;
+      if (faults_.lose_doorbell_every && stats_.doorbells % faults_.lose_doorbell_every == 0) {
+        ++stats_.doorbells_lost;  // the write is accepted and goes nowhere
+        return;
+      }
       doorbells_.push_back({at, static_cast<uint16_t>(queue), static_cast<uint32_t>(get_le(data, len))});
       doorbell_ev_.notify(at - sc_core::sc_time_stamp());
-      ++stats_.doorbells;
       return;
     }
     delay += sc_time(mmio_ns(write), SC_NS);
@@ -346,6 +350,10 @@ void VirtioPciFunction::deliver_interrupts() {
 
 void VirtioPciFunction::send_msix(uint16_t vector) {
   ++stats_.interrupts;
+  if (faults_.lose_irq_every && stats_.interrupts % faults_.lose_irq_every == 0) {
+    ++stats_.interrupts_lost;
+    return;
+  }
   msix_events_[vector]->notify(sc_core::SC_ZERO_TIME);
 }
 

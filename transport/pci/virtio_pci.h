@@ -70,10 +70,18 @@ struct PciLayout {
   static constexpr uint16_t device_id_base = 0x1040; // modern virtio: 0x1040 + device type
 };
 
+// Fault injection: lose every Nth doorbell / MSI-X message (0: none).
+struct PciFaults {
+  uint32_t lose_doorbell_every = 0;
+  uint32_t lose_irq_every = 0;
+};
+
 struct PciStats {
   uint64_t mmio_reads = 0, mmio_writes = 0;
   uint64_t doorbells = 0;
+  uint64_t doorbells_lost = 0;   // fault injection
   uint64_t interrupts = 0;       // MSI-X messages sent
+  uint64_t interrupts_lost = 0;  // fault injection
   uint64_t interrupts_masked = 0;// held pending because the vector was masked
 };
 
@@ -84,7 +92,7 @@ class VirtioPciFunction : public sc_core::sc_module {
   tlm_utils::simple_target_socket<VirtioPciFunction> config;  // configuration space, offsets 0..255
 
   VirtioPciFunction(sc_core::sc_module_name name, VirtioDeviceIf& device, AccessPath path,
-                    PciParams p = {});
+                    PciParams p = {}, PciFaults faults = {});
 
   // Device side: raise the interrupt of `queue` (its MSI-X vector) after
   // the path's latency.
@@ -117,6 +125,7 @@ class VirtioPciFunction : public sc_core::sc_module {
   VirtioDeviceIf& device_;
   AccessPath path_;
   PciParams p_;
+  PciFaults faults_;
   std::vector<uint8_t> cfg_;  // 256 bytes of PCI configuration space
   // Common configuration state.
   uint32_t device_feature_select_ = 0, driver_feature_select_ = 0;

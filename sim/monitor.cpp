@@ -1,0 +1,105 @@
+#include "sim/monitor.h"
+
+#include <algorithm>
+
+#include "models/ring/layout.h"
+
+namespace virtiosim::sim {
+
+const std::vector<MonitorRule>& monitor_rules() {
+  static const std::vector<MonitorRule> rules = {
+      {"P13.avail_body", "device read a descriptor (or avail entry) not yet visible when it observed it available"},
+      {"P6.5", "a list head's flags became visible before the rest of the list"},
+      {"P13.used_body", "driver read a used id/len not yet visible when it observed the entry used"},
+      {"P11.event", "event suppression read with an off_wrap/event index not yet visible behind its flags"},
+      {"P3", "the driver changed a descriptor the device owns"},
+      {"watchdog.stall", "no progress with buffers pending: a lost wake-up or a stuck queue"},
+  };
+  return rules;
+}
+
+Monitor::Monitor(ring::RingLayout layout, std::vector<std::string> disabled, size_t keep)
+    : layout_(layout), disabled_(std::move(disabled)), keep_(keep) {}
+
+void Monitor::add_queue(const std::string& name, const ring::QueueAreas& areas, unsigned driver_agent,
+                        unsigned device_agent) {
+  queues_.push_back({name, areas, driver_agent, device_agent});
+}
+
+bool Monitor::enabled(const std::string& rule) const {
+  return std::find(disabled_.begin(), disabled_.end(), rule) == disabled_.end();
+}
+
+uint64_t Monitor::count(const std::string& rule) const {
+  for (const auto& [r, n] : counts_)
+    if (r == rule) return n;
+  return 0;
+}
+
+void Monitor::add(Violation v) {
+  if (!enabled(v.rule)) return;
+  ++total_;
+  auto it = std::find_if(counts_.begin(), counts_.end(), [&](auto& c) { return c.first == v.rule; });
+  if (it == counts_.end()) counts_.emplace_back(v.rule, 1);
+  else ++it->second;
+  if (kept_.size() < keep_) kept_.push_back(std::move(v));
+}
+
+void Monitor::report(const std::string& rule, const std::string& what, uint64_t time_ps, unsigned agent,
+                     uint64_t addr) {
+  add({rule, what, time_ps, agent, addr, 0, 0, ""});
+}
+
+// Which field of which ring the anomaly hit decides the rule.
+std::string Monitor::classify(const Queue& q, const memory::OrderingAnomaly& a, std::string& what) const {
+  const ring::QueueAreas& r = q.areas;
+  const bool by_device = a.reader == q.device_agent, by_driver = a.reader == q.driver_agent;
+  if (layout_ == ring::RingLayout::packed) {
+    const uint64_t ring_end = r.desc + uint64_t{r.num} * 16;
+    if (a.addr >= r.desc && a.addr < ring_end) {
+      const uint64_t off = (a.addr - r.desc) % 16;
+      const uint64_t slot = (a.addr - r.desc) / 16;
+      what = "slot " + std::to_string(slot);
+      if (by_device && off < ring::packed_off::flags) return "P13.avail_body";
+      if (by_device) return "P6.5";
+      if (by_driver && off < ring::packed_off::flags) return "P13.used_body";
+      return "";  // the driver seeing a later used flag late is allowed
+    }
+    if ((a.addr >= r.driver && a.addr < r.driver + 4) || (a.addr >= r.device && a.addr < r.device + 4)) {
+      what = a.addr >= r.driver && a.addr < r.driver + 4 ? "driver area" : "device area";
+      return "P11.event";
+    }
+    return "";
+  }
+  const ring::SplitLayout s{r.desc, r.driver, r.device, r.num};
+  if (a.addr >= s.desc && a.addr < s.desc + ring::SplitLayout::desc_bytes(r.num)) {
+    what = "descriptor " + std::to_string((a.addr - s.desc) / 16);
+    return by_device ? "P13.avail_body" : "";
+  }
+  if (a.addr >= s.avail_ring_addr(0) && a.addr < s.used_event_addr()) {
+    what = "avail ring entry";
+    return by_device ? "P13.avail_body" : "";
+  }
+  if (a.addr >= s.used_elem_addr(0) && a.addr < s.avail_event_addr()) {
+    what = "used ring element";
+    return by_driver ? "P13.used_body" : "";
+  }
+  if (a.addr == s.used_event_addr() || a.addr == s.avail_event_addr()) {
+    what = a.addr == s.used_event_addr() ? "used_event" : "avail_event";
+    return "P11.event";
+  }
+  return "";
+}
+
+void Monitor::on_anomaly(const memory::OrderingAnomaly& a) {
+  for (const Queue& q : queues_) {
+    std::string what;
+    const std::string rule = classify(q, a, what);
+    if (rule.empty()) continue;
+    add({rule, what + (a.hoisted ? " (load ran early: missing read barrier)" : " (store still buffered: missing write barrier)"),
+         a.time_ps, a.reader, a.addr, a.value_read, a.value_missed, q.name});
+    return;
+  }
+}
+
+}  // namespace virtiosim::sim
