@@ -8,6 +8,7 @@
 #
 # usage: testbench/bench/vhost_user_vs_dpdk.sh VIRTIOSIM_BINARY [ROUNDS] [SECONDS]
 # Placement: front-end lcores on CPU 0, either back-end on CPU 1.
+# SERVE_ARGS (environment): extra `serve` options, e.g. "--poll-us 1000".
 set -uo pipefail
 virtiosim=${1:?virtiosim binary}
 rounds=${2:-5}
@@ -24,11 +25,13 @@ rate() {  # median Tx-pps of a log, skipping the first two samples
   grep -o "Tx-pps: *[0-9]*" "$1" | awk '{print $2}' | tail -n +3 | sort -n |
     awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'
 }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
+# A run whose front-end printed no rate (0: the back-end did not come up in
+# time on a loaded machine) is reported but left out of the median.
+median() { awk '$1 > 0' | sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
 ours=() dpdk=()
 for r in $(seq "$rounds"); do
   rm -f "$dir/sock"
-  taskset -c 1 "$virtiosim" vhost-user serve --socket "$dir/sock" --mode sink >"$dir/serve.out" 2>/dev/null &
+  taskset -c 1 "$virtiosim" vhost-user serve --socket "$dir/sock" --mode sink ${SERVE_ARGS:-} >"$dir/serve.out" 2>/dev/null &
   sp=$!
   for _ in $(seq 100); do [ -S "$dir/sock" ] && break; sleep 0.05; done
   front "$dir/ours.log"
