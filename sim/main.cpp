@@ -8,6 +8,7 @@
 
 #include "sim/cli.h"
 #include "transport/vhost_user/cli.h"
+#include "waves/cli.h"
 
 namespace {
 
@@ -21,7 +22,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  run [options]                simulate driver, virtio-PCI and vhost-net (virtiosim run --help)\n"
     "  params [--json]              every parameter: key, unit, default, why\n"
-    "  vhost-user serve|drive ...   meet real vhost-user peers (virtiosim vhost-user --help)\n";
+    "  vhost-user serve|drive ...   meet real vhost-user peers (virtiosim vhost-user --help)\n"
+    "  waves summarize|events ...   ring events decoded from a run's VCD (virtiosim waves --help)\n";
 
 }  // namespace
 
@@ -35,6 +37,7 @@ int sc_main(int argc, char** argv) {
   if (std::strcmp(argv[1], "run") == 0) return virtiosim::sim::run_main(argc - 1, argv + 1);
   if (std::strcmp(argv[1], "params") == 0) return virtiosim::sim::params_main(argc - 1, argv + 1);
   if (std::strcmp(argv[1], "vhost-user") == 0) return virtiosim::vhost_user::vhost_user_main(argc - 1, argv + 1);
+  if (std::strcmp(argv[1], "waves") == 0) return virtiosim::waves::waves_main(argc - 1, argv + 1);
   if (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::fputs(kUsage, stdout);
     return 0;

@@ -1,10 +1,12 @@
 #include "waves/tracer.h"
 
+#include <cstdio>
 #include <fstream>
 #include <cstring>
 #include <sstream>
 
 #include "models/ring/layout.h"
+#include "waves/gtkw.h"
 
 namespace virtiosim::waves {
 
@@ -24,6 +26,9 @@ struct Tracer::Queue {
   // Notifications: running counts and a pulse in the sample they changed.
   uint64_t kicks = 0, interrupts = 0;
   bool kick = false, interrupt = false;
+  // The ring's shape, so a reader can do index arithmetic (waves/ring_events.h).
+  uint32_t queue_size = 0;  // 0 until the driver sets the queue up
+  bool packed = true;
 };
 
 Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample_ns,
@@ -57,6 +62,9 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
     sc_core::sc_trace(file_, q.kick, g + "kick");
     sc_core::sc_trace(file_, q.interrupts, g + "interrupts");
     sc_core::sc_trace(file_, q.interrupt, g + "interrupt");
+    q.packed = layout_ == ring::RingLayout::packed;
+    sc_core::sc_trace(file_, q.queue_size, g + "queue_size");
+    sc_core::sc_trace(file_, q.packed, g + "packed");
   }
   for (unsigned a = 0; a < sb_depth_.size(); ++a)
     sc_core::sc_trace(file_, sb_depth_[a], "memory.store_buffer_depth_agent" + std::to_string(a));
@@ -93,6 +101,7 @@ void Tracer::sample() {
       q.drv_used_idx = r.used_idx;
       q.drv_used_wrap = r.used_wrap;
       q.in_flight = d->num() - d->num_free();
+      q.queue_size = d->num();
       const uint64_t kicks = d->stats().kicks;
       q.kick = kicks != q.kicks;
       q.kicks = kicks;
@@ -148,6 +157,12 @@ void Tracer::finish() {
   const size_t end = date == std::string::npos ? date : text.find("$end", date);
   if (end != std::string::npos) text.replace(date, end - date, "$date\n     virtiosim (deterministic)\n");
   std::ofstream(path_, std::ios::trunc) << text;
+  // GTKWave save file next to the VCD, built from the header just written.
+  try {
+    write_gtkw(path_);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "virtiosim: no GTKWave save file: %s\n", e.what());
+  }
 }
 
 }  // namespace virtiosim::waves

@@ -3,7 +3,9 @@
 // other side can see), in-flight buffers, kick and interrupt counts with a
 // pulse on each change, each agent's store-buffer depth, and the access
 // log's running count as a marker of memory activity. Ring state is
-// sampled every `sample_ns`; written through SystemC's own VCD tracing, so
+// sampled every `sample_ns`; each queue also carries its size and layout
+// (queue_size, packed) so a reader can decode its indices
+// (waves/ring_events.h). Written through SystemC's own VCD tracing, so
 // GTKWave opens it.
 #pragma once
 
@@ -28,7 +30,8 @@ class Tracer : public sc_core::sc_module {
   ~Tracer() override;
 
   // Close the file and make its header independent of the wall clock, so
-  // the same run gives the same bytes.
+  // the same run gives the same bytes; then write FILE.gtkw next to it
+  // (waves/gtkw.h).
   void finish();
 
  private:
