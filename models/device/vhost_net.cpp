@@ -144,7 +144,7 @@ void VhostNet::worker_thread(Worker& w) {
       busy_poll(w);
       continue;
     }
-    if (!w.kick_pending) w.clock.wait_for(w.kick);
+    w.clock.wait_until(w.kick, [&] { return w.kick_pending || failed_; });
     w.kick_pending = false;
   }
 }
@@ -161,7 +161,7 @@ void VhostNet::busy_poll(Worker& w) {
   }
   if (w.tx->enable_notifications()) return;
   if (!w.wire.empty() && w.rx->enable_notifications()) return;
-  if (!w.kick_pending) w.clock.wait_for(w.kick);
+  w.clock.wait_until(w.kick, [&] { return w.kick_pending || failed_; });
   w.kick_pending = false;
 }
 

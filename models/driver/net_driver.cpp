@@ -469,7 +469,8 @@ void NetDriver::vcpu_thread(QueuePair& q) {
     }
     if (q.stats.tx_packets < q.stats.quota) {
       if (paced && q.clock.now() < q.next_send) {
-        q.clock.wait_for(q.wake, q.next_send - q.clock.now());
+        const sc_time gap_left = q.next_send - q.clock.now();
+        q.clock.wait_until(q.wake, gap_left, [&] { return q.rx_irq || q.tx_irq || failed(); });
         continue;
       }
       if (!xmit(q)) {
@@ -481,7 +482,7 @@ void NetDriver::vcpu_thread(QueuePair& q) {
           q.tx->disable_cb();
           continue;  // completions already there
         }
-        q.clock.wait_for(q.wake);
+        q.clock.wait_until(q.wake, [&] { return q.rx_irq || q.tx_irq || failed(); });
         continue;
       }
       if (paced) q.next_send = std::max(q.next_send, q.clock.now()) + gap;
@@ -492,7 +493,7 @@ void NetDriver::vcpu_thread(QueuePair& q) {
       if (q.stats.tx_packets == q.stats.quota && q.tx->enable_cb()) q.tx_irq = true;
       continue;
     }
-    q.clock.wait_for(q.wake);
+    q.clock.wait_until(q.wake, [&] { return q.rx_irq || q.tx_irq || failed(); });
   }
 }
 

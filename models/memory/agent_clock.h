@@ -55,15 +55,20 @@ class AgentClock {
     if (ps >= local_ps_) advance_ps(ps - local_ps_);
   }
 
-  // Wait for an event another thread notifies, first catching up with this
-  // thread's local time so the wait starts at the right moment.
-  void wait_for(const sc_core::sc_event& e) {
+  // Sleep until `ready()` holds, woken by `e`. The thread first catches up
+  // with its local time, and an event may fire during that catch-up, so the
+  // condition is checked again after it: waiting on the event alone would
+  // lose that wake-up (the watchdog found exactly this).
+  template <class Ready>
+  void wait_until(const sc_core::sc_event& e, Ready ready) {
     sync();
-    sc_core::wait(e);
+    while (!ready()) sc_core::wait(e);
   }
-  void wait_for(const sc_core::sc_event& e, const sc_core::sc_time& timeout) {
+  // As wait_until, but give up after `timeout` (measured from now).
+  template <class Ready>
+  void wait_until(const sc_core::sc_event& e, const sc_core::sc_time& timeout, Ready ready) {
     sync();
-    sc_core::wait(timeout, e);
+    if (!ready()) sc_core::wait(timeout, e);
   }
 
   sc_core::sc_time now() const { return sc_core::sc_time_stamp() + local(); }

@@ -121,7 +121,7 @@ void ring_on_systemc(TimingMode mode) {
           EXPECT_EQ(u.token, ++completed);
         }
         if (completed < kBuffers && !drv.enable_cb())
-          drv_clock.wait_for(irq, sc_core::sc_time(50, sc_core::SC_US));
+          drv_clock.wait_until(irq, sc_core::sc_time(50, sc_core::SC_US), [] { return false; });
         drv.disable_cb();
       }
       EXPECT_GT(sc_core::sc_time_stamp(), sc_core::SC_ZERO_TIME);
@@ -141,7 +141,7 @@ void ring_on_systemc(TimingMode mode) {
         ASSERT_EQ(dev.flush(), ring::RingError::ok);
         if (dev.should_signal()) dev_clock.sync(), irq.notify(sc_core::sc_time(500, sc_core::SC_NS));
         if (dev.enable_notifications()) continue;
-        dev_clock.wait_for(kick, sc_core::sc_time(50, sc_core::SC_US));
+        dev_clock.wait_until(kick, sc_core::sc_time(50, sc_core::SC_US), [] { return false; });
         dev.disable_notifications();
       }
     }
