@@ -227,8 +227,9 @@ TEST(System, ParamsListsEveryKeyWithItsReason) {
   for (const auto& [k, p] : list) {
     ++n;
     EXPECT_FALSE(p.get<std::string>("why").empty()) << p.get<std::string>("key");
-    if (p.get<std::string>("accepted").rfind("comma-separated", 0) != 0)  // lists may default to empty
+    if (p.get<std::string>("accepted").rfind("comma-separated", 0) != 0) {  // lists may default to empty
       EXPECT_FALSE(p.get<std::string>("default").empty()) << p.get<std::string>("key");
+    }
     if (p.get<std::string>("key") == "memory.dram_ns") {
       has_dram = true;
       EXPECT_EQ(p.get<std::string>("unit"), "ns");
