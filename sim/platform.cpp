@@ -50,7 +50,8 @@ class Platform : public sc_core::sc_module {
     drv_.config.bind(fn_.config);
     if (!opt.vcd_path.empty())
       tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, mem_, drv_, dev_,
-                                                static_cast<uint16_t>(2 * cfg.queue_pairs), cfg.ring);
+                                                static_cast<uint16_t>(2 * cfg.queue_pairs), cfg.ring,
+                                                [this] { return monitor_.total(); });
     SC_THREAD(controller);
   }
 

@@ -12,6 +12,7 @@
 #include <systemc>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,7 +27,8 @@ class Tracer : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Tracer);
   Tracer(sc_core::sc_module_name name, const std::string& path, double sample_ns, const memory::MemoryModel& mem,
-         const driver::NetDriver& drv, const device::VhostNet& dev, uint16_t queues, ring::RingLayout layout);
+         const driver::NetDriver& drv, const device::VhostNet& dev, uint16_t queues, ring::RingLayout layout,
+         std::function<uint64_t()> violations);
   ~Tracer() override;
 
   // Close the file and make its header independent of the wall clock, so
@@ -48,6 +50,8 @@ class Tracer : public sc_core::sc_module {
   sc_core::sc_trace_file* file_ = nullptr;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<uint32_t> sb_depth_;
+  std::function<uint64_t()> violations_;
+  uint64_t violation_count_ = 0;  // conformance monitor: a step marks each new violation
   uint64_t access_count_ = 0;
   uint64_t irq_count_ = 0;  // interrupts handled, all queues, at the last sample
   bool pulse_ = false;       // a kick/interrupt pulse is high and must drop next sample

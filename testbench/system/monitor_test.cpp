@@ -130,3 +130,37 @@ INSTANTIATE_TEST_SUITE_P(Faults, LostNotification,
 
 }  // namespace
 }  // namespace virtiosim::testing
+
+namespace virtiosim::testing {
+namespace {
+
+// A violation is marked in the waves: monitor.violations steps up.
+TEST(Monitor, ViolationsAreMarkedInTheWaves) {
+  SimRun found;
+  const int seed = first_seed_with_violation("--set fault.drop_barriers=device_avail_read", &found);
+  ASSERT_GT(seed, 0);
+  const std::filesystem::path vcd = fresh_dir() / "v.vcd";
+  const SimRun r = run_virtiosim(kExplore + "--set fault.drop_barriers=device_avail_read --seed " +
+                                 std::to_string(seed) + " --vcd " + vcd.string());
+  ASSERT_GT(r.get<uint64_t>("monitor.violations"), 0u);
+  // `$var wire 64 <id> violations [63:0] $end` inside `$scope module monitor`.
+  std::istringstream in(slurp(vcd));
+  std::string line, id, scope;
+  while (std::getline(in, line) && line.rfind("$enddefinitions", 0) != 0) {
+    std::istringstream f(line);
+    std::string kw, a1, a2, a3, a4;
+    f >> kw >> a1 >> a2 >> a3 >> a4;
+    if (kw == "$scope") scope = a2;
+    if (kw == "$var" && scope == "monitor" && a4 == "violations") id = a3;
+  }
+  ASSERT_FALSE(id.empty()) << "no monitor.violations signal";
+  bool stepped = false;  // a value change to a non-zero count
+  while (std::getline(in, line))
+    if (line.size() > id.size() + 2 && line[0] == 'b' && line.compare(line.size() - id.size(), id.size(), id) == 0 &&
+        line.find('1') < line.size() - id.size())
+      stepped = true;
+  EXPECT_TRUE(stepped);
+}
+
+}  // namespace
+}  // namespace virtiosim::testing
