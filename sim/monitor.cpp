@@ -12,7 +12,6 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P6.5", "a list head's flags became visible before the rest of the list"},
       {"P13.used_body", "driver read a used id/len not yet visible when it observed the entry used"},
       {"P11.event", "event suppression read with an off_wrap/event index not yet visible behind its flags"},
-      {"P3", "the driver changed a descriptor the device owns"},
       {"watchdog.stall", "no progress with buffers pending: a lost wake-up or a stuck queue"},
   };
   return rules;
