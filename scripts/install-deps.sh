@@ -2,11 +2,17 @@
 # Installs the Debian packages virtiosim needs, only when one is missing.
 # Usage: scripts/install-deps.sh [build|test]
 set -euo pipefail
-build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-dev libsystemc-dev libboost-dev)
+# The Python module (python/) is built with pybind11 for Debian's /usr/bin/python3.
+build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-dev libsystemc-dev libboost-dev
+            pybind11-dev python3-dev)
 # dpdk-testpmd (interop tests) is in dpdk-dev on Debian 12; the vhost and
 # virtio-user PMDs and the ring mempool are only Recommends of dpdk.
 # vcd2fst (gtkwave) checks that our VCD files parse with GTKWave's reader.
-test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23 gtkwave)
+# The pytest suites (python/tests) run under /usr/bin/python3 with Debian's
+# pytest, numpy, matplotlib and tqdm; python3-distributed runs a sweep on a
+# local dask cluster.
+test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23 gtkwave
+           python3-pytest python3-numpy python3-matplotlib python3-tqdm python3-distributed)
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;

@@ -1,0 +1,71 @@
+import pickle
+
+import pytest
+
+import virtiosim
+from virtiosim import Config, ConfigError
+
+
+def test_params_is_the_simulators_table():
+    ps = virtiosim.params()
+    keys = [p["key"] for p in ps]
+    assert keys[:4] == ["ring", "queue_size", "queue_pairs", "packets"]
+    assert "memory.dram_ns" in keys and "vhost.busy_poll_ns" in keys
+    q = next(p for p in ps if p["key"] == "queue_size")
+    assert q["unit"] == "entries" and q["default"] == "256" and q["accepted"] == "1..32768"
+
+
+def test_defaults_keys_and_info():
+    c = Config()
+    assert c["ring"] == "packed" and c["queue_size"] == 256 and c["event_idx"] is True
+    assert c["memory.dram_ns"] == 90
+    assert c.keys() == [p["key"] for p in virtiosim.params()]
+    assert c.info("memory.dram_ns")["unit"] == "ns"
+    assert c.defaults()["packets"] == 100000
+    assert c.changed() == {}
+    assert c.to_dict()["ordering"] == "tso"
+    assert "ring" in c and "nope" not in c and c.get("nope", 5) == 5
+
+
+def test_set_values_and_arguments(tmp_path):
+    c = Config({"memory.dram_ns": 80}, ring="split", queue_size=512, vhost__busy_poll_ns=20000, event_idx=False)
+    c["seed"] = 3
+    c.set("packet_bytes", "128").update(in_order=1)
+    assert c["memory.dram_ns"] == 80 and c["vhost.busy_poll_ns"] == 20000
+    assert c["event_idx"] is False and c["in_order"] is True and c["packet_bytes"] == 128
+    assert "--set" in c.args() and "event_idx=0" in c.args() and "ring=split" in c.args()
+    d = c.copy(queue_size=1024)
+    assert d["queue_size"] == 1024 and c["queue_size"] == 512 and d["ring"] == "split"
+    assert pickle.loads(pickle.dumps(c)) == c
+    assert "vhost__busy_poll_ns=20000" in repr(c)
+    assert '"ring": "split"' in c.to_json(tmp_path / "c.json")
+    assert (tmp_path / "c.json").read_text().startswith("{")
+
+
+def test_unknown_key_names_it_and_suggests():
+    with pytest.raises(ConfigError) as e:
+        Config(queue_sise=8)
+    assert e.value.key == "queue_sise"
+    assert "unknown key 'queue_sise'" in str(e.value) and "queue_size" in str(e.value)
+
+
+@pytest.mark.parametrize("key,value,accepted", [
+    ("ring", "ring", "packed|split"),
+    ("ordering", "strong", "sc|tso|weak"),
+    ("event_idx", "yes", "0|1"),
+    ("queue_size", 40000, "1..32768"),
+    ("memory.dram_ns", -1, "0..1e+12"),
+    ("packets", "many", "1..1e+12"),
+])
+def test_bad_value_names_key_and_accepted(key, value, accepted):
+    with pytest.raises(ConfigError) as e:
+        Config({key: value})
+    assert e.value.key == key
+    assert f"'{key}'" in str(e.value) and accepted in str(e.value)
+
+
+def test_cross_parameter_rule_comes_from_the_simulator():
+    with pytest.raises(ConfigError) as e:
+        virtiosim.run(Config(ring="split", queue_size=100), packets=10)
+    assert e.value.key == "queue_size"
+    assert "power of two" in str(e.value)

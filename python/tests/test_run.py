@@ -1,0 +1,55 @@
+import json
+import os
+
+import pytest
+
+import virtiosim
+from virtiosim import Config, RunError
+
+
+def test_run_returns_the_report(packets):
+    r = virtiosim.run(Config(ring="split", queue_size=128), packets=packets, seed=5)
+    assert isinstance(r, dict) and r.ok and r["result"] == "ok"
+    assert r["config"]["ring"] == "split" and r["seed"] == 5
+    assert r.packets_tx == packets and r.packets_rx == packets
+    assert r.mpps == r["rates"]["tx_mpps"] > 0
+    assert r.rates.tx_mpps == r.mpps
+    assert r.kicks == r["kicks"]["issued"] and 0 <= r.kicks_per_packet <= 1
+    assert r.interrupts_handled == r["interrupts"]["handled"]
+    assert r.latency_p99_ns >= r.latency_p50_ns > 0
+    assert r.paths == {"report": None} and r.config["queue_size"] == 128
+    flat = r.flat()
+    assert flat["rates.tx_mpps"] == r.mpps and flat["queues.tx0.driver.added"] == packets
+    assert "wall.seconds" not in flat and "wall.seconds" in r.flat(wall=True)
+    assert "Mpps" in repr(r)
+    with pytest.raises(AttributeError):
+        r.no_such_figure
+
+
+def test_same_seed_same_report(packets):
+    a = virtiosim.run(packets=packets, seed=9, ordering="weak")
+    b = virtiosim.run(Config(ordering="weak"), packets=packets, seed=9)
+    a.pop("wall"), b.pop("wall")
+    assert a == b
+
+
+def test_run_keeps_report_and_waves(tmp_path, packets):
+    r = virtiosim.run(packets=packets, report=tmp_path / "r.json", vcd=tmp_path / "w" / "run.vcd")
+    assert r.paths["report"] == str(tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["result"] == "ok"
+    for k in ("vcd", "gtkw"):
+        assert os.path.exists(r.paths[k]), k
+    assert r.paths["gtkw"] == str(tmp_path / "w" / "run.gtkw")
+
+
+def test_failed_run_raises_with_the_simulators_message():
+    with pytest.raises(RunError) as e:
+        virtiosim.run(packets=200, driver__offered_pps=1000, stall_timeout_us=1)
+    assert "stall: no progress for 1 us" in str(e.value)
+    assert e.value.returncode == 1 and e.value.result["result"] == "failed"
+
+
+def test_simulator_is_found_and_overridable(monkeypatch):
+    assert os.access(virtiosim.simulator(), os.X_OK)
+    monkeypatch.setenv("VIRTIOSIM_BIN", "/nonexistent/virtiosim")
+    assert virtiosim.simulator() == "/nonexistent/virtiosim"

@@ -1,0 +1,185 @@
+"""Config: every simulator parameter, with the names, units, defaults and
+accepted values `virtiosim params --json` declares (sim/config.cpp is the one
+declaration; this module reads it from the simulator)."""
+
+import difflib
+import json
+import subprocess
+from functools import lru_cache
+
+from .run import simulator
+
+
+class ConfigError(ValueError):
+    """A configuration the simulator would refuse; .key names the parameter."""
+
+    def __init__(self, key, message):
+        super().__init__(message)
+        self.key = key
+
+
+@lru_cache(maxsize=None)
+def _table(binary):
+    out = subprocess.run([binary, "params", "--json"], check=True, capture_output=True, text=True).stdout
+    return tuple(json.loads(out))
+
+
+def params():
+    """Every parameter as a dict: key, unit, default, accepted, why (listing order)."""
+    return [dict(p) for p in _table(simulator())]
+
+
+def _kind(p):
+    acc = p["accepted"]
+    if acc == "0|1":
+        return "bool"
+    if "|" in acc:
+        return "choice"
+    return "number"
+
+
+def _typed(p, text):
+    """The simulator's default text as a Python value."""
+    k = _kind(p)
+    if k == "bool":
+        return text == "1"
+    if k == "choice":
+        return text
+    v = float(text)
+    return int(v) if v.is_integer() and "." not in text and "e" not in text else v
+
+
+class Config:
+    """A simulator configuration. Unset keys keep the simulator's defaults.
+
+        Config(ring="split", queue_size=512)
+        Config({"memory.dram_ns": 90}, event_idx=False)
+        cfg["vhost.busy_poll_ns"] = 20000
+
+    Keyword arguments may spell a dot as a double underscore
+    (memory__dram_ns=90). A bad key or value raises ConfigError naming the
+    key and what it accepts. Cross-parameter rules (split needs a power-of-two
+    queue size, ...) are the simulator's: run() raises ConfigError with its
+    message.
+    """
+
+    def __init__(self, values=None, **kwargs):
+        self._params = {p["key"]: p for p in _table(simulator())}
+        self._values = {}
+        for k, v in dict(values or {}).items():
+            self[k] = v
+        for k, v in kwargs.items():
+            self[k.replace("__", ".")] = v
+
+    # -- the table ---------------------------------------------------------
+    def keys(self):
+        """Every key, in the simulator's listing order."""
+        return list(self._params)
+
+    def info(self, key):
+        """key, unit, default, accepted and why of one parameter."""
+        return dict(self._param(key))
+
+    def defaults(self):
+        return {k: _typed(p, p["default"]) for k, p in self._params.items()}
+
+    def _param(self, key):
+        p = self._params.get(key)
+        if p is None:
+            near = difflib.get_close_matches(key, self._params, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise ConfigError(key, f"unknown key '{key}'{hint} (virtiosim.params() lists all {len(self._params)})")
+        return p
+
+    # -- values ------------------------------------------------------------
+    def __setitem__(self, key, value):
+        p = self._param(key)
+        self._values[key] = self._check(p, value)
+
+    def __getitem__(self, key):
+        p = self._param(key)
+        return self._values.get(key, _typed(p, p["default"]))
+
+    def __contains__(self, key):
+        return key in self._params
+
+    def get(self, key, default=None):
+        return self[key] if key in self._params else default
+
+    def set(self, key, value):
+        self[key] = value
+        return self
+
+    def update(self, values=None, **kwargs):
+        for k, v in dict(values or {}).items():
+            self[k] = v
+        for k, v in kwargs.items():
+            self[k.replace("__", ".")] = v
+        return self
+
+    def copy(self, **kwargs):
+        c = Config(self._values)
+        return c.update(**kwargs)
+
+    def changed(self):
+        """Only the keys set away from the defaults."""
+        return dict(self._values)
+
+    def to_dict(self):
+        """Every key with its value (defaults included)."""
+        return {k: self[k] for k in self._params}
+
+    def to_json(self, path=None):
+        text = json.dumps(self.changed(), indent=2, sort_keys=True)
+        if path:
+            with open(path, "w") as f:
+                f.write(text + "\n")
+        return text
+
+    def args(self):
+        """The `virtiosim run` arguments that give this configuration."""
+        out = []
+        for k, v in self._values.items():
+            if isinstance(v, bool):
+                v = int(v)
+            out += ["--set", f"{k}={v}"]
+        return out
+
+    def _check(self, p, value):
+        key, acc, kind = p["key"], p["accepted"], _kind(p)
+        if kind == "bool":
+            if value in (True, False, 0, 1, "0", "1", "true", "false"):
+                return value in (True, 1, "1", "true")
+            raise ConfigError(key, f"bad value for '{key}': {value!r} is not one of 0|1 (or True/False)")
+        if kind == "choice":
+            choices = acc.split("|")
+            if value not in choices:
+                raise ConfigError(key, f"bad value for '{key}': {value!r} is not one of {acc}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(key, f"bad value for '{key}': {value!r} is not a number ({acc} {p['unit']})".rstrip())
+        try:
+            num = float(value)
+        except ValueError:
+            raise ConfigError(key, f"bad value for '{key}': {value!r} is not a number ({acc} {p['unit']})".rstrip()) from None
+        lo, hi = (float(x) for x in acc.split(".."))
+        if not lo <= num <= hi:
+            raise ConfigError(key, f"bad value for '{key}': {value!r} is outside {acc} {p['unit']}".rstrip())
+        if isinstance(value, str):
+            return int(num) if num.is_integer() else num
+        return value
+
+    def __eq__(self, other):
+        return isinstance(other, Config) and self.to_dict() == other.to_dict()
+
+    def __repr__(self):
+        inner = ", ".join(f"{k}={v!r}" if "." not in k else f"{k.replace('.', '__')}={v!r}"
+                          for k, v in self._values.items())
+        return f"Config({inner})"
+
+    # Picklable for process pools and dask.
+    def __getstate__(self):
+        return {"values": self._values}
+
+    def __setstate__(self, state):
+        self.__init__(state["values"])
