@@ -22,8 +22,9 @@ for r in $(seq "$rounds"); do
   on+=("$(rate "$tmp/on.json")")
   printf 'round %d: vcd off %.0f pkt/s, vcd on %.0f pkt/s\n' "$r" "${off[-1]}" "${on[-1]}"
 done
-rt_ns=$("$bench" --benchmark_filter='RoundTrip/packed/256$' --benchmark_min_time=0.2 --benchmark_format=json 2>/dev/null |
-  python3 -c "import json,sys; b=[x for x in json.load(sys.stdin)['benchmarks'] if x['name'].startswith('RoundTrip/packed')]; print(b[0]['real_time'])")
+"$bench" --benchmark_filter='RoundTrip/packed/256$' --benchmark_min_time=0.2 \
+  --benchmark_out="$tmp/rt.json" --benchmark_out_format=json > /dev/null 2>&1
+rt_ns=$(python3 -c "import json,sys; b=[x for x in json.load(open(sys.argv[1]))['benchmarks'] if x['name'].startswith('RoundTrip/packed')]; print(b[0]['real_time'])" "$tmp/rt.json")
 m_off=$(median "${off[@]}")
 m_on=$(median "${on[@]}")
 python3 - "$m_off" "$m_on" "$rt_ns" <<'PY'

@@ -4,6 +4,7 @@
 // running totals that never lose a count.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -22,10 +23,11 @@ struct LogRecord {
 
 class AccessLog {
  public:
-  explicit AccessLog(size_t capacity = 1 << 16) : records_(capacity ? capacity : 1) {}
+  // `capacity` is rounded up to a power of two (the index is a mask).
+  explicit AccessLog(size_t capacity = 1 << 16) : records_(std::bit_ceil(capacity ? capacity : 1)) {}
 
   void record(const LogRecord& r) {
-    records_[next_ % records_.size()] = r;
+    records_[next_ & (records_.size() - 1)] = r;
     ++next_;
     ++totals_[static_cast<unsigned>(r.op)];
   }
@@ -35,7 +37,7 @@ class AccessLog {
     std::vector<LogRecord> out;
     const uint64_t n = next_ < records_.size() ? next_ : records_.size();
     out.reserve(n);
-    for (uint64_t i = next_ - n; i < next_; ++i) out.push_back(records_[i % records_.size()]);
+    for (uint64_t i = next_ - n; i < next_; ++i) out.push_back(records_[i & (records_.size() - 1)]);
     return out;
   }
 

@@ -51,21 +51,23 @@ double MemoryModel::read(unsigned agent, uint64_t now_ps, uint64_t gpa, void* ds
   if (!ram_.maps(gpa, n)) throw std::out_of_range("modeled read outside guest memory");
   settle(now_ps);
   std::memcpy(dst, ram_.host(gpa), n);
-  if (typed && n <= kMaxTracked) {
+  // Message-passing anomalies need stores to become visible out of order,
+  // which only the weak model allows (sc and tso keep store order and load
+  // order): track them there alone.
+  if (typed && n <= kMaxTracked && ordering_ == Ordering::weak) {
     Origin origins[kMaxGranules];
     const uint64_t first = granule_of(gpa);
     for (uint64_t g = first, i = 0; g < gpa + n; g += 2, ++i) {
       const auto it = origin_.find(g);
       if (it != origin_.end()) origins[i] = it->second;
     }
+    Origin before[kMaxGranules];
+    std::copy(std::begin(origins), std::end(origins), before);
+    hoist(agent, now_ps, gpa, static_cast<uint8_t*>(dst), n, origins);
     bool hoisted = false;
-    if (ordering_ == Ordering::weak) {
-      Origin before[kMaxGranules];
-      std::copy(std::begin(origins), std::end(origins), before);
-      hoist(agent, now_ps, gpa, static_cast<uint8_t*>(dst), n, origins);
-      for (unsigned i = 0; i < kMaxGranules; ++i) hoisted |= origins[i].seq != before[i].seq || origins[i].agent != before[i].agent;
-      if (hoisted) ++stats_[agent].loads_hoisted;
-    }
+    for (unsigned i = 0; i < kMaxGranules; ++i)
+      hoisted |= origins[i].seq != before[i].seq || origins[i].agent != before[i].agent;
+    if (hoisted) ++stats_[agent].loads_hoisted;
     check_order(agent, now_ps, gpa, static_cast<const uint8_t*>(dst), n, origins, hoisted);
   }
   buffers_[agent].forward(gpa, dst, n);  // a load sees the agent's own stores
@@ -111,15 +113,13 @@ double MemoryModel::barrier(unsigned agent, uint64_t now_ps, ring::BarrierSite s
 }
 
 void MemoryModel::store_visible(unsigned agent, const PendingStore& s) {
-  if (s.size > kMaxTracked) return;  // payload: not ring metadata
+  if (s.size > kMaxTracked || ordering_ != Ordering::weak) return;  // payload, or no reordering to track
   const Origin now{static_cast<int>(agent), s.seq};
   for (uint64_t g = granule_of(s.addr); g < s.addr + s.size; g += 2) {
     Origin& o = origin_[g];
-    if (ordering_ == Ordering::weak) {
-      uint16_t old;
-      std::memcpy(&old, ram_.host(g), 2);
-      recent_.push_back({visible_count_, s.visible_ps, g, old, o, now});
-    }
+    uint16_t old;
+    std::memcpy(&old, ram_.host(g), 2);
+    recent_.push_back({visible_count_, s.visible_ps, g, old, o, now});
     o = now;
   }
   ++visible_count_;
