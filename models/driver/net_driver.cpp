@@ -134,11 +134,12 @@ uint64_t NetDriver::alloc(uint64_t bytes, uint64_t align) {
   return at;
 }
 
-uint64_t NetDriver::mmio_read(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr,
-                              unsigned len) {
-  uint64_t v = 0;
+// One MMIO transaction on the vCPU's time (TLM-2.0 loosely timed: the local
+// offset goes in as the delay, the annotated delay comes back).
+uint64_t NetDriver::mmio(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, tlm::tlm_command cmd,
+                         uint64_t addr, unsigned len, uint64_t v) {
   tlm::tlm_generic_payload t;
-  t.set_read();
+  t.set_command(cmd);
   t.set_address(addr);
   t.set_data_ptr(reinterpret_cast<unsigned char*>(&v));
   t.set_data_length(len);
@@ -147,23 +148,20 @@ uint64_t NetDriver::mmio_read(QueuePair& q, tlm_utils::simple_initiator_socket<N
   sc_time delay = q.clock.local();
   s->b_transport(t, delay);
   q.clock.set_local(delay);
-  if (!t.is_response_ok()) fail("MMIO read failed at 0x" + std::to_string(addr));
+  if (!t.is_response_ok())
+    fail(std::string("MMIO ") + (cmd == tlm::TLM_READ_COMMAND ? "read" : "write") + " failed at 0x" +
+         std::to_string(addr));
   return v;
+}
+
+uint64_t NetDriver::mmio_read(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr,
+                              unsigned len) {
+  return mmio(q, s, tlm::TLM_READ_COMMAND, addr, len, 0);
 }
 
 void NetDriver::mmio_write(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr,
                            unsigned len, uint64_t v) {
-  tlm::tlm_generic_payload t;
-  t.set_write();
-  t.set_address(addr);
-  t.set_data_ptr(reinterpret_cast<unsigned char*>(&v));
-  t.set_data_length(len);
-  t.set_streaming_width(len);
-  t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  sc_time delay = q.clock.local();
-  s->b_transport(t, delay);
-  q.clock.set_local(delay);
-  if (!t.is_response_ok()) fail("MMIO write failed at 0x" + std::to_string(addr));
+  mmio(q, s, tlm::TLM_WRITE_COMMAND, addr, len, v);
 }
 
 // Linux virtio_pci_modern_probe + virtio_dev_probe + virtnet_probe, reduced

@@ -119,6 +119,8 @@ class NetDriver : public sc_core::sc_module {
   bool ok(QueuePair& q, ring::RingError e, const char* what);
   void fail(const std::string& why);
   void charge_cycles(QueuePair& q, uint32_t cycles);
+  uint64_t mmio(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, tlm::tlm_command cmd, uint64_t addr,
+                unsigned len, uint64_t v);
   uint64_t mmio_read(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr, unsigned len);
   void mmio_write(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr, unsigned len, uint64_t v);
   uint64_t alloc(uint64_t bytes, uint64_t align);
