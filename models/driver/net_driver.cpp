@@ -136,7 +136,7 @@ uint64_t NetDriver::alloc(uint64_t bytes, uint64_t align) {
 
 // One MMIO transaction on the vCPU's time (TLM-2.0 loosely timed: the local
 // offset goes in as the delay, the annotated delay comes back).
-uint64_t NetDriver::mmio(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, tlm::tlm_command cmd,
+uint64_t NetDriver::transact(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, tlm::tlm_command cmd,
                          uint64_t addr, unsigned len, uint64_t v) {
   tlm::tlm_generic_payload t;
   t.set_command(cmd);
@@ -156,12 +156,12 @@ uint64_t NetDriver::mmio(QueuePair& q, tlm_utils::simple_initiator_socket<NetDri
 
 uint64_t NetDriver::mmio_read(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr,
                               unsigned len) {
-  return mmio(q, s, tlm::TLM_READ_COMMAND, addr, len, 0);
+  return transact(q, s, tlm::TLM_READ_COMMAND, addr, len, 0);
 }
 
 void NetDriver::mmio_write(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr,
                            unsigned len, uint64_t v) {
-  mmio(q, s, tlm::TLM_WRITE_COMMAND, addr, len, v);
+  transact(q, s, tlm::TLM_WRITE_COMMAND, addr, len, v);
 }
 
 // Linux virtio_pci_modern_probe + virtio_dev_probe + virtnet_probe, reduced

@@ -8,13 +8,13 @@
 // memory; CPU work is charged in cycles at the vCPU clock.
 #pragma once
 
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <systemc>
+#include <tlm>
 #include <vector>
 
 #include "models/memory/agent_clock.h"
@@ -25,21 +25,22 @@
 
 namespace virtiosim::driver {
 
-#define VIRTIOSIM_DRIVER_PARAMS(X)                                                           \
-  X(double, guest_ghz, 3.0, "GHz", "clock of the vCPU running the driver")                   \
-  X(uint32_t, tx_packet_cycles, 900, "cycles",                                               \
-    "start_xmit per packet besides ring accesses: skb, headers, DMA mapping (~300 ns)")      \
-  X(uint32_t, rx_packet_cycles, 900, "cycles",                                               \
-    "receive per packet besides ring accesses: build_skb, netif_receive (~300 ns)")          \
-  X(uint32_t, irq_cycles, 1500, "cycles", "interrupt entry/exit and napi_schedule (~0.5 us)") \
-  X(uint32_t, napi_budget, 64, "packets", "NAPI_POLL_WEIGHT: packets per poll before yielding") \
-  X(uint32_t, tx_batch, 1, "packets", "packets queued before a kick decision (xmit_more)")    \
+#define VIRTIOSIM_DRIVER_PARAMS(X)                                                                   \
+  X(double, guest_ghz, 3.0, "GHz", "clock of the vCPU running the driver")                           \
+  X(uint32_t, tx_packet_cycles, 900, "cycles",                                                       \
+    "start_xmit per packet besides ring accesses: skb, headers, DMA mapping (~300 ns)")              \
+  X(uint32_t, rx_packet_cycles, 900, "cycles",                                                       \
+    "receive per packet besides ring accesses: build_skb, netif_receive (~300 ns)")                  \
+  X(uint32_t, irq_cycles, 1500, "cycles", "interrupt entry/exit and napi_schedule (~0.5 us)")        \
+  X(uint32_t, napi_budget, 64, "packets", "NAPI_POLL_WEIGHT: packets per poll before yielding")      \
+  X(uint32_t, tx_batch, 1, "packets", "packets queued before a kick decision (xmit_more)")           \
   X(double, offered_pps, 0.0, "packets/s", "TX rate per queue pair; 0 = as fast as the ring allows") \
-  X(uint32_t, rx_buffer_bytes, 1536, "bytes",                                                \
-    "mergeable RX buffer size (Linux sizes them by EWMA, at least GOOD_PACKET_LEN + header)") \
-  X(uint32_t, tx_segments, 1, "segments",                                                    \
-    "descriptors per TX packet: 1 = header pushed before the frame (any_layout), 2 = apart") \
-  X(uint32_t, indirect_threshold, 2, "segments", "use an indirect table from this many segments (Linux: total_sg > 1)")
+  X(uint32_t, rx_buffer_bytes, 1536, "bytes",                                                        \
+    "mergeable RX buffer size (Linux sizes them by EWMA, at least GOOD_PACKET_LEN + header)")        \
+  X(uint32_t, tx_segments, 1, "segments",                                                            \
+    "descriptors per TX packet: 1 = header pushed before the frame (any_layout), 2 = apart")         \
+  X(uint32_t, indirect_threshold, 2, "segments",                                                     \
+    "use an indirect table from this many segments (Linux: total_sg > 1)")
 
 struct DriverParams {
   VIRTIOSIM_DRIVER_PARAMS(VIRTIOSIM_PARAM_FIELD)
@@ -54,27 +55,27 @@ struct NetDriverConfig {
   uint64_t wanted_features = 0;  // the driver accepts these if offered
   uint16_t queue_pairs = 1;
   uint16_t queue_size = 256;
-  uint64_t packets = 0;          // in total, spread over the queue pairs
+  uint64_t packets = 0;  // in total, spread over the queue pairs
   uint32_t packet_bytes = 64;
   uint32_t packet_bytes_max = 64;
   uint64_t seed = 1;
   memory::TimingMode timing = memory::TimingMode::lt;
-  uint64_t ram_base = 0;         // the driver's allocations start here
+  uint64_t ram_base = 0;  // the driver's allocations start here
   DriverParams params;
 };
 
 struct QueuePairDriverStats {
-  uint64_t quota = 0;            // packets this queue pair sends
+  uint64_t quota = 0;  // packets this queue pair sends
   uint64_t tx_packets = 0, tx_bytes = 0;
   uint64_t tx_completed = 0;
   uint64_t rx_packets = 0, rx_bytes = 0;
-  uint64_t rx_corrupt = 0;       // failed payload verification
-  uint64_t rx_duplicate = 0;     // a sequence number seen twice
-  uint64_t rx_unexpected = 0;    // a frame of another queue pair or never sent
+  uint64_t rx_corrupt = 0;     // failed payload verification
+  uint64_t rx_duplicate = 0;   // a sequence number seen twice
+  uint64_t rx_unexpected = 0;  // a frame of another queue pair or never sent
   uint64_t doorbells = 0;
   uint64_t rx_interrupts = 0, tx_interrupts = 0;
   uint64_t napi_polls = 0;
-  uint64_t tx_ring_full = 0;     // xmit found no room and waited
+  uint64_t tx_ring_full = 0;  // xmit found no room and waited
 };
 
 class NetDriver : public sc_core::sc_module {
@@ -119,10 +120,12 @@ class NetDriver : public sc_core::sc_module {
   bool ok(QueuePair& q, ring::RingError e, const char* what);
   void fail(const std::string& why);
   void charge_cycles(QueuePair& q, uint32_t cycles);
-  uint64_t mmio(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, tlm::tlm_command cmd, uint64_t addr,
-                unsigned len, uint64_t v);
-  uint64_t mmio_read(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr, unsigned len);
-  void mmio_write(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr, unsigned len, uint64_t v);
+  uint64_t transact(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, tlm::tlm_command cmd,
+                    uint64_t addr, unsigned len, uint64_t v);
+  uint64_t mmio_read(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr,
+                     unsigned len);
+  void mmio_write(QueuePair& q, tlm_utils::simple_initiator_socket<NetDriver>& s, uint64_t addr, unsigned len,
+                  uint64_t v);
   uint64_t alloc(uint64_t bytes, uint64_t align);
   void record_latency(double ns);
 
