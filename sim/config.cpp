@@ -146,6 +146,10 @@ std::vector<Config::Param> Config::params() {
                         "fault injection: ring-core barriers not executed (SPEC_NOTES P13)"));
   p.push_back(number("fault.lose_kick_every", lose_kick_every, "", "fault injection: every Nth doorbell is lost (0: none)", 0, 1e9));
   p.push_back(number("fault.lose_irq_every", lose_irq_every, "", "fault injection: every Nth MSI-X message is lost (0: none)", 0, 1e9));
+  p.push_back(choice("fault.corrupt_desc", corrupt_desc,
+                     {driver::DescCorruption::none, driver::DescCorruption::unmapped_addr, driver::DescCorruption::indirect_next},
+                     "fault injection: the driver rewrites a TX descriptor the device owns (P3)"));
+  p.push_back(number("fault.corrupt_desc_at", corrupt_desc_at, "packet", "fault injection: which TX packet (1-based, queue pair 0)", 1, 1e12));
   p.push_back(name_list("monitor.disable", monitor_disable, rule_names(), "conformance rules switched off"));
   p.push_back(flag("monitor.strict", strict, "a conformance violation fails the run (also --strict)"));
   add_model(p, "memory.", memory);

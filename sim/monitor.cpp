@@ -13,8 +13,23 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P13.used_body", "driver read a used id/len not yet visible when it observed the entry used"},
       {"P11.event", "event suppression read with an off_wrap/event index not yet visible behind its flags"},
       {"watchdog.stall", "no progress with buffers pending: a lost wake-up or a stuck queue"},
+      // Found by the ring core's own checks (models/ring/errors.h) when a side breaks.
+      {"P5", "the device returned a buffer id that is not in flight"},
+      {"P6.2", "unexpected unavailable descriptor in a chain"},
+      {"P6.3", "device-readable descriptor after a device-writable one"},
+      {"P6.4", "descriptor list longer than the queue size"},
+      {"P7", "indirect descriptor rules"},
+      {"ring.address_unmapped", "a buffer outside guest memory"},
+      {"ring.address_overflow", "a buffer whose address + length overflows"},
   };
   return rules;
+}
+
+std::string rule_of(ring::RingError e) {
+  const std::string d = ring::describe(e);
+  const size_t colon = d.find(':');
+  if (!d.empty() && d[0] == 'P' && colon != std::string::npos && colon < 6) return d.substr(0, colon);
+  return std::string("ring.") + ring::name(e);
 }
 
 Monitor::Monitor(ring::RingLayout layout, std::vector<std::string> disabled, size_t keep)

@@ -110,6 +110,8 @@ class Platform : public sc_core::sc_module {
     d.timing = c.timing;
     d.ram_base = kRamBase;
     d.params = c.driver;
+    d.corrupt = c.corrupt_desc;
+    d.corrupt_at = c.corrupt_desc_at;
     return d;
   }
 
@@ -144,7 +146,11 @@ class Platform : public sc_core::sc_module {
     for (;;) {
       sc_core::wait(period);
       if (drv_.failed()) errors_.push_back("driver: " + drv_.failure());
-      if (dev_.failed()) errors_.push_back("device: " + dev_.failure());
+      if (dev_.failed()) {
+        errors_.push_back("device: " + dev_.failure());
+        if (dev_.failure_error() != ring::RingError::ok)
+          monitor_.report(rule_of(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
+      }
       if (!errors_.empty() || done()) break;
       const uint64_t p = progress_count();
       // Probing is many slow MMIO accesses and no packets: the watchdog starts after it.

@@ -105,6 +105,9 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   uint64_t busy_ps(uint16_t qp) const;
   bool failed() const { return failed_; }
   std::string failure() const { return failure_; }
+  // The ring error that broke a queue (ok if the failure was not a ring error).
+  ring::RingError failure_error() const { return failure_error_; }
+  uint64_t failure_time_ps() const { return failure_time_ps_; }
   uint64_t negotiated_features() const { return features_; }
 
  private:
@@ -129,6 +132,8 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   uint64_t features_ = 0;
   bool failed_ = false;
   std::string failure_;
+  ring::RingError failure_error_ = ring::RingError::ok;
+  uint64_t failure_time_ps_ = 0;
 };
 
 }  // namespace virtiosim::device

@@ -300,6 +300,34 @@ void NetDriver::kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index) {
   ++q.stats.doorbells;
 }
 
+const char* name(DescCorruption c) {
+  switch (c) {
+    case DescCorruption::none: return "none";
+    case DescCorruption::unmapped_addr: return "unmapped_addr";
+    case DescCorruption::indirect_next: return "indirect_next";
+  }
+  return "unknown";
+}
+
+// The descriptor the last add() published, rewritten through the driver's
+// own memory policy (a modeled store like any other).
+void NetDriver::corrupt_descriptor(QueuePair& q, uint16_t avail_idx) {
+  const ring::QueueAreas& a = areas_.at(static_cast<size_t>(2 * q.index + 1));
+  uint64_t desc;
+  if (cfg_.layout == ring::RingLayout::packed) {
+    desc = a.desc + uint64_t{avail_idx} * 16;
+  } else {  // split: the avail ring entry names the head
+    const ring::SplitLayout s{a.desc, a.driver, a.device, a.num};
+    desc = s.desc_addr(q.mem->read16(s.avail_ring_addr(avail_idx % a.num)));
+  }
+  if (cfg_.corrupt == DescCorruption::unmapped_addr) {
+    q.mem->write64(desc + ring::packed_off::addr, 0xdead000000000000ull);  // same offset in both layouts
+    return;
+  }
+  const uint64_t flags_at = desc + (cfg_.layout == ring::RingLayout::packed ? ring::packed_off::flags : ring::split_off::flags);
+  q.mem->write16(flags_at, static_cast<uint16_t>(q.mem->read16(flags_at) | ring::kDescIndirect | ring::kDescNext));
+}
+
 void NetDriver::refill_rx(QueuePair& q) {
   while (!q.rx_free.empty()) {
     const uint32_t b = q.rx_free.back();
@@ -340,9 +368,12 @@ bool NetDriver::xmit(QueuePair& q) {
     segs[1] = {addr + net::kNetHdrBytes, len};
     n = 2;
   }
+  const uint16_t avail_idx = q.tx->indices().avail_idx;
   const RingError e = q.tx->add(std::span(segs, n), {}, slot);
   if (e == RingError::no_space) return false;
   if (!ok(q, e, "tx add")) return false;
+  if (cfg_.corrupt != DescCorruption::none && q.index == 0 && k + 1 == cfg_.corrupt_at)
+    corrupt_descriptor(q, avail_idx);
   q.tx_free.pop_back();
   ++q.stats.tx_packets;
   q.stats.tx_bytes += len;

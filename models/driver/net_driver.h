@@ -50,6 +50,12 @@ struct DriverParams {
   }
 };
 
+// Fault injection: after making TX packet `at` (1-based, queue pair 0)
+// available, the driver rewrites that descriptor while the device owns it
+// (a P3 violation by construction) so the device meets malformed input.
+enum class DescCorruption : uint8_t { none, unmapped_addr, indirect_next };
+const char* name(DescCorruption c);
+
 struct NetDriverConfig {
   ring::RingLayout layout = ring::RingLayout::packed;
   uint64_t wanted_features = 0;  // the driver accepts these if offered
@@ -61,6 +67,8 @@ struct NetDriverConfig {
   uint64_t seed = 1;
   memory::TimingMode timing = memory::TimingMode::lt;
   uint64_t ram_base = 0;  // the driver's allocations start here
+  DescCorruption corrupt = DescCorruption::none;
+  uint64_t corrupt_at = 0;
   DriverParams params;
 };
 
@@ -116,6 +124,7 @@ class NetDriver : public sc_core::sc_module {
   void napi_poll(QueuePair& q);
   bool receive_frame(QueuePair& q, const ring::UsedBuffer& first);
   void refill_rx(QueuePair& q);
+  void corrupt_descriptor(QueuePair& q, uint16_t avail_idx);
   void kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index);
   bool ok(QueuePair& q, ring::RingError e, const char* what);
   void fail(const std::string& why);
