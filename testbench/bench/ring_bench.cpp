@@ -40,25 +40,15 @@
 #include "models/ring/split_device.h"
 #include "models/ring/split_driver.h"
 #include "testbench/ring/guest_memory.h"
+#include "testbench/ring/ring_types.h"
 
 namespace {
 
 using namespace virtiosim::ring;
 using virtiosim::testing::GuestMemory;
 
-struct PackedRing {
-  static constexpr const char* kName = "packed";
-  using Layout = PackedLayout;
-  using Driver = PackedDriver<NativeMemory>;
-  using Device = PackedDevice<NativeMemory>;
-};
-
-struct SplitRing {
-  static constexpr const char* kName = "split";
-  using Layout = SplitLayout;
-  using Driver = SplitDriver<NativeMemory>;
-  using Device = SplitDevice<NativeMemory>;
-};
+using virtiosim::testing::PackedRing;
+using virtiosim::testing::SplitRing;
 
 constexpr Features kFeatures{feature_bit(VIRTIO_RING_F_EVENT_IDX) | feature_bit(VIRTIO_F_VERSION_1)};
 

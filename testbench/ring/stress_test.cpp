@@ -43,6 +43,7 @@
 #include "models/ring/split_device.h"
 #include "models/ring/split_driver.h"
 #include "testbench/ring/guest_memory.h"
+#include "testbench/ring/ring_types.h"
 
 namespace virtiosim::ring {
 namespace {
@@ -52,19 +53,8 @@ using Clock = std::chrono::steady_clock;
 
 // ---------------------------------------------------------------- ring types
 
-struct PackedRing {
-  static constexpr const char* kName = "packed";
-  using Layout = PackedLayout;
-  using Driver = PackedDriver<NativeMemory>;
-  using Device = PackedDevice<NativeMemory>;
-};
-
-struct SplitRing {
-  static constexpr const char* kName = "split";
-  using Layout = SplitLayout;
-  using Driver = SplitDriver<NativeMemory>;
-  using Device = SplitDevice<NativeMemory>;
-};
+using testing::PackedRing;
+using testing::SplitRing;
 
 // ------------------------------------------------------------ buffer content
 
