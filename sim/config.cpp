@@ -146,6 +146,8 @@ std::vector<Config::Param> Config::params() {
                         "fault injection: ring-core barriers not executed (SPEC_NOTES P13)"));
   p.push_back(number("fault.lose_kick_every", lose_kick_every, "", "fault injection: every Nth doorbell is lost (0: none)", 0, 1e9));
   p.push_back(number("fault.lose_irq_every", lose_irq_every, "", "fault injection: every Nth MSI-X message is lost (0: none)", 0, 1e9));
+  p.push_back(number("fault.corrupt_notify_every", corrupt_notify_every, "",
+                     "fault injection: every Nth doorbell's notification data names the neighbouring queue (P12)", 0, 1e9));
   p.push_back(choice("fault.corrupt_desc", corrupt_desc,
                      {driver::DescCorruption::none, driver::DescCorruption::unmapped_addr, driver::DescCorruption::indirect_next},
                      "fault injection: the driver rewrites a TX descriptor the device owns (P3)"));

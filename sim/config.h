@@ -61,6 +61,7 @@ struct Config {
   std::string drop_barriers;      // comma-separated ring::BarrierSite names
   uint32_t lose_kick_every = 0;   // every Nth doorbell is lost (0: none)
   uint32_t lose_irq_every = 0;    // every Nth MSI-X message is lost (0: none)
+  uint32_t corrupt_notify_every = 0;  // every Nth doorbell's data names another queue (0: none)
   driver::DescCorruption corrupt_desc = driver::DescCorruption::none;
   uint64_t corrupt_desc_at = 1;   // TX packet (1-based) whose descriptor is corrupted
   std::string monitor_disable;    // comma-separated rule ids switched off

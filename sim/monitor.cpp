@@ -13,6 +13,7 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P13.used_body", "driver read a used id/len not yet visible when it observed the entry used"},
       {"P11.event", "event suppression read with an off_wrap/event index not yet visible behind its flags"},
       {"watchdog.stall", "no progress with buffers pending: a lost wake-up or a stuck queue"},
+      {"P12", "a doorbell's notification data names another queue or an offset outside the ring"},
       // Found by the ring core's own checks (models/ring/errors.h) when a side breaks.
       {"P5", "the device returned a buffer id that is not in flight"},
       {"P6.2", "unexpected unavailable descriptor in a chain"},

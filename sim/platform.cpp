@@ -37,10 +37,13 @@ class Platform : public sc_core::sc_module {
         ram_(kRamBase, ram_bytes(cfg)),
         mem_(ram_, cfg.memory, cfg.ordering, 2u * cfg.queue_pairs, cfg.seed, cfg.log_capacity),
         dev_("vhost_net", mem_, device_config(cfg)),
-        fn_("virtio_pci", dev_, cfg.path, cfg.pci, pci::PciFaults{cfg.lose_kick_every, cfg.lose_irq_every}),
+        fn_("virtio_pci", dev_, cfg.path, cfg.pci, pci::PciFaults{cfg.lose_kick_every, cfg.lose_irq_every, cfg.corrupt_notify_every}),
         drv_("virtio_net", mem_, fn_, driver_config(cfg)),
         monitor_(cfg.ring, cfg.disabled_rules()) {
     dev_.attach(&fn_);
+    dev_.on_violation([this](const char* rule, const std::string& what, uint64_t time_ps) {
+      monitor_.report(rule, what, time_ps, 1);
+    });
     for (ring::BarrierSite site : cfg.dropped_barriers()) mem_.drop_barrier(site);
     mem_.on_anomaly([this](const memory::OrderingAnomaly& a) {
       watch_queues();

@@ -164,6 +164,7 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   uint64_t dropped = 0, hoisted = 0;
   for (unsigned a = 0; a < mem.agents(); ++a) dropped += mem.stats(a).barriers_dropped, hoisted += mem.stats(a).loads_hoisted;
   j.value("barriers_dropped", dropped).value("loads_hoisted", hoisted);
+  j.value("doorbells_corrupted", fn.stats().doorbells_corrupted);
   j.value("doorbells_lost", fn.stats().doorbells_lost).value("interrupts_lost", fn.stats().interrupts_lost);
   j.end_object();
   j.begin_array("queues");

@@ -3,9 +3,11 @@
 #include "models/net/virtio_net_uapi.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "models/net/frame.h"
+#include "models/ring/features.h"
 
 namespace virtiosim::device {
 
@@ -82,9 +84,24 @@ void VhostNet::driver_ok(uint64_t features, const std::vector<pci::QueueConfig>&
   ready_.notify(sc_core::SC_ZERO_TIME);
 }
 
-void VhostNet::notify(uint16_t queue, uint32_t) {
+void VhostNet::notify(uint16_t queue, uint32_t data) {
   Worker& w = *workers_.at(queue / 2);
   ++w.stats.kicks_received;
+  // P12: with VIRTIO_F_NOTIFICATION_DATA the doorbell names its queue and,
+  // for packed rings, an offset inside it. (Where the offset stands against
+  // the device's own position is not checked: a doorbell may arrive after a
+  // busy-polling device already went past it.)
+  const ring::DeviceQueue* q = queue % 2 ? w.tx.get() : w.rx.get();
+  if (q && (features_ & (uint64_t{1} << VIRTIO_F_NOTIFICATION_DATA))) {
+    ++w.stats.notify_data_checked;
+    const bool packed = cfg_.layout == ring::RingLayout::packed;
+    const uint32_t off = (data >> 16) & 0x7fff;
+    if ((data & 0xffff) != queue || (packed && off >= q->num())) {
+      char what[96];
+      std::snprintf(what, sizeof what, "doorbell of queue %u carries notification data 0x%08x", queue, data);
+      if (violation_) violation_("P12", what, sc_core::sc_time_stamp().value());
+    }
+  }
   w.kick_pending = true;
   w.kick.notify(sc_core::SC_ZERO_TIME);
 }

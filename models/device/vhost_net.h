@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,7 @@ struct QueuePairStats {
   uint64_t dropped_wire_full = 0;         // loopback queue full
   uint64_t dropped_too_big = 0;           // frame larger than the RX buffers can hold
   uint64_t kicks_received = 0;
+  uint64_t notify_data_checked = 0;        // doorbells whose notification data was checked (P12)
   uint64_t signals_sent = 0;
   uint64_t polls = 0;                     // busy-poll iterations
 };
@@ -84,6 +86,9 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   ~VhostNet() override;
 
   void attach(pci::VirtioPciFunction* transport) { transport_ = transport; }
+  // Conformance findings the device can make itself (P12), for the monitor.
+  using ViolationSink = std::function<void(const char* rule, const std::string& what, uint64_t time_ps)>;
+  void on_violation(ViolationSink sink) { violation_ = std::move(sink); }
 
   // VirtioDeviceIf
   uint16_t device_id() const override { return VIRTIO_ID_NET_; }
@@ -127,6 +132,7 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   memory::MemoryModel& mem_;
   VhostNetConfig cfg_;
   pci::VirtioPciFunction* transport_ = nullptr;
+  ViolationSink violation_;
   std::vector<std::unique_ptr<Worker>> workers_;
   sc_core::sc_event ready_;
   uint64_t features_ = 0;

@@ -80,6 +80,7 @@ class DeviceQueue {
   [[nodiscard]] virtual bool enable_notifications() = 0;
   virtual RingState state() const = 0;
   virtual size_t pending_used() const = 0;
+  virtual uint32_t num() const = 0;
   virtual bool broken() const = 0;
   virtual RingError last_error() const = 0;
   virtual const DeviceStats& stats() const = 0;
@@ -130,6 +131,7 @@ class DeviceQueueOf final : public DeviceQueue {
   bool enable_notifications() override { return r_.enable_notifications(); }
   RingState state() const override { return r_.state(); }
   size_t pending_used() const override { return r_.pending_used(); }
+  uint32_t num() const override { return r_.num(); }
   bool broken() const override { return r_.broken(); }
   RingError last_error() const override { return r_.last_error(); }
   const DeviceStats& stats() const override { return r_.stats(); }

@@ -229,3 +229,30 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace virtiosim::testing
+
+namespace virtiosim::testing {
+namespace {
+
+// P12: with NOTIFICATION_DATA the device checks every doorbell's data; a
+// clean run has none wrong, a corrupted one is reported per doorbell.
+class NotificationData : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(NotificationData, WrongDoorbellDataIsReportedAsP12) {
+  const std::string base = std::string("run --quiet --packets 3000 --set notification_data=1 --ring ") + GetParam();
+  const SimRun clean = run_virtiosim(base);
+  ASSERT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_EQ(clean.get<uint64_t>("monitor.violations"), 0u);
+  const SimRun bad = run_virtiosim(base + " --set fault.corrupt_notify_every=5");
+  ASSERT_EQ(bad.exit_code, 0) << bad.output;  // a wrong hint still wakes the device
+  const uint64_t corrupted = bad.get<uint64_t>("faults.doorbells_corrupted");
+  EXPECT_GT(corrupted, 0u);
+  EXPECT_EQ(rules_of(bad), std::vector<std::string>{"P12"});
+  EXPECT_EQ(bad.get<uint64_t>("monitor.by_rule.P12"), corrupted);
+  const SimRun strict = run_virtiosim(base + " --set fault.corrupt_notify_every=5 --strict");
+  EXPECT_EQ(strict.exit_code, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rings, NotificationData, ::testing::Values("packed", "split"));
+
+}  // namespace
+}  // namespace virtiosim::testing

@@ -169,7 +169,12 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
         ++stats_.doorbells_lost;  // the write is accepted and goes nowhere
         return;
       }
-      doorbells_.push_back({at, static_cast<uint16_t>(queue), static_cast<uint32_t>(get_le(data, len))});
+      uint32_t value = static_cast<uint32_t>(get_le(data, len));
+      if (faults_.corrupt_notify_data_every && stats_.doorbells % faults_.corrupt_notify_data_every == 0) {
+        value ^= 1;  // the data names the neighbouring queue
+        ++stats_.doorbells_corrupted;
+      }
+      doorbells_.push_back({at, static_cast<uint16_t>(queue), value});
       doorbell_ev_.notify(at - sc_core::sc_time_stamp());
       return;
     }

@@ -74,12 +74,14 @@ struct PciLayout {
 struct PciFaults {
   uint32_t lose_doorbell_every = 0;
   uint32_t lose_irq_every = 0;
+  uint32_t corrupt_notify_data_every = 0;  // every Nth doorbell's data names the neighbouring queue (P12)
 };
 
 struct PciStats {
   uint64_t mmio_reads = 0, mmio_writes = 0;
   uint64_t doorbells = 0;
   uint64_t doorbells_lost = 0;   // fault injection
+  uint64_t doorbells_corrupted = 0;  // fault injection
   uint64_t interrupts = 0;       // MSI-X messages sent
   uint64_t interrupts_lost = 0;  // fault injection
   uint64_t interrupts_masked = 0;// held pending because the vector was masked
