@@ -13,14 +13,19 @@ namespace {
 
 using testing::GuestMemory;
 
-TEST(PackedInOrder, PartialBufferEndsTheBatchAndKeepsItsLength) {
-  constexpr uint32_t num = 8;
-  GuestMemory gm(1 << 16);
+// An 8-entry packed ring with IN_ORDER negotiated, both sides, and buffer memory.
+class PackedInOrder : public ::testing::Test {
+ protected:
+  static constexpr uint32_t num = 8;
+  GuestMemory gm{1 << 16};
   const PackedLayout layout = PackedLayout::place(gm.alloc(PackedLayout::contiguous_bytes(num)), num);
   const Features f{feature_bit(VIRTIO_F_IN_ORDER)};
-  PackedDriver<> drv(gm.native(), layout, f);
-  PackedDevice<> dev(gm.native(), layout, f);
+  PackedDriver<> drv{gm.native(), layout, f};
+  PackedDevice<> dev{gm.native(), layout, f};
   const uint64_t buf = gm.alloc(4096);
+};
+
+TEST_F(PackedInOrder, PartialBufferEndsTheBatchAndKeepsItsLength) {
   for (uint64_t t = 1; t <= 4; ++t) {
     const Segment in{buf + t * 256, 100};
     ASSERT_EQ(drv.add({}, std::span(&in, 1), t), RingError::ok);
@@ -46,14 +51,7 @@ TEST(PackedInOrder, PartialBufferEndsTheBatchAndKeepsItsLength) {
   EXPECT_EQ(drv.last_used_idx(), dev.last_used_idx());
 }
 
-TEST(PackedInOrder, CompleteBuffersShareOneUsedDescriptor) {
-  constexpr uint32_t num = 8;
-  GuestMemory gm(1 << 16);
-  const PackedLayout layout = PackedLayout::place(gm.alloc(PackedLayout::contiguous_bytes(num)), num);
-  const Features f{feature_bit(VIRTIO_F_IN_ORDER)};
-  PackedDriver<> drv(gm.native(), layout, f);
-  PackedDevice<> dev(gm.native(), layout, f);
-  const uint64_t buf = gm.alloc(4096);
+TEST_F(PackedInOrder, CompleteBuffersShareOneUsedDescriptor) {
   for (uint64_t t = 1; t <= 3; ++t) {
     const Segment out{buf + t * 256, 64};
     ASSERT_EQ(drv.add(std::span(&out, 1), {}, t), RingError::ok);  // TX: nothing to write, always complete
