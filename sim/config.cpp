@@ -148,10 +148,20 @@ std::vector<Config::Param> Config::params() {
   p.push_back(number("fault.lose_irq_every", lose_irq_every, "", "fault injection: every Nth MSI-X message is lost (0: none)", 0, 1e9));
   p.push_back(number("fault.corrupt_notify_every", corrupt_notify_every, "",
                      "fault injection: every Nth doorbell's notification data names the neighbouring queue (P12)", 0, 1e9));
+  p.push_back(number("fault.delay_kick_every", delay_kick_every, "", "fault injection: every Nth doorbell arrives fault.delay_ns late (0: none)", 0, 1e9));
+  p.push_back(number("fault.delay_irq_every", delay_irq_every, "", "fault injection: every Nth queue interrupt arrives fault.delay_ns late (0: none)", 0, 1e9));
+  p.push_back(number("fault.delay_ns", delay_ns, "ns", "fault injection: extra latency of a delayed doorbell or interrupt (those behind it wait too)", 0, 1e9));
+  p.push_back(flag("fault.kick_always", kick_always, "fault injection: the driver kicks after every batch, ignoring the device's event suppression (P10 spurious kicks)"));
   p.push_back(choice("fault.corrupt_desc", corrupt_desc,
-                     {driver::DescCorruption::none, driver::DescCorruption::unmapped_addr, driver::DescCorruption::indirect_next},
-                     "fault injection: the driver rewrites a TX descriptor the device owns (P3)"));
+                     {driver::DescCorruption::none, driver::DescCorruption::unmapped_addr, driver::DescCorruption::indirect_next,
+                      driver::DescCorruption::avail_encoding, driver::DescCorruption::rewrite_in_flight},
+                     "fault injection: a TX list published malformed (unmapped_addr, indirect_next: P7, avail_encoding: P2) or rewritten while the device owns it (rewrite_in_flight: P3)"));
   p.push_back(number("fault.corrupt_desc_at", corrupt_desc_at, "packet", "fault injection: which TX packet (1-based, queue pair 0)", 1, 1e12));
+  p.push_back(choice("fault.corrupt_used", corrupt_used,
+                     {device::UsedCorruption::none, device::UsedCorruption::next, device::UsedCorruption::encoding,
+                      device::UsedCorruption::write_order, device::UsedCorruption::complete_order},
+                     "fault injection: a TX used entry with NEXT (P5) or a wrong AVAIL bit (P2), written out of completion order (P4), or completed out of order (P8 with in_order)"));
+  p.push_back(number("fault.corrupt_used_at", corrupt_used_at, "packet", "fault injection: which TX completion (1-based, queue pair 0)", 1, 1e12));
   p.push_back(name_list("monitor.disable", monitor_disable, rule_names(), "conformance rules switched off"));
   p.push_back(flag("monitor.strict", strict, "a conformance violation fails the run (also --strict)"));
   add_model(p, "memory.", memory);
@@ -184,6 +194,10 @@ void Config::validate() const {
   if (path == pci::AccessPath::vhost && metadata == device::MetadataAccess::dma)
     throw ConfigError("metadata", "dma needs path=pcie");
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
+  const bool flags_fault = corrupt_used == device::UsedCorruption::next || corrupt_used == device::UsedCorruption::encoding;
+  if (ring == ring::RingLayout::split && (flags_fault || corrupt_desc == driver::DescCorruption::avail_encoding))
+    throw ConfigError(flags_fault ? "fault.corrupt_used" : "fault.corrupt_desc",
+                      "AVAIL/USED/NEXT flag faults need ring=packed (split used elements and descriptors carry no wrap encoding)");
   if (!mrg_rxbuf && max_frame_bytes() > 1518)
     throw ConfigError("packet_bytes", "frames above 1518 bytes need mrg_rxbuf=1 (no big-packet mode)");
   if (mrg_rxbuf && driver.rx_buffer_bytes <= net::kNetHdrBytes)

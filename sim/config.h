@@ -62,8 +62,14 @@ struct Config {
   uint32_t lose_kick_every = 0;   // every Nth doorbell is lost (0: none)
   uint32_t lose_irq_every = 0;    // every Nth MSI-X message is lost (0: none)
   uint32_t corrupt_notify_every = 0;  // every Nth doorbell's data names another queue (0: none)
+  uint32_t delay_kick_every = 0;  // every Nth doorbell is delayed by delay_ns (0: none)
+  uint32_t delay_irq_every = 0;   // every Nth queue interrupt is delayed by delay_ns (0: none)
+  double delay_ns = 20000;        // 20 us: far beyond any modeled notification latency
+  bool kick_always = false;       // the driver ignores the device's event suppression
   driver::DescCorruption corrupt_desc = driver::DescCorruption::none;
   uint64_t corrupt_desc_at = 1;   // TX packet (1-based) whose descriptor is corrupted
+  device::UsedCorruption corrupt_used = device::UsedCorruption::none;
+  uint64_t corrupt_used_at = 1;   // TX completion (1-based) whose used entry is corrupted
   std::string monitor_disable;    // comma-separated rule ids switched off
   bool strict = false;            // a monitor violation fails the run
   // The models.

@@ -14,8 +14,13 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P11.event", "event suppression read with an off_wrap/event index not yet visible behind its flags"},
       {"watchdog.stall", "no progress with buffers pending: a lost wake-up or a stuck queue"},
       {"P12", "a doorbell's notification data names another queue or an offset outside the ring"},
+      // From the monitor's own shadow of each ring (sim/ring_watch.h).
+      {"P2", "AVAIL/USED flags that do not encode available (driver) or used (device) for the wrap counter"},
+      {"P3", "a side wrote a descriptor the other side owns, or a buffer id was made available twice"},
+      {"P4", "used entries written in another order than the device completed the buffers"},
+      {"P5", "a used entry with NEXT set or an id that is not in flight"},
+      {"P8", "IN_ORDER: a buffer completed or returned before one made available earlier"},
       // Found by the ring core's own checks (models/ring/errors.h) when a side breaks.
-      {"P5", "the device returned a buffer id that is not in flight"},
       {"P6.2", "unexpected unavailable descriptor in a chain"},
       {"P6.3", "device-readable descriptor after a device-writable one"},
       {"P6.4", "descriptor list longer than the queue size"},
@@ -36,9 +41,37 @@ std::string rule_of(ring::RingError e) {
 Monitor::Monitor(ring::RingLayout layout, std::vector<std::string> disabled, size_t keep)
     : layout_(layout), disabled_(std::move(disabled)), keep_(keep) {}
 
-void Monitor::add_queue(const std::string& name, const ring::QueueAreas& areas, unsigned driver_agent,
-                        unsigned device_agent) {
-  queues_.push_back({name, areas, driver_agent, device_agent});
+void Monitor::add_queue(const std::string& name, const ring::QueueAreas& areas, ring::Features features,
+                        unsigned driver_agent, unsigned device_agent, RingWatch::Peek peek) {
+  queues_.push_back({name, areas, driver_agent, device_agent,
+                     RingWatch(layout_, areas, features, driver_agent, device_agent, std::move(peek))});
+}
+
+void Monitor::add_findings(const Queue& q, uint64_t time_ps) {
+  for (Finding& f : findings_) add({f.rule, std::move(f.what), time_ps, f.agent, f.addr, f.got, f.expected, q.name});
+  findings_.clear();
+}
+
+void Monitor::on_store(unsigned agent, const memory::PendingStore& s) {
+  for (Queue& q : queues_) {
+    if (agent != q.driver_agent && agent != q.device_agent) continue;
+    q.watch.on_store(agent, s.seq, s.addr, s.size, s.data(), findings_);
+    add_findings(q, s.visible_ps);
+  }
+}
+
+void Monitor::on_complete(uint16_t queue, uint16_t id, uint64_t time_ps) {
+  if (queue >= queues_.size()) return;
+  queues_[queue].watch.on_complete(id, findings_);
+  add_findings(queues_[queue], time_ps);
+}
+
+void Monitor::on_notification(bool kick, uint16_t queue) {
+  if (queue >= queues_.size()) return;
+  ++notifications_;
+  RingWatch& w = queues_[queue].watch;
+  if (kick && !w.kick_wanted()) ++spurious_kicks_;
+  if (!kick && !w.interrupt_wanted()) ++spurious_interrupts_;
 }
 
 bool Monitor::enabled(const std::string& rule) const {

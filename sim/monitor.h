@@ -11,6 +11,7 @@
 
 #include "models/memory/memory_model.h"
 #include "models/ring/virtqueue.h"
+#include "sim/ring_watch.h"
 
 namespace virtiosim::sim {
 
@@ -40,26 +41,40 @@ class Monitor {
   // `disabled`: rule ids switched off.
   Monitor(ring::RingLayout layout, std::vector<std::string> disabled, size_t keep = 1000);
 
-  // Where queue `index` lives (the driver's view after probing); agents of
-  // its driver and device sides.
-  void add_queue(const std::string& name, const ring::QueueAreas& areas, unsigned driver_agent,
-                 unsigned device_agent);
+  // Queues in index order: where each lives (the driver's view after
+  // probing), the negotiated features, the agents of its driver and device
+  // sides, and how to read memory as an agent sees it.
+  void add_queue(const std::string& name, const ring::QueueAreas& areas, ring::Features features,
+                 unsigned driver_agent, unsigned device_agent, RingWatch::Peek peek);
 
   void on_anomaly(const memory::OrderingAnomaly& a);
+  // A store became visible (every store; the ring watches pick theirs).
+  void on_store(unsigned agent, const memory::PendingStore& s);
+  // The device completed buffer `id` of queue `queue`.
+  void on_complete(uint16_t queue, uint16_t id, uint64_t time_ps);
+  // A notification was sent: a doorbell (kick) or a used-buffer
+  // notification. One the other side's event suppression did not ask for
+  // is counted as spurious (P10), not reported.
+  void on_notification(bool kick, uint16_t queue);
   void report(const std::string& rule, const std::string& what, uint64_t time_ps, unsigned agent, uint64_t addr = 0);
 
   uint64_t total() const { return total_; }
   const std::vector<Violation>& violations() const { return kept_; }  // the first `keep`
   uint64_t count(const std::string& rule) const;
+  uint64_t spurious_kicks() const { return spurious_kicks_; }
+  uint64_t spurious_interrupts() const { return spurious_interrupts_; }
+  uint64_t notifications() const { return notifications_; }
 
  private:
   struct Queue {
     std::string name;
     ring::QueueAreas areas;
     unsigned driver_agent, device_agent;
+    RingWatch watch;
   };
   bool enabled(const std::string& rule) const;
   void add(Violation v);
+  void add_findings(const Queue& q, uint64_t time_ps);
   std::string classify(const Queue& q, const memory::OrderingAnomaly& a, std::string& what) const;
 
   ring::RingLayout layout_;
@@ -69,6 +84,8 @@ class Monitor {
   std::vector<Violation> kept_;
   std::vector<std::pair<std::string, uint64_t>> counts_;
   uint64_t total_ = 0;
+  uint64_t spurious_kicks_ = 0, spurious_interrupts_ = 0, notifications_ = 0;
+  std::vector<Finding> findings_;  // scratch
 };
 
 }  // namespace virtiosim::sim

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <numeric>
 #include <sstream>
@@ -37,12 +38,21 @@ class Platform : public sc_core::sc_module {
         ram_(kRamBase, ram_bytes(cfg)),
         mem_(ram_, cfg.memory, cfg.ordering, 2u * cfg.queue_pairs, cfg.seed, cfg.log_capacity),
         dev_("vhost_net", mem_, device_config(cfg)),
-        fn_("virtio_pci", dev_, cfg.path, cfg.pci, pci::PciFaults{cfg.lose_kick_every, cfg.lose_irq_every, cfg.corrupt_notify_every}),
+        fn_("virtio_pci", dev_, cfg.path, cfg.pci, pci_faults(cfg)),
         drv_("virtio_net", mem_, fn_, driver_config(cfg)),
         monitor_(cfg.ring, cfg.disabled_rules()) {
     dev_.attach(&fn_);
     dev_.on_violation([this](const char* rule, const std::string& what, uint64_t time_ps) {
       monitor_.report(rule, what, time_ps, 1);
+    });
+    dev_.on_complete([this](uint16_t queue, uint16_t id, uint64_t time_ps) {
+      if (watch_queues()) monitor_.on_complete(queue, id, time_ps);
+    });
+    fn_.on_notification([this](bool kick, uint16_t queue) {
+      if (watch_queues()) monitor_.on_notification(kick, queue);
+    });
+    mem_.on_visible([this](unsigned agent, const memory::PendingStore& s) {
+      if (watch_queues()) monitor_.on_store(agent, s);
     });
     for (ring::BarrierSite site : cfg.dropped_barriers()) mem_.drop_barrier(site);
     mem_.on_anomaly([this](const memory::OrderingAnomaly& a) {
@@ -72,14 +82,33 @@ class Platform : public sc_core::sc_module {
   const std::vector<memory::LogRecord>& last_events() const { return last_events_; }
 
  private:
-  // The monitor learns where the queues are once the driver has probed.
-  void watch_queues() {
-    if (watching_ || !drv_.probed()) return;
+  // The monitor learns where the queues are once the driver has probed
+  // (before it makes any buffer available). True once it watches.
+  bool watch_queues() {
+    if (watching_ || !drv_.probed()) return watching_;
     watching_ = true;
+    auto peek = [this](unsigned agent, uint64_t addr, void* dst, uint64_t n) {
+      if (!ram_.maps(addr, n)) return;
+      std::memcpy(dst, ram_.host(addr), n);
+      if (agent != RingWatch::kVisible) mem_.store_buffer(agent).forward(addr, dst, n);
+    };
     for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp)
       for (uint16_t t = 0; t < 2; ++t)
         monitor_.add_queue((t ? "tx" : "rx") + std::to_string(qp), drv_.areas(static_cast<uint16_t>(2 * qp + t)),
-                           driver::NetDriver::agent_of(qp), device::VhostNet::agent_of(qp));
+                           ring::Features{drv_.negotiated_features()}, driver::NetDriver::agent_of(qp),
+                           device::VhostNet::agent_of(qp), peek);
+    return true;
+  }
+
+  static pci::PciFaults pci_faults(const Config& c) {
+    pci::PciFaults f;
+    f.lose_doorbell_every = c.lose_kick_every;
+    f.lose_irq_every = c.lose_irq_every;
+    f.corrupt_notify_data_every = c.corrupt_notify_every;
+    f.delay_doorbell_every = c.delay_kick_every;
+    f.delay_irq_every = c.delay_irq_every;
+    f.delay_ns = c.delay_ns;
+    return f;
   }
 
   static uint64_t ram_bytes(const Config& cfg) {
@@ -97,6 +126,8 @@ class Platform : public sc_core::sc_module {
     d.timing = c.timing;
     d.params = c.vhost;
     d.memory_params = c.device_memory;
+    d.corrupt_used = c.corrupt_used;
+    d.corrupt_used_at = c.corrupt_used_at;
     return d;
   }
 
@@ -115,6 +146,7 @@ class Platform : public sc_core::sc_module {
     d.params = c.driver;
     d.corrupt = c.corrupt_desc;
     d.corrupt_at = c.corrupt_desc_at;
+    d.kick_always = c.kick_always;
     return d;
   }
 

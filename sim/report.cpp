@@ -134,6 +134,9 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   j.end_object();
   j.begin_object("monitor");
   j.value("violations", monitor.total());
+  // P10: sent although the other side's event suppression did not ask (counted, not violations).
+  j.value("notifications", monitor.notifications());
+  j.value("spurious_kicks", monitor.spurious_kicks()).value("spurious_interrupts", monitor.spurious_interrupts());
   j.begin_object("by_rule");
   for (const MonitorRule& r : monitor_rules())
     if (monitor.count(r.id)) j.value(r.id, monitor.count(r.id));
@@ -166,6 +169,8 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   j.value("barriers_dropped", dropped).value("loads_hoisted", hoisted);
   j.value("doorbells_corrupted", fn.stats().doorbells_corrupted);
   j.value("doorbells_lost", fn.stats().doorbells_lost).value("interrupts_lost", fn.stats().interrupts_lost);
+  j.value("doorbells_delayed", fn.stats().doorbells_delayed).value("interrupts_delayed", fn.stats().interrupts_delayed);
+  j.value("stores_corrupted", mem.store_faults_applied());
   j.end_object();
   j.begin_array("queues");
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {

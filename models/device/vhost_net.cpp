@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "models/net/frame.h"
 #include "models/ring/features.h"
@@ -24,6 +25,17 @@ const char* name(MetadataAccess m) {
 
 const char* name(Wire w) { return w == Wire::loopback ? "loopback" : "sink"; }
 
+const char* name(UsedCorruption c) {
+  switch (c) {
+    case UsedCorruption::none: return "none";
+    case UsedCorruption::next: return "next";
+    case UsedCorruption::encoding: return "encoding";
+    case UsedCorruption::write_order: return "write_order";
+    case UsedCorruption::complete_order: return "complete_order";
+  }
+  return "unknown";
+}
+
 struct VhostNet::Worker {
   uint16_t qp = 0;
   memory::AgentClock clock;
@@ -36,6 +48,8 @@ struct VhostNet::Worker {
   sc_core::sc_event kick;
   bool kick_pending = false;
   QueuePairStats stats;
+  ring::QueueAreas tx_areas;
+  std::optional<ring::UsedElem> held;  // fault injection: a TX completion kept back (UsedCorruption)
 
   Worker(uint16_t q, memory::TimingMode mode) : qp(q), clock(mode) {}
 };
@@ -73,7 +87,8 @@ void VhostNet::driver_ok(uint64_t features, const std::vector<pci::QueueConfig>&
     w->mem = std::make_unique<DeviceMemory>(sim, cfg_.access, &cfg_.memory_params);
     try {
       w->rx = ring::make_device_queue(cfg_.layout, *w->mem, {rx.desc, rx.driver, rx.device, rx.size}, f);
-      w->tx = ring::make_device_queue(cfg_.layout, *w->mem, {tx.desc, tx.driver, tx.device, tx.size}, f);
+      w->tx_areas = {tx.desc, tx.driver, tx.device, tx.size};
+      w->tx = ring::make_device_queue(cfg_.layout, *w->mem, w->tx_areas, f);
     } catch (const ring::RingConfigError& e) {
       failed_ = true;
       failure_ = std::string("queue pair ") + std::to_string(w->qp) + ": " + e.what();
@@ -111,6 +126,7 @@ void VhostNet::reset() {
     w->rx.reset();
     w->tx.reset();
     w->rx_held.clear();
+    w->held.reset();
     w->wire.clear();
   }
 }
@@ -139,7 +155,44 @@ bool VhostNet::check(Worker& w, RingError e, const char* what) {
   return false;
 }
 
+bool VhostNet::complete(Worker& w, ring::DeviceQueue& q, uint16_t queue_index, const ring::UsedElem& e) {
+  if (completion_) completion_(queue_index, e.id, w.clock.now_ps());
+  return check(w, q.push_used(e), "push_used");
+}
+
+bool VhostNet::complete_tx(Worker& w, const ring::UsedElem& e) {
+  const uint16_t qi = static_cast<uint16_t>(2 * w.qp + 1);
+  if (w.qp != 0 || cfg_.corrupt_used == UsedCorruption::none) return complete(w, *w.tx, qi, e);
+  if (w.stats.tx_packets == cfg_.corrupt_used_at) {
+    memory::StoreFault f{agent_of(0), w.tx_areas.desc, w.tx_areas.desc + uint64_t{w.tx_areas.num} * 16};
+    f.offset = static_cast<uint32_t>(ring::packed_off::flags);
+    switch (cfg_.corrupt_used) {
+      case UsedCorruption::next: f.or_mask = ring::kDescNext; break;
+      case UsedCorruption::encoding: f.xor_mask = ring::kDescAvail; break;
+      case UsedCorruption::write_order:
+        if (completion_) completion_(qi, e.id, w.clock.now_ps());
+        [[fallthrough]];
+      case UsedCorruption::complete_order: w.held = e; return true;
+      case UsedCorruption::none: break;
+    }
+    mem_.arm_store_fault(f);
+    return complete(w, *w.tx, qi, e);
+  }
+  if (!w.held) return complete(w, *w.tx, qi, e);
+  return complete(w, *w.tx, qi, e) && release_held(w);
+}
+
+// The kept-back completion goes out after the next one, or before any flush.
+bool VhostNet::release_held(Worker& w) {
+  if (!w.held) return true;
+  const ring::UsedElem e = *w.held;
+  w.held.reset();
+  if (cfg_.corrupt_used == UsedCorruption::complete_order) return complete(w, *w.tx, static_cast<uint16_t>(2 * w.qp + 1), e);
+  return check(w, w.tx->push_used(e), "push_used");  // completed already, written late
+}
+
 void VhostNet::flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_index) {
+  if (&q == w.tx.get() && !release_held(w)) return;
   if (q.pending_used() == 0) return;
   if (!check(w, q.flush(), "flush")) return;
   if (q.should_signal()) {
@@ -231,7 +284,7 @@ bool VhostNet::handle_tx(Worker& w) {
     } else {
       w.clock.advance(static_cast<double>(frame_len) / cfg_.params.sink_bytes_per_ns);
     }
-    if (!check(w, q.push_used(w.chain.used(0)), "tx push_used")) return false;
+    if (!complete_tx(w, w.chain.used(0))) return false;
     if (q.pending_used() >= cfg_.params.used_batch) flush_and_signal(w, q, qi);
   }
 }
@@ -312,7 +365,7 @@ bool VhostNet::deliver_frame(Worker& w, const std::vector<uint8_t>& frame) {
       }
       if (src_at == need) break;
     }
-    if (!check(w, q.push_used(c.used(written)), "rx push_used")) return false;
+    if (!complete(w, q, static_cast<uint16_t>(2 * w.qp), c.used(written))) return false;
   }
   w.rx_held.erase(w.rx_held.begin(), w.rx_held.begin() + static_cast<std::ptrdiff_t>(count));
   w.clock.advance(static_cast<double>(frame.size()) / cfg_.params.copy_bytes_per_ns);

@@ -57,6 +57,17 @@ struct VhostParams {
   }
 };
 
+// Fault injection on TX completion `at` (1-based, queue pair 0). `next` and
+// `encoding` corrupt the next used-flags store of the TX ring (models/memory
+// StoreFault): NEXT set (P5), AVAIL flipped so the entry is not used for the
+// driver's wrap (P2). `write_order`: the device completes the buffer, then
+// writes its used entry after the next one's (P4). `complete_order`: the
+// device completes the next buffer first (allowed without IN_ORDER; P8
+// with it). Packed rings only for `next` and `encoding` (split used
+// elements carry no flags).
+enum class UsedCorruption : uint8_t { none, next, encoding, write_order, complete_order };
+const char* name(UsedCorruption c);
+
 struct VhostNetConfig {
   ring::RingLayout layout = ring::RingLayout::packed;
   uint64_t features = 0;        // offered to the driver
@@ -67,6 +78,8 @@ struct VhostNetConfig {
   memory::TimingMode timing = memory::TimingMode::lt;
   VhostParams params;
   DeviceMemoryParams memory_params;
+  UsedCorruption corrupt_used = UsedCorruption::none;
+  uint64_t corrupt_used_at = 0;
 };
 
 struct QueuePairStats {
@@ -89,6 +102,10 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   // Conformance findings the device can make itself (P12), for the monitor.
   using ViolationSink = std::function<void(const char* rule, const std::string& what, uint64_t time_ps)>;
   void on_violation(ViolationSink sink) { violation_ = std::move(sink); }
+  // Each buffer the device is done with, in the order it finishes them (the
+  // order SPEC_NOTES P4 and P8 are about), before its used entry is written.
+  using CompletionSink = std::function<void(uint16_t queue, uint16_t id, uint64_t time_ps)>;
+  void on_complete(CompletionSink sink) { completion_ = std::move(sink); }
 
   // VirtioDeviceIf
   uint16_t device_id() const override { return VIRTIO_ID_NET_; }
@@ -124,6 +141,9 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   bool handle_rx(Worker& w);
   bool deliver_frame(Worker& w, const std::vector<uint8_t>& frame);
   void flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_index);
+  bool complete(Worker& w, ring::DeviceQueue& q, uint16_t queue_index, const ring::UsedElem& e);
+  bool complete_tx(Worker& w, const ring::UsedElem& e);
+  bool release_held(Worker& w);
   bool check(Worker& w, ring::RingError e, const char* what);
   void busy_poll(Worker& w);
   bool busy_polling() const { return cfg_.params.busy_poll_ns > 0; }
@@ -133,6 +153,7 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   VhostNetConfig cfg_;
   pci::VirtioPciFunction* transport_ = nullptr;
   ViolationSink violation_;
+  CompletionSink completion_;
   std::vector<std::unique_ptr<Worker>> workers_;
   sc_core::sc_event ready_;
   uint64_t features_ = 0;

@@ -293,7 +293,7 @@ void NetDriver::setup_queue(QueuePair& owner, uint16_t index, std::unique_ptr<ri
 }
 
 void NetDriver::kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index) {
-  if (!vq.kick_prepare()) return;
+  if (!vq.kick_prepare() && !cfg_.kick_always) return;
   const bool data = features_ & (uint64_t{1} << VIRTIO_F_NOTIFICATION_DATA);
   mmio_write(q, mmio, notify_ + uint64_t{index} * notify_multiplier_, data ? 4 : 2,
              data ? vq.notification_data(index) : index);
@@ -305,13 +305,37 @@ const char* name(DescCorruption c) {
     case DescCorruption::none: return "none";
     case DescCorruption::unmapped_addr: return "unmapped_addr";
     case DescCorruption::indirect_next: return "indirect_next";
+    case DescCorruption::avail_encoding: return "avail_encoding";
+    case DescCorruption::rewrite_in_flight: return "rewrite_in_flight";
   }
   return "unknown";
 }
 
-// The descriptor the last add() published, rewritten through the driver's
-// own memory policy (a modeled store like any other).
-void NetDriver::corrupt_descriptor(QueuePair& q, uint16_t avail_idx) {
+// Before add(): the first matching store of the list's descriptors leaves
+// corrupted.
+void NetDriver::arm_corruption(QueuePair& q) {
+  const ring::QueueAreas& a = areas_.at(static_cast<size_t>(2 * q.index + 1));
+  const bool packed = cfg_.layout == ring::RingLayout::packed;
+  memory::StoreFault f{agent_of(q.index), a.desc, a.desc + uint64_t{a.num} * 16};
+  f.offset = static_cast<uint32_t>(packed ? ring::packed_off::flags : ring::split_off::flags);
+  switch (cfg_.corrupt) {
+    case DescCorruption::unmapped_addr:
+      f.offset = static_cast<uint32_t>(ring::packed_off::addr);  // same offset in both layouts
+      f.size = 8;
+      f.and_mask = 0;
+      f.or_mask = 0xdead000000000000ull;
+      break;
+    case DescCorruption::indirect_next: f.or_mask = ring::kDescIndirect | ring::kDescNext; break;
+    case DescCorruption::avail_encoding: f.xor_mask = ring::kDescUsed; break;
+    case DescCorruption::none:
+    case DescCorruption::rewrite_in_flight: return;
+  }
+  mem_.arm_store_fault(f);
+}
+
+// After add(): the list at `avail_idx` is the device's; write its first
+// descriptor's len again, unchanged.
+void NetDriver::rewrite_in_flight(QueuePair& q, uint16_t avail_idx) {
   const ring::QueueAreas& a = areas_.at(static_cast<size_t>(2 * q.index + 1));
   uint64_t desc;
   if (cfg_.layout == ring::RingLayout::packed) {
@@ -320,12 +344,7 @@ void NetDriver::corrupt_descriptor(QueuePair& q, uint16_t avail_idx) {
     const ring::SplitLayout s{a.desc, a.driver, a.device, a.num};
     desc = s.desc_addr(q.mem->read16(s.avail_ring_addr(avail_idx % a.num)));
   }
-  if (cfg_.corrupt == DescCorruption::unmapped_addr) {
-    q.mem->write64(desc + ring::packed_off::addr, 0xdead000000000000ull);  // same offset in both layouts
-    return;
-  }
-  const uint64_t flags_at = desc + (cfg_.layout == ring::RingLayout::packed ? ring::packed_off::flags : ring::split_off::flags);
-  q.mem->write16(flags_at, static_cast<uint16_t>(q.mem->read16(flags_at) | ring::kDescIndirect | ring::kDescNext));
+  q.mem->write32(desc + ring::packed_off::len, q.mem->read32(desc + ring::packed_off::len));  // same offset in both
 }
 
 void NetDriver::refill_rx(QueuePair& q) {
@@ -369,11 +388,13 @@ bool NetDriver::xmit(QueuePair& q) {
     n = 2;
   }
   const uint16_t avail_idx = q.tx->indices().avail_idx;
+  const bool faulty = cfg_.corrupt != DescCorruption::none && q.index == 0 && k + 1 == cfg_.corrupt_at &&
+                      q.tx->num_free() >= n;
+  if (faulty) arm_corruption(q);
   const RingError e = q.tx->add(std::span(segs, n), {}, slot);
   if (e == RingError::no_space) return false;
   if (!ok(q, e, "tx add")) return false;
-  if (cfg_.corrupt != DescCorruption::none && q.index == 0 && k + 1 == cfg_.corrupt_at)
-    corrupt_descriptor(q, avail_idx);
+  if (faulty && cfg_.corrupt == DescCorruption::rewrite_in_flight) rewrite_in_flight(q, avail_idx);
   q.tx_free.pop_back();
   ++q.stats.tx_packets;
   q.stats.tx_bytes += len;

@@ -50,10 +50,14 @@ struct DriverParams {
   }
 };
 
-// Fault injection: after making TX packet `at` (1-based, queue pair 0)
-// available, the driver rewrites that descriptor while the device owns it
-// (a P3 violation by construction) so the device meets malformed input.
-enum class DescCorruption : uint8_t { none, unmapped_addr, indirect_next };
+// Fault injection on TX packet `at` (1-based, queue pair 0). The first three
+// corrupt a store of the driver's add() (models/memory StoreFault), so the
+// list is published malformed: an address outside guest memory (the device
+// rejects it), INDIRECT|NEXT on a descriptor (P7), the head's flags with USED
+// equal to AVAIL (P2: the device never sees it available). The last makes
+// the list available as it should be, then rewrites its len with the same
+// value while the device owns it: a P3 violation with no other effect.
+enum class DescCorruption : uint8_t { none, unmapped_addr, indirect_next, avail_encoding, rewrite_in_flight };
 const char* name(DescCorruption c);
 
 struct NetDriverConfig {
@@ -69,6 +73,7 @@ struct NetDriverConfig {
   uint64_t ram_base = 0;  // the driver's allocations start here
   DescCorruption corrupt = DescCorruption::none;
   uint64_t corrupt_at = 0;
+  bool kick_always = false;  // fault injection: kick after every batch, whatever the device asked
   DriverParams params;
 };
 
@@ -124,7 +129,8 @@ class NetDriver : public sc_core::sc_module {
   void napi_poll(QueuePair& q);
   bool receive_frame(QueuePair& q, const ring::UsedBuffer& first);
   void refill_rx(QueuePair& q);
-  void corrupt_descriptor(QueuePair& q, uint16_t avail_idx);
+  void arm_corruption(QueuePair& q);
+  void rewrite_in_flight(QueuePair& q, uint16_t avail_idx);
   void kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index);
   bool ok(QueuePair& q, ring::RingError e, const char* what);
   void fail(const std::string& why);

@@ -80,12 +80,33 @@ double MemoryModel::write(unsigned agent, uint64_t now_ps, uint64_t gpa, const v
                           bool typed) {
   if (!ram_.maps(gpa, n)) throw std::out_of_range("modeled write outside guest memory");
   settle(now_ps);
+  uint8_t faulted[8];
+  if (typed && !store_faults_.empty() && n <= sizeof faulted) {
+    std::memcpy(faulted, src, n);
+    if (apply_store_fault(agent, gpa, n, faulted)) src = faulted;
+  }
   ++stats_[agent].writes;
   log_access(LogRecord::Op::write, agent, now_ps, gpa, n, src, typed);
   const double ns = cost_.access(agent, gpa, n, true);
   const uint64_t stall_ps = buffers_[agent].store(now_ps, gpa, src, n);
   stats_[agent].stall_ns += ps_to_ns(stall_ps);
   return ns + ps_to_ns(stall_ps);
+}
+
+bool MemoryModel::apply_store_fault(unsigned agent, uint64_t gpa, uint64_t n, uint8_t* value) {
+  for (auto it = store_faults_.begin(); it != store_faults_.end(); ++it) {
+    const StoreFault& f = *it;
+    if (f.agent != agent || f.size != n || gpa < f.lo || gpa + n > f.hi || (gpa - f.lo) % f.stride != f.offset)
+      continue;
+    uint64_t v = 0;
+    std::memcpy(&v, value, n);  // little-endian guest memory on a little-endian host
+    v = ((v & f.and_mask) | f.or_mask) ^ f.xor_mask;
+    std::memcpy(value, &v, n);
+    store_faults_.erase(it);
+    ++store_faults_applied_;
+    return true;
+  }
+  return false;
 }
 
 double MemoryModel::barrier(unsigned agent, uint64_t now_ps, ring::BarrierSite site) {

@@ -73,6 +73,17 @@ struct Origin {
   uint64_t seq = 0;
 };
 
+// Fault injection at an agent's memory port: the next typed store of
+// `size` bytes by `agent` to the field at `offset` of a `stride`-byte record
+// in [lo, hi) leaves as ((value & and_mask) | or_mask) ^ xor_mask. Models a
+// bug in that agent: its own later loads see the corrupted value too.
+struct StoreFault {
+  unsigned agent = 0;
+  uint64_t lo = 0, hi = 0;
+  uint32_t stride = 16, offset = 0, size = 2;
+  uint64_t and_mask = ~uint64_t{0}, or_mask = 0, xor_mask = 0;
+};
+
 class MemoryModel {
  public:
   // Called for every store as it becomes visible to all agents.
@@ -100,6 +111,9 @@ class MemoryModel {
   // P13 names what each one orders).
   void drop_barrier(ring::BarrierSite site) { dropped_[static_cast<unsigned>(site)] = true; }
   bool dropped(ring::BarrierSite site) const { return dropped_[static_cast<unsigned>(site)]; }
+  // One-shot: armed until a matching store takes it.
+  void arm_store_fault(const StoreFault& f) { store_faults_.push_back(f); }
+  uint64_t store_faults_applied() const { return store_faults_applied_; }
 
   unsigned agents() const { return static_cast<unsigned>(buffers_.size()); }
   const CostModel& cost() const { return cost_; }
@@ -128,6 +142,9 @@ class MemoryModel {
   VisibleObserver observer_;
   AnomalyObserver anomaly_observer_;
   bool dropped_[ring::kBarrierSites] = {};
+  std::vector<StoreFault> store_faults_;  // armed, not yet applied
+  uint64_t store_faults_applied_ = 0;
+  bool apply_store_fault(unsigned agent, uint64_t gpa, uint64_t n, uint8_t* value);
 
   // Ordering bookkeeping for ring fields (typed accesses of at most 8
   // bytes), tracked per 2-byte granule: which store the memory's value came

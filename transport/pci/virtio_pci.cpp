@@ -4,6 +4,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace virtiosim::pci {
@@ -163,8 +164,9 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
       // hears about it after the path's latency.
       const double arrive_ns = path_ == AccessPath::vhost ? p_.vhost_doorbell_ns : p_.pcie_mmio_write_ns;
       delay += sc_time(doorbell_guest_ns(), SC_NS);
-      const sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
+      sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
       ++stats_.doorbells;
+      if (notification_) notification_(true, static_cast<uint16_t>(queue));
       if (faults_.lose_doorbell_every && stats_.doorbells % faults_.lose_doorbell_every == 0) {
         ++stats_.doorbells_lost;  // the write is accepted and goes nowhere
         return;
@@ -174,6 +176,11 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
         value ^= 1;  // the data names the neighbouring queue
         ++stats_.doorbells_corrupted;
       }
+      if (faults_.delay_doorbell_every && stats_.doorbells % faults_.delay_doorbell_every == 0) {
+        at += sc_time(faults_.delay_ns, SC_NS);
+        ++stats_.doorbells_delayed;
+      }
+      if (!doorbells_.empty()) at = std::max(at, doorbells_.back().at);  // posted writes stay in order
       doorbells_.push_back({at, static_cast<uint16_t>(queue), value});
       doorbell_ev_.notify(at - sc_core::sc_time_stamp());
       return;
@@ -328,13 +335,20 @@ void VirtioPciFunction::deliver_doorbells() {
 
 void VirtioPciFunction::signal_queue(uint16_t queue) {
   if (queue >= queues_.size()) return;
+  if (notification_) notification_(false, queue);
   isr_ |= kIsrQueue;
   const uint16_t vector = queues_[queue].msix_vector;
   if (vector == VIRTIO_MSI_NO_VECTOR) return;  // INTx is not modeled: the driver must set a vector
   const double ns = path_ == AccessPath::vhost ? p_.vhost_irq_ns : p_.pcie_irq_ns;
-  const sc_time at = sc_core::sc_time_stamp() + sc_time(ns, SC_NS);
+  sc_time at = sc_core::sc_time_stamp() + sc_time(ns, SC_NS);
+  ++irqs_raised_;
+  if (faults_.delay_irq_every && irqs_raised_ % faults_.delay_irq_every == 0) {
+    at += sc_time(faults_.delay_ns, SC_NS);
+    ++stats_.interrupts_delayed;
+  }
+  if (!irqs_.empty()) at = std::max(at, irqs_.back().first);  // messages stay in order
   irqs_.emplace_back(at, vector);
-  irq_ev_.notify(sc_time(ns, SC_NS));
+  irq_ev_.notify(at - sc_core::sc_time_stamp());
 }
 
 void VirtioPciFunction::deliver_interrupts() {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,11 +71,16 @@ struct PciLayout {
   static constexpr uint16_t device_id_base = 0x1040; // modern virtio: 0x1040 + device type
 };
 
-// Fault injection: lose every Nth doorbell / MSI-X message (0: none).
+// Fault injection (every Nth; 0: none). A delayed doorbell or interrupt
+// also holds back those behind it: posted writes and MSI-X messages do not
+// pass each other.
 struct PciFaults {
   uint32_t lose_doorbell_every = 0;
   uint32_t lose_irq_every = 0;
   uint32_t corrupt_notify_data_every = 0;  // every Nth doorbell's data names the neighbouring queue (P12)
+  uint32_t delay_doorbell_every = 0;
+  uint32_t delay_irq_every = 0;
+  double delay_ns = 0;  // added to the delayed ones' latency
 };
 
 struct PciStats {
@@ -84,6 +90,7 @@ struct PciStats {
   uint64_t doorbells_corrupted = 0;  // fault injection
   uint64_t interrupts = 0;       // MSI-X messages sent
   uint64_t interrupts_lost = 0;  // fault injection
+  uint64_t doorbells_delayed = 0, interrupts_delayed = 0;  // fault injection
   uint64_t interrupts_masked = 0;// held pending because the vector was masked
 };
 
@@ -99,6 +106,10 @@ class VirtioPciFunction : public sc_core::sc_module {
   // Device side: raise the interrupt of `queue` (its MSI-X vector) after
   // the path's latency.
   void signal_queue(uint16_t queue);
+  // Every notification as it is sent: a doorbell the driver writes (kick)
+  // or a queue interrupt the device raises, before any fault acts on it.
+  using NotificationSink = std::function<void(bool kick, uint16_t queue)>;
+  void on_notification(NotificationSink sink) { notification_ = std::move(sink); }
   // Driver side: fires when MSI-X `vector` is delivered.
   const sc_core::sc_event& msix_event(uint16_t vector) const { return *msix_events_.at(vector); }
   uint16_t num_vectors() const { return static_cast<uint16_t>(msix_events_.size()); }
@@ -128,6 +139,7 @@ class VirtioPciFunction : public sc_core::sc_module {
   AccessPath path_;
   PciParams p_;
   PciFaults faults_;
+  NotificationSink notification_;
   std::vector<uint8_t> cfg_;  // 256 bytes of PCI configuration space
   // Common configuration state.
   uint32_t device_feature_select_ = 0, driver_feature_select_ = 0;
@@ -159,6 +171,7 @@ class VirtioPciFunction : public sc_core::sc_module {
   std::deque<Doorbell> doorbells_;
   sc_core::sc_event doorbell_ev_;
   std::deque<std::pair<sc_core::sc_time, uint16_t>> irqs_;
+  uint64_t irqs_raised_ = 0;  // queue interrupts raised (the delay fault counts these)
   sc_core::sc_event irq_ev_;
   PciStats stats_;
 };

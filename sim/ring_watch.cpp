@@ -1,0 +1,338 @@
+#include "sim/ring_watch.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "models/ring/event_idx.h"
+
+namespace virtiosim::sim {
+
+using ring::kDescAvail;
+using ring::kDescNext;
+using ring::kDescUsed;
+namespace packed_off = ring::packed_off;
+namespace split_off = ring::split_off;
+
+namespace {
+
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+// P2: how a driver marks a descriptor available in wrap `w`, and how a
+// device marks one used.
+bool avail_encoding(uint16_t f, bool w) { return ((f & kDescAvail) != 0) == w && ((f & kDescUsed) != 0) != w; }
+bool used_encoding(uint16_t f, bool w) { return ((f & kDescAvail) != 0) == w && ((f & kDescUsed) != 0) == w; }
+
+template <class T>
+bool erase_first(std::deque<T>& d, T v) {
+  const auto it = std::find(d.begin(), d.end(), v);
+  if (it == d.end()) return false;
+  d.erase(it);
+  return true;
+}
+
+}  // namespace
+
+RingWatch::RingWatch(ring::RingLayout layout, const ring::QueueAreas& areas, ring::Features features,
+                     unsigned driver_agent, unsigned device_agent, Peek peek)
+    : layout_(layout),
+      areas_(areas),
+      features_(features),
+      driver_agent_(driver_agent),
+      device_agent_(device_agent),
+      peek_(std::move(peek)) {
+  if (layout_ == ring::RingLayout::packed) avail_ahead_.assign(areas.num, 0), used_ahead_.assign(areas.num, false), returned_by_.assign(areas.num, 0);
+  else owner_.assign(areas.num, -1);
+  published_by_.assign(areas.num, 0);
+}
+
+uint16_t RingWatch::peek16(unsigned agent, uint64_t addr) const {
+  uint16_t v = 0;
+  peek_(agent, addr, &v, 2);  // guest memory is little-endian, as the host
+  return v;
+}
+
+void RingWatch::on_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
+                         std::vector<Finding>& out) {
+  if (agent != driver_agent_ && agent != device_agent_) return;
+  if (layout_ == ring::RingLayout::packed) packed_store(agent, seq, addr, size, data, out);
+  else if (addr == areas_.driver + split_off::avail_idx && size == 2 && driver(agent))
+    split_publish(seq, static_cast<uint16_t>(data[0] | data[1] << 8), out);
+  else if (addr == areas_.device + split_off::used_idx && size == 2 && !driver(agent))
+    split_used(static_cast<uint16_t>(data[0] | data[1] << 8), out);
+  else split_store(agent, seq, addr, size, out);
+}
+
+// ---- packed ---------------------------------------------------------------
+
+bool RingWatch::packed_owned(uint32_t slot) const {
+  return (slot + areas_.num - used_pos_) % areas_.num < owned_;
+}
+
+void RingWatch::packed_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
+                             std::vector<Finding>& out) {
+  if (addr < areas_.desc || addr >= areas_.desc + uint64_t{areas_.num} * 16) return;
+  const uint32_t slot = static_cast<uint32_t>((addr - areas_.desc) / 16);
+  const bool flags_store = (addr - areas_.desc) % 16 == packed_off::flags && size == 2;
+  const uint16_t flags = flags_store ? static_cast<uint16_t>(data[0] | data[1] << 8) : 0;
+  if (driver(agent)) {
+    if (packed_owned(slot) && seq > published_by_[slot]) {
+      out.push_back({"P3", "driver wrote slot " + std::to_string(slot) + " (offset " +
+                               std::to_string((addr - areas_.desc) % 16) + ") while the device owns it",
+                     addr, 0, 0, agent});
+      return;
+    }
+    if (!flags_store) return;
+    if (slot != avail_pos_) {  // a list's other descriptor, or a later head
+      avail_ahead_[slot] = avail_encoding(flags, slot > avail_pos_ ? avail_wrap_ : !avail_wrap_) ? seq + 1 : 0;
+      return;
+    }
+    if (!avail_encoding(flags, avail_wrap_)) {
+      out.push_back({"P2", "head flags " + hex(flags) + " at slot " + std::to_string(slot) +
+                               " do not mark it available for driver wrap " + std::to_string(avail_wrap_),
+                     addr, flags, avail_wrap_ ? kDescAvail : kDescUsed, agent});
+      return;
+    }
+    avail_ahead_[slot] = seq + 1;
+    packed_publish(out);
+    return;
+  }
+  if (!packed_owned(slot)) {
+    if (seq < returned_by_[slot]) return;
+    out.push_back({"P3", "device wrote slot " + std::to_string(slot) + " it does not own", addr, 0, 0, agent});
+    return;
+  }
+  if (!flags_store) return;
+  const bool wrap = slot >= used_pos_ ? used_wrap_ : !used_wrap_;
+  if (!used_encoding(flags, wrap)) {
+    out.push_back({"P2", "used flags " + hex(flags) + " at slot " + std::to_string(slot) +
+                             " do not match device wrap " + std::to_string(wrap),
+                   addr, flags, wrap ? kDescAvail | kDescUsed : 0u, agent});
+    return;
+  }
+  if (flags & kDescNext)
+    out.push_back({"P5", "NEXT set in the used descriptor at slot " + std::to_string(slot), addr, flags, 0, agent});
+  used_ahead_[slot] = true;
+  packed_used(seq, out);
+}
+
+// The head's AVAIL flag is visible: the list at avail_pos_ is the device's,
+// and so is each list after it whose head flag was already visible.
+void RingWatch::packed_publish(std::vector<Finding>& out) {
+  while (owned_ < areas_.num && avail_ahead_[avail_pos_]) {
+    const uint16_t head = avail_pos_;
+    const uint64_t seq = avail_ahead_[head] - 1;
+    uint32_t pos = avail_pos_;
+    bool wrap = avail_wrap_;
+    uint16_t count = 0, id = 0;
+    for (;;) {
+      const uint64_t d = areas_.desc + uint64_t{pos} * 16;
+      const uint16_t f = peek16(driver_agent_, d + packed_off::flags);
+      if (count > 0 && !avail_encoding(f, wrap))
+        out.push_back({"P2", "flags " + hex(f) + " of descriptor " + std::to_string(count) + " in the list at slot " +
+                                 std::to_string(head) + " do not mark it available for wrap " + std::to_string(wrap),
+                       d + packed_off::flags, f, wrap ? kDescAvail : kDescUsed, driver_agent_});
+      id = peek16(driver_agent_, d + packed_off::id);  // P6.1: the last descriptor's id names the buffer
+      published_by_[pos] = seq;
+      avail_ahead_[pos] = 0;
+      ++count;
+      if (++pos == areas_.num) pos = 0, wrap = !wrap;
+      // A list longer than the free slots, or an indirect descriptor with
+      // NEXT, is the device's to reject (P6.4, P7).
+      if (!(f & kDescNext) || (f & ring::kDescIndirect) || owned_ + count >= areas_.num) break;
+    }
+    enter(id, count, areas_.desc + uint64_t{head} * 16, out);
+    avail_pos_ = static_cast<uint16_t>(pos);
+    avail_wrap_ = wrap;
+    owned_ += count;
+    published_ += count;
+  }
+}
+
+// Used flags are visible at used_ahead_: hand back what the driver would
+// take, from used_pos_ on, as far as the entries are there.
+void RingWatch::packed_used(uint64_t seq, std::vector<Finding>& out) {
+  while (owned_ > 0 && used_ahead_[used_pos_]) {
+    const uint64_t d = areas_.desc + uint64_t{used_pos_} * 16;
+    uint32_t slots = retire(peek16(device_agent_, d + packed_off::id), d, out);
+    slots = std::clamp<uint32_t>(slots, 1, owned_);  // an id not in flight: step over the entry
+    for (uint32_t k = 0; k < slots; ++k) {
+      used_ahead_[(used_pos_ + k) % areas_.num] = false;
+      returned_by_[(used_pos_ + k) % areas_.num] = seq;
+    }
+    owned_ -= slots;
+    used_ += slots;
+    used_pos_ = static_cast<uint16_t>(used_pos_ + slots);
+    if (used_pos_ >= areas_.num) used_pos_ = static_cast<uint16_t>(used_pos_ - areas_.num), used_wrap_ = !used_wrap_;
+  }
+}
+
+// ---- split ----------------------------------------------------------------
+
+void RingWatch::split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, std::vector<Finding>& out) {
+  if (addr < areas_.desc || addr >= areas_.desc + ring::SplitLayout::desc_bytes(areas_.num) || size == 0) return;
+  const uint32_t i = static_cast<uint32_t>((addr - areas_.desc) / 16);
+  if (!driver(agent))
+    out.push_back({"P3", "device wrote descriptor " + std::to_string(i) + " of the descriptor table", addr, 0, 0, agent});
+  else if (owner_[i] >= 0 && seq > published_by_[i])
+    out.push_back({"P3", "driver wrote descriptor " + std::to_string(i) + " of the in-flight chain of head " +
+                             std::to_string(owner_[i]),
+                   addr, 0, 0, agent});
+}
+
+void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Finding>& out) {
+  const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
+  for (; avail_idx_ != new_idx; ++avail_idx_, ++published_) {
+    const uint64_t entry = s.avail_ring_addr(avail_idx_ % areas_.num);
+    const uint16_t head = peek16(driver_agent_, entry);
+    if (head >= areas_.num) continue;  // the device rejects it (ring.bad_head)
+    std::vector<uint16_t> chain;
+    for (uint16_t d = head; chain.size() < areas_.num;) {  // a loop is the device's to reject
+      if (owner_[d] >= 0)
+        out.push_back({"P3", "descriptor " + std::to_string(d) + " made available again while in flight (head " +
+                                 std::to_string(owner_[d]) + ")",
+                       s.desc_addr(d), 0, 0, driver_agent_});
+      chain.push_back(d);
+      const uint16_t f = peek16(driver_agent_, s.desc_addr(d) + split_off::flags);
+      if (!(f & kDescNext) || (f & ring::kDescIndirect)) break;  // P7 is the device's to report
+      d = peek16(driver_agent_, s.desc_addr(d) + split_off::next);
+      if (d >= areas_.num) break;
+    }
+    for (uint16_t d : chain) owner_[d] = head, published_by_[d] = seq;
+    chains_[head] = std::move(chain);
+    enter(head, 1, entry, out);
+  }
+}
+
+void RingWatch::split_used(uint16_t new_idx, std::vector<Finding>& out) {
+  const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
+  while (used_idx_ != new_idx) {
+    const uint64_t e = s.used_elem_addr(used_idx_ % areas_.num);
+    uint32_t id = 0;
+    peek_(device_agent_, e + split_off::used_elem_id, &id, 4);
+    uint32_t entries = id < areas_.num ? retire(static_cast<uint16_t>(id), e, out) : 0;
+    if (id >= areas_.num)
+      out.push_back({"P5", "used element names id " + std::to_string(id) + ", beyond the queue", e, id, 0, device_agent_});
+    const uint16_t left = static_cast<uint16_t>(new_idx - used_idx_);
+    if (entries > left)
+      out.push_back({"P8", "in-order batch of " + std::to_string(entries) + " buffers runs past used idx " +
+                               std::to_string(new_idx),
+                     e, entries, left, device_agent_});
+    entries = std::clamp<uint32_t>(entries, 1, left);
+    used_idx_ = static_cast<uint16_t>(used_idx_ + entries);
+    used_ += entries;
+  }
+}
+
+// ---- both -----------------------------------------------------------------
+
+void RingWatch::enter(uint16_t id, uint16_t count, uint64_t addr, std::vector<Finding>& out) {
+  if (in_flight_.count(id)) {
+    out.push_back({"P3", "buffer id " + std::to_string(id) + " made available again while in flight", addr, id, 0,
+                   driver_agent_});
+    return;
+  }
+  in_flight_[id] = {count, false, addr};
+  avail_order_.push_back(id);
+}
+
+uint32_t RingWatch::retire(uint16_t id, uint64_t addr, std::vector<Finding>& out) {
+  if (!in_flight_.count(id)) {
+    out.push_back({"P5", "used entry carries id " + std::to_string(id) + ", which is not in flight", addr, id, 0,
+                   device_agent_});
+    return 0;
+  }
+  auto release = [&](uint16_t b) {
+    const uint32_t n = layout_ == ring::RingLayout::packed ? in_flight_[b].count : 1;
+    if (auto c = chains_.find(b); c != chains_.end()) {
+      for (uint16_t d : c->second) owner_[d] = -1;
+      chains_.erase(c);
+    }
+    in_flight_.erase(b);
+    return n;
+  };
+  if (!features_.in_order()) {
+    if (!completions_.empty() && completions_.front() != id && erase_first(completions_, id))
+      out.push_back({"P4", "used entry carries id " + std::to_string(id) + " but the device completed id " +
+                               std::to_string(completions_.front()) + " before it",
+                     addr, id, completions_.front(), device_agent_});
+    else erase_first(completions_, id);
+    erase_first(avail_order_, id);
+    return release(id);
+  }
+  // P8: the entry stands for every buffer made available up to `id`.
+  uint32_t n = 0;
+  for (;;) {
+    const uint16_t b = avail_order_.front();
+    avail_order_.pop_front();
+    if (!in_flight_[b].completed)
+      out.push_back({"P8", "in-order used entry for id " + std::to_string(id) + " also returns id " +
+                               std::to_string(b) + ", which the device has not completed",
+                     addr, id, b, device_agent_});
+    n += release(b);
+    if (b == id) return n;
+  }
+}
+
+void RingWatch::on_complete(uint16_t id, std::vector<Finding>& out) {
+  const auto it = in_flight_.find(id);
+  if (it == in_flight_.end()) return;  // the used entry that names it is reported (P5)
+  if (!features_.in_order()) {
+    completions_.push_back(id);
+    return;
+  }
+  for (uint16_t b : avail_order_) {  // P8: used in the order made available
+    if (b == id) break;
+    if (!in_flight_[b].completed) {
+      out.push_back({"P8", "device completed id " + std::to_string(id) + " before id " + std::to_string(b) +
+                               ", made available earlier",
+                     in_flight_[b].addr, id, b, device_agent_});
+      break;
+    }
+  }
+  it->second.completed = true;
+}
+
+// ---- P10 ------------------------------------------------------------------
+
+bool RingWatch::kick_wanted() {
+  const uint64_t added = published_ - published_at_kick_;
+  published_at_kick_ = published_;
+  if (added == 0) return false;
+  const uint16_t new_idx = layout_ == ring::RingLayout::packed ? avail_pos_ : avail_idx_;
+  const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
+  if (layout_ == ring::RingLayout::packed) {  // the device area holds the device's wish
+    const uint16_t flags = peek16(kVisible, areas_.device + packed_off::event_flags);
+    if (flags == ring::kEventFlagDesc)
+      return ring::packed_need_event(peek16(kVisible, areas_.device + packed_off::event_off_wrap), avail_wrap_,
+                                     areas_.num, new_idx, old_idx);
+    return flags == ring::kEventFlagEnable;
+  }
+  const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
+  if (features_.event_idx()) return ring::need_event(peek16(kVisible, s.avail_event_addr()), new_idx, old_idx);
+  return !(peek16(kVisible, s.used + split_off::used_flags) & VRING_USED_F_NO_NOTIFY);
+}
+
+bool RingWatch::interrupt_wanted() {
+  const uint64_t added = used_ - used_at_signal_;
+  used_at_signal_ = used_;
+  if (added == 0) return false;
+  const uint16_t new_idx = layout_ == ring::RingLayout::packed ? used_pos_ : used_idx_;
+  const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
+  if (layout_ == ring::RingLayout::packed) {  // the driver area holds the driver's wish
+    const uint16_t flags = peek16(kVisible, areas_.driver + packed_off::event_flags);
+    if (flags == ring::kEventFlagDesc)
+      return ring::packed_need_event(peek16(kVisible, areas_.driver + packed_off::event_off_wrap), used_wrap_,
+                                     areas_.num, new_idx, old_idx);
+    return flags == ring::kEventFlagEnable;
+  }
+  const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
+  if (features_.event_idx()) return ring::need_event(peek16(kVisible, s.used_event_addr()), new_idx, old_idx);
+  return !(peek16(kVisible, s.avail + split_off::avail_flags) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+}  // namespace virtiosim::sim

@@ -1,0 +1,124 @@
+// The monitor's own shadow of one virtqueue, rebuilt from nothing but the
+// stores that become visible in ring memory and the device's completion
+// events: which buffers are in flight, which descriptors each side owns,
+// where the next used entry must appear. From it come the checks neither
+// side can make on itself (SPEC_NOTES P2, P3, P4, P5, P8) and the answer to
+// "did the other side ask for this notification?" (P10).
+//
+// It follows the protocol as a driver would (Linux virtqueue_get_buf_ctx_*):
+// a chain enters flight when the store of its head's AVAIL flag (packed) or
+// of avail->idx (split) becomes visible; buffers leave it when the used flag
+// at the next used position (packed) or used->idx (split) does. What a side
+// meant to publish is read in that side's program order (its own buffered
+// stores included), so a reordering that another check reports does not
+// also derail the shadow.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "models/ring/features.h"
+#include "models/ring/layout.h"
+#include "models/ring/virtqueue.h"
+
+namespace virtiosim::sim {
+
+struct Finding {
+  const char* rule;
+  std::string what;
+  uint64_t addr = 0;
+  uint64_t got = 0, expected = 0;
+  unsigned agent = 0;
+};
+
+class RingWatch {
+ public:
+  // Memory as `agent` sees it in program order; as every agent sees it for
+  // agent == kVisible.
+  static constexpr unsigned kVisible = ~0u;
+  using Peek = std::function<void(unsigned agent, uint64_t addr, void* dst, uint64_t n)>;
+
+  RingWatch(ring::RingLayout layout, const ring::QueueAreas& areas, ring::Features features,
+            unsigned driver_agent, unsigned device_agent, Peek peek);
+
+  // A store of `agent` (its `seq`-th in program order) became visible.
+  // Stores outside this queue's rings are ignored. A store issued before
+  // the one that handed its descriptor over, but visible after it, is a
+  // reordering (P13, P6.5: the ordering checker's), not an ownership
+  // violation.
+  void on_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
+                std::vector<Finding>& out);
+  // The device completed buffer `id` (the order P4 and P8 are about).
+  void on_complete(uint16_t id, std::vector<Finding>& out);
+
+  // P10: did the other side's event suppression, as visible now, ask for
+  // this notification? Each call also opens the next window.
+  bool kick_wanted();       // a doorbell from the driver
+  bool interrupt_wanted();  // a used-buffer notification from the device
+
+  size_t in_flight() const { return in_flight_.size(); }
+
+ private:
+  struct Buffer {
+    uint16_t count = 0;      // descriptors in the ring (P6.6)
+    bool completed = false;  // the device said so
+    uint64_t addr = 0;       // where it was made available (head descriptor / avail entry)
+  };
+
+  uint16_t peek16(unsigned agent, uint64_t addr) const;
+  bool driver(unsigned agent) const { return agent == driver_agent_; }
+
+  // Packed.
+  void packed_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
+                    std::vector<Finding>& out);
+  void packed_publish(std::vector<Finding>& out);
+  void packed_used(uint64_t seq, std::vector<Finding>& out);
+  bool packed_owned(uint32_t slot) const;
+  // Split.
+  void split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, std::vector<Finding>& out);
+  void split_publish(uint64_t seq, uint16_t new_idx, std::vector<Finding>& out);
+  void split_used(uint16_t new_idx, std::vector<Finding>& out);
+
+  // Both: a buffer made available / returned by a used entry carrying `id`.
+  // `retire` returns the ring slots the entry gives back (0: not in flight).
+  void enter(uint16_t id, uint16_t count, uint64_t addr, std::vector<Finding>& out);
+  uint32_t retire(uint16_t id, uint64_t addr, std::vector<Finding>& out);
+
+  ring::RingLayout layout_;
+  ring::QueueAreas areas_;
+  ring::Features features_;
+  unsigned driver_agent_, device_agent_;
+  Peek peek_;
+
+  std::unordered_map<uint16_t, Buffer> in_flight_;
+  std::deque<uint16_t> avail_order_;  // in flight, in the order made available
+  std::deque<uint16_t> completions_;  // completed, used entry not yet seen (P4)
+
+  // Packed: next slot the driver publishes / the device marks used, their
+  // wrap counters, the slots the device owns ([used_pos_, +owned_)), and
+  // flags seen ahead of the positions: a list's head is written last, a
+  // batch's too, and without a barrier between them stores to different
+  // slots may become visible in any order.
+  uint16_t avail_pos_ = 0, used_pos_ = 0;
+  bool avail_wrap_ = true, used_wrap_ = true;
+  uint32_t owned_ = 0;
+  std::vector<uint64_t> avail_ahead_;  // program-order number + 1 of the flags store; 0: none
+  std::vector<bool> used_ahead_;
+  // Per slot (packed) or descriptor (split): program-order number of the
+  // store that handed it to the device, and (packed) back to the driver.
+  std::vector<uint64_t> published_by_, returned_by_;
+  // Split: indices as published, and which head owns each descriptor.
+  uint16_t avail_idx_ = 0, used_idx_ = 0;
+  std::vector<int32_t> owner_;  // -1: the driver's
+  std::unordered_map<uint16_t, std::vector<uint16_t>> chains_;
+
+  // P10 windows: ring positions published / used in all (slots for packed,
+  // entries for split), and at the last notification.
+  uint64_t published_ = 0, used_ = 0, published_at_kick_ = 0, used_at_signal_ = 0;
+};
+
+}  // namespace virtiosim::sim
