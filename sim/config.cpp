@@ -164,6 +164,9 @@ std::vector<Config::Param> Config::params() {
   p.push_back(number("fault.corrupt_used_at", corrupt_used_at, "packet", "fault injection: which TX completion (1-based, queue pair 0)", 1, 1e12));
   p.push_back(name_list("monitor.disable", monitor_disable, rule_names(), "conformance rules switched off"));
   p.push_back(flag("monitor.strict", strict, "a conformance violation fails the run (also --strict)"));
+  p.push_back(number("monitor.wakeup_grace_us", wakeup_grace_us, "us",
+                     "a notification the other side asked for and has not had for this long is a lost wake-up (P10); "
+                     "far above doorbell/MSI-X latencies (~1-2 us), below the stall watchdog", 1, 1e9));
   add_model(p, "memory.", memory);
   add_model(p, "pci.", this->pci);
   add_model(p, "device_memory.", device_memory);

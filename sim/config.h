@@ -72,6 +72,7 @@ struct Config {
   uint64_t corrupt_used_at = 1;   // TX completion (1-based) whose used entry is corrupted
   std::string monitor_disable;    // comma-separated rule ids switched off
   bool strict = false;            // a monitor violation fails the run
+  double wakeup_grace_us = 100;   // an owed notification missing this long is a lost wake-up
   // The models.
   memory::MemoryParams memory;
   pci::PciParams pci;

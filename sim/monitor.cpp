@@ -20,6 +20,8 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P4", "used entries written in another order than the device completed the buffers"},
       {"P5", "a used entry with NEXT set or an id that is not in flight"},
       {"P8", "IN_ORDER: a buffer completed or returned before one made available earlier"},
+      {"P10.lost_kick", "the device asked for a kick (event suppression) for buffers it has not seen; none arrived"},
+      {"P10.lost_interrupt", "the driver asked for an interrupt for used buffers it has not seen; none arrived"},
       // Found by the ring core's own checks (models/ring/errors.h) when a side breaks.
       {"P6.2", "unexpected unavailable descriptor in a chain"},
       {"P6.3", "device-readable descriptor after a device-writable one"},
@@ -44,7 +46,7 @@ Monitor::Monitor(ring::RingLayout layout, std::vector<std::string> disabled, siz
 void Monitor::add_queue(const std::string& name, const ring::QueueAreas& areas, ring::Features features,
                         unsigned driver_agent, unsigned device_agent, RingWatch::Peek peek) {
   queues_.push_back({name, areas, driver_agent, device_agent,
-                     RingWatch(layout_, areas, features, driver_agent, device_agent, std::move(peek))});
+                     RingWatch(layout_, areas, features, driver_agent, device_agent, std::move(peek)), {}, {}});
 }
 
 void Monitor::add_findings(const Queue& q, uint64_t time_ps) {
@@ -66,12 +68,50 @@ void Monitor::on_complete(uint16_t queue, uint16_t id, uint64_t time_ps) {
   add_findings(queues_[queue], time_ps);
 }
 
-void Monitor::on_notification(bool kick, uint16_t queue) {
+void Monitor::on_load(unsigned agent, uint64_t gpa, const void* data, uint64_t n) {
+  for (Queue& q : queues_)
+    if (agent == q.driver_agent || agent == q.device_agent)
+      q.watch.on_load(agent, gpa, n, static_cast<const uint8_t*>(data));
+}
+
+void Monitor::on_notification(pci::VirtioPciFunction::Notification n, uint16_t queue) {
+  using N = pci::VirtioPciFunction::Notification;
   if (queue >= queues_.size()) return;
-  ++notifications_;
   RingWatch& w = queues_[queue].watch;
-  if (kick && !w.kick_wanted()) ++spurious_kicks_;
-  if (!kick && !w.interrupt_wanted()) ++spurious_interrupts_;
+  switch (n) {
+    case N::kick_sent:
+      ++notifications_;
+      if (!w.kick_wanted()) ++spurious_kicks_;
+      break;
+    case N::interrupt_sent:
+      ++notifications_;
+      if (!w.interrupt_wanted()) ++spurious_interrupts_;
+      break;
+    case N::kick_delivered: w.kick_delivered(); break;
+    case N::interrupt_delivered: w.interrupt_delivered(); break;
+  }
+}
+
+void Monitor::check_owed(const Queue& q, Queue::Owed& o, bool owed, uint64_t now_ps, uint64_t grace_ps, bool kick) {
+  if (!owed) {
+    o = {};
+    return;
+  }
+  if (!o.now) o.now = true, o.since_ps = now_ps;
+  if (o.reported || now_ps - o.since_ps < grace_ps) return;
+  o.reported = true;
+  const std::string what = kick ? "the device's event suppression asks for a kick for buffers it has not seen"
+                                : "the driver's event suppression asks for an interrupt for used buffers it has not seen";
+  add({kick ? "P10.lost_kick" : "P10.lost_interrupt",
+       what + "; none arrived in " + std::to_string((now_ps - o.since_ps) / 1000000) + " us", o.since_ps,
+       kick ? q.driver_agent : q.device_agent, kick ? q.areas.device : q.areas.driver, 0, 0, q.name});
+}
+
+void Monitor::check_wakeups(uint64_t now_ps, uint64_t grace_ps) {
+  for (Queue& q : queues_) {
+    check_owed(q, q.kick, q.watch.kick_owed(), now_ps, grace_ps, true);
+    check_owed(q, q.interrupt, q.watch.interrupt_owed(), now_ps, grace_ps, false);
+  }
 }
 
 bool Monitor::enabled(const std::string& rule) const {

@@ -12,6 +12,7 @@
 #include "models/memory/memory_model.h"
 #include "models/ring/virtqueue.h"
 #include "sim/ring_watch.h"
+#include "transport/pci/virtio_pci.h"
 
 namespace virtiosim::sim {
 
@@ -52,10 +53,16 @@ class Monitor {
   void on_store(unsigned agent, const memory::PendingStore& s);
   // The device completed buffer `id` of queue `queue`.
   void on_complete(uint16_t queue, uint16_t id, uint64_t time_ps);
-  // A notification was sent: a doorbell (kick) or a used-buffer
-  // notification. One the other side's event suppression did not ask for
-  // is counted as spurious (P10), not reported.
-  void on_notification(bool kick, uint16_t queue);
+  // A typed load with the value the agent got (how far each side looked).
+  void on_load(unsigned agent, uint64_t gpa, const void* data, uint64_t n);
+  // A notification was sent or delivered. One sent although the other
+  // side's event suppression did not ask for it is counted as spurious
+  // (P10), not reported.
+  void on_notification(pci::VirtioPciFunction::Notification n, uint16_t queue);
+  // Called periodically: a notification owed (the other side asked for it
+  // and has not seen the buffers) for `grace_ps` without one arriving is a
+  // lost wake-up (P10.lost_kick, P10.lost_interrupt), reported once.
+  void check_wakeups(uint64_t now_ps, uint64_t grace_ps);
   void report(const std::string& rule, const std::string& what, uint64_t time_ps, unsigned agent, uint64_t addr = 0);
 
   uint64_t total() const { return total_; }
@@ -71,7 +78,13 @@ class Monitor {
     ring::QueueAreas areas;
     unsigned driver_agent, device_agent;
     RingWatch watch;
+    // Lost wake-ups: since when a kick / an interrupt has been owed.
+    struct Owed {
+      bool now = false, reported = false;
+      uint64_t since_ps = 0;
+    } kick, interrupt;
   };
+  void check_owed(const Queue& q, Queue::Owed& o, bool owed, uint64_t now_ps, uint64_t grace_ps, bool kick);
   bool enabled(const std::string& rule) const;
   void add(Violation v);
   void add_findings(const Queue& q, uint64_t time_ps);

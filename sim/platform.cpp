@@ -48,8 +48,11 @@ class Platform : public sc_core::sc_module {
     dev_.on_complete([this](uint16_t queue, uint16_t id, uint64_t time_ps) {
       if (watch_queues()) monitor_.on_complete(queue, id, time_ps);
     });
-    fn_.on_notification([this](bool kick, uint16_t queue) {
-      if (watch_queues()) monitor_.on_notification(kick, queue);
+    fn_.on_notification([this](pci::VirtioPciFunction::Notification what, uint16_t queue) {
+      if (watch_queues()) monitor_.on_notification(what, queue);
+    });
+    mem_.on_load([this](unsigned agent, uint64_t gpa, const void* data, uint64_t bytes) {
+      if (watching_) monitor_.on_load(agent, gpa, data, bytes);
     });
     mem_.on_visible([this](unsigned agent, const memory::PendingStore& s) {
       if (watch_queues()) monitor_.on_store(agent, s);
@@ -187,6 +190,7 @@ class Platform : public sc_core::sc_module {
           monitor_.report(rule_of(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
       }
       if (!errors_.empty() || done()) break;
+      if (watching_) monitor_.check_wakeups(sc_core::sc_time_stamp().value(), static_cast<uint64_t>(cfg_.wakeup_grace_us * 1e6));
       const uint64_t p = progress_count();
       // Probing is many slow MMIO accesses and no packets: the watchdog starts after it.
       if (p != last_progress || !drv_.probed()) last_progress = p, last_change = sc_core::sc_time_stamp();

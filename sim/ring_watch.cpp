@@ -299,9 +299,21 @@ void RingWatch::on_complete(uint16_t id, std::vector<Finding>& out) {
 
 // ---- P10 ------------------------------------------------------------------
 
-bool RingWatch::kick_wanted() {
-  const uint64_t added = published_ - published_at_kick_;
-  published_at_kick_ = published_;
+void RingWatch::on_load(unsigned agent, uint64_t addr, uint64_t size, const uint8_t* data) {
+  if (size != 2) return;
+  const uint16_t v = static_cast<uint16_t>(data[0] | data[1] << 8);
+  if (layout_ == ring::RingLayout::packed) {
+    if ((addr - areas_.desc) % 16 != packed_off::flags || addr < areas_.desc) return;
+    const uint64_t slot = (addr - areas_.desc) / 16;
+    if (agent == device_agent_ && slot == avail_pos_ && !avail_encoding(v, avail_wrap_)) device_seen_ = published_;
+    if (agent == driver_agent_ && slot == used_pos_ && !used_encoding(v, used_wrap_)) driver_seen_ = used_;
+    return;
+  }
+  if (agent == device_agent_ && addr == areas_.driver + split_off::avail_idx && v == avail_idx_) device_seen_ = published_;
+  if (agent == driver_agent_ && addr == areas_.device + split_off::used_idx && v == used_idx_) driver_seen_ = used_;
+}
+
+bool RingWatch::device_wants_kick(uint64_t added) const {
   if (added == 0) return false;
   const uint16_t new_idx = layout_ == ring::RingLayout::packed ? avail_pos_ : avail_idx_;
   const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
@@ -317,9 +329,7 @@ bool RingWatch::kick_wanted() {
   return !(peek16(kVisible, s.used + split_off::used_flags) & VRING_USED_F_NO_NOTIFY);
 }
 
-bool RingWatch::interrupt_wanted() {
-  const uint64_t added = used_ - used_at_signal_;
-  used_at_signal_ = used_;
+bool RingWatch::driver_wants_interrupt(uint64_t added) const {
   if (added == 0) return false;
   const uint16_t new_idx = layout_ == ring::RingLayout::packed ? used_pos_ : used_idx_;
   const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
@@ -333,6 +343,26 @@ bool RingWatch::interrupt_wanted() {
   const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
   if (features_.event_idx()) return ring::need_event(peek16(kVisible, s.used_event_addr()), new_idx, old_idx);
   return !(peek16(kVisible, s.avail + split_off::avail_flags) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+bool RingWatch::kick_wanted() {
+  const uint64_t added = published_ - published_at_kick_;
+  published_at_kick_ = published_;
+  return device_wants_kick(added);
+}
+
+bool RingWatch::interrupt_wanted() {
+  const uint64_t added = used_ - used_at_signal_;
+  used_at_signal_ = used_;
+  return driver_wants_interrupt(added);
+}
+
+bool RingWatch::kick_owed() const {
+  return device_wants_kick(published_ - std::max(kick_delivered_at_, device_seen_));
+}
+
+bool RingWatch::interrupt_owed() const {
+  return driver_wants_interrupt(used_ - std::max(interrupt_delivered_at_, driver_seen_));
 }
 
 }  // namespace virtiosim::sim

@@ -54,11 +54,24 @@ class RingWatch {
                 std::vector<Finding>& out);
   // The device completed buffer `id` (the order P4 and P8 are about).
   void on_complete(uint16_t id, std::vector<Finding>& out);
+  // A typed load of `agent`, with the value it got: how far each side has
+  // looked (a side that reads the slot after the last one published, or
+  // the current index, has seen everything before it).
+  void on_load(unsigned agent, uint64_t addr, uint64_t size, const uint8_t* data);
 
   // P10: did the other side's event suppression, as visible now, ask for
   // this notification? Each call also opens the next window.
   bool kick_wanted();       // a doorbell from the driver
   bool interrupt_wanted();  // a used-buffer notification from the device
+  // A notification reached the other side: it will look at everything
+  // published so far.
+  void kick_delivered() { kick_delivered_at_ = published_; }
+  void interrupt_delivered() { interrupt_delivered_at_ = used_; }
+  // A wake-up owed now: the other side has not seen buffers made available
+  // (used) since the last notification it received, and its event
+  // suppression, as visible now, asks for a notification for them.
+  bool kick_owed() const;
+  bool interrupt_owed() const;
 
   size_t in_flight() const { return in_flight_.size(); }
 
@@ -116,9 +129,16 @@ class RingWatch {
   std::vector<int32_t> owner_;  // -1: the driver's
   std::unordered_map<uint16_t, std::vector<uint16_t>> chains_;
 
+  // Event suppression of the other side asks for a notification for the
+  // positions in (new - added, new].
+  bool device_wants_kick(uint64_t added) const;
+  bool driver_wants_interrupt(uint64_t added) const;
+
   // P10 windows: ring positions published / used in all (slots for packed,
-  // entries for split), and at the last notification.
+  // entries for split), at the last notification sent and delivered, and
+  // as far as each side has looked.
   uint64_t published_ = 0, used_ = 0, published_at_kick_ = 0, used_at_signal_ = 0;
+  uint64_t kick_delivered_at_ = 0, interrupt_delivered_at_ = 0, device_seen_ = 0, driver_seen_ = 0;
 };
 
 }  // namespace virtiosim::sim

@@ -89,6 +89,8 @@ class MemoryModel {
   // Called for every store as it becomes visible to all agents.
   using VisibleObserver = std::function<void(unsigned agent, const PendingStore&)>;
   using AnomalyObserver = std::function<void(const OrderingAnomaly&)>;
+  // Called for every typed load (ring fields) with the value the agent got.
+  using LoadObserver = std::function<void(unsigned agent, uint64_t gpa, const void* data, uint64_t n)>;
 
   MemoryModel(BackingStore& ram, MemoryParams p, Ordering ordering, unsigned agents, uint64_t seed,
               size_t log_capacity = 1 << 16);
@@ -106,6 +108,7 @@ class MemoryModel {
 
   void on_visible(VisibleObserver obs) { observer_ = std::move(obs); }
   void on_anomaly(AnomalyObserver obs) { anomaly_observer_ = std::move(obs); }
+  void on_load(LoadObserver obs) { load_observer_ = std::move(obs); }
 
   // Fault injection: barriers at these sites are not executed (SPEC_NOTES
   // P13 names what each one orders).
@@ -141,6 +144,7 @@ class MemoryModel {
   AccessLog log_;
   VisibleObserver observer_;
   AnomalyObserver anomaly_observer_;
+  LoadObserver load_observer_;
   bool dropped_[ring::kBarrierSites] = {};
   std::vector<StoreFault> store_faults_;  // armed, not yet applied
   uint64_t store_faults_applied_ = 0;

@@ -166,7 +166,7 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
       delay += sc_time(doorbell_guest_ns(), SC_NS);
       sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
       ++stats_.doorbells;
-      if (notification_) notification_(true, static_cast<uint16_t>(queue));
+      if (notification_) notification_(Notification::kick_sent, static_cast<uint16_t>(queue));
       if (faults_.lose_doorbell_every && stats_.doorbells % faults_.lose_doorbell_every == 0) {
         ++stats_.doorbells_lost;  // the write is accepted and goes nowhere
         return;
@@ -328,14 +328,16 @@ void VirtioPciFunction::deliver_doorbells() {
   while (!doorbells_.empty() && doorbells_.front().at <= now) {
     const Doorbell d = doorbells_.front();
     doorbells_.pop_front();
-    if (status_ & VIRTIO_CONFIG_S_DRIVER_OK) device_.notify(d.queue, d.data);
+    if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK)) continue;
+    if (notification_) notification_(Notification::kick_delivered, d.queue);
+    device_.notify(d.queue, d.data);
   }
   if (!doorbells_.empty()) doorbell_ev_.notify(doorbells_.front().at - now);
 }
 
 void VirtioPciFunction::signal_queue(uint16_t queue) {
   if (queue >= queues_.size()) return;
-  if (notification_) notification_(false, queue);
+  if (notification_) notification_(Notification::interrupt_sent, queue);
   isr_ |= kIsrQueue;
   const uint16_t vector = queues_[queue].msix_vector;
   if (vector == VIRTIO_MSI_NO_VECTOR) return;  // INTx is not modeled: the driver must set a vector
@@ -373,6 +375,9 @@ void VirtioPciFunction::send_msix(uint16_t vector) {
     ++stats_.interrupts_lost;
     return;
   }
+  if (notification_)
+    for (uint16_t q = 0; q < queues_.size(); ++q)
+      if (queues_[q].msix_vector == vector) notification_(Notification::interrupt_delivered, q);
   msix_events_[vector]->notify(sc_core::SC_ZERO_TIME);
 }
 

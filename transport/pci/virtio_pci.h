@@ -106,9 +106,11 @@ class VirtioPciFunction : public sc_core::sc_module {
   // Device side: raise the interrupt of `queue` (its MSI-X vector) after
   // the path's latency.
   void signal_queue(uint16_t queue);
-  // Every notification as it is sent: a doorbell the driver writes (kick)
-  // or a queue interrupt the device raises, before any fault acts on it.
-  using NotificationSink = std::function<void(bool kick, uint16_t queue)>;
+  // Every notification as it is sent (a doorbell the driver writes, a
+  // queue interrupt the device raises, before any fault acts on it) and as
+  // it is delivered (to the device; as an MSI-X message to the driver).
+  enum class Notification : uint8_t { kick_sent, kick_delivered, interrupt_sent, interrupt_delivered };
+  using NotificationSink = std::function<void(Notification n, uint16_t queue)>;
   void on_notification(NotificationSink sink) { notification_ = std::move(sink); }
   // Driver side: fires when MSI-X `vector` is delivered.
   const sc_core::sc_event& msix_event(uint16_t vector) const { return *msix_events_.at(vector); }
