@@ -53,3 +53,16 @@ def test_simulator_is_found_and_overridable(monkeypatch):
     assert os.access(virtiosim.simulator(), os.X_OK)
     monkeypatch.setenv("VIRTIOSIM_BIN", "/nonexistent/virtiosim")
     assert virtiosim.simulator() == "/nonexistent/virtiosim"
+
+
+def test_faults_from_python_are_replayable_and_named_by_the_monitor():
+    cfg = Config({"fault.corrupt_used": "write_order", "fault.corrupt_used_at": 50})
+    a = virtiosim.run(cfg, packets=1000, seed=3)
+    assert a.ok  # a used entry out of completion order breaks nothing the driver sees
+    assert a["monitor"]["by_rule"] == {"P4": 1}
+    assert a["monitor"]["first"][0]["queue"] == "tx0"
+    b = virtiosim.run(cfg, packets=1000, seed=3)
+    a.pop("wall"), b.pop("wall")
+    assert a == b
+    spurious = virtiosim.run(packets=1000, fault__kick_always=True, vhost__busy_poll_ns=5000)
+    assert spurious["monitor"]["violations"] == 0 and spurious["monitor"]["spurious_kicks"] > 0
