@@ -171,6 +171,9 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   j.value("doorbells_lost", fn.stats().doorbells_lost).value("interrupts_lost", fn.stats().interrupts_lost);
   j.value("doorbells_delayed", fn.stats().doorbells_delayed).value("interrupts_delayed", fn.stats().interrupts_delayed);
   j.value("stores_corrupted", mem.store_faults_applied());
+  uint64_t restarts = 0;
+  for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) restarts += dev.stats(qp).restarts;
+  j.value("device_restarts", restarts);
   j.end_object();
   j.begin_array("queues");
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {

@@ -9,6 +9,7 @@
 
 #include "models/net/frame.h"
 #include "models/ring/features.h"
+#include "models/ring/ring_state.h"
 
 namespace virtiosim::device {
 
@@ -48,7 +49,8 @@ struct VhostNet::Worker {
   sc_core::sc_event kick;
   bool kick_pending = false;
   QueuePairStats stats;
-  ring::QueueAreas tx_areas;
+  ring::QueueAreas rx_areas, tx_areas;
+  uint64_t next_restart_ps = 0;
   std::optional<ring::UsedElem> held;  // fault injection: a TX completion kept back (UsedCorruption)
 
   Worker(uint16_t q, memory::TimingMode mode) : qp(q), clock(mode) {}
@@ -86,8 +88,9 @@ void VhostNet::driver_ok(uint64_t features, const std::vector<pci::QueueConfig>&
     const memory::SimMemory sim(&mem_, agent_of(w->qp), &w->clock);
     w->mem = std::make_unique<DeviceMemory>(sim, cfg_.access, &cfg_.memory_params);
     try {
-      w->rx = ring::make_device_queue(cfg_.layout, *w->mem, {rx.desc, rx.driver, rx.device, rx.size}, f);
+      w->rx_areas = {rx.desc, rx.driver, rx.device, rx.size};
       w->tx_areas = {tx.desc, tx.driver, tx.device, tx.size};
+      w->rx = ring::make_device_queue(cfg_.layout, *w->mem, w->rx_areas, f);
       w->tx = ring::make_device_queue(cfg_.layout, *w->mem, w->tx_areas, f);
     } catch (const ring::RingConfigError& e) {
       failed_ = true;
@@ -203,10 +206,17 @@ void VhostNet::flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_
 }
 
 void VhostNet::worker_thread(Worker& w) {
+  const uint64_t restart_every_ps = static_cast<uint64_t>(cfg_.params.restart_every_us * 1e6);
+  w.next_restart_ps = restart_every_ps;
   for (;;) {
     if (failed_ || !w.tx) {
       sc_core::wait(ready_);
       continue;
+    }
+    if (restart_every_ps && w.clock.now_ps() >= w.next_restart_ps) {
+      restart(w);
+      w.next_restart_ps = w.clock.now_ps() + restart_every_ps;
+      if (failed_) continue;
     }
     const bool tx_work = handle_tx(w);
     const bool rx_work = handle_rx(w);
@@ -219,6 +229,29 @@ void VhostNet::worker_thread(Worker& w) {
     w.clock.wait_until(w.kick, [&] { return w.kick_pending || failed_; });
     w.kick_pending = false;
   }
+}
+
+// A backend restart: complete what is done, save each ring's state in the
+// vhost-user encoding (GET_VRING_BASE, VU2), drop the queues, and go on in
+// new ones from the decoded state (SET_VRING_BASE). Buffers taken but not
+// yet used (RX held, a frame waiting for more buffers) stay with the
+// worker, as a backend that keeps its in-flight list (VU4) would. The
+// first round after it processes the rings without waiting for a kick.
+void VhostNet::restart(Worker& w) {
+  const bool packed = cfg_.layout == ring::RingLayout::packed;
+  for (uint16_t t = 0; t < 2; ++t) {
+    std::unique_ptr<ring::DeviceQueue>& q = t ? w.tx : w.rx;
+    const uint16_t qi = static_cast<uint16_t>(2 * w.qp + t);
+    flush_and_signal(w, *q, qi);
+    if (failed_) return;
+    const uint32_t base = packed ? ring::encode_vring_base_packed(q->state()) : ring::encode_vring_base_split(q->state());
+    const ring::QueueAreas areas = t ? w.tx_areas : w.rx_areas;
+    q = ring::make_device_queue(cfg_.layout, *w.mem, areas, ring::Features{features_});
+    const ring::RingState s = packed ? ring::decode_vring_base_packed(base) : ring::RingState{static_cast<uint16_t>(base)};
+    if (!check(w, q->set_state(s), "restart set_state")) return;
+  }
+  w.clock.advance(cfg_.params.restart_ns);
+  ++w.stats.restarts;
 }
 
 void VhostNet::busy_poll(Worker& w) {

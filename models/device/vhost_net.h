@@ -47,7 +47,11 @@ const char* name(Wire w);
   X(double, zerocopy_ns, 300.0, "ns", "zero-copy: page pin and completion tracking per packet") \
   X(uint32_t, wire_queue_packets, 1024, "packets",                                           \
     "loopback: frames held while RX has no buffers; beyond this they are dropped (tap txqueuelen)") \
-  X(double, sink_bytes_per_ns, 12.5, "bytes/ns", "sink wire bandwidth (100 Gb/s)")
+  X(double, sink_bytes_per_ns, 12.5, "bytes/ns", "sink wire bandwidth (100 Gb/s)")            \
+  X(double, restart_every_us, 0.0, "us",                                                     \
+    "backend restart mid-run (reconnect, live migration): save each ring's state (GET_VRING_BASE), drop the queues, continue from it (SET_VRING_BASE); 0 = never") \
+  X(double, restart_ns, 20000.0, "ns",                                                       \
+    "one restart: vhost-user GET/SET_VRING_BASE round trips, memory table remap, fd passing (~20 us)")
 
 struct VhostParams {
   VIRTIOSIM_VHOST_PARAMS(VIRTIOSIM_PARAM_FIELD)
@@ -91,6 +95,7 @@ struct QueuePairStats {
   uint64_t notify_data_checked = 0;        // doorbells whose notification data was checked (P12)
   uint64_t signals_sent = 0;
   uint64_t polls = 0;                     // busy-poll iterations
+  uint64_t restarts = 0;                  // ring state saved and restored (restart_every_us)
 };
 
 class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
@@ -144,6 +149,7 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   bool complete(Worker& w, ring::DeviceQueue& q, uint16_t queue_index, const ring::UsedElem& e);
   bool complete_tx(Worker& w, const ring::UsedElem& e);
   bool release_held(Worker& w);
+  void restart(Worker& w);
   bool check(Worker& w, ring::RingError e, const char* what);
   void busy_poll(Worker& w);
   bool busy_polling() const { return cfg_.params.busy_poll_ns > 0; }

@@ -79,6 +79,7 @@ class DeviceQueue {
   virtual void disable_notifications() = 0;
   [[nodiscard]] virtual bool enable_notifications() = 0;
   virtual RingState state() const = 0;
+  [[nodiscard]] virtual RingError set_state(const RingState& s) = 0;
   virtual size_t pending_used() const = 0;
   virtual uint32_t num() const = 0;
   virtual bool broken() const = 0;
@@ -130,6 +131,7 @@ class DeviceQueueOf final : public DeviceQueue {
   void disable_notifications() override { r_.disable_notifications(); }
   bool enable_notifications() override { return r_.enable_notifications(); }
   RingState state() const override { return r_.state(); }
+  RingError set_state(const RingState& s) override { return r_.set_state(s); }
   size_t pending_used() const override { return r_.pending_used(); }
   uint32_t num() const override { return r_.num(); }
   bool broken() const override { return r_.broken(); }
