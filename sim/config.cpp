@@ -138,6 +138,7 @@ std::vector<Config::Param> Config::params() {
   p.push_back(flag("mrg_rxbuf", mrg_rxbuf, "negotiate VIRTIO_NET_F_MRG_RXBUF (P9)"));
   p.push_back(flag("in_order", in_order, "negotiate VIRTIO_F_IN_ORDER (P8)"));
   p.push_back(flag("notification_data", notification_data, "negotiate VIRTIO_F_NOTIFICATION_DATA (P12)"));
+  p.push_back(flag("ring_reset", ring_reset, "negotiate VIRTIO_F_RING_RESET (P15): the driver may reset one queue (Linux 6.0+, vhost-net)"));
   p.push_back(number("quantum_ns", quantum_ns, "ns", "lt: time an agent may run ahead of the kernel (TLM global quantum)", 1, 1e9));
   p.push_back(number("stall_timeout_us", stall_timeout_us, "us", "no progress for this long with packets pending ends the run as a stall", 1, 1e9));
   p.push_back(number("log_capacity", log_capacity, "records", "access log ring buffer: the most recent accesses kept (4096 x 32 B stays in L2; totals are never lost)", 1, 1 << 26));
@@ -151,6 +152,10 @@ std::vector<Config::Param> Config::params() {
   p.push_back(number("fault.delay_kick_every", delay_kick_every, "", "fault injection: every Nth doorbell arrives fault.delay_ns late (0: none)", 0, 1e9));
   p.push_back(number("fault.delay_irq_every", delay_irq_every, "", "fault injection: every Nth queue interrupt arrives fault.delay_ns late (0: none)", 0, 1e9));
   p.push_back(number("fault.delay_ns", delay_ns, "ns", "fault injection: extra latency of a delayed doorbell or interrupt (those behind it wait too)", 0, 1e9));
+  p.push_back(number("fault.reset_tx_at_us", reset_tx_at_us, "us",
+                     "the driver resets TX queue 0 at this time with buffers in flight, takes them back and enables it again (P15); 0 = never", 0, 1e12));
+  p.push_back(flag("fault.reset_ack_early", reset_ack_early,
+                   "fault injection: the device acknowledges a queue reset at once and stops the queue a round later (P15)"));
   p.push_back(flag("fault.kick_always", kick_always, "fault injection: the driver kicks after every batch, ignoring the device's event suppression (P10 spurious kicks)"));
   p.push_back(choice("fault.corrupt_desc", corrupt_desc,
                      {driver::DescCorruption::none, driver::DescCorruption::unmapped_addr, driver::DescCorruption::indirect_next,
@@ -201,6 +206,7 @@ void Config::validate() const {
   if (ring == ring::RingLayout::split && (flags_fault || corrupt_desc == driver::DescCorruption::avail_encoding))
     throw ConfigError(flags_fault ? "fault.corrupt_used" : "fault.corrupt_desc",
                       "AVAIL/USED/NEXT flag faults need ring=packed (split used elements and descriptors carry no wrap encoding)");
+  if (reset_tx_at_us > 0 && !ring_reset) throw ConfigError("fault.reset_tx_at_us", "a queue reset needs ring_reset=1");
   if (!mrg_rxbuf && max_frame_bytes() > 1518)
     throw ConfigError("packet_bytes", "frames above 1518 bytes need mrg_rxbuf=1 (no big-packet mode)");
   if (mrg_rxbuf && driver.rx_buffer_bytes <= net::kNetHdrBytes)
@@ -244,6 +250,7 @@ uint64_t Config::features() const {
   if (mrg_rxbuf) f |= feature_bit(VIRTIO_NET_F_MRG_RXBUF);
   if (in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
   if (notification_data) f |= feature_bit(VIRTIO_F_NOTIFICATION_DATA);
+  if (ring_reset) f |= feature_bit(VIRTIO_F_RING_RESET);
   return f;
 }
 

@@ -53,6 +53,7 @@ struct Config {
   bool mrg_rxbuf = true;
   bool in_order = false;
   bool notification_data = false;
+  bool ring_reset = true;
   double quantum_ns = 1000;
   double stall_timeout_us = 2000;
   uint32_t log_capacity = 4096;
@@ -66,6 +67,8 @@ struct Config {
   uint32_t delay_irq_every = 0;   // every Nth queue interrupt is delayed by delay_ns (0: none)
   double delay_ns = 20000;        // 20 us: far beyond any modeled notification latency
   bool kick_always = false;       // the driver ignores the device's event suppression
+  double reset_tx_at_us = 0;      // the driver resets TX queue 0 at this time (P15); 0 = never
+  bool reset_ack_early = false;   // the device acknowledges a queue reset before it stops the queue
   driver::DescCorruption corrupt_desc = driver::DescCorruption::none;
   uint64_t corrupt_desc_at = 1;   // TX packet (1-based) whose descriptor is corrupted
   device::UsedCorruption corrupt_used = device::UsedCorruption::none;

@@ -22,6 +22,7 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P8", "IN_ORDER: a buffer completed or returned before one made available earlier"},
       {"P10.lost_kick", "the device asked for a kick (event suppression) for buffers it has not seen; none arrived"},
       {"P10.lost_interrupt", "the driver asked for an interrupt for used buffers it has not seen; none arrived"},
+      {"P15", "the device read, wrote or signalled a queue after acknowledging its reset"},
       // Found by the ring core's own checks (models/ring/errors.h) when a side breaks.
       {"P6.2", "unexpected unavailable descriptor in a chain"},
       {"P6.3", "device-readable descriptor after a device-writable one"},
@@ -54,9 +55,19 @@ void Monitor::add_findings(const Queue& q, uint64_t time_ps) {
   findings_.clear();
 }
 
+void Monitor::reset_violation(Queue& q, const std::string& what, uint64_t time_ps, uint64_t addr) {
+  if (q.reset_violated) return;  // once per reset: what follows is the same fault
+  q.reset_violated = true;
+  add({"P15", "device " + what + " after acknowledging the queue's reset", time_ps, q.device_agent, addr, 0, 0, q.name});
+}
+
 void Monitor::on_store(unsigned agent, const memory::PendingStore& s) {
   for (Queue& q : queues_) {
     if (agent != q.driver_agent && agent != q.device_agent) continue;
+    if (q.in_reset) {
+      if (agent == q.device_agent && q.watch.touches(s.addr)) reset_violation(q, "wrote its ring", s.visible_ps, s.addr);
+      continue;
+    }
     q.watch.on_store(agent, s.seq, s.addr, s.size, s.data(), findings_);
     add_findings(q, s.visible_ps);
   }
@@ -68,17 +79,24 @@ void Monitor::on_complete(uint16_t queue, uint16_t id, uint64_t time_ps) {
   add_findings(queues_[queue], time_ps);
 }
 
-void Monitor::on_load(unsigned agent, uint64_t gpa, const void* data, uint64_t n) {
-  for (Queue& q : queues_)
-    if (agent == q.driver_agent || agent == q.device_agent)
-      q.watch.on_load(agent, gpa, n, static_cast<const uint8_t*>(data));
+void Monitor::on_load(unsigned agent, uint64_t time_ps, uint64_t gpa, const void* data, uint64_t n) {
+  for (Queue& q : queues_) {
+    if (agent != q.driver_agent && agent != q.device_agent) continue;
+    if (q.in_reset) {
+      if (agent == q.device_agent && q.watch.touches(gpa)) reset_violation(q, "read its ring", time_ps, gpa);
+      continue;
+    }
+    q.watch.on_load(agent, gpa, n, static_cast<const uint8_t*>(data));
+  }
 }
 
-void Monitor::on_notification(pci::VirtioPciFunction::Notification n, uint16_t queue) {
-  using N = pci::VirtioPciFunction::Notification;
+void Monitor::on_event(pci::VirtioPciFunction::Event e, uint16_t queue, uint64_t time_ps, uint64_t driver_seq) {
+  using N = pci::VirtioPciFunction::Event;
   if (queue >= queues_.size()) return;
-  RingWatch& w = queues_[queue].watch;
-  switch (n) {
+  Queue& q = queues_[queue];
+  RingWatch& w = q.watch;
+  if (e == N::interrupt_sent && q.in_reset) reset_violation(q, "signalled the queue", time_ps, q.areas.driver);
+  switch (e) {
     case N::kick_sent:
       ++notifications_;
       if (!w.kick_wanted()) ++spurious_kicks_;
@@ -89,6 +107,15 @@ void Monitor::on_notification(pci::VirtioPciFunction::Notification n, uint16_t q
       break;
     case N::kick_delivered: w.kick_delivered(); break;
     case N::interrupt_delivered: w.interrupt_delivered(); break;
+    case N::queue_reset:  // the buffers in flight are the driver's to take back
+      q.in_reset = true;
+      q.reset_violated = false;
+      q.kick = q.interrupt = {};
+      break;
+    case N::queue_enabled:
+      q.in_reset = false;
+      w.restart(driver_seq);
+      break;
   }
 }
 
@@ -109,6 +136,7 @@ void Monitor::check_owed(const Queue& q, Queue::Owed& o, bool owed, uint64_t now
 
 void Monitor::check_wakeups(uint64_t now_ps, uint64_t grace_ps) {
   for (Queue& q : queues_) {
+    if (q.in_reset) continue;
     check_owed(q, q.kick, q.watch.kick_owed(), now_ps, grace_ps, true);
     check_owed(q, q.interrupt, q.watch.interrupt_owed(), now_ps, grace_ps, false);
   }

@@ -54,11 +54,12 @@ class Monitor {
   // The device completed buffer `id` of queue `queue`.
   void on_complete(uint16_t queue, uint16_t id, uint64_t time_ps);
   // A typed load with the value the agent got (how far each side looked).
-  void on_load(unsigned agent, uint64_t gpa, const void* data, uint64_t n);
+  void on_load(unsigned agent, uint64_t time_ps, uint64_t gpa, const void* data, uint64_t n);
   // A notification was sent or delivered. One sent although the other
   // side's event suppression did not ask for it is counted as spurious
-  // (P10), not reported.
-  void on_notification(pci::VirtioPciFunction::Notification n, uint16_t queue);
+  // (P10), not reported. A queue reset or re-enabled (P15); `driver_seq`:
+  // the driver's next store (the ring re-zeroing is older).
+  void on_event(pci::VirtioPciFunction::Event e, uint16_t queue, uint64_t time_ps, uint64_t driver_seq);
   // Called periodically: a notification owed (the other side asked for it
   // and has not seen the buffers) for `grace_ps` without one arriving is a
   // lost wake-up (P10.lost_kick, P10.lost_interrupt), reported once.
@@ -83,7 +84,9 @@ class Monitor {
       bool now = false, reported = false;
       uint64_t since_ps = 0;
     } kick, interrupt;
+    bool in_reset = false, reset_violated = false;  // P15: reset done, not yet enabled again
   };
+  void reset_violation(Queue& q, const std::string& what, uint64_t time_ps, uint64_t addr);
   void check_owed(const Queue& q, Queue::Owed& o, bool owed, uint64_t now_ps, uint64_t grace_ps, bool kick);
   bool enabled(const std::string& rule) const;
   void add(Violation v);

@@ -48,11 +48,13 @@ class Platform : public sc_core::sc_module {
     dev_.on_complete([this](uint16_t queue, uint16_t id, uint64_t time_ps) {
       if (watch_queues()) monitor_.on_complete(queue, id, time_ps);
     });
-    fn_.on_notification([this](pci::VirtioPciFunction::Notification what, uint16_t queue) {
-      if (watch_queues()) monitor_.on_notification(what, queue);
+    fn_.on_event([this](pci::VirtioPciFunction::Event what, uint16_t queue) {
+      if (watch_queues())
+        monitor_.on_event(what, queue, sc_core::sc_time_stamp().value(),
+                          mem_.store_buffer(driver::NetDriver::agent_of(static_cast<uint16_t>(queue / 2))).stores());
     });
-    mem_.on_load([this](unsigned agent, uint64_t gpa, const void* data, uint64_t bytes) {
-      if (watching_) monitor_.on_load(agent, gpa, data, bytes);
+    mem_.on_load([this](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
+      if (watching_) monitor_.on_load(agent, now_ps, gpa, data, bytes);
     });
     mem_.on_visible([this](unsigned agent, const memory::PendingStore& s) {
       if (watch_queues()) monitor_.on_store(agent, s);
@@ -131,6 +133,7 @@ class Platform : public sc_core::sc_module {
     d.memory_params = c.device_memory;
     d.corrupt_used = c.corrupt_used;
     d.corrupt_used_at = c.corrupt_used_at;
+    d.reset_ack_early = c.reset_ack_early;
     return d;
   }
 
@@ -150,6 +153,7 @@ class Platform : public sc_core::sc_module {
     d.corrupt = c.corrupt_desc;
     d.corrupt_at = c.corrupt_desc_at;
     d.kick_always = c.kick_always;
+    d.reset_tx_at_us = c.reset_tx_at_us;
     return d;
   }
 
@@ -158,9 +162,10 @@ class Platform : public sc_core::sc_module {
     for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) {
       const driver::QueuePairDriverStats& d = drv_.stats(qp);
       const device::QueuePairStats& v = dev_.stats(qp);
-      if (d.tx_packets < d.quota || d.tx_completed < d.quota) return false;
+      if (d.tx_packets < d.quota || d.tx_completed + d.tx_reclaimed < d.quota) return false;
       if (cfg_.wire == device::Wire::loopback &&
-          d.rx_packets + d.rx_corrupt + d.rx_duplicate + d.rx_unexpected + v.dropped_wire_full + v.dropped_too_big <
+          d.rx_packets + d.rx_corrupt + d.rx_duplicate + d.rx_unexpected + v.dropped_wire_full + v.dropped_too_big +
+                  drv_.lost_at_reset(qp) <
               d.quota)
         return false;
     }

@@ -41,7 +41,7 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   // Totals over queue pairs.
   uint64_t tx = 0, tx_bytes = 0, rx = 0, rx_bytes = 0, corrupt = 0, dup = 0, unexpected = 0;
   uint64_t drop_wire = 0, drop_big = 0, doorbells = 0, kicks_suppressed = 0, signals_suppressed = 0;
-  uint64_t irqs = 0, driver_busy_ps = 0, device_busy_ps = 0;
+  uint64_t irqs = 0, driver_busy_ps = 0, device_busy_ps = 0, reclaimed = 0, lost_at_reset = 0, completed = 0;
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {
     driver_busy_ps += drv.busy_ps(qp);
     device_busy_ps += dev.busy_ps(qp);
@@ -50,6 +50,7 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
     tx += d.tx_packets, tx_bytes += d.tx_bytes, rx += d.rx_packets, rx_bytes += d.rx_bytes;
     corrupt += d.rx_corrupt, dup += d.rx_duplicate, unexpected += d.rx_unexpected;
     drop_wire += v.dropped_wire_full, drop_big += v.dropped_too_big;
+    reclaimed += d.tx_reclaimed, lost_at_reset += drv.lost_at_reset(qp), completed += d.tx_completed;
     doorbells += d.doorbells;
     irqs += d.rx_interrupts + d.tx_interrupts;
     for (const ring::DriverQueue* q : {drv.rx_queue(qp), drv.tx_queue(qp)})
@@ -60,9 +61,13 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   if (corrupt) errors.push_back(std::to_string(corrupt) + " received frames failed verification");
   if (dup) errors.push_back(std::to_string(dup) + " frames received twice");
   if (unexpected) errors.push_back(std::to_string(unexpected) + " frames that were never sent on that queue");
-  if (cfg.wire == device::Wire::loopback && errors.empty() && rx + drop_wire + drop_big != tx)
+  if (errors.empty() && completed + reclaimed != tx)
+    errors.push_back("TX buffers: sent " + std::to_string(tx) + " != completed " + std::to_string(completed) +
+                     " + taken back at a queue reset " + std::to_string(reclaimed));
+  if (cfg.wire == device::Wire::loopback && errors.empty() && rx + drop_wire + drop_big + lost_at_reset != tx)
     errors.push_back("conservation: sent " + std::to_string(tx) + " != received " + std::to_string(rx) +
-                     " + dropped " + std::to_string(drop_wire + drop_big));
+                     " + dropped " + std::to_string(drop_wire + drop_big) + " + taken back unsent at a queue reset " +
+                     std::to_string(lost_at_reset));
 
   uint64_t reads = 0, writes = 0, transfers = 0, barriers[3] = {};
   double stall_ns = 0;
@@ -96,6 +101,8 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   j.begin_object("packets");
   j.value("tx", tx).value("rx", rx).value("tx_bytes", tx_bytes).value("rx_bytes", rx_bytes);
   j.begin_object("dropped").value("wire_queue_full", drop_wire).value("rx_buffer_too_small", drop_big).end_object();
+  // P15: TX buffers a queue reset took back, and of their frames those that never arrived.
+  j.value("tx_taken_back_at_reset", reclaimed).value("lost_at_reset", lost_at_reset);
   j.end_object();
   j.begin_object("rates");
   j.value("tx_mpps", per(pkts * 1e3, sim_ns)).value("rx_mpps", per(static_cast<double>(rx) * 1e3, sim_ns));
@@ -174,6 +181,9 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   uint64_t restarts = 0;
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) restarts += dev.stats(qp).restarts;
   j.value("device_restarts", restarts);
+  uint64_t resets = 0;
+  for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) resets += drv.stats(qp).queue_resets;
+  j.value("queue_resets", resets);
   j.end_object();
   j.begin_array("queues");
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {

@@ -59,12 +59,28 @@ uint16_t RingWatch::peek16(unsigned agent, uint64_t addr) const {
 void RingWatch::on_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
                          std::vector<Finding>& out) {
   if (agent != driver_agent_ && agent != device_agent_) return;
+  if (agent == driver_agent_ && seq < driver_seq_floor_) return;
   if (layout_ == ring::RingLayout::packed) packed_store(agent, seq, addr, size, data, out);
   else if (addr == areas_.driver + split_off::avail_idx && size == 2 && driver(agent))
     split_publish(seq, static_cast<uint16_t>(data[0] | data[1] << 8), out);
   else if (addr == areas_.device + split_off::used_idx && size == 2 && !driver(agent))
     split_used(static_cast<uint16_t>(data[0] | data[1] << 8), out);
   else split_store(agent, seq, addr, size, out);
+}
+
+bool RingWatch::touches(uint64_t addr) const {
+  auto in = [addr](uint64_t lo, uint64_t bytes) { return addr >= lo && addr < lo + bytes; };
+  if (layout_ == ring::RingLayout::packed)
+    return in(areas_.desc, uint64_t{areas_.num} * 16) || in(areas_.driver, 4) || in(areas_.device, 4);
+  return in(areas_.desc, ring::SplitLayout::desc_bytes(areas_.num)) ||
+         in(areas_.driver, ring::SplitLayout::avail_bytes(areas_.num)) ||
+         in(areas_.device, ring::SplitLayout::used_bytes(areas_.num));
+}
+
+void RingWatch::restart(uint64_t driver_seq) {
+  Peek peek = peek_;
+  *this = RingWatch(layout_, areas_, features_, driver_agent_, device_agent_, std::move(peek));
+  driver_seq_floor_ = driver_seq;
 }
 
 // ---- packed ---------------------------------------------------------------

@@ -74,6 +74,12 @@ class RingWatch {
   bool interrupt_owed() const;
 
   size_t in_flight() const { return in_flight_.size(); }
+  // Any of the queue's areas (descriptors, driver and device areas).
+  bool touches(uint64_t addr) const;
+  // The queue was reset and enabled again (P15): a fresh ring. The
+  // driver's stores before its `driver_seq`-th (the re-zeroing, possibly
+  // visible later) belong to the old one.
+  void restart(uint64_t driver_seq);
 
  private:
   struct Buffer {
@@ -107,6 +113,7 @@ class RingWatch {
   unsigned driver_agent_, device_agent_;
   Peek peek_;
 
+  uint64_t driver_seq_floor_ = 0;  // driver stores before this one are ignored (restart)
   std::unordered_map<uint16_t, Buffer> in_flight_;
   std::deque<uint16_t> avail_order_;  // in flight, in the order made available
   std::deque<uint16_t> completions_;  // completed, used entry not yet seen (P4)

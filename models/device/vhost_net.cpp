@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "models/net/frame.h"
 #include "models/ring/features.h"
@@ -51,6 +52,8 @@ struct VhostNet::Worker {
   QueuePairStats stats;
   ring::QueueAreas rx_areas, tx_areas;
   uint64_t next_restart_ps = 0;
+  uint8_t reset_pending = 0;   // P15: bit 0 RX, bit 1 TX
+  uint8_t reset_deferred = 0;  // fault injection (reset_ack_early): pending after the next round
   std::optional<ring::UsedElem> held;  // fault injection: a TX completion kept back (UsedCorruption)
 
   Worker(uint16_t q, memory::TimingMode mode) : qp(q), clock(mode) {}
@@ -122,6 +125,35 @@ void VhostNet::notify(uint16_t queue, uint32_t data) {
   }
   w.kick_pending = true;
   w.kick.notify(sc_core::SC_ZERO_TIME);
+}
+
+void VhostNet::reset_queue(uint16_t queue) {
+  Worker& w = *workers_.at(queue / 2);
+  if (cfg_.reset_ack_early) {  // fault injection: "done" at once, stopped a round later
+    transport_->queue_reset_done(queue);
+    w.reset_deferred |= static_cast<uint8_t>(1u << (queue % 2));
+  } else {
+    w.reset_pending |= static_cast<uint8_t>(1u << (queue % 2));
+  }
+  w.kick_pending = true;  // wake the worker: it quiesces at the top of its next round
+  w.kick.notify(sc_core::SC_ZERO_TIME);
+  ready_.notify(sc_core::SC_ZERO_TIME);
+}
+
+void VhostNet::enable_queue(uint16_t queue, const pci::QueueConfig& c) {
+  Worker& w = *workers_.at(queue / 2);
+  ring::QueueAreas& areas = queue % 2 ? w.tx_areas : w.rx_areas;
+  areas = {c.desc, c.driver, c.device, c.size};
+  try {
+    (queue % 2 ? w.tx : w.rx) = ring::make_device_queue(cfg_.layout, *w.mem, areas, ring::Features{features_});
+  } catch (const ring::RingConfigError& e) {
+    failed_ = true;
+    failure_ = "queue " + std::to_string(queue) + " enabled after reset: " + e.what();
+    if (transport_) transport_->set_needs_reset();
+  }
+  w.kick_pending = true;  // a fresh queue may already hold buffers
+  w.kick.notify(sc_core::SC_ZERO_TIME);
+  ready_.notify(sc_core::SC_ZERO_TIME);
 }
 
 void VhostNet::reset() {
@@ -209,7 +241,9 @@ void VhostNet::worker_thread(Worker& w) {
   const uint64_t restart_every_ps = static_cast<uint64_t>(cfg_.params.restart_every_us * 1e6);
   w.next_restart_ps = restart_every_ps;
   for (;;) {
-    if (failed_ || !w.tx) {
+    if (w.reset_pending) quiesce(w);
+    w.reset_pending |= std::exchange(w.reset_deferred, uint8_t{0});
+    if (failed_ || (!w.tx && !w.rx)) {
       sc_core::wait(ready_);
       continue;
     }
@@ -241,6 +275,7 @@ void VhostNet::restart(Worker& w) {
   const bool packed = cfg_.layout == ring::RingLayout::packed;
   for (uint16_t t = 0; t < 2; ++t) {
     std::unique_ptr<ring::DeviceQueue>& q = t ? w.tx : w.rx;
+    if (!q) continue;  // being reset
     const uint16_t qi = static_cast<uint16_t>(2 * w.qp + t);
     flush_and_signal(w, *q, qi);
     if (failed_) return;
@@ -254,23 +289,42 @@ void VhostNet::restart(Worker& w) {
   ++w.stats.restarts;
 }
 
+// Queue reset (P15), at the top of a round: nothing of the queue is in use.
+// Its state goes (unflushed completions with it: the driver takes those
+// buffers back), then the device says the reset is done. RX buffers taken
+// but not filled go too; frames already on the wire stay there.
+void VhostNet::quiesce(Worker& w) {
+  for (uint16_t t = 0; t < 2; ++t) {
+    if (!(w.reset_pending & (1u << t))) continue;
+    if (t) w.held.reset();
+    else w.rx_held.clear();
+    (t ? w.tx : w.rx).reset();
+    ++w.stats.queue_resets;
+    w.clock.sync();  // the acknowledgement leaves at the worker's time
+    transport_->queue_reset_done(static_cast<uint16_t>(2 * w.qp + t));
+  }
+  w.reset_pending = 0;
+}
+
 void VhostNet::busy_poll(Worker& w) {
   // Poll with notifications off (vhost_net_busy_poll), then sleep on a kick.
-  w.tx->disable_notifications();
-  w.rx->disable_notifications();
+  if (w.tx) w.tx->disable_notifications();
+  if (w.rx) w.rx->disable_notifications();
   const double end_ns = w.clock.now().to_seconds() * 1e9 + cfg_.params.busy_poll_ns;
   while (w.clock.now().to_seconds() * 1e9 < end_ns) {
     ++w.stats.polls;
     w.clock.advance(cfg_.params.poll_interval_ns);
-    if (w.kick_pending || w.tx->has_available() || (!w.wire.empty() && w.rx->has_available())) return;
+    if (w.kick_pending || (w.tx && w.tx->has_available()) || (!w.wire.empty() && w.rx && w.rx->has_available()))
+      return;
   }
-  if (w.tx->enable_notifications()) return;
-  if (!w.wire.empty() && w.rx->enable_notifications()) return;
+  if (w.tx && w.tx->enable_notifications()) return;
+  if (!w.wire.empty() && w.rx && w.rx->enable_notifications()) return;
   w.clock.wait_until(w.kick, [&] { return w.kick_pending || failed_; });
   w.kick_pending = false;
 }
 
 bool VhostNet::handle_tx(Worker& w) {
+  if (!w.tx) return false;  // being reset
   ring::DeviceQueue& q = *w.tx;
   const uint16_t qi = static_cast<uint16_t>(2 * w.qp + 1);
   q.disable_notifications();
@@ -323,7 +377,7 @@ bool VhostNet::handle_tx(Worker& w) {
 }
 
 bool VhostNet::handle_rx(Worker& w) {
-  if (w.wire.empty()) return false;
+  if (w.wire.empty() || !w.rx) return false;
   ring::DeviceQueue& q = *w.rx;
   const uint16_t qi = static_cast<uint16_t>(2 * w.qp);
   q.disable_notifications();

@@ -84,6 +84,7 @@ struct VhostNetConfig {
   DeviceMemoryParams memory_params;
   UsedCorruption corrupt_used = UsedCorruption::none;
   uint64_t corrupt_used_at = 0;
+  bool reset_ack_early = false;  // fault injection: a queue reset is acknowledged before the queue stops (P15)
 };
 
 struct QueuePairStats {
@@ -96,6 +97,7 @@ struct QueuePairStats {
   uint64_t signals_sent = 0;
   uint64_t polls = 0;                     // busy-poll iterations
   uint64_t restarts = 0;                  // ring state saved and restored (restart_every_us)
+  uint64_t queue_resets = 0;              // queues reset by the driver (P15)
 };
 
 class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
@@ -121,6 +123,8 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   void driver_ok(uint64_t features, const std::vector<pci::QueueConfig>& queues) override;
   void notify(uint16_t queue, uint32_t data) override;
   void reset() override;
+  void reset_queue(uint16_t queue) override;
+  void enable_queue(uint16_t queue, const pci::QueueConfig& config) override;
 
   // Agent id of queue pair `qp`'s worker in the memory model.
   static unsigned agent_of(uint16_t qp) { return 2u * qp + 1; }
@@ -150,6 +154,7 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   bool complete_tx(Worker& w, const ring::UsedElem& e);
   bool release_held(Worker& w);
   void restart(Worker& w);
+  void quiesce(Worker& w);
   bool check(Worker& w, ring::RingError e, const char* what);
   void busy_poll(Worker& w);
   bool busy_polling() const { return cfg_.params.busy_poll_ns > 0; }

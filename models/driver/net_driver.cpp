@@ -51,6 +51,9 @@ struct NetDriver::QueuePair {
   uint32_t rx_buffer_bytes = 0;
   std::vector<uint32_t> tx_free, rx_free;
   std::vector<bool> seen;  // by per-queue-pair packet number
+  std::vector<uint64_t> tx_packet;  // by TX buffer slot: the packet number it holds
+  std::vector<uint64_t> reclaimed;  // packet numbers a queue reset took back
+  bool reset_done = false;
   bool rx_irq = false, tx_irq = false;
   sc_core::sc_event wake;
   uint32_t batched = 0;
@@ -262,12 +265,7 @@ void NetDriver::setup_queue(QueuePair& owner, uint16_t index, std::unique_ptr<ri
   const ring::QueueAreas areas = ring::place_queue(cfg_.layout, alloc(ring::ring_bytes(cfg_.layout, size), kPage), size);
   if (areas_.size() <= index) areas_.resize(index + 1u);
   areas_[index] = areas;
-  wr(VIRTIO_PCI_COMMON_Q_DESCLO, 4, areas.desc & 0xffffffff);
-  wr(VIRTIO_PCI_COMMON_Q_DESCHI, 4, areas.desc >> 32);
-  wr(VIRTIO_PCI_COMMON_Q_AVAILLO, 4, areas.driver & 0xffffffff);
-  wr(VIRTIO_PCI_COMMON_Q_AVAILHI, 4, areas.driver >> 32);
-  wr(VIRTIO_PCI_COMMON_Q_USEDLO, 4, areas.device & 0xffffffff);
-  wr(VIRTIO_PCI_COMMON_Q_USEDHI, 4, areas.device >> 32);
+  write_queue_areas(q, areas);
   wr(VIRTIO_PCI_COMMON_Q_MSIX, 2, index);
   if (rd(VIRTIO_PCI_COMMON_Q_MSIX, 2) != index) return fail("MSI-X vector refused for queue " + std::to_string(index));
 
@@ -283,6 +281,7 @@ void NetDriver::setup_queue(QueuePair& owner, uint16_t index, std::unique_ptr<ri
   out = ring::make_driver_queue(cfg_.layout, *owner.mem, areas, ring::Features{features_}, opts);
   if (is_tx) {
     owner.tx_buffers = alloc(uint64_t{size} * tx_stride(cfg_), kPage);
+    owner.tx_packet.assign(size, 0);
     for (uint32_t i = size; i-- > 0;) owner.tx_free.push_back(i);
   } else {
     owner.rx_buffer_bytes = rx_buffer_bytes(cfg_);
@@ -290,6 +289,56 @@ void NetDriver::setup_queue(QueuePair& owner, uint16_t index, std::unique_ptr<ri
     for (uint32_t i = size; i-- > 0;) owner.rx_free.push_back(i);
   }
   wr(VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+}
+
+// The selected queue's three areas, through `q`'s vCPU.
+void NetDriver::write_queue_areas(QueuePair& q, const ring::QueueAreas& areas) {
+  auto wr = [&](uint32_t off, uint64_t v) { mmio_write(q, mmio, common_ + off, 4, v); };
+  wr(VIRTIO_PCI_COMMON_Q_DESCLO, areas.desc & 0xffffffff);
+  wr(VIRTIO_PCI_COMMON_Q_DESCHI, areas.desc >> 32);
+  wr(VIRTIO_PCI_COMMON_Q_AVAILLO, areas.driver & 0xffffffff);
+  wr(VIRTIO_PCI_COMMON_Q_AVAILHI, areas.driver >> 32);
+  wr(VIRTIO_PCI_COMMON_Q_USEDLO, areas.device & 0xffffffff);
+  wr(VIRTIO_PCI_COMMON_Q_USEDHI, areas.device >> 32);
+}
+
+// VIRTIO_F_RING_RESET (P15) on TX, as virtnet_tx_resize does it with
+// buffers in flight: reset the queue (vp_modern_set_queue_reset: write 1 to
+// queue_reset, wait to read it back as 0, then queue_enable as 0), take back
+// every buffer still in flight (virtqueue_detach_unused_buf, which re-zeroes
+// the ring), then enable the queue again in the same place.
+void NetDriver::reset_tx(QueuePair& q) {
+  const uint16_t index = static_cast<uint16_t>(2 * q.index + 1);
+  auto rd = [&](uint32_t off) { return mmio_read(q, mmio, common_ + off, 2); };
+  auto wr = [&](uint32_t off, uint64_t v) { mmio_write(q, mmio, common_ + off, 2, v); };
+  const sc_time poll(cfg_.params.reset_poll_us, sc_core::SC_US);
+  auto wait_for_zero = [&](uint32_t off) {
+    while (!failed() && rd(off) != 0) q.clock.wait_until(q.wake, poll, [&] { return failed(); });
+  };
+  q.reset_done = true;
+  wr(VIRTIO_PCI_COMMON_Q_SELECT, index);
+  wr(VIRTIO_PCI_COMMON_Q_RESET, 1);
+  wait_for_zero(VIRTIO_PCI_COMMON_Q_RESET);
+  wait_for_zero(VIRTIO_PCI_COMMON_Q_ENABLE);
+  if (failed()) return;
+  for (const uint64_t token : q.tx->detach_unused()) {
+    q.tx_free.push_back(static_cast<uint32_t>(token));
+    q.reclaimed.push_back(q.tx_packet[token]);
+    ++q.stats.tx_reclaimed;
+  }
+  q.tx->disable_cb();  // as before the reset: completions are reaped on transmit
+  wr(VIRTIO_PCI_COMMON_Q_SELECT, index);
+  write_queue_areas(q, areas_.at(index));
+  wr(VIRTIO_PCI_COMMON_Q_ENABLE, 1);
+  q.batched = 0;
+  ++q.stats.queue_resets;
+}
+
+uint64_t NetDriver::lost_at_reset(uint16_t qp) const {
+  const QueuePair& q = *qps_.at(qp);
+  uint64_t n = 0;
+  for (uint64_t k : q.reclaimed) n += !q.seen[k];
+  return n;
 }
 
 void NetDriver::kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index) {
@@ -396,6 +445,7 @@ bool NetDriver::xmit(QueuePair& q) {
   if (!ok(q, e, "tx add")) return false;
   if (faulty && cfg_.corrupt == DescCorruption::rewrite_in_flight) rewrite_in_flight(q, avail_idx);
   q.tx_free.pop_back();
+  q.tx_packet[slot] = k;
   ++q.stats.tx_packets;
   q.stats.tx_bytes += len;
   return true;
@@ -500,7 +550,12 @@ void NetDriver::vcpu_thread(QueuePair& q) {
   const uint16_t txi = static_cast<uint16_t>(2 * q.index + 1);
   const bool paced = cfg_.params.offered_pps > 0;
   const sc_time gap = paced ? sc_time(1e9 / cfg_.params.offered_pps, SC_NS) : sc_core::SC_ZERO_TIME;
+  const sc_time reset_at(cfg_.reset_tx_at_us, sc_core::SC_US);
   while (!failed()) {
+    if (cfg_.reset_tx_at_us > 0 && q.index == 0 && !q.reset_done && q.clock.now() >= reset_at) {
+      reset_tx(q);
+      continue;
+    }
     if (q.rx_irq) {
       q.rx_irq = false;
       q.rx->disable_cb();
@@ -513,7 +568,8 @@ void NetDriver::vcpu_thread(QueuePair& q) {
       q.tx->disable_cb();
       charge_cycles(q, cfg_.params.irq_cycles);
       reclaim_tx(q);
-      if (q.stats.tx_packets == q.stats.quota && q.stats.tx_completed < q.stats.tx_packets && q.tx->enable_cb())
+      if (q.stats.tx_packets == q.stats.quota && q.stats.tx_completed + q.stats.tx_reclaimed < q.stats.tx_packets &&
+          q.tx->enable_cb())
         q.tx_irq = true;  // completions came in while re-enabling
       continue;
     }

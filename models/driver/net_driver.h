@@ -40,7 +40,9 @@ namespace virtiosim::driver {
   X(uint32_t, tx_segments, 1, "segments",                                                            \
     "descriptors per TX packet: 1 = header pushed before the frame (any_layout), 2 = apart")         \
   X(uint32_t, indirect_threshold, 2, "segments",                                                     \
-    "use an indirect table from this many segments (Linux: total_sg > 1)")
+    "use an indirect table from this many segments (Linux: total_sg > 1)")                           \
+  X(double, reset_poll_us, 1.0, "us",                                                                \
+    "queue reset: interval between reads of queue_reset / queue_enable (Linux msleep(1) polls every 1 ms; 1 us keeps runs short)")
 
 struct DriverParams {
   VIRTIOSIM_DRIVER_PARAMS(VIRTIOSIM_PARAM_FIELD)
@@ -74,6 +76,7 @@ struct NetDriverConfig {
   DescCorruption corrupt = DescCorruption::none;
   uint64_t corrupt_at = 0;
   bool kick_always = false;  // fault injection: kick after every batch, whatever the device asked
+  double reset_tx_at_us = 0;  // reset TX queue 0 (P15) once at this time, buffers in flight; 0 = never
   DriverParams params;
 };
 
@@ -89,6 +92,8 @@ struct QueuePairDriverStats {
   uint64_t rx_interrupts = 0, tx_interrupts = 0;
   uint64_t napi_polls = 0;
   uint64_t tx_ring_full = 0;  // xmit found no room and waited
+  uint64_t tx_reclaimed = 0;  // TX buffers taken back by a queue reset (P15), not completed
+  uint64_t queue_resets = 0;
 };
 
 class NetDriver : public sc_core::sc_module {
@@ -115,6 +120,9 @@ class NetDriver : public sc_core::sc_module {
   const ring::DriverQueue* rx_queue(uint16_t qp) const;
   // Where virtqueue `queue` lives (after probing).
   const ring::QueueAreas& areas(uint16_t queue) const { return areas_.at(queue); }
+  // Frames whose TX buffers a queue reset took back and that never arrived:
+  // the device had not sent them.
+  uint64_t lost_at_reset(uint16_t qp) const;
   // Send-to-receive latencies (ns) of received frames; a bounded sample.
   const std::vector<double>& latencies_ns() const { return latencies_ns_; }
 
@@ -124,6 +132,8 @@ class NetDriver : public sc_core::sc_module {
   void vcpu_thread(QueuePair& q);
   bool probe(QueuePair& q);
   void setup_queue(QueuePair& q, uint16_t index, std::unique_ptr<ring::DriverQueue>& out);
+  void write_queue_areas(QueuePair& q, const ring::QueueAreas& areas);
+  void reset_tx(QueuePair& q);
   bool xmit(QueuePair& q);
   void reclaim_tx(QueuePair& q);
   void napi_poll(QueuePair& q);

@@ -73,7 +73,7 @@ double MemoryModel::read(unsigned agent, uint64_t now_ps, uint64_t gpa, void* ds
   buffers_[agent].forward(gpa, dst, n);  // a load sees the agent's own stores
   ++stats_[agent].reads;
   log_access(LogRecord::Op::read, agent, now_ps, gpa, n, dst, typed);
-  if (typed && load_observer_) load_observer_(agent, gpa, dst, n);
+  if (typed && load_observer_) load_observer_(agent, now_ps, gpa, dst, n);
   return cost_.access(agent, gpa, n, false);
 }
 

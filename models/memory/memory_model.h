@@ -90,7 +90,8 @@ class MemoryModel {
   using VisibleObserver = std::function<void(unsigned agent, const PendingStore&)>;
   using AnomalyObserver = std::function<void(const OrderingAnomaly&)>;
   // Called for every typed load (ring fields) with the value the agent got.
-  using LoadObserver = std::function<void(unsigned agent, uint64_t gpa, const void* data, uint64_t n)>;
+  using LoadObserver =
+      std::function<void(unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t n)>;
 
   MemoryModel(BackingStore& ram, MemoryParams p, Ordering ordering, unsigned agents, uint64_t seed,
               size_t log_capacity = 1 << 16);

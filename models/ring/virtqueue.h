@@ -66,6 +66,9 @@ class DriverQueue {
   virtual RingError last_error() const = 0;
   virtual const DriverStats& stats() const = 0;
   virtual RingIndices indices() const = 0;
+  // Queue reset (P15): the tokens of every buffer still in flight; the ring
+  // is zeroed to start again.
+  virtual std::vector<uint64_t> detach_unused() = 0;
 };
 
 class DeviceQueue {
@@ -107,6 +110,7 @@ class DriverQueueOf final : public DriverQueue {
   bool broken() const override { return r_.broken(); }
   RingError last_error() const override { return r_.last_error(); }
   const DriverStats& stats() const override { return r_.stats(); }
+  std::vector<uint64_t> detach_unused() override { return r_.detach_unused(); }
   RingIndices indices() const override {
     if constexpr (requires { r_.next_avail_idx(); })
       return {r_.next_avail_idx(), r_.avail_wrap_counter(), r_.last_used_idx(), r_.used_wrap_counter()};

@@ -82,7 +82,12 @@ INSTANTIATE_TEST_SUITE_P(
                  "watchdog.stall", 1},
         Injected{"P8_split",
                  "--ring split --set in_order=1 --set fault.corrupt_used_at=100 --set fault.corrupt_used=complete_order",
-                 "P8", "", 0}),
+                 "P8", "", 0},
+        // P15: the device says the queue reset is done before it stopped
+        // using the queue. The packed device then also drops the queue the
+        // driver enabled again: the ring stalls.
+        Injected{"P15_packed", "--set fault.reset_tx_at_us=1000 --set fault.reset_ack_early=1", "P15", "watchdog.stall", 1},
+        Injected{"P15_split", "--ring split --set fault.reset_tx_at_us=1000 --set fault.reset_ack_early=1", "P15", "", 0}),
     [](const ::testing::TestParamInfo<Injected>& i) { return std::string(i.param.name); });
 
 // Without IN_ORDER a device may complete buffers in any order: not a violation.
@@ -171,6 +176,37 @@ TEST(RingWatch, RestartsMidRunLoseAndDuplicateNothing) {
         EXPECT_EQ(q.get<uint64_t>("driver.used"), q.get<uint64_t>("driver.added")) << args;
       }
   }
+}
+
+}  // namespace
+}  // namespace virtiosim::testing
+
+namespace virtiosim::testing {
+namespace {
+
+// P15: the driver resets TX queue 0 with buffers in flight, takes them back
+// and enables the queue again. Every buffer comes back once (completed or
+// taken back), every frame arrives once or was never sent, --strict.
+TEST(QueueReset, MidRunWithBuffersInFlightLosesNothing) {
+  for (const char* args : {"--ring packed", "--ring split", "--ring packed --set in_order=1 --set ordering=weak",
+                           "--ring split --set vhost.busy_poll_ns=5000"}) {
+    const SimRun r = run_virtiosim(std::string("run --quiet --packets 20000 --set driver.tx_batch=16 "
+                                               "--set fault.reset_tx_at_us=1000 --strict ") + args);
+    ASSERT_EQ(r.exit_code, 0) << args << "\n" << r.output << r.report_text;
+    EXPECT_EQ(r.get<uint64_t>("faults.queue_resets"), 1u) << args;
+    const uint64_t back = r.get<uint64_t>("packets.tx_taken_back_at_reset");
+    const uint64_t lost = r.get<uint64_t>("packets.lost_at_reset");
+    EXPECT_GT(back, 0u) << args << ": no buffer was in flight at the reset";
+    EXPECT_LE(lost, back) << args;
+    EXPECT_EQ(r.get<uint64_t>("packets.rx") + lost, 20000u) << args;
+    EXPECT_EQ(r.get<uint64_t>("monitor.violations"), 0u) << args;
+  }
+}
+
+TEST(QueueReset, NeedsTheFeature) {
+  const SimRun r = run_virtiosim("run --quiet --set ring_reset=0 --set fault.reset_tx_at_us=100", false);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("fault.reset_tx_at_us"), std::string::npos) << r.output;
 }
 
 }  // namespace

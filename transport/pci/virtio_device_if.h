@@ -34,6 +34,12 @@ class VirtioDeviceIf {
   virtual void notify(uint16_t queue, uint32_t data) = 0;
   // The driver wrote 0 to device_status.
   virtual void reset() = 0;
+  // VIRTIO_F_RING_RESET (P15): the driver wrote 1 to queue_reset. The device
+  // stops using the queue, forgets its state, and then calls
+  // VirtioPciFunction::queue_reset_done(queue).
+  virtual void reset_queue(uint16_t queue) = 0;
+  // The driver enabled a queue again after its reset: a fresh ring.
+  virtual void enable_queue(uint16_t queue, const QueueConfig& config) = 0;
 };
 
 }  // namespace virtiosim::pci

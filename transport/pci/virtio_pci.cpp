@@ -43,6 +43,7 @@ VirtioPciFunction::VirtioPciFunction(sc_core::sc_module_name n, VirtioDeviceIf& 
   mmio.register_b_transport(this, &VirtioPciFunction::b_transport_mmio);
   config.register_b_transport(this, &VirtioPciFunction::b_transport_config);
   queues_.resize(device_.num_queues());
+  queue_reset_.assign(queues_.size(), QueueReset::none);
   for (QueueConfig& q : queues_) q.size = device_.max_queue_size();
   const unsigned vectors = device_.num_queues() + 1u;  // one per queue + configuration changes
   msix_.resize(vectors);
@@ -166,7 +167,7 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
       delay += sc_time(doorbell_guest_ns(), SC_NS);
       sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
       ++stats_.doorbells;
-      if (notification_) notification_(Notification::kick_sent, static_cast<uint16_t>(queue));
+      if (event_) event_(Event::kick_sent, static_cast<uint16_t>(queue));
       if (faults_.lose_doorbell_every && stats_.doorbells % faults_.lose_doorbell_every == 0) {
         ++stats_.doorbells_lost;  // the write is accepted and goes nowhere
         return;
@@ -265,15 +266,18 @@ uint64_t VirtioPciFunction::read_common(uint32_t off, unsigned len) {
     case VIRTIO_PCI_COMMON_Q_AVAILHI: v = q ? q->driver >> 32 : 0; break;
     case VIRTIO_PCI_COMMON_Q_USEDLO: v = q ? q->device & 0xffffffff : 0; break;
     case VIRTIO_PCI_COMMON_Q_USEDHI: v = q ? q->device >> 32 : 0; break;
-    default: v = 0; break;  // queue_notify_data / queue_reset: features not offered
+    case VIRTIO_PCI_COMMON_Q_RESET: v = q && queue_reset_[queue_select_] == QueueReset::in_progress; break;
+    default: v = 0; break;  // queue_notify_data: not offered
   }
   return len < 8 ? v & ((uint64_t{1} << (8 * len)) - 1) : v;
 }
 
 void VirtioPciFunction::write_common(uint32_t off, unsigned, uint64_t v) {
   QueueConfig* q = queue_select_ < queues_.size() ? &queues_[queue_select_] : nullptr;
-  // Queue fields may change only while the queue is disabled (4.1.4.3.2).
-  const bool q_writable = q && !q->enabled && !(status_ & VIRTIO_CONFIG_S_DRIVER_OK);
+  // Queue fields may change only while the queue is disabled (4.1.4.3.2):
+  // before DRIVER_OK, or after the queue's reset completed (P15).
+  const bool q_writable = q && !q->enabled &&
+                          (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK) || queue_reset_[queue_select_] == QueueReset::done);
   auto set_lo = [](uint64_t& f, uint64_t x) { f = (f & ~0xffffffffull) | (x & 0xffffffff); };
   auto set_hi = [](uint64_t& f, uint64_t x) { f = (f & 0xffffffff) | (x << 32); };
   switch (off) {
@@ -295,7 +299,23 @@ void VirtioPciFunction::write_common(uint32_t off, unsigned, uint64_t v) {
     case VIRTIO_PCI_COMMON_Q_MSIX:
       if (q) q->msix_vector = v < msix_.size() ? static_cast<uint16_t>(v) : VIRTIO_MSI_NO_VECTOR;
       break;
-    case VIRTIO_PCI_COMMON_Q_ENABLE: if (q_writable && v == 1) q->enabled = true; break;
+    case VIRTIO_PCI_COMMON_Q_ENABLE:
+      if (!q_writable || v != 1) break;
+      q->enabled = true;
+      if (queue_reset_[queue_select_] == QueueReset::done) {  // re-enabled after a reset
+        queue_reset_[queue_select_] = QueueReset::none;
+        if (event_) event_(Event::queue_enabled, queue_select_);
+        device_.enable_queue(queue_select_, *q);
+      }
+      break;
+    case VIRTIO_PCI_COMMON_Q_RESET:
+      if (q && v == 1 && q->enabled && (status_ & VIRTIO_CONFIG_S_DRIVER_OK) &&
+          (driver_features_ & (uint64_t{1} << VIRTIO_F_RING_RESET))) {
+        q->enabled = false;  // the driver reads queue_enable as 0 once the reset is done
+        queue_reset_[queue_select_] = QueueReset::in_progress;
+        device_.reset_queue(queue_select_);
+      }
+      break;
     case VIRTIO_PCI_COMMON_Q_DESCLO: if (q_writable) set_lo(q->desc, v); break;
     case VIRTIO_PCI_COMMON_Q_DESCHI: if (q_writable) set_hi(q->desc, v); break;
     case VIRTIO_PCI_COMMON_Q_AVAILLO: if (q_writable) set_lo(q->driver, v); break;
@@ -311,6 +331,7 @@ void VirtioPciFunction::write_status(uint8_t v) {
     status_ = 0;
     driver_features_ = 0;
     for (QueueConfig& q : queues_) q = QueueConfig{device_.max_queue_size()};
+    std::fill(queue_reset_.begin(), queue_reset_.end(), QueueReset::none);
     device_.reset();
     return;
   }
@@ -323,13 +344,19 @@ void VirtioPciFunction::write_status(uint8_t v) {
   if (driver_ok_now) device_.driver_ok(driver_features_, queues_);
 }
 
+void VirtioPciFunction::queue_reset_done(uint16_t queue) {
+  if (queue >= queues_.size() || queue_reset_[queue] != QueueReset::in_progress) return;
+  queue_reset_[queue] = QueueReset::done;
+  if (event_) event_(Event::queue_reset, queue);
+}
+
 void VirtioPciFunction::deliver_doorbells() {
   const sc_time now = sc_core::sc_time_stamp();
   while (!doorbells_.empty() && doorbells_.front().at <= now) {
     const Doorbell d = doorbells_.front();
     doorbells_.pop_front();
     if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK)) continue;
-    if (notification_) notification_(Notification::kick_delivered, d.queue);
+    if (event_) event_(Event::kick_delivered, d.queue);
     device_.notify(d.queue, d.data);
   }
   if (!doorbells_.empty()) doorbell_ev_.notify(doorbells_.front().at - now);
@@ -337,7 +364,7 @@ void VirtioPciFunction::deliver_doorbells() {
 
 void VirtioPciFunction::signal_queue(uint16_t queue) {
   if (queue >= queues_.size()) return;
-  if (notification_) notification_(Notification::interrupt_sent, queue);
+  if (event_) event_(Event::interrupt_sent, queue);
   isr_ |= kIsrQueue;
   const uint16_t vector = queues_[queue].msix_vector;
   if (vector == VIRTIO_MSI_NO_VECTOR) return;  // INTx is not modeled: the driver must set a vector
@@ -375,9 +402,9 @@ void VirtioPciFunction::send_msix(uint16_t vector) {
     ++stats_.interrupts_lost;
     return;
   }
-  if (notification_)
+  if (event_)
     for (uint16_t q = 0; q < queues_.size(); ++q)
-      if (queues_[q].msix_vector == vector) notification_(Notification::interrupt_delivered, q);
+      if (queues_[q].msix_vector == vector) event_(Event::interrupt_delivered, q);
   msix_events_[vector]->notify(sc_core::SC_ZERO_TIME);
 }
 

@@ -106,12 +106,18 @@ class VirtioPciFunction : public sc_core::sc_module {
   // Device side: raise the interrupt of `queue` (its MSI-X vector) after
   // the path's latency.
   void signal_queue(uint16_t queue);
-  // Every notification as it is sent (a doorbell the driver writes, a
-  // queue interrupt the device raises, before any fault acts on it) and as
-  // it is delivered (to the device; as an MSI-X message to the driver).
-  enum class Notification : uint8_t { kick_sent, kick_delivered, interrupt_sent, interrupt_delivered };
-  using NotificationSink = std::function<void(Notification n, uint16_t queue)>;
-  void on_notification(NotificationSink sink) { notification_ = std::move(sink); }
+  // Device side: the queue reset the driver asked for is complete; the
+  // driver reads queue_reset as 0 from now on.
+  void queue_reset_done(uint16_t queue);
+
+  // Transport events per queue, for observers: every notification as it is
+  // sent (a doorbell the driver writes, a queue interrupt the device
+  // raises, before any fault acts on it) and as it is delivered (to the
+  // device; as an MSI-X message to the driver); a queue reset complete and
+  // the queue enabled again (P15).
+  enum class Event : uint8_t { kick_sent, kick_delivered, interrupt_sent, interrupt_delivered, queue_reset, queue_enabled };
+  using EventSink = std::function<void(Event e, uint16_t queue)>;
+  void on_event(EventSink sink) { event_ = std::move(sink); }
   // Driver side: fires when MSI-X `vector` is delivered.
   const sc_core::sc_event& msix_event(uint16_t vector) const { return *msix_events_.at(vector); }
   uint16_t num_vectors() const { return static_cast<uint16_t>(msix_events_.size()); }
@@ -141,7 +147,7 @@ class VirtioPciFunction : public sc_core::sc_module {
   AccessPath path_;
   PciParams p_;
   PciFaults faults_;
-  NotificationSink notification_;
+  EventSink event_;
   std::vector<uint8_t> cfg_;  // 256 bytes of PCI configuration space
   // Common configuration state.
   uint32_t device_feature_select_ = 0, driver_feature_select_ = 0;
@@ -151,7 +157,8 @@ class VirtioPciFunction : public sc_core::sc_module {
   uint8_t config_generation_ = 0;
   uint16_t queue_select_ = 0;
   std::vector<QueueConfig> queues_;
-  std::vector<uint16_t> queue_reset_;
+  enum class QueueReset : uint8_t { none, in_progress, done };  // P15, per queue
+  std::vector<QueueReset> queue_reset_;
   uint8_t isr_ = 0;
   // MSI-X table: address, data, vector control (bit 0 = masked), pending.
   struct MsixEntry {
