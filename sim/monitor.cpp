@@ -51,6 +51,7 @@ void Monitor::add_queue(const std::string& name, const ring::QueueAreas& areas, 
 }
 
 void Monitor::add_findings(const Queue& q, uint64_t time_ps) {
+  if (findings_.empty()) return;
   for (Finding& f : findings_) add({f.rule, std::move(f.what), time_ps, f.agent, f.addr, f.got, f.expected, q.name});
   findings_.clear();
 }
@@ -63,7 +64,7 @@ void Monitor::reset_violation(Queue& q, const std::string& what, uint64_t time_p
 
 void Monitor::on_store(unsigned agent, const memory::PendingStore& s) {
   for (Queue& q : queues_) {
-    if (agent != q.driver_agent && agent != q.device_agent) continue;
+    if ((agent != q.driver_agent && agent != q.device_agent) || !q.watch.near(s.addr)) continue;
     if (q.in_reset) {
       if (agent == q.device_agent && q.watch.touches(s.addr)) reset_violation(q, "wrote its ring", s.visible_ps, s.addr);
       continue;
@@ -81,7 +82,7 @@ void Monitor::on_complete(uint16_t queue, uint16_t id, uint64_t time_ps) {
 
 void Monitor::on_load(unsigned agent, uint64_t time_ps, uint64_t gpa, const void* data, uint64_t n) {
   for (Queue& q : queues_) {
-    if (agent != q.driver_agent && agent != q.device_agent) continue;
+    if ((agent != q.driver_agent && agent != q.device_agent) || !q.watch.near(gpa)) continue;
     if (q.in_reset) {
       if (agent == q.device_agent && q.watch.touches(gpa)) reset_violation(q, "read its ring", time_ps, gpa);
       continue;

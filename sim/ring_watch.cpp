@@ -45,8 +45,13 @@ RingWatch::RingWatch(ring::RingLayout layout, const ring::QueueAreas& areas, rin
       driver_agent_(driver_agent),
       device_agent_(device_agent),
       peek_(std::move(peek)) {
-  if (layout_ == ring::RingLayout::packed) avail_ahead_.assign(areas.num, 0), used_ahead_.assign(areas.num, false), returned_by_.assign(areas.num, 0);
-  else owner_.assign(areas.num, -1);
+  const bool packed = layout_ == ring::RingLayout::packed;
+  span_lo_ = std::min({areas.desc, areas.driver, areas.device});
+  span_hi_ = std::max({areas.desc + uint64_t{areas.num} * 16,
+                       areas.driver + (packed ? 4 : ring::SplitLayout::avail_bytes(areas.num)),
+                       areas.device + (packed ? 4 : ring::SplitLayout::used_bytes(areas.num))});
+  if (packed) avail_ahead_.assign(areas.num, 0), used_ahead_.assign(areas.num, false), returned_by_.assign(areas.num, 0);
+  else owner_.assign(areas.num, -1), chains_.resize(areas.num);
   published_by_.assign(areas.num, 0);
 }
 
@@ -219,7 +224,7 @@ void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Findin
       if (d >= areas_.num) break;
     }
     for (uint16_t d : chain) owner_[d] = head, published_by_[d] = seq;
-    chains_[head] = std::move(chain);
+    if (!live(head)) chains_[head] = std::move(chain);
     enter(head, 1, entry, out);
   }
 }
@@ -247,29 +252,31 @@ void RingWatch::split_used(uint16_t new_idx, std::vector<Finding>& out) {
 // ---- both -----------------------------------------------------------------
 
 void RingWatch::enter(uint16_t id, uint16_t count, uint64_t addr, std::vector<Finding>& out) {
-  if (in_flight_.count(id)) {
+  if (live(id)) {
     out.push_back({"P3", "buffer id " + std::to_string(id) + " made available again while in flight", addr, id, 0,
                    driver_agent_});
     return;
   }
-  in_flight_[id] = {count, false, addr};
-  avail_order_.push_back(id);
+  if (id >= buffers_.size()) buffers_.resize(std::max<size_t>(id + 1u, areas_.num));
+  buffers_[id] = {true, count, false, addr};
+  ++in_flight_;
+  if (features_.in_order()) avail_order_.push_back(id);
 }
 
 uint32_t RingWatch::retire(uint16_t id, uint64_t addr, std::vector<Finding>& out) {
-  if (!in_flight_.count(id)) {
+  if (!live(id)) {
     out.push_back({"P5", "used entry carries id " + std::to_string(id) + ", which is not in flight", addr, id, 0,
                    device_agent_});
     return 0;
   }
   auto release = [&](uint16_t b) {
-    const uint32_t n = layout_ == ring::RingLayout::packed ? in_flight_[b].count : 1;
-    if (auto c = chains_.find(b); c != chains_.end()) {
-      for (uint16_t d : c->second) owner_[d] = -1;
-      chains_.erase(c);
-    }
-    in_flight_.erase(b);
-    return n;
+    Buffer& buf = buffers_[b];
+    buf.live = false;
+    --in_flight_;
+    if (layout_ == ring::RingLayout::packed) return uint32_t{buf.count};
+    for (uint16_t d : chains_[b]) owner_[d] = -1;
+    chains_[b].clear();
+    return uint32_t{1};
   };
   if (!features_.in_order()) {
     if (!completions_.empty() && completions_.front() != id && erase_first(completions_, id))
@@ -277,7 +284,6 @@ uint32_t RingWatch::retire(uint16_t id, uint64_t addr, std::vector<Finding>& out
                                std::to_string(completions_.front()) + " before it",
                      addr, id, completions_.front(), device_agent_});
     else erase_first(completions_, id);
-    erase_first(avail_order_, id);
     return release(id);
   }
   // P8: the entry stands for every buffer made available up to `id`.
@@ -285,7 +291,7 @@ uint32_t RingWatch::retire(uint16_t id, uint64_t addr, std::vector<Finding>& out
   for (;;) {
     const uint16_t b = avail_order_.front();
     avail_order_.pop_front();
-    if (!in_flight_[b].completed)
+    if (!buffers_[b].completed)
       out.push_back({"P8", "in-order used entry for id " + std::to_string(id) + " also returns id " +
                                std::to_string(b) + ", which the device has not completed",
                      addr, id, b, device_agent_});
@@ -295,22 +301,22 @@ uint32_t RingWatch::retire(uint16_t id, uint64_t addr, std::vector<Finding>& out
 }
 
 void RingWatch::on_complete(uint16_t id, std::vector<Finding>& out) {
-  const auto it = in_flight_.find(id);
-  if (it == in_flight_.end()) return;  // the used entry that names it is reported (P5)
+  Buffer* buf = live(id);
+  if (!buf) return;  // the used entry that names it is reported (P5)
   if (!features_.in_order()) {
     completions_.push_back(id);
     return;
   }
   for (uint16_t b : avail_order_) {  // P8: used in the order made available
     if (b == id) break;
-    if (!in_flight_[b].completed) {
+    if (!buffers_[b].completed) {
       out.push_back({"P8", "device completed id " + std::to_string(id) + " before id " + std::to_string(b) +
                                ", made available earlier",
-                     in_flight_[b].addr, id, b, device_agent_});
+                     buffers_[b].addr, id, b, device_agent_});
       break;
     }
   }
-  it->second.completed = true;
+  buf->completed = true;
 }
 
 // ---- P10 ------------------------------------------------------------------

@@ -18,7 +18,6 @@
 #include <deque>
 #include <functional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "models/ring/features.h"
@@ -73,9 +72,12 @@ class RingWatch {
   bool kick_owed() const;
   bool interrupt_owed() const;
 
-  size_t in_flight() const { return in_flight_.size(); }
+  size_t in_flight() const { return in_flight_; }
   // Any of the queue's areas (descriptors, driver and device areas).
   bool touches(uint64_t addr) const;
+  // A quick first test for the monitor's per-access path: the span from
+  // the lowest area to the end of the highest.
+  bool near(uint64_t addr) const { return addr >= span_lo_ && addr < span_hi_; }
   // The queue was reset and enabled again (P15): a fresh ring. The
   // driver's stores before its `driver_seq`-th (the re-zeroing, possibly
   // visible later) belong to the old one.
@@ -83,6 +85,7 @@ class RingWatch {
 
  private:
   struct Buffer {
+    bool live = false;       // in flight
     uint16_t count = 0;      // descriptors in the ring (P6.6)
     bool completed = false;  // the device said so
     uint64_t addr = 0;       // where it was made available (head descriptor / avail entry)
@@ -113,9 +116,14 @@ class RingWatch {
   unsigned driver_agent_, device_agent_;
   Peek peek_;
 
+  uint64_t span_lo_ = 0, span_hi_ = 0;
   uint64_t driver_seq_floor_ = 0;  // driver stores before this one are ignored (restart)
-  std::unordered_map<uint16_t, Buffer> in_flight_;
-  std::deque<uint16_t> avail_order_;  // in flight, in the order made available
+  // By buffer id (grown to the largest id seen; drivers use ids below the
+  // queue size).
+  std::vector<Buffer> buffers_;
+  Buffer* live(uint16_t id) { return id < buffers_.size() && buffers_[id].live ? &buffers_[id] : nullptr; }
+  size_t in_flight_ = 0;
+  std::deque<uint16_t> avail_order_;  // IN_ORDER: in flight, in the order made available
   std::deque<uint16_t> completions_;  // completed, used entry not yet seen (P4)
 
   // Packed: next slot the driver publishes / the device marks used, their
@@ -134,7 +142,7 @@ class RingWatch {
   // Split: indices as published, and which head owns each descriptor.
   uint16_t avail_idx_ = 0, used_idx_ = 0;
   std::vector<int32_t> owner_;  // -1: the driver's
-  std::unordered_map<uint16_t, std::vector<uint16_t>> chains_;
+  std::vector<std::vector<uint16_t>> chains_;  // by head: the descriptors of its chain
 
   // Event suppression of the other side asks for a notification for the
   // positions in (new - added, new].
