@@ -36,6 +36,9 @@ BARRIERS = [  # (site, kind, what it orders) -- models/ring/memory_policy.h
     ("device_signal_check", "mb", "used publish before reading the driver's event suppression"),
     ("device_event_write", "wmb", "device area off_wrap before its flags"),
     ("device_enable_recheck", "mb", "enabling notifications before re-checking avail"),
+    # The event writes are followed by the enable re-check's mb: drop both to see the write barrier's own work.
+    ("driver_event_write,driver_enable_recheck", "wmb+mb", "the driver's whole enable: off_wrap, flags, re-check"),
+    ("device_event_write,device_enable_recheck", "wmb+mb", "the device's whole enable: off_wrap, flags, re-check"),
 ]
 MODES = ["sc", "tso", "weak"]
 COMMON = ["--set", "memory.weak_max_delay_ns=200", "--set", "stall_timeout_us=300"]
@@ -154,7 +157,7 @@ def main():
         out.append("| barrier dropped | kind | orders | scenario | sc | tso | weak |")
         out.append("|---|---|---|---|---|---|---|")
         for b, kind, what in [(None, "", "all barriers in place")] + BARRIERS:
-            name = f"`{b}`" if b else "(none)"
+            name = " + ".join(f"`{x}`" for x in b.split(",")) if b else "(none)"
             for sc in SCENARIOS:
                 cells = " | ".join(cell([res[(ring, sc, b, m, s)] for s in seeds]) for m in MODES)
                 out.append(f"| {name} | {kind} | {what} | {sc} | {cells} |")
