@@ -335,36 +335,37 @@ void RingWatch::on_load(unsigned agent, uint64_t addr, uint64_t size, const uint
   if (agent == driver_agent_ && addr == areas_.device + split_off::used_idx && v == used_idx_) driver_seen_ = used_;
 }
 
-bool RingWatch::device_wants_kick(uint64_t added) const {
+// Does the other side's event suppression, as visible now, ask for a
+// notification for the `added` positions up to `new_idx`? Packed: its event
+// structure at `area` (P10, P11). Split: with EVENT_IDX the index at
+// `event_idx_addr`, else the `no_notify` bit of the flags at `flags_addr`.
+bool RingWatch::wants(uint64_t added, uint16_t new_idx, bool wrap, uint64_t area, uint64_t event_idx_addr,
+                      uint64_t flags_addr, uint16_t no_notify) const {
   if (added == 0) return false;
-  const uint16_t new_idx = layout_ == ring::RingLayout::packed ? avail_pos_ : avail_idx_;
   const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
-  if (layout_ == ring::RingLayout::packed) {  // the device area holds the device's wish
-    const uint16_t flags = peek16(kVisible, areas_.device + packed_off::event_flags);
+  if (layout_ == ring::RingLayout::packed) {
+    const uint16_t flags = peek16(kVisible, area + packed_off::event_flags);
     if (flags == ring::kEventFlagDesc)
-      return ring::packed_need_event(peek16(kVisible, areas_.device + packed_off::event_off_wrap), avail_wrap_,
-                                     areas_.num, new_idx, old_idx);
+      return ring::packed_need_event(peek16(kVisible, area + packed_off::event_off_wrap), wrap, areas_.num, new_idx,
+                                     old_idx);
     return flags == ring::kEventFlagEnable;
   }
+  if (features_.event_idx()) return ring::need_event(peek16(kVisible, event_idx_addr), new_idx, old_idx);
+  return !(peek16(kVisible, flags_addr) & no_notify);
+}
+
+bool RingWatch::device_wants_kick(uint64_t added) const {
   const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
-  if (features_.event_idx()) return ring::need_event(peek16(kVisible, s.avail_event_addr()), new_idx, old_idx);
-  return !(peek16(kVisible, s.used + split_off::used_flags) & VRING_USED_F_NO_NOTIFY);
+  const bool packed = layout_ == ring::RingLayout::packed;
+  return wants(added, packed ? avail_pos_ : avail_idx_, avail_wrap_, areas_.device, s.avail_event_addr(),
+               s.used + split_off::used_flags, VRING_USED_F_NO_NOTIFY);
 }
 
 bool RingWatch::driver_wants_interrupt(uint64_t added) const {
-  if (added == 0) return false;
-  const uint16_t new_idx = layout_ == ring::RingLayout::packed ? used_pos_ : used_idx_;
-  const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
-  if (layout_ == ring::RingLayout::packed) {  // the driver area holds the driver's wish
-    const uint16_t flags = peek16(kVisible, areas_.driver + packed_off::event_flags);
-    if (flags == ring::kEventFlagDesc)
-      return ring::packed_need_event(peek16(kVisible, areas_.driver + packed_off::event_off_wrap), used_wrap_,
-                                     areas_.num, new_idx, old_idx);
-    return flags == ring::kEventFlagEnable;
-  }
   const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
-  if (features_.event_idx()) return ring::need_event(peek16(kVisible, s.used_event_addr()), new_idx, old_idx);
-  return !(peek16(kVisible, s.avail + split_off::avail_flags) & VRING_AVAIL_F_NO_INTERRUPT);
+  const bool packed = layout_ == ring::RingLayout::packed;
+  return wants(added, packed ? used_pos_ : used_idx_, used_wrap_, areas_.driver, s.used_event_addr(),
+               s.avail + split_off::avail_flags, VRING_AVAIL_F_NO_INTERRUPT);
 }
 
 bool RingWatch::kick_wanted() {
