@@ -79,8 +79,11 @@ How to read it:
 - **tso** (x86-like store buffer): write and read barriers order nothing
   the hardware does not already order (Linux's `smp_wmb`/`smp_rmb` are
   compiler barriers on x86). The full barriers guard store→load order, the
-  lost wake-up races; the store buffer drains within `memory.store_drain_ns`
-  (5 ns), and in these scenarios that window was not hit.
+  lost wake-up races; **on real x86 they are necessary** (Linux keeps
+  `virtio_mb` a locked instruction there), but this model's store buffer
+  lets a store become visible `memory.store_drain_ns` (5 ns) after issue,
+  and in these scenarios no schedule hit that window. Read the column as a
+  limit of the model, not as evidence that x86 needs no full barrier.
 - **weak** (Arm/POWER-like: stores to different addresses become visible
   in any order, loads may run as early as the first load since the last
   read barrier): publish/consume barriers are necessary (`P13.avail_body`:
