@@ -69,7 +69,9 @@ class Platform : public sc_core::sc_module {
     if (!opt.vcd_path.empty())
       tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, mem_, drv_, dev_,
                                                 static_cast<uint16_t>(2 * cfg.queue_pairs), cfg.ring,
-                                                [this] { return monitor_.total(); });
+                                                waves::MonitorView{[this] { return monitor_.total(); },
+                                                                   [this] { return monitor_.last_rule(); },
+                                                                   rule_names_for_waves()});
     SC_THREAD(controller);
   }
 
@@ -103,6 +105,15 @@ class Platform : public sc_core::sc_module {
                            ring::Features{drv_.negotiated_features()}, driver::NetDriver::agent_of(qp),
                            device::VhostNet::agent_of(qp), peek);
     return true;
+  }
+
+  // monitor.rule's values: the rules in order, then the ring errors the list
+  // does not name (Monitor::last_rule).
+  static std::vector<std::string> rule_names_for_waves() {
+    std::vector<std::string> n;
+    for (const MonitorRule& r : monitor_rules()) n.push_back(r.id);
+    n.push_back("ring.error");
+    return n;
   }
 
   static pci::PciFaults pci_faults(const Config& c) {

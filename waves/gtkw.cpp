@@ -48,13 +48,15 @@ bool packed_layout(VcdReader& r) {
 
 std::string gtkw_path_for(const std::string& vcd_path) { return base_of(vcd_path) + ".gtkw"; }
 
-std::vector<std::string> write_gtkw(const std::string& vcd_path) {
+std::vector<std::string> write_gtkw(const std::string& vcd_path, const std::vector<std::string>& rule_names) {
   VcdReader reader(vcd_path);
   const std::vector<VcdVar> vars = reader.vars();
   const bool packed = packed_layout(reader);
   const std::string base = base_of(vcd_path);
   const std::string gtkw = base + ".gtkw";
   const std::string drv_filter = base + ".driver_area_flags.txt", dev_filter = base + ".device_area_flags.txt";
+  const std::string rule_filter = base + ".monitor_rules.txt";
+  const bool rules_named = !rule_names.empty() || std::filesystem::exists(rule_filter);
 
   // Group by the scope below the top one ("SystemC.rx0.driver.x" -> "rx0").
   std::map<std::string, std::vector<const VcdVar*>> groups;
@@ -90,12 +92,19 @@ std::vector<std::string> write_gtkw(const std::string& vcd_path) {
     out << "@" << hex(kGroupBegin | kBlank) << "\n-" << g << "\n";
     for (const VcdVar* v : sigs) {
       const std::string rest = v->name.substr(prefix);
-      const int filter = rest == "driver_area.flags" ? 1 : rest == "device_area.flags" ? 2 : 0;
+      const int filter = rest == "driver_area.flags"                ? 1
+                         : rest == "device_area.flags"              ? 2
+                         : rest == "rule" && g == "monitor" && rules_named ? 3
+                                                                    : 0;
       unsigned flags = v->width == 1 ? (kRightJustify | kBin) : (kRightJustify | kDec);
       if (rest.find("off_wrap") != std::string::npos) flags = kRightJustify | kHex;
-      if (filter) flags = kRightJustify | kDec | kFileTranslated, used_filter[filter - 1] = true;
+      if (filter) flags = kRightJustify | kDec | kFileTranslated;
+      if (filter && filter < 3) used_filter[filter - 1] = true;
       out << "@" << hex(flags) << "\n";
-      if (filter) out << "^" << filter << " " << std::filesystem::absolute(filter == 1 ? drv_filter : dev_filter).lexically_normal().string() << "\n";
+      if (filter) {
+        const std::string& file = filter == 1 ? drv_filter : filter == 2 ? dev_filter : rule_filter;
+        out << "^" << filter << " " << std::filesystem::absolute(file).lexically_normal().string() << "\n";
+      }
       out << v->name << v->range << "\n";
     }
     out << "@" << hex(kGroupEnd | kBlank) << "\n-" << g << "\n";
@@ -113,6 +122,14 @@ std::vector<std::string> write_gtkw(const std::string& vcd_path) {
   const char* packed_flags = "0 ENABLE\n1 DISABLE\n2 DESC\n";
   if (used_filter[0]) filter_file(drv_filter, packed ? packed_flags : "0 interrupt_wanted\n1 NO_INTERRUPT\n");
   if (used_filter[1]) filter_file(dev_filter, packed ? packed_flags : "0 notify_wanted\n1 NO_NOTIFY\n");
+  // The conformance rule of the newest violation (waves/tracer.h: monitor.rule).
+  if (!rule_names.empty()) {
+    std::string text = "0 -\n";
+    for (size_t i = 0; i < rule_names.size(); ++i) text += std::to_string(i + 1) + " " + rule_names[i] + "\n";
+    filter_file(rule_filter, text.c_str());
+  } else if (rules_named) {
+    written.push_back(rule_filter);
+  }
   return written;
 }
 

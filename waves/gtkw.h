@@ -14,7 +14,9 @@ namespace virtiosim::waves {
 std::string gtkw_path_for(const std::string& vcd_path);
 
 // Writes gtkw_path_for(vcd_path) and its filter files (FILE.driver_area_flags.txt,
-// FILE.device_area_flags.txt); returns every path written. Throws VcdError.
-std::vector<std::string> write_gtkw(const std::string& vcd_path);
+// FILE.device_area_flags.txt, FILE.monitor_rules.txt); returns every path
+// written. `rule_names` names the values of monitor.rule (1 = the first);
+// empty: keep the FILE.monitor_rules.txt a run wrote, if any. Throws VcdError.
+std::vector<std::string> write_gtkw(const std::string& vcd_path, const std::vector<std::string>& rule_names = {});
 
 }  // namespace virtiosim::waves

@@ -33,7 +33,7 @@ struct Tracer::Queue {
 
 Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample_ns,
                const memory::MemoryModel& mem, const driver::NetDriver& drv, const device::VhostNet& dev,
-               uint16_t queues, ring::RingLayout layout, std::function<uint64_t()> violations)
+               uint16_t queues, ring::RingLayout layout, MonitorView monitor)
     : sc_module(n),
       path_(path),
       period_(sample_ns, sc_core::SC_NS),
@@ -42,7 +42,7 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
       dev_(dev),
       layout_(layout),
       sb_depth_(mem.agents(), 0),
-      violations_(std::move(violations)) {
+      monitor_(std::move(monitor)) {
   std::string base = path_;
   if (base.size() > 4 && base.substr(base.size() - 4) == ".vcd") base.resize(base.size() - 4);
   file_ = sc_core::sc_create_vcd_trace_file(base.c_str());
@@ -77,6 +77,7 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
     sc_core::sc_trace(file_, sb_depth_[a], "memory.store_buffer_depth_agent" + std::to_string(a));
   sc_core::sc_trace(file_, access_count_, "memory.accesses");
   sc_core::sc_trace(file_, violation_count_, "monitor.violations");
+  sc_core::sc_trace(file_, last_rule_, "monitor.rule");
   SC_THREAD(sample_thread);
 }
 
@@ -95,7 +96,8 @@ void Tracer::sample() {
   uint64_t irqs = 0;
   for (size_t pair = 0; pair * 2 < queues_.size(); ++pair)
     irqs += drv_.stats(static_cast<uint16_t>(pair)).rx_interrupts + drv_.stats(static_cast<uint16_t>(pair)).tx_interrupts;
-  violation_count_ = violations_();
+  violation_count_ = monitor_.violations();
+  last_rule_ = monitor_.last_rule();
   if (mem_.log().total() == access_count_ && irqs == irq_count_ && !pulse_) return;
   irq_count_ = irqs;
   pulse_ = false;
@@ -168,7 +170,7 @@ void Tracer::finish() {
   std::ofstream(path_, std::ios::trunc) << text;
   // GTKWave save file next to the VCD, built from the header just written.
   try {
-    write_gtkw(path_);
+    write_gtkw(path_, monitor_.rule_names);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "virtiosim: no GTKWave save file: %s\n", e.what());
   }

@@ -23,12 +23,21 @@
 
 namespace virtiosim::waves {
 
+// What the waves show of the conformance monitor: the number of violations
+// so far (a step per violation) and the rule of the newest one (1-based
+// index into `rule_names`; 0: none yet), named in GTKWave.
+struct MonitorView {
+  std::function<uint64_t()> violations;
+  std::function<uint32_t()> last_rule;
+  std::vector<std::string> rule_names;
+};
+
 class Tracer : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Tracer);
   Tracer(sc_core::sc_module_name name, const std::string& path, double sample_ns, const memory::MemoryModel& mem,
          const driver::NetDriver& drv, const device::VhostNet& dev, uint16_t queues, ring::RingLayout layout,
-         std::function<uint64_t()> violations);
+         MonitorView monitor);
   ~Tracer() override;
 
   // Close the file and make its header independent of the wall clock, so
@@ -50,8 +59,9 @@ class Tracer : public sc_core::sc_module {
   sc_core::sc_trace_file* file_ = nullptr;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<uint32_t> sb_depth_;
-  std::function<uint64_t()> violations_;
+  MonitorView monitor_;
   uint64_t violation_count_ = 0;  // conformance monitor: a step marks each new violation
+  uint32_t last_rule_ = 0;        // and the rule of the newest one
   uint64_t access_count_ = 0;
   uint64_t irq_count_ = 0;  // interrupts handled, all queues, at the last sample
   bool pulse_ = false;       // a kick/interrupt pulse is high and must drop next sample

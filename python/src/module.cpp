@@ -437,6 +437,6 @@ PYBIND11_MODULE(_virtiosim, m) {
     return l;
   });
   m.def("vcd_values", &vcd_values, py::arg("path"), py::arg("names"));
-  m.def("write_gtkw", &waves::write_gtkw, py::arg("vcd_path"));
+  m.def("write_gtkw", &waves::write_gtkw, py::arg("vcd_path"), py::arg("rule_names") = std::vector<std::string>{});
   m.def("queue_name", &waves::queue_name);
 }

@@ -232,21 +232,37 @@ TEST(Monitor, ViolationsAreMarkedInTheWaves) {
   ASSERT_GT(r.get<uint64_t>("monitor.violations"), 0u);
   // `$var wire 64 <id> violations [63:0] $end` inside `$scope module monitor`.
   std::istringstream in(slurp(vcd));
-  std::string line, id, scope;
+  std::string line, id, rule_id, scope;
   while (std::getline(in, line) && line.rfind("$enddefinitions", 0) != 0) {
     std::istringstream f(line);
     std::string kw, a1, a2, a3, a4;
     f >> kw >> a1 >> a2 >> a3 >> a4;
     if (kw == "$scope") scope = a2;
     if (kw == "$var" && scope == "monitor" && a4 == "violations") id = a3;
+    if (kw == "$var" && scope == "monitor" && a4 == "rule") rule_id = a3;
   }
   ASSERT_FALSE(id.empty()) << "no monitor.violations signal";
-  bool stepped = false;  // a value change to a non-zero count
-  while (std::getline(in, line))
-    if (line.size() > id.size() + 2 && line[0] == 'b' && line.compare(line.size() - id.size(), id.size(), id) == 0 &&
-        line.find('1') < line.size() - id.size())
-      stepped = true;
+  ASSERT_FALSE(rule_id.empty()) << "no monitor.rule signal";
+  // A value change to a non-zero count; the rule signal's first non-zero
+  // value names the first violation's rule through the GTKWave filter file.
+  auto value_of = [](const std::string& l, const std::string& sig) -> long {
+    if (l.size() <= sig.size() + 2 || l[0] != 'b' || l.compare(l.size() - sig.size(), sig.size(), sig) != 0 ||
+        l[l.size() - sig.size() - 1] != ' ')
+      return -1;
+    return std::stol(l.substr(1, l.size() - sig.size() - 2), nullptr, 2);
+  };
+  bool stepped = false;
+  long first_rule = 0;
+  while (std::getline(in, line)) {
+    stepped |= value_of(line, id) > 0;
+    if (first_rule == 0 && value_of(line, rule_id) > 0) first_rule = value_of(line, rule_id);
+  }
   EXPECT_TRUE(stepped);
+  ASSERT_GT(first_rule, 0);
+  const std::string names = slurp(vcd.parent_path() / "v.monitor_rules.txt");
+  const std::string rule = r.report.get_child("monitor.first").front().second.get<std::string>("rule");
+  EXPECT_NE(names.find(std::to_string(first_rule) + " " + rule + "\n"), std::string::npos) << names;
+  EXPECT_NE(slurp(vcd.parent_path() / "v.gtkw").find("v.monitor_rules.txt"), std::string::npos);
 }
 
 }  // namespace
