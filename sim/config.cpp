@@ -159,8 +159,9 @@ std::vector<Config::Param> Config::params() {
   p.push_back(flag("fault.kick_always", kick_always, "fault injection: the driver kicks after every batch, ignoring the device's event suppression (P10 spurious kicks)"));
   p.push_back(choice("fault.corrupt_desc", corrupt_desc,
                      {driver::DescCorruption::none, driver::DescCorruption::unmapped_addr, driver::DescCorruption::indirect_next,
-                      driver::DescCorruption::avail_encoding, driver::DescCorruption::rewrite_in_flight},
-                     "fault injection: a TX list published malformed (unmapped_addr, indirect_next: P7, avail_encoding: P2) or rewritten while the device owns it (rewrite_in_flight: P3)"));
+                      driver::DescCorruption::avail_encoding, driver::DescCorruption::next_on_last,
+                      driver::DescCorruption::write_on_head, driver::DescCorruption::rewrite_in_flight},
+                     "fault injection: a TX list published malformed (unmapped_addr, indirect_next: P7, avail_encoding: P2, next_on_last: P6.2, write_on_head: P6.3) or rewritten while the device owns it (rewrite_in_flight: P3)"));
   p.push_back(number("fault.corrupt_desc_at", corrupt_desc_at, "packet", "fault injection: which TX packet (1-based, queue pair 0)", 1, 1e12));
   p.push_back(choice("fault.corrupt_used", corrupt_used,
                      {device::UsedCorruption::none, device::UsedCorruption::next, device::UsedCorruption::encoding,
@@ -203,9 +204,12 @@ void Config::validate() const {
     throw ConfigError("metadata", "dma needs path=pcie");
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
   const bool flags_fault = corrupt_used == device::UsedCorruption::next || corrupt_used == device::UsedCorruption::encoding;
-  if (ring == ring::RingLayout::split && (flags_fault || corrupt_desc == driver::DescCorruption::avail_encoding))
+  if (ring == ring::RingLayout::split &&
+      (flags_fault || corrupt_desc == driver::DescCorruption::avail_encoding || corrupt_desc == driver::DescCorruption::next_on_last))
     throw ConfigError(flags_fault ? "fault.corrupt_used" : "fault.corrupt_desc",
                       "AVAIL/USED/NEXT flag faults need ring=packed (split used elements and descriptors carry no wrap encoding)");
+  if (corrupt_desc == driver::DescCorruption::write_on_head && (driver.tx_segments < 2 || indirect))
+    throw ConfigError("fault.corrupt_desc", "write_on_head needs driver.tx_segments=2 and indirect=0 (a list of two in the ring)");
   if (reset_tx_at_us > 0 && !ring_reset) throw ConfigError("fault.reset_tx_at_us", "a queue reset needs ring_reset=1");
   if (!mrg_rxbuf && max_frame_bytes() > 1518)
     throw ConfigError("packet_bytes", "frames above 1518 bytes need mrg_rxbuf=1 (no big-packet mode)");

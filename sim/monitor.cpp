@@ -24,7 +24,7 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P10.lost_interrupt", "the driver asked for an interrupt for used buffers it has not seen; none arrived"},
       {"P15", "the device read, wrote or signalled a queue after acknowledging its reset"},
       // Found by the ring core's own checks (models/ring/errors.h) when a side breaks.
-      {"P6.2", "unexpected unavailable descriptor in a chain"},
+      {"P6.2", "a descriptor of a list not available like its head (unexpected unavailable descriptor in a chain)"},
       {"P6.3", "device-readable descriptor after a device-writable one"},
       {"P6.4", "descriptor list longer than the queue size"},
       {"P7", "indirect descriptor rules"},
@@ -166,8 +166,8 @@ void Monitor::add(Violation v) {
 }
 
 void Monitor::report(const std::string& rule, const std::string& what, uint64_t time_ps, unsigned agent,
-                     uint64_t addr) {
-  add({rule, what, time_ps, agent, addr, 0, 0, ""});
+                     uint64_t addr, const std::string& queue) {
+  add({rule, what, time_ps, agent, addr, 0, 0, queue});
 }
 
 // Which field of which ring the anomaly hit decides the rule.

@@ -64,7 +64,8 @@ class Monitor {
   // and has not seen the buffers) for `grace_ps` without one arriving is a
   // lost wake-up (P10.lost_kick, P10.lost_interrupt), reported once.
   void check_wakeups(uint64_t now_ps, uint64_t grace_ps);
-  void report(const std::string& rule, const std::string& what, uint64_t time_ps, unsigned agent, uint64_t addr = 0);
+  void report(const std::string& rule, const std::string& what, uint64_t time_ps, unsigned agent, uint64_t addr = 0,
+              const std::string& queue = "");
 
   uint64_t total() const { return total_; }
   const std::vector<Violation>& violations() const { return kept_; }  // the first `keep`

@@ -116,6 +116,26 @@ class Platform : public sc_core::sc_module {
     return n;
   }
 
+  // The device broke a queue on a ring error: the rule it enforces, at the
+  // queue and the ring entry the device was taking (its next avail slot).
+  void report_ring_error() {
+    for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp)
+      for (uint16_t t = 0; t < 2; ++t) {
+        const ring::DeviceQueue* q = t ? dev_.tx_queue(qp) : dev_.rx_queue(qp);
+        if (!q || !q->broken()) continue;
+        const uint16_t index = static_cast<uint16_t>(2 * qp + t);
+        const ring::QueueAreas& a = drv_.areas(index);
+        const uint16_t slot = static_cast<uint16_t>(q->indices().avail_idx % a.num);
+        const uint64_t addr = cfg_.ring == ring::RingLayout::packed
+                                  ? a.desc + uint64_t{slot} * 16
+                                  : ring::SplitLayout{a.desc, a.driver, a.device, a.num}.avail_ring_addr(slot);
+        monitor_.report(rule_of(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(),
+                        device::VhostNet::agent_of(qp), addr, (t ? "tx" : "rx") + std::to_string(qp));
+        return;
+      }
+    monitor_.report(rule_of(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
+  }
+
   static pci::PciFaults pci_faults(const Config& c) {
     pci::PciFaults f;
     f.lose_doorbell_every = c.lose_kick_every;
@@ -202,8 +222,7 @@ class Platform : public sc_core::sc_module {
       if (drv_.failed()) errors_.push_back("driver: " + drv_.failure());
       if (dev_.failed()) {
         errors_.push_back("device: " + dev_.failure());
-        if (dev_.failure_error() != ring::RingError::ok)
-          monitor_.report(rule_of(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
+        if (dev_.failure_error() != ring::RingError::ok) report_ring_error();
       }
       if (!errors_.empty() || done()) break;
       if (watching_) monitor_.check_wakeups(sc_core::sc_time_stamp().value(), static_cast<uint64_t>(cfg_.wakeup_grace_us * 1e6));

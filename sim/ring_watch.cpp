@@ -153,10 +153,12 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
     for (;;) {
       const uint64_t d = areas_.desc + uint64_t{pos} * 16;
       const uint16_t f = peek16(driver_agent_, d + packed_off::flags);
-      if (count > 0 && !avail_encoding(f, wrap))
-        out.push_back({"P2", "flags " + hex(f) + " of descriptor " + std::to_string(count) + " in the list at slot " +
-                                 std::to_string(head) + " do not mark it available for wrap " + std::to_string(wrap),
+      if (count > 0 && !avail_encoding(f, wrap)) {  // P6.2: the list runs into a slot not made available
+        out.push_back({"P6.2", "descriptor " + std::to_string(count) + " of the list at slot " + std::to_string(head) +
+                                   " (flags " + hex(f) + ") is not available for wrap " + std::to_string(wrap),
                        d + packed_off::flags, f, wrap ? kDescAvail : kDescUsed, driver_agent_});
+        break;
+      }
       id = peek16(driver_agent_, d + packed_off::id);  // P6.1: the last descriptor's id names the buffer
       published_by_[pos] = seq;
       avail_ahead_[pos] = 0;

@@ -355,6 +355,8 @@ const char* name(DescCorruption c) {
     case DescCorruption::unmapped_addr: return "unmapped_addr";
     case DescCorruption::indirect_next: return "indirect_next";
     case DescCorruption::avail_encoding: return "avail_encoding";
+    case DescCorruption::next_on_last: return "next_on_last";
+    case DescCorruption::write_on_head: return "write_on_head";
     case DescCorruption::rewrite_in_flight: return "rewrite_in_flight";
   }
   return "unknown";
@@ -376,6 +378,16 @@ void NetDriver::arm_corruption(QueuePair& q) {
       break;
     case DescCorruption::indirect_next: f.or_mask = ring::kDescIndirect | ring::kDescNext; break;
     case DescCorruption::avail_encoding: f.xor_mask = ring::kDescUsed; break;
+    // Packed add() stores the other descriptors' flags first and the head's
+    // last; split stores the descriptors in list order.
+    case DescCorruption::next_on_last:
+      f.or_mask = ring::kDescNext;
+      f.skip = packed ? 0 : cfg_.params.tx_segments - 1;
+      break;
+    case DescCorruption::write_on_head:
+      f.or_mask = ring::kDescWrite;
+      f.skip = packed ? cfg_.params.tx_segments - 1 : 0;
+      break;
     case DescCorruption::none:
     case DescCorruption::rewrite_in_flight: return;
   }

@@ -52,14 +52,25 @@ struct DriverParams {
   }
 };
 
-// Fault injection on TX packet `at` (1-based, queue pair 0). The first three
-// corrupt a store of the driver's add() (models/memory StoreFault), so the
-// list is published malformed: an address outside guest memory (the device
-// rejects it), INDIRECT|NEXT on a descriptor (P7), the head's flags with USED
-// equal to AVAIL (P2: the device never sees it available). The last makes
-// the list available as it should be, then rewrites its len with the same
-// value while the device owns it: a P3 violation with no other effect.
-enum class DescCorruption : uint8_t { none, unmapped_addr, indirect_next, avail_encoding, rewrite_in_flight };
+// Fault injection on TX packet `at` (1-based, queue pair 0). All but the
+// last corrupt a store of the driver's add() (models/memory StoreFault), so
+// the list is published malformed: an address outside guest memory (the
+// device rejects it), INDIRECT|NEXT on a descriptor (P7), the head's flags
+// with USED equal to AVAIL (P2: the device never sees it available), NEXT on
+// the list's last descriptor (P6.2: the list runs into a slot not yet
+// available), WRITE on the head of a two-descriptor list (P6.3: readable
+// after writable). The last makes the list available as it should be, then
+// rewrites its len with the same value while the device owns it: a P3
+// violation with no other effect.
+enum class DescCorruption : uint8_t {
+  none,
+  unmapped_addr,
+  indirect_next,
+  avail_encoding,
+  next_on_last,
+  write_on_head,
+  rewrite_in_flight
+};
 const char* name(DescCorruption c);
 
 struct NetDriverConfig {

@@ -96,9 +96,13 @@ double MemoryModel::write(unsigned agent, uint64_t now_ps, uint64_t gpa, const v
 
 bool MemoryModel::apply_store_fault(unsigned agent, uint64_t gpa, uint64_t n, uint8_t* value) {
   for (auto it = store_faults_.begin(); it != store_faults_.end(); ++it) {
-    const StoreFault& f = *it;
+    StoreFault& f = *it;
     if (f.agent != agent || f.size != n || gpa < f.lo || gpa + n > f.hi || (gpa - f.lo) % f.stride != f.offset)
       continue;
+    if (f.skip > 0) {
+      --f.skip;
+      return false;
+    }
     uint64_t v = 0;
     std::memcpy(&v, value, n);  // little-endian guest memory on a little-endian host
     v = ((v & f.and_mask) | f.or_mask) ^ f.xor_mask;

@@ -75,12 +75,13 @@ struct Origin {
 
 // Fault injection at an agent's memory port: the next typed store of
 // `size` bytes by `agent` to the field at `offset` of a `stride`-byte record
-// in [lo, hi) leaves as ((value & and_mask) | or_mask) ^ xor_mask. Models a
-// bug in that agent: its own later loads see the corrupted value too.
+// in [lo, hi), after `skip` such stores, leaves as ((value & and_mask) |
+// or_mask) ^ xor_mask. Models a bug in that agent: its own later loads see
+// the corrupted value too.
 struct StoreFault {
   unsigned agent = 0;
   uint64_t lo = 0, hi = 0;
-  uint32_t stride = 16, offset = 0, size = 2;
+  uint32_t stride = 16, offset = 0, size = 2, skip = 0;
   uint64_t and_mask = ~uint64_t{0}, or_mask = 0, xor_mask = 0;
 };
 

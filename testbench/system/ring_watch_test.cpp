@@ -63,6 +63,17 @@ INSTANTIATE_TEST_SUITE_P(
         // P2: a used entry whose AVAIL bit does not match the device's wrap.
         Injected{"P2_device_packed", "--set fault.corrupt_used_at=100 --set fault.corrupt_used=encoding", "P2",
                  "watchdog.stall", 1},
+        // P6.2: NEXT on a list's last descriptor runs it into a slot not yet
+        // available (packets paced so the device gets there first).
+        Injected{"P6_2_packed",
+                 "--set driver.offered_pps=100000 --set fault.corrupt_desc_at=100 --set fault.corrupt_desc=next_on_last",
+                 "P6.2", "", 1},
+        // P6.3: WRITE on the head of a two-descriptor TX list.
+        Injected{"P6_3_packed", "--set driver.tx_segments=2 --set fault.corrupt_desc_at=100 --set fault.corrupt_desc=write_on_head",
+                 "P6.3", "", 1},
+        Injected{"P6_3_split",
+                 "--ring split --set driver.tx_segments=2 --set fault.corrupt_desc_at=100 --set fault.corrupt_desc=write_on_head",
+                 "P6.3", "", 1},
         // P3: a descriptor rewritten (with its own value) while the device
         // owns it; nothing else goes wrong, which is why it needs a monitor.
         Injected{"P3_packed", "--set fault.corrupt_desc_at=100 --set fault.corrupt_desc=rewrite_in_flight", "P3", "", 0},
