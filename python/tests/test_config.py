@@ -69,3 +69,17 @@ def test_cross_parameter_rule_comes_from_the_simulator():
         virtiosim.run(Config(ring="split", queue_size=100), packets=10)
     assert e.value.key == "queue_size"
     assert "power of two" in str(e.value)
+
+
+def test_name_lists_take_one_name_several_or_a_list():
+    c = Config({"fault.drop_barriers": "driver_publish"})
+    assert c["fault.drop_barriers"] == "driver_publish"
+    c["fault.drop_barriers"] = ["driver_publish", "device_avail_read"]
+    assert c["fault.drop_barriers"] == "driver_publish,device_avail_read"
+    assert c.args() == ["--set", "fault.drop_barriers=driver_publish,device_avail_read"]
+    c["monitor.disable"] = "P13.avail_body, P3"
+    assert c["monitor.disable"] == "P13.avail_body,P3"
+    assert Config()["fault.drop_barriers"] == ""
+    with pytest.raises(ConfigError) as e:
+        Config({"fault.drop_barriers": "driver_publish,no_such_barrier"})
+    assert "no_such_barrier" in str(e.value) and e.value.key == "fault.drop_barriers"

@@ -33,6 +33,7 @@ def test_ring_timeline(tmp_path):
     ("packed_vs_split.py", ["--packets", "1000", "--sizes", "64,256"], "queue_size"),
     ("event_suppression.py", ["--packets", "1000"], "busy_poll"),
     ("kick_latency.py", ["--packets", "1000"], "longest kick-to-used"),
+    ("fault_injection.py", ["--packets", "3000"], "caught"),
 ])
 def test_examples_run(tmp_path, script, args, expect):
     p = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *args]
@@ -40,3 +41,5 @@ def test_examples_run(tmp_path, script, args, expect):
                        capture_output=True, text=True, timeout=300, env=dict(os.environ, MPLBACKEND="Agg"))
     assert p.returncode == 0, p.stderr
     assert expect in p.stdout
+    if script == "fault_injection.py":  # every fault named by the rule it breaks
+        assert " NO" not in p.stdout and (tmp_path / "fault_injection.csv").exists(), p.stdout

@@ -29,10 +29,15 @@ def params():
     return [dict(p) for p in _table(simulator())]
 
 
+_LIST = "comma-separated "  # the simulator's name lists: "comma-separated a|b|c"
+
+
 def _kind(p):
     acc = p["accepted"]
     if acc == "0|1":
         return "bool"
+    if acc.startswith(_LIST):
+        return "list"
     if "|" in acc:
         return "choice"
     return "number"
@@ -43,7 +48,7 @@ def _typed(p, text):
     k = _kind(p)
     if k == "bool":
         return text == "1"
-    if k == "choice":
+    if k in ("choice", "list"):
         return text
     v = float(text)
     return int(v) if v.is_integer() and "." not in text and "e" not in text else v
@@ -156,6 +161,14 @@ class Config:
             if value not in choices:
                 raise ConfigError(key, f"bad value for '{key}': {value!r} is not one of {acc}")
             return value
+        if kind == "list":  # "a,b" or ["a", "b"]; "" or [] for none
+            names = value.split(",") if isinstance(value, str) else list(value)
+            names = [n.strip() for n in names if str(n).strip()]
+            choices = acc[len(_LIST):].split("|")
+            for n in names:
+                if n not in choices:
+                    raise ConfigError(key, f"bad value for '{key}': {n!r} is not one of {acc[len(_LIST):]}")
+            return ",".join(names)
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ConfigError(key, f"bad value for '{key}': {value!r} is not a number ({acc} {p['unit']})".rstrip())
         try:
