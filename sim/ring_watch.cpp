@@ -26,6 +26,13 @@ std::string hex(uint64_t v) {
 bool avail_encoding(uint16_t f, bool w) { return ((f & kDescAvail) != 0) == w && ((f & kDescUsed) != 0) != w; }
 bool used_encoding(uint16_t f, bool w) { return ((f & kDescAvail) != 0) == w && ((f & kDescUsed) != 0) == w; }
 
+// The value a store wrote (ring fields are at most 8 bytes; little-endian).
+uint64_t stored(const uint8_t* data, uint64_t size) {
+  uint64_t v = 0;
+  for (uint64_t i = 0; i < std::min<uint64_t>(size, 8); ++i) v |= uint64_t{data[i]} << (8 * i);
+  return v;
+}
+
 template <class T>
 bool erase_first(std::deque<T>& d, T v) {
   const auto it = std::find(d.begin(), d.end(), v);
@@ -69,7 +76,7 @@ void RingWatch::on_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t s
     split_publish(seq, static_cast<uint16_t>(data[0] | data[1] << 8), out);
   else if (addr == areas_.device + split_off::used_idx && size == 2 && !driver(agent))
     split_used(static_cast<uint16_t>(data[0] | data[1] << 8), out);
-  else split_store(agent, seq, addr, size, out);
+  else split_store(agent, seq, addr, size, data, out);
 }
 
 bool RingWatch::touches(uint64_t addr) const {
@@ -103,7 +110,7 @@ void RingWatch::packed_store(unsigned agent, uint64_t seq, uint64_t addr, uint64
     if (packed_owned(slot) && seq > published_by_[slot]) {
       out.push_back({"P3", "driver wrote slot " + std::to_string(slot) + " (offset " +
                                std::to_string((addr - areas_.desc) % 16) + ") while the device owns it",
-                     addr, 0, 0, agent});
+                     addr, stored(data, size), 0, agent});
       return;
     }
     if (!flags_store) return;
@@ -123,7 +130,8 @@ void RingWatch::packed_store(unsigned agent, uint64_t seq, uint64_t addr, uint64
   }
   if (!packed_owned(slot)) {
     if (seq < returned_by_[slot]) return;
-    out.push_back({"P3", "device wrote slot " + std::to_string(slot) + " it does not own", addr, 0, 0, agent});
+    out.push_back({"P3", "device wrote slot " + std::to_string(slot) + " it does not own", addr, stored(data, size), 0,
+                   agent});
     return;
   }
   if (!flags_store) return;
@@ -195,15 +203,17 @@ void RingWatch::packed_used(uint64_t seq, std::vector<Finding>& out) {
 
 // ---- split ----------------------------------------------------------------
 
-void RingWatch::split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, std::vector<Finding>& out) {
+void RingWatch::split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
+                            std::vector<Finding>& out) {
   if (addr < areas_.desc || addr >= areas_.desc + ring::SplitLayout::desc_bytes(areas_.num) || size == 0) return;
   const uint32_t i = static_cast<uint32_t>((addr - areas_.desc) / 16);
   if (!driver(agent))
-    out.push_back({"P3", "device wrote descriptor " + std::to_string(i) + " of the descriptor table", addr, 0, 0, agent});
+    out.push_back({"P3", "device wrote descriptor " + std::to_string(i) + " of the descriptor table", addr,
+                   stored(data, size), 0, agent});
   else if (owner_[i] >= 0 && seq > published_by_[i])
     out.push_back({"P3", "driver wrote descriptor " + std::to_string(i) + " of the in-flight chain of head " +
                              std::to_string(owner_[i]),
-                   addr, 0, 0, agent});
+                   addr, stored(data, size), 0, agent});
 }
 
 void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Finding>& out) {

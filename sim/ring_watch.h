@@ -101,7 +101,8 @@ class RingWatch {
   void packed_used(uint64_t seq, std::vector<Finding>& out);
   bool packed_owned(uint32_t slot) const;
   // Split.
-  void split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, std::vector<Finding>& out);
+  void split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
+                   std::vector<Finding>& out);
   void split_publish(uint64_t seq, uint16_t new_idx, std::vector<Finding>& out);
   void split_used(uint16_t new_idx, std::vector<Finding>& out);
 
