@@ -6,6 +6,7 @@
 #include <linux/virtio_pci.h>
 
 #include <algorithm>
+#include <random>
 #include <cstring>
 
 #include "models/memory/sim_memory.h"
@@ -58,6 +59,7 @@ struct NetDriver::QueuePair {
   sc_core::sc_event wake;
   uint32_t batched = 0;
   sc_time next_send = sc_core::SC_ZERO_TIME;
+  std::mt19937_64 arrivals;  // poisson_arrivals: this queue pair's gaps
   std::vector<uint8_t> scratch;
   QueuePairDriverStats stats;
 
@@ -561,7 +563,12 @@ void NetDriver::vcpu_thread(QueuePair& q) {
   q.tx->disable_cb();  // TX completions are reaped on transmit (free_old_xmit)
   const uint16_t txi = static_cast<uint16_t>(2 * q.index + 1);
   const bool paced = cfg_.params.offered_pps > 0;
-  const sc_time gap = paced ? sc_time(1e9 / cfg_.params.offered_pps, SC_NS) : sc_core::SC_ZERO_TIME;
+  const double mean_gap_ns = paced ? 1e9 / cfg_.params.offered_pps : 0;
+  q.arrivals.seed(cfg_.seed * 0x2545F4914F6CDD1Dull + q.index);
+  std::exponential_distribution<double> exp_gap(1.0);
+  auto gap = [&] {
+    return sc_time(cfg_.params.poisson_arrivals ? mean_gap_ns * exp_gap(q.arrivals) : mean_gap_ns, SC_NS);
+  };
   const sc_time reset_at(cfg_.reset_tx_at_us, sc_core::SC_US);
   while (!failed()) {
     if (cfg_.reset_tx_at_us > 0 && q.index == 0 && !q.reset_done && q.clock.now() >= reset_at) {
@@ -603,7 +610,7 @@ void NetDriver::vcpu_thread(QueuePair& q) {
         q.clock.wait_until(q.wake, [&] { return q.rx_irq || q.tx_irq || failed(); });
         continue;
       }
-      if (paced) q.next_send = std::max(q.next_send, q.clock.now()) + gap;
+      if (paced) q.next_send = std::max(q.next_send, q.clock.now()) + gap();
       if (++q.batched >= cfg_.params.tx_batch || q.stats.tx_packets == q.stats.quota) {
         kick(q, *q.tx, txi);
         q.batched = 0;

@@ -35,6 +35,8 @@ namespace virtiosim::driver {
   X(uint32_t, napi_budget, 64, "packets", "NAPI_POLL_WEIGHT: packets per poll before yielding")      \
   X(uint32_t, tx_batch, 1, "packets", "packets queued before a kick decision (xmit_more)")           \
   X(double, offered_pps, 0.0, "packets/s", "TX rate per queue pair; 0 = as fast as the ring allows") \
+  X(uint32_t, poisson_arrivals, 0, "bool",                                                           \
+    "with offered_pps: exponential gaps between packets (Poisson traffic, seeded) instead of a constant rate") \
   X(uint32_t, rx_buffer_bytes, 1536, "bytes",                                                        \
     "mergeable RX buffer size (Linux sizes them by EWMA, at least GOOD_PACKET_LEN + header)")        \
   X(uint32_t, tx_segments, 1, "segments",                                                            \
