@@ -90,10 +90,11 @@ How to read it:
   traffic the ones on the interrupt path (`driver_enable_recheck`,
   `device_signal_check`) are observed as `P10.lost_interrupt`, as on real
   x86. The kick path's (`driver_kick_check`, `device_enable_recheck`) were
-  not: this model charges a store to a line the other side holds its whole
-  ownership transfer at once, which closes the window the store buffer
-  would leave open on x86. Read those cells as a limit of the model, not as
-  evidence that x86 needs no full barrier there.
+  not observed under tso in any scenario here, and why is not settled (one
+  suspect: the model charges a store to a line the other side holds its
+  whole ownership transfer before the next access, which narrows the
+  store-buffer window to `memory.store_drain_ns`). Read those cells as a
+  limit of the model, not as evidence that x86 needs no full barrier there.
 - **weak** (Arm/POWER-like: stores to different addresses become visible
   in any order, loads may run as early as the first load since the last
   read barrier): publish/consume barriers are necessary (`P13.avail_body`:
