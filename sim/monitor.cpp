@@ -34,13 +34,6 @@ const std::vector<MonitorRule>& monitor_rules() {
   return rules;
 }
 
-std::string rule_of(ring::RingError e) {
-  const std::string d = ring::describe(e);
-  const size_t colon = d.find(':');
-  if (!d.empty() && d[0] == 'P' && colon != std::string::npos && colon < 6) return d.substr(0, colon);
-  return std::string("ring.") + ring::name(e);
-}
-
 Monitor::Monitor(ring::RingLayout layout, std::vector<std::string> disabled, size_t keep)
     : layout_(layout), disabled_(std::move(disabled)), keep_(keep) {}
 

@@ -33,10 +33,6 @@ struct MonitorRule {
 };
 const std::vector<MonitorRule>& monitor_rules();
 
-// The rule a ring error enforces: the SPEC_NOTES id its description cites
-// ("P7"), else "ring.<error name>".
-std::string rule_of(ring::RingError e);
-
 class Monitor {
  public:
   // `disabled`: rule ids switched off.

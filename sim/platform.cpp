@@ -129,11 +129,11 @@ class Platform : public sc_core::sc_module {
         const uint64_t addr = cfg_.ring == ring::RingLayout::packed
                                   ? a.desc + uint64_t{slot} * 16
                                   : ring::SplitLayout{a.desc, a.driver, a.device, a.num}.avail_ring_addr(slot);
-        monitor_.report(rule_of(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(),
+        monitor_.report(ring::rule(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(),
                         device::VhostNet::agent_of(qp), addr, (t ? "tx" : "rx") + std::to_string(qp));
         return;
       }
-    monitor_.report(rule_of(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
+    monitor_.report(ring::rule(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
   }
 
   static pci::PciFaults pci_faults(const Config& c) {

@@ -18,7 +18,8 @@ struct DeviceOptions {
 };
 
 struct DeviceStats {
-  uint64_t popped = 0;               // buffers taken from the ring
+  uint64_t popped = 0;               // buffers taken from the ring (less those put back)
+  uint64_t discarded = 0;            // popped buffers put back with discard()
   uint64_t used = 0;                 // buffers completed (push_used)
   uint64_t used_descs_written = 0;   // used descriptors / used ring entries written (< used with IN_ORDER batching)
   uint64_t flushes = 0;              // shadow used ring flushes

@@ -46,4 +46,11 @@ const char* describe(RingError e) {
   return i < kRingErrorKinds ? kTexts[i].description : "unknown error";
 }
 
+std::string rule(RingError e) {
+  const std::string d = describe(e);
+  const size_t colon = d.find(':');
+  if (!d.empty() && d[0] == 'P' && colon != std::string::npos && colon < 6) return d.substr(0, colon);
+  return std::string("ring.") + name(e);
+}
+
 }  // namespace virtiosim::ring

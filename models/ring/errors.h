@@ -46,6 +46,9 @@ inline constexpr unsigned kRingErrorKinds = static_cast<unsigned>(RingError::cou
 // the rule of ../shared/SPEC_NOTES.md where one applies.
 const char* name(RingError e);
 const char* describe(RingError e);
+// The rule an error enforces, as reports cite it: the SPEC_NOTES id its
+// description starts with ("P6.4"), else "ring.<name>" ("ring.address_unmapped").
+std::string rule(RingError e);
 
 // Errors after which a device side refuses all further work.
 constexpr bool is_fatal(RingError e) {

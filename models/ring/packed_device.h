@@ -76,6 +76,24 @@ class PackedDevice {
     return {RingError::ok, true};
   }
 
+  // Put back the most recent pop, as Linux vhost_discard_vq_desc does: the
+  // buffer's slots become the next ones pop() takes, so `c` is taken again,
+  // unchanged, by a later pop. Several chains go back in the reverse order
+  // of their pops. Nothing else moves: completions already recorded stay in
+  // the shadow used ring and the used-buffer signal window keeps counting,
+  // so the next flush() + should_signal() still notifies for them.
+  void discard(const Chain& c) {
+    if (broken_ || c.count == 0 || c.count > layout_.num) return;
+    if (last_avail_idx_ < c.count) {  // the chain wrapped the ring (P2)
+      last_avail_idx_ = static_cast<uint16_t>(last_avail_idx_ + layout_.num - c.count);
+      avail_wrap_counter_ = !avail_wrap_counter_;
+    } else {
+      last_avail_idx_ = static_cast<uint16_t>(last_avail_idx_ - c.count);
+    }
+    --stats_.popped;
+    ++stats_.discarded;
+  }
+
   // Record a completion in the shadow used ring; flush() publishes it.
   [[nodiscard]] RingError push_used(const UsedElem& e) {
     if (broken_) return RingError::queue_broken;

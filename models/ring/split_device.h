@@ -101,6 +101,18 @@ class SplitDevice {
     return {RingError::ok, true};
   }
 
+  // Put back the most recent pop (Linux vhost_discard_vq_desc): its avail
+  // ring entry becomes the next one pop() takes, so `c` is taken again by a
+  // later pop. Several chains go back in the reverse order of their pops.
+  // Completions already recorded and the used-buffer signal window
+  // (signalled_used) are untouched.
+  void discard(const Chain& c) {
+    if (broken_ || c.count == 0) return;
+    --last_avail_idx_;  // free-running: wraps at 2^16 with avail idx
+    --stats_.popped;
+    ++stats_.discarded;
+  }
+
   // Record a completion in the shadow used ring; flush() publishes it.
   [[nodiscard]] RingError push_used(const UsedElem& e) {
     if (broken_) return RingError::queue_broken;

@@ -154,7 +154,8 @@ py::dict driver_stats(const DriverStats& s) {
 
 py::dict device_stats(const DeviceStats& s) {
   py::dict d;
-  d["popped"] = s.popped, d["used"] = s.used, d["used_descs_written"] = s.used_descs_written;
+  d["popped"] = s.popped, d["discarded"] = s.discarded, d["used"] = s.used;
+  d["used_descs_written"] = s.used_descs_written;
   d["flushes"] = s.flushes, d["signals"] = s.signals, d["signals_suppressed"] = s.signals_suppressed;
   d["completions_dropped"] = s.completions_dropped;
   py::dict e;
@@ -215,6 +216,13 @@ void bind_device_common(py::class_<V>& c) {
              check(v.r->push_used(UsedElem{id, len, count, writable, complete}));
            },
            py::arg("id"), py::arg("len"), py::arg("count"), py::arg("writable"), py::arg("complete"))
+      .def("discard",
+           [](V& v, uint16_t count) {
+             Chain ch;
+             ch.count = count;
+             v.r->discard(ch);
+           },
+           py::arg("count"))
       .def("flush", [](V& v) { check(v.r->flush()); })
       .def("should_signal", [](V& v) { return v.r->should_signal(); })
       .def("disable_notifications", [](V& v) { v.r->disable_notifications(); })

@@ -98,6 +98,12 @@ class Device(_Side):
         self._core.push_used(chain.id, len, chain.count, bool(chain.writable),
                              len == chain.writable_bytes if complete is None else complete)
 
+    def discard(self, chain):
+        """Put back the most recent pop (vhost_discard_vq_desc): the next pop() takes `chain` again.
+        Several go back in the reverse order of their pops; recorded completions and the
+        used-buffer signal window are untouched."""
+        self._core.discard(chain.count)
+
     def state(self):
         return RingState(*self._core.state())
 

@@ -23,20 +23,6 @@ void signal_eventfd(const Fd& fd) {
   [[maybe_unused]] ssize_t n = ::write(fd.get(), &one, sizeof one);
 }
 
-// Put a popped-but-unused buffer back: publish what is already completed,
-// then move last_avail_idx back to where it was before the pop. That flush
-// may publish used buffers, so the ring's next finish() must ask
-// should_signal() even with nothing pending.
-template <class Dev>
-void unpop(Dev& dev, const ring::RingState& before, bool& flushed) {
-  if (dev.pending_used() != 0) flushed = true;
-  (void)dev.flush();
-  ring::RingState s = dev.state();
-  s.last_avail_idx = before.last_avail_idx;
-  s.avail_wrap_counter = before.avail_wrap_counter;
-  (void)dev.set_state(s);
-}
-
 }  // namespace
 
 Backend::Backend(boost::asio::io_context& io, BackendOptions opts) : io_(io), opts_(opts) {
@@ -451,7 +437,6 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
   const bool mergeable = features_ & feature_bit(net::kFeatureMrgRxbuf);
   size_t n = 0;
   while (n < budget) {
-    const ring::RingState tx_before = tx.state();
     const ring::Result<bool> r = tx.pop(chain_);
     if (!r.ok() || !r.value) break;
     frame_.resize(chain_.readable_bytes);
@@ -470,7 +455,6 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
     std::fill(frame_.begin(), frame_.begin() + static_cast<long>(hdr), 0);
     net::swap_macs(frame_.data() + hdr, frame_.size() - hdr);
 
-    const ring::RingState rx_before = rx.state();
     size_t k = 0, room = 0;
     bool rx_empty = false, too_big = false;
     while (room < frame_.size()) {
@@ -483,9 +467,11 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
       ++k;
     }
     if (rx_empty || too_big) {
-      unpop(rx, rx_before, rx_flushed_);
+      // Put the RX buffers back, newest first (vhost_discard_vq_desc);
+      // completions recorded so far stay for finish() to publish and signal.
+      while (k > 0) rx.discard(rx_chains_[--k]);
       if (rx_empty) {  // back-pressure: the frame stays in the TX ring
-        unpop(tx, tx_before, tx_flushed_);
+        tx.discard(chain_);
         break;
       }
       ++counters_.rx_too_big;  // can never fit: completed on TX, not echoed
@@ -521,11 +507,11 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
 }
 
 template <class Dev>
-void Backend::finish(Dev& dev, Vring& v, bool flushed) {
+void Backend::finish(Dev& dev, Vring& v) {
   // With nothing completed since the last should_signal() there is nothing
   // to publish and nothing to signal (should_signal() would answer false
   // after its full barrier): an idle poll costs no fence.
-  if ((dev.pending_used() != 0 || flushed) && dev.flush() == ring::RingError::ok && dev.should_signal()) {
+  if (dev.pending_used() != 0 && dev.flush() == ring::RingError::ok && dev.should_signal()) {
     signal_eventfd(v.call);
     ++counters_.calls;
   }
@@ -545,7 +531,7 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
     std::visit([&](auto& tx) {
       if constexpr (!std::is_same_v<std::decay_t<decltype(tx)>, std::monostate>) {
         n = sink(tx, budget);
-        finish(tx, txv, false);
+        finish(tx, txv);
       }
     }, txv.dev);
     return n;
@@ -555,10 +541,9 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
     using T = std::decay_t<decltype(tx)>;
     using R = std::decay_t<decltype(rx)>;
     if constexpr (!std::is_same_v<T, std::monostate> && std::is_same_v<T, R>) {
-      rx_flushed_ = tx_flushed_ = false;
       n = echo(tx, rx, budget);
-      finish(rx, rxv, rx_flushed_);
-      finish(tx, txv, tx_flushed_);
+      finish(rx, rxv);
+      finish(tx, txv);
     }
   }, txv.dev, rxv.dev);
   return n;

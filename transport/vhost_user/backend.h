@@ -16,7 +16,8 @@
 //   echo: every TX frame is written to the RX queue with its MAC
 //         addresses swapped (merged over several RX buffers with
 //         VIRTIO_NET_F_MRG_RXBUF). A frame is taken from TX only when RX
-//         has room for it, so nothing is dropped: back-pressure instead.
+//         has room for it, so nothing is dropped: back-pressure instead
+//         (a TX frame popped while RX is dry is put back with discard()).
 // Before GET_VRING_BASE answers, the ring is drained as far as it can go,
 // so every buffer the front-end made available before stopping is counted
 // exactly once, and the state handed back resumes after the last one.
@@ -138,9 +139,8 @@ class Backend {
   // Data path, one instantiation per ring layout.
   template <class Dev> size_t sink(Dev& tx, uint32_t budget);
   template <class TxDev, class RxDev> size_t echo(TxDev& tx, RxDev& rx, uint32_t budget);
-  // Publishes a ring's completions and signals the front-end if it wants
-  // it; `flushed`: completions were published outside finish() (unpop).
-  template <class Dev> void finish(Dev& dev, Vring& v, bool flushed);
+  // Publishes a ring's completions and signals the front-end if it wants it.
+  template <class Dev> void finish(Dev& dev, Vring& v);
   size_t process_pair(uint32_t pair, uint32_t budget);
   void drain(uint32_t index);
 
@@ -161,7 +161,6 @@ class Backend {
   ring::Chain chain_, rx_chain_;
   std::vector<uint8_t> frame_;
   std::vector<ring::Chain> rx_chains_;
-  bool rx_flushed_ = false, tx_flushed_ = false;  // echo: unpop() flushed that ring
 };
 
 }  // namespace virtiosim::vhost_user
