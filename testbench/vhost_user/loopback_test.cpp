@@ -2,44 +2,20 @@
 // memory, in one process: drive -> serve --mode echo, packed and split, and
 // the ring base handed back by GET_VRING_BASE.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <thread>
-
-#include "transport/vhost_user/drive.h"
-#include "transport/vhost_user/serve.h"
+#include "testbench/vhost_user/serve_peer.h"
 
 namespace virtiosim::vhost_user {
 namespace {
 
-std::string temp_socket(const char* tag) {
-  return (std::filesystem::temp_directory_path() /
-          ("virtiosim-vu-" + std::string(tag) + "-" + std::to_string(::getpid()) + ".sock"))
-      .string();
-}
-
 DriveReport drive_against_echo(bool packed, uint64_t packets, uint32_t size, uint32_t qs) {
-  ServeOptions so;
-  so.socket_path = temp_socket(packed ? "packed" : "split");
-  so.backend.mode = NetMode::echo;
-  so.backend.log = false;
-  so.once = true;  // exits when drive disconnects
-  int serve_rc = -1;
-  std::thread server([&] { serve_rc = serve(so); });
-  for (int i = 0; i < 200 && !std::filesystem::exists(so.socket_path); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   DriveOptions d;
-  d.socket_path = so.socket_path;
   d.packets = packets;
   d.frame_size = size;
   d.packed = packed;
   d.queue_size = qs;
   d.timeout_s = 20;
-  const DriveReport rep = run_drive(d);
-  server.join();
-  EXPECT_EQ(serve_rc, 0);
-  return rep;
+  return drive_against_serve(d, NetMode::echo);
 }
 
 TEST(VhostUserLoopback, DriveAgainstEchoPacked) {

@@ -1,11 +1,14 @@
 #include "transport/vhost_user/cli.h"
 
+#include <CLI/CLI.hpp>
+
 #include <charconv>
+#include <cstdint>
+#include <limits>
 #include <cstdio>
-#include <cstring>
-#include <optional>
+#include <map>
 #include <string>
-#include <string_view>
+#include <vector>
 
 #include "transport/vhost_user/drive.h"
 #include "transport/vhost_user/serve.h"
@@ -14,135 +17,115 @@ namespace virtiosim::vhost_user {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: virtiosim vhost-user serve --socket PATH [--mode sink|echo] [--queues N] [--poll-us N] [--once]\n"
-    "       virtiosim vhost-user drive --socket PATH [--packets N] [--size B] [--ring packed|split]\n"
-    "                                  [--queue-size N] [--timeout S]\n"
-    "\n"
-    "serve  be a virtio-net vhost-user back-end on PATH; counters on exit and on SIGUSR1\n"
-    "       sink: count and checksum every frame; echo: return frames, MACs swapped\n"
-    "       --poll-us: busy-poll this long without work before sleeping on kicks\n"
-    "drive  connect to a vhost-user back-end on PATH as a front-end, send N frames of\n"
-    "       B bytes, check the echoes (packets that must come back: all) and report\n";
+constexpr int kBadArguments = 2;
 
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "virtiosim vhost-user: %s\n%s", what.c_str(), kUsage);
-  return 2;
-}
-
+// A decimal number in [min, max]. CLI11's own conversion (strtoull) would
+// take "-1" as 2^64-1 and "010" as octal; from_chars takes decimal digits
+// only.
 template <class T>
-std::optional<T> number(std::string_view s) {
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
+CLI::Validator in_range(T min, T max) {
+  const std::string range =
+      max == std::numeric_limits<T>::max() ? ">=" + std::to_string(min) : std::to_string(min) + ".." + std::to_string(max);
+  return CLI::Validator(
+      [min, max, range](std::string& s) -> std::string {
+        T v{};
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec != std::errc() || end != s.data() + s.size()) return "'" + s + "' is not a decimal number";
+        if (v < min || v > max) return s + " is out of range " + range;
+        return {};
+      },
+      range);
 }
 
-// Walks "--name value" pairs; flags without a value are listed in `flags`.
-class Args {
- public:
-  Args(int argc, char** argv) : argc_(argc), argv_(argv) {}
-  bool next(std::string_view& name, std::string_view& value, std::initializer_list<std::string_view> flags,
-            std::string& error) {
-    if (i_ >= argc_) return false;
-    name = argv_[i_++];
-    if (name.substr(0, 2) != "--") {
-      error = "unexpected argument '" + std::string(name) + "'";
-      return false;
-    }
-    for (std::string_view f : flags)
-      if (name == f) {
-        value = {};
-        return true;
-      }
-    if (i_ >= argc_) {
-      error = std::string(name) + " needs a value";
-      return false;
-    }
-    value = argv_[i_++];
-    return true;
-  }
-
- private:
-  int argc_;
-  char** argv_;
-  int i_ = 0;
-};
-
-int serve_main(int argc, char** argv) {
-  ServeOptions o;
-  Args args(argc, argv);
-  std::string_view n, v;
-  std::string error;
-  while (args.next(n, v, {"--once"}, error)) {
-    if (n == "--socket") o.socket_path = v;
-    else if (n == "--mode" && v == "sink") o.backend.mode = NetMode::sink;
-    else if (n == "--mode" && v == "echo") o.backend.mode = NetMode::echo;
-    else if (n == "--mode") return usage_error("--mode must be sink or echo");
-    else if (n == "--queues") {
-      auto q = number<uint32_t>(v);
-      if (!q || *q == 0 || *q > 128) return usage_error("--queues must be 1..128");
-      o.backend.queue_pairs = *q;
-    } else if (n == "--poll-us") {
-      auto us = number<uint32_t>(v);
-      if (!us || *us > kMaxPollUs) return usage_error("--poll-us must be 0.." + std::to_string(kMaxPollUs));
-      o.idle_poll_us = *us;
-    } else if (n == "--once") o.once = true;
-    else return usage_error("unknown option " + std::string(n));
-  }
-  if (!error.empty()) return usage_error(error);
-  if (o.socket_path.empty()) return usage_error("serve needs --socket PATH");
-  return serve(o);
+// An option that takes one word of `choices` (--ring packed|split) and
+// stores what the word maps to; the error names the words accepted.
+template <class T>
+CLI::Option* add_choice(CLI::App& app, const std::string& name, T& target, const std::map<std::string, T>& choices,
+                        const std::string& default_word, const std::string& help) {
+  std::vector<std::string> words;
+  for (const auto& [word, value] : choices) words.push_back(word);
+  return app.add_option_function<std::string>(name, [&target, choices](const std::string& w) { target = choices.at(w); },
+                                              help)
+      ->check(CLI::IsMember(words))
+      ->default_str(default_word);
 }
 
-int drive_main(int argc, char** argv) {
-  DriveOptions o;
-  Args args(argc, argv);
-  std::string_view n, v;
-  std::string error;
-  while (args.next(n, v, {}, error)) {
-    if (n == "--socket") o.socket_path = v;
-    else if (n == "--packets") {
-      auto p = number<uint64_t>(v);
-      if (!p || *p == 0) return usage_error("--packets must be > 0");
-      o.packets = *p;
-    } else if (n == "--size") {
-      auto s = number<uint32_t>(v);
-      if (!s || *s < kMinDriveFrame || *s > kMaxDriveFrame)
-        return usage_error("--size must be " + std::to_string(kMinDriveFrame) + ".." + std::to_string(kMaxDriveFrame));
-      o.frame_size = *s;
-    } else if (n == "--ring" && v == "packed") o.packed = true;
-    else if (n == "--ring" && v == "split") o.packed = false;
-    else if (n == "--ring") return usage_error("--ring must be packed or split");
-    else if (n == "--queue-size") {
-      auto q = number<uint32_t>(v);
-      if (!q || *q < 2 || *q > 32768) return usage_error("--queue-size must be 2..32768");
-      o.queue_size = *q;
-    } else if (n == "--timeout") {
-      auto t = number<uint32_t>(v);
-      if (!t || *t == 0) return usage_error("--timeout must be > 0 seconds");
-      o.timeout_s = *t;
-    } else return usage_error("unknown option " + std::string(n));
-  }
-  if (!error.empty()) return usage_error(error);
-  if (o.socket_path.empty()) return usage_error("drive needs --socket PATH");
-  if (!o.packed && (o.queue_size & (o.queue_size - 1)))
-    return usage_error("a split ring's --queue-size must be a power of two");
-  return drive(o);
+void add_serve_options(CLI::App& serve, ServeOptions& o) {
+  serve.add_option("--socket", o.socket_path, "Unix socket to listen on")->required();
+  add_choice(serve, "--mode", o.backend.mode, {{"sink", NetMode::sink}, {"echo", NetMode::echo}}, "sink",
+             "sink: count and checksum every frame; echo: return frames, MACs swapped (never drops: a frame "
+             "waits in TX until RX has room)");
+  serve.add_option("--queues", o.backend.queue_pairs, "queue pairs offered (VIRTIO_NET_F_MQ above 1)")
+      ->check(in_range(1u, 128u))
+      ->capture_default_str();
+  serve.add_option("--poll-us", o.idle_poll_us, "busy-poll this long without work before sleeping on kicks")
+      ->check(in_range(0u, kMaxPollUs))
+      ->capture_default_str();
+  serve.add_flag("--once", o.once, "exit when the first front-end disconnects");
+  serve.footer("Counters are printed on exit (SIGINT, SIGTERM) and on SIGUSR1.");
+}
+
+void add_drive_options(CLI::App& drive, DriveOptions& o) {
+  drive.add_option("--socket", o.socket_path, "vhost-user back-end to connect to")->required();
+  drive.add_option("--packets", o.packets, "frames to send; every one must come back")
+      ->check(in_range(uint64_t{1}, UINT64_MAX))
+      ->capture_default_str();
+  drive.add_option("--size", o.frame_size, "frame bytes, net header excluded")
+      ->check(in_range(kMinDriveFrame, kMaxDriveFrame))
+      ->capture_default_str();
+  add_choice(drive, "--ring", o.packed, {{"packed", true}, {"split", false}}, "packed", "ring layout");
+  drive.add_option("--queue-size", o.queue_size, "entries per ring (a power of two for split)")
+      ->check(in_range(2u, 32768u))
+      ->capture_default_str();
+  drive.add_option("--timeout", o.timeout_s, "seconds without progress that count as a stall (exit 1)")
+      ->check(in_range(1u, 86400u))
+      ->capture_default_str();
+  add_choice(drive, "--notify", o.notify, {{"poll", Notify::poll}, {"irq", Notify::irq}}, "poll",
+             "poll: read the used rings continuously; irq: callbacks on, sleep on the call eventfds, "
+             "as Linux virtio_net's NAPI does");
+  drive.add_option("--rx-buffers", o.rx_buffers, "RX buffers kept posted (default: the whole ring)")
+      ->check(in_range(1u, 32768u));
+  add_choice(drive, "--event-idx", o.event_idx, {{"on", true}, {"off", false}}, "on",
+             "negotiate VIRTIO_RING_F_EVENT_IDX when offered");
+  drive.add_flag("--allow-drops", o.allow_drops,
+                 "the back-end may drop frames when RX is empty: frames it took and never returned are "
+                 "reported as dropped, not lost (confirm them with its own counters)");
+  drive.footer("Exit codes: 0 every frame came back intact (or was dropped, with --allow-drops), "
+               "1 a frame lost, corrupted or duplicated, a stall or a protocol error, 2 bad arguments.");
+}
+
+int bad_arguments(const std::string& what) {
+  std::fprintf(stderr, "virtiosim vhost-user: %s\nRun with --help for more information.\n", what.c_str());
+  return kBadArguments;
 }
 
 }  // namespace
 
 int vhost_user_main(int argc, char** argv) {
-  if (argc < 2) return usage_error("missing subcommand");
-  const std::string_view sub = argv[1];
-  if (sub == "serve") return serve_main(argc - 2, argv + 2);
-  if (sub == "drive") return drive_main(argc - 2, argv + 2);
-  if (sub == "--help" || sub == "-h") {
-    std::fputs(kUsage, stdout);
-    return 0;
+  CLI::App app("Meet real vhost-user peers: be a virtio-net back-end (serve) or front-end (drive).",
+               "virtiosim vhost-user");
+  app.require_subcommand(1);
+  ServeOptions so;
+  DriveOptions d;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "be a virtio-net vhost-user back-end on a Unix socket");
+  CLI::App* drive_cmd = app.add_subcommand("drive", "be a vhost-user front-end: send numbered frames, check the echoes");
+  add_serve_options(*serve_cmd, so);
+  add_drive_options(*drive_cmd, d);
+  try {
+    // argv[0] is "vhost-user": CLI11 skips it as the program name.
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, -h
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return bad_arguments(e.what());
   }
-  return usage_error("unknown subcommand '" + std::string(sub) + "'");
+  if (serve_cmd->parsed()) return serve(so);
+  if (d.rx_buffers > d.queue_size)
+    return bad_arguments("--rx-buffers: " + std::to_string(d.rx_buffers) + " is more than --queue-size " +
+                         std::to_string(d.queue_size));
+  if (!d.packed && (d.queue_size & (d.queue_size - 1)))
+    return bad_arguments("--queue-size: a split ring's size must be a power of two");
+  return drive(d);
 }
 
 }  // namespace virtiosim::vhost_user

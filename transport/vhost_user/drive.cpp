@@ -1,11 +1,15 @@
 #include "transport/vhost_user/drive.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -36,146 +40,294 @@ RingAddresses addresses(const ring::PackedLayout& l) { return {l.desc, l.driver_
 template <>
 RingAddresses addresses(const ring::SplitLayout& l) { return {l.desc, l.avail, l.used}; }
 
-// The traffic loop, for one ring layout.
+// Linux NAPI_POLL_WEIGHT: used buffers one poll of a queue takes before
+// the other queue gets its turn.
+constexpr size_t kNapiWeight = 64;
+constexpr uint32_t kRxQueue = 0, kTxQueue = 1;  // virtio-net queue pair 0
+
+// The traffic of one run, for one ring layout.
 template <class Driver, class Layout>
-void traffic(const DriveOptions& o, Frontend& fe, GuestMemfd& mem, uint64_t features, DriveReport& rep) {
-  const uint32_t qs = o.queue_size;
-  const size_t hdr = net::header_len(features);
-  const uint64_t rx_ring = mem.alloc(Layout::contiguous_bytes(qs), 64);
-  const uint64_t tx_ring = mem.alloc(Layout::contiguous_bytes(qs), 64);
-  const uint64_t rx_bufs = mem.alloc(uint64_t{qs} * kRxBufferSize, 64);
-  const uint64_t tx_bufs = mem.alloc(uint64_t{qs} * kTxSlotSize, 64);
-  const Layout rxl = Layout::place(rx_ring, qs), txl = Layout::place(tx_ring, qs);
-  const ring::Features f{features};
-  Driver rx(mem.memory(), rxl, f), tx(mem.memory(), txl, f);
-
-  Fd rx_call(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rx_kick(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  Fd tx_call(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), tx_kick(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  // Busy polling: used-buffer signals are not wanted.
-  rx.disable_cb();
-  tx.disable_cb();
-  const uint32_t fresh = o.packed ? ring::encode_vring_base_packed({}) : 0;  // VU2: 0x80008000 for packed
-  ProtocolError e = fe.set_mem_table(mem);
-  if (e == ProtocolError::ok) e = fe.start_ring(0, qs, fresh, addresses(rxl), mem, rx_call.get(), rx_kick.get());
-  if (e == ProtocolError::ok) e = fe.start_ring(1, qs, fresh, addresses(txl), mem, tx_call.get(), tx_kick.get());
-  if (e == ProtocolError::ok) e = fe.set_status(kStatusDriverOk);
-  if (e != ProtocolError::ok) {
-    rep.protocol_failed = true;
-    rep.error = std::string(name(e)) + ": " + fe.detail();
-    return;
+class Traffic {
+ public:
+  Traffic(const DriveOptions& o, Frontend& fe, GuestMemfd& mem, uint64_t features, DriveReport& rep)
+      : o_(o), fe_(fe), mem_(mem), rep_(rep), hdr_(net::header_len(features)),
+        rx_count_(o.rx_buffers ? o.rx_buffers : o.queue_size),
+        // At most half a ring in flight, so RX always has room for every
+        // echo when it is fully stocked and the back-end never has to drop.
+        // A back-end allowed to drop gets no window: dropped frames would
+        // hold it shut.
+        window_(o.allow_drops ? UINT64_MAX : std::max<uint32_t>(o.queue_size / 2, 1)),
+        rx_ring_(mem.alloc(Layout::contiguous_bytes(o.queue_size), 64)),
+        tx_ring_(mem.alloc(Layout::contiguous_bytes(o.queue_size), 64)),
+        rx_bufs_(mem.alloc(uint64_t{rx_count_} * kRxBufferSize, 64)),
+        tx_bufs_(mem.alloc(uint64_t{o.queue_size} * kTxSlotSize, 64)),
+        rx_{"rx", kRxQueue, Driver(mem.memory(), Layout::place(rx_ring_, o.queue_size), ring::Features{features}), &rep.rx_calls},
+        tx_{"tx", kTxQueue, Driver(mem.memory(), Layout::place(tx_ring_, o.queue_size), ring::Features{features}), &rep.tx_calls},
+        seen_(o.packets, 0) {
+    for (uint32_t i = o.queue_size; i-- > 0;) free_slots_.push_back(i);
   }
-  auto kick = [&](const Fd& fd) {
-    const uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd.get(), &one, sizeof one);
-    ++rep.kicks;
-  };
-  auto fail_ring = [&](const char* which, ring::RingError re) {
-    ++rep.ring_errors;
-    rep.error = std::string(which) + ": " + ring::name(re);
-  };
 
-  // RX stocked full; each buffer's token is its index.
-  for (uint32_t i = 0; i < qs; ++i) {
-    const ring::Segment in{rx_bufs + uint64_t{i} * kRxBufferSize, kRxBufferSize};
-    if (ring::RingError re = rx.add({}, {&in, 1}, i); re != ring::RingError::ok) return fail_ring("rx add", re);
-  }
-  if (rx.kick_prepare()) kick(rx_kick);
+  void run() {
+    if (!start_rings()) return;
+    for (uint32_t i = 0; i < rx_count_; ++i)
+      if (!post_rx(i)) return;
+    if (rx_.vq.kick_prepare()) kick(rx_);
 
-  std::vector<uint32_t> free_slots;
-  for (uint32_t i = qs; i-- > 0;) free_slots.push_back(i);
-  std::vector<uint8_t> seen(o.packets, 0);
-  // At most half a ring in flight, so RX always has room for every echo and
-  // the back-end never has to drop.
-  const uint64_t window = std::max<uint32_t>(qs / 2, 1);
-  const size_t wire = hdr + o.frame_size;
-
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  auto last_progress = start;
-  ring::UsedBuffer ub;
-  uint32_t polls = 0;
-  while (rep.received < o.packets) {
-    bool progress = false;
-    // Send.
-    uint32_t added = 0;
-    while (rep.sent < o.packets && rep.sent - rep.received < window && !free_slots.empty()) {
-      const uint32_t slot = free_slots.back();
-      const uint64_t gpa = tx_bufs + uint64_t{slot} * kTxSlotSize;
-      uint8_t* p = mem.host(gpa);
-      std::memset(p, 0, hdr);
-      net::make_frame(p + hdr, o.frame_size, rep.sent);
-      const ring::Segment out{gpa, static_cast<uint32_t>(wire)};
-      const ring::RingError re = tx.add({&out, 1}, {}, slot);
-      if (re == ring::RingError::no_space) break;
-      if (re != ring::RingError::ok) return fail_ring("tx add", re);
-      free_slots.pop_back();
-      ++rep.sent;
-      ++added;
-    }
-    if (added && tx.kick_prepare()) kick(tx_kick);
-    // Reap TX completions.
-    for (;;) {
-      const ring::Result<bool> r = tx.get_used(ub);
-      if (!r.ok()) return fail_ring("tx used", r.error);
-      if (!r.value) break;
-      free_slots.push_back(static_cast<uint32_t>(ub.token));
-      progress = true;
-    }
-    // Take echoes, check them, give the buffer back.
-    uint32_t refilled = 0;
-    for (;;) {
-      const ring::Result<bool> r = rx.get_used(ub);
-      if (!r.ok()) return fail_ring("rx used", r.error);
-      if (!r.value) break;
-      progress = true;
-      const uint32_t i = static_cast<uint32_t>(ub.token);
-      const uint64_t gpa = rx_bufs + uint64_t{i} * kRxBufferSize;
-      const uint8_t* p = mem.host(gpa);
-      uint16_t num_buffers = 1;
-      if (hdr == net::kHdrLenMrg) std::memcpy(&num_buffers, p + net::kNumBuffersOffset, 2);
-      uint64_t seq = 0;
-      if (ub.len < hdr || num_buffers != 1 ||
-          !net::check_echo(p + hdr, ub.len - hdr, o.frame_size, seq) || seq >= o.packets) {
-        ++rep.corrupted;
-      } else if (seen[seq]) {
-        ++rep.duplicates;
+    const auto start = clock::now();
+    auto last_progress = start;
+    uint32_t idle_passes = 0;
+    while (rep_.received < o_.packets && !failed_) {
+      size_t work = transmit();
+      if (o_.notify == Notify::poll) {
+        work += reap(tx_, SIZE_MAX) + reap(rx_, SIZE_MAX);
       } else {
-        seen[seq] = 1;
+        if (tx_.scheduled) work += napi_poll(tx_);
+        if (rx_.scheduled) work += napi_poll(rx_);
       }
-      ++rep.received;
-      rep.bytes += ub.len >= hdr ? ub.len - hdr : 0;
-      const ring::Segment in{gpa, kRxBufferSize};
-      if (ring::RingError re = rx.add({}, {&in, 1}, i); re != ring::RingError::ok) return fail_ring("rx add", re);
-      ++refilled;
-    }
-    if (refilled && rx.kick_prepare()) kick(rx_kick);
-    const auto now = (++polls & 255) == 0 || progress ? clock::now() : last_progress;
-    if (progress || added) last_progress = now;
-    else if (now - last_progress > std::chrono::seconds(o.timeout_s)) {
-      rep.error = "no echo for " + std::to_string(o.timeout_s) + " s";
+      if (failed_) break;
+      if (work) {
+        last_progress = clock::now();
+        idle_passes = 0;
+        continue;
+      }
+      if (o_.notify == Notify::irq && (rx_.scheduled || tx_.scheduled)) continue;  // a re-check found work
+      // Idle. Polling reads the clock only now and then; irq sleeps on the
+      // call eventfds until a call, the settle time or the stall timeout.
+      if (o_.notify == Notify::poll && (++idle_passes & 255) != 0) continue;
+      const auto now = clock::now();
+      const auto stall_at = last_progress + std::chrono::seconds(o_.timeout_s);
+      const bool may_settle = quiescent();
+      const auto settle_at = last_progress + std::chrono::milliseconds(kDropSettleMs);
+      const auto until = may_settle ? std::min(stall_at, settle_at) : stall_at;
+      if (now < until) {
+        if (o_.notify == Notify::irq) wait_for_call(until - now);
+        continue;
+      }
+      if (may_settle) {
+        rep_.dropped = rep_.sent - std::min(rep_.sent, rep_.received);
+        break;
+      }
+      rep_.stalled = true;
+      rep_.error = "stalled: no progress for " + std::to_string(o_.timeout_s) + " s waiting " + waiting_on();
       break;
     }
-  }
-  rep.seconds = std::chrono::duration<double>(clock::now() - start).count();
-  rep.lost = rep.sent - (rep.received - rep.corrupted - rep.duplicates);
+    rep_.seconds = std::chrono::duration<double>(clock::now() - start).count();
+    // Calls not waited for (polling, or after the last wake-up) still count.
+    for (Queue* q : {&rx_, &tx_}) take_calls(*q);
+    const uint64_t returned = rep_.received + rep_.dropped;
+    rep_.lost = rep_.sent > returned ? rep_.sent - returned : 0;
 
-  // Stop both rings (GET_VRING_BASE) so the back-end lets go cleanly.
-  uint32_t base = 0;
-  for (uint32_t q : {0u, 1u})
-    if (ProtocolError ge = fe.get_vring_base(q, base); ge != ProtocolError::ok) {
-      rep.protocol_failed = true;
-      rep.error = std::string("GET_VRING_BASE: ") + name(ge) + ": " + fe.detail();
+    // Stop both rings (GET_VRING_BASE) so the back-end lets go cleanly.
+    uint32_t base = 0;
+    for (uint32_t q : {0u, 1u})
+      if (ProtocolError ge = fe_.get_vring_base(q, base); ge != ProtocolError::ok) {
+        rep_.protocol_failed = true;
+        rep_.error = std::string("GET_VRING_BASE: ") + name(ge) + ": " + fe_.detail();
+      }
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  // One virtqueue, its eventfds, and (irq) its NAPI state.
+  struct Queue {
+    const char* name;
+    uint32_t index;  // vring index: kRxQueue or kTxQueue
+    Driver vq;
+    uint64_t* calls;
+    Fd call{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    Fd kick{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    bool scheduled = false;  // a call (or a re-check) said there are used buffers to take
+  };
+
+  bool start_rings() {
+    if (o_.notify == Notify::poll) {
+      // Busy polling: used-buffer signals are not wanted.
+      rx_.vq.disable_cb();
+      tx_.vq.disable_cb();
+    } else {
+      // Nothing is in flight yet, so the re-check cannot find work.
+      (void)rx_.vq.enable_cb();
+      (void)tx_.vq.enable_cb();
     }
-}
+    const uint32_t fresh = o_.packed ? ring::encode_vring_base_packed({}) : 0;  // VU2: 0x80008000 for packed
+    ProtocolError e = fe_.set_mem_table(mem_);
+    for (Queue* q : {&rx_, &tx_})
+      if (e == ProtocolError::ok)
+        e = fe_.start_ring(q->index, o_.queue_size, fresh, addresses(q->vq.layout()), mem_, q->call.get(),
+                           q->kick.get());
+    if (e == ProtocolError::ok) e = fe_.set_status(kStatusDriverOk);
+    if (e == ProtocolError::ok) return true;
+    rep_.protocol_failed = true;
+    rep_.error = std::string(name(e)) + ": " + fe_.detail();
+    return false;
+  }
+
+  void kick(const Queue& q) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(q.kick.get(), &one, sizeof one);
+    ++rep_.kicks;
+  }
+
+  void fail_ring(const char* what, ring::RingError re) {
+    ++rep_.ring_errors;
+    rep_.error = std::string(what) + ": " + ring::name(re);
+    failed_ = true;
+  }
+
+  bool post_rx(uint32_t i) {
+    const ring::Segment in{rx_bufs_ + uint64_t{i} * kRxBufferSize, kRxBufferSize};
+    const ring::RingError re = rx_.vq.add({}, {&in, 1}, i);
+    if (re != ring::RingError::ok) fail_ring("rx add", re);
+    return re == ring::RingError::ok;
+  }
+
+  // Numbered frames into free TX slots, within the window; one kick for
+  // the lot if the back-end wants it. Returns the frames added.
+  size_t transmit() {
+    const size_t wire = hdr_ + o_.frame_size;
+    size_t added = 0;
+    while (rep_.sent < o_.packets && rep_.sent - rep_.received < window_ && !free_slots_.empty()) {
+      const uint32_t slot = free_slots_.back();
+      const uint64_t gpa = tx_bufs_ + uint64_t{slot} * kTxSlotSize;
+      uint8_t* p = mem_.host(gpa);
+      std::memset(p, 0, hdr_);
+      net::make_frame(p + hdr_, o_.frame_size, rep_.sent);
+      const ring::Segment out{gpa, static_cast<uint32_t>(wire)};
+      const ring::RingError re = tx_.vq.add({&out, 1}, {}, slot);
+      if (re == ring::RingError::no_space) break;
+      if (re != ring::RingError::ok) {
+        fail_ring("tx add", re);
+        break;
+      }
+      free_slots_.pop_back();
+      ++rep_.sent;
+      ++added;
+    }
+    if (added && tx_.vq.kick_prepare()) kick(tx_);
+    return added;
+  }
+
+  // Takes up to `budget` used buffers of one queue: TX slots back to the
+  // free list; RX echoes checked and their buffers posted again.
+  size_t reap(Queue& q, size_t budget) {
+    ring::UsedBuffer ub;
+    size_t n = 0;
+    for (; n < budget; ++n) {
+      const ring::Result<bool> r = q.vq.get_used(ub);
+      if (!r.ok()) {
+        fail_ring(q.index == kTxQueue ? "tx used" : "rx used", r.error);
+        break;
+      }
+      if (!r.value) break;
+      if (q.index == kTxQueue) {
+        free_slots_.push_back(static_cast<uint32_t>(ub.token));
+        continue;
+      }
+      check_echo(ub);
+      if (!post_rx(static_cast<uint32_t>(ub.token))) break;
+    }
+    if (q.index == kRxQueue && n && rx_.vq.kick_prepare()) kick(rx_);
+    return n;
+  }
+
+  void check_echo(const ring::UsedBuffer& ub) {
+    const uint8_t* p = mem_.host(rx_bufs_ + ub.token * kRxBufferSize);
+    uint16_t num_buffers = 1;
+    if (hdr_ == net::kHdrLenMrg) std::memcpy(&num_buffers, p + net::kNumBuffersOffset, 2);
+    uint64_t seq = 0;
+    if (ub.len < hdr_ || num_buffers != 1 || !net::check_echo(p + hdr_, ub.len - hdr_, o_.frame_size, seq) ||
+        seq >= o_.packets) {
+      ++rep_.corrupted;
+    } else if (seen_[seq]) {
+      ++rep_.duplicates;
+    } else {
+      seen_[seq] = 1;
+    }
+    ++rep_.received;
+    rep_.bytes += ub.len >= hdr_ ? ub.len - hdr_ : 0;
+  }
+
+  // NAPI poll of one scheduled queue (Linux virtnet_poll): up to a weight
+  // of used buffers; under the weight, callbacks back on and the used ring
+  // re-checked (virtqueue_napi_complete: enable_cb_prepare + poll). With
+  // EVENT_IDX the enable arms the event at the next used slot. Work found
+  // by the re-check keeps the queue scheduled with callbacks off again.
+  size_t napi_poll(Queue& q) {
+    const size_t n = reap(q, kNapiWeight);
+    if (n == kNapiWeight || failed_) return n;
+    if (q.vq.enable_cb()) q.vq.disable_cb();
+    else q.scheduled = false;
+    return n;
+  }
+
+  // Sleeps until a call eventfd fires or `d` passes. A call is the
+  // interrupt: callbacks off, the queue scheduled (skb_recv_done,
+  // skb_xmit_done). Its count is the number of signals since the last read.
+  template <class Duration>
+  void wait_for_call(Duration d) {
+    pollfd fds[2] = {{rx_.call.get(), POLLIN, 0}, {tx_.call.get(), POLLIN, 0}};
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+    if (::poll(fds, 2, static_cast<int>(std::min<decltype(ms)>(ms, 1000))) <= 0) return;  // timeout or EINTR
+    for (int i = 0; i < 2; ++i) {
+      Queue& q = i == 0 ? rx_ : tx_;
+      if (!(fds[i].revents & POLLIN) || !take_calls(q)) continue;
+      q.vq.disable_cb();
+      q.scheduled = true;
+    }
+  }
+
+  // Reads a call eventfd: the signals since the last read, counted.
+  bool take_calls(Queue& q) {
+    uint64_t count = 0;
+    if (::read(q.call.get(), &count, sizeof count) != sizeof count) return false;
+    *q.calls += count;
+    return true;
+  }
+
+  // --allow-drops: every frame sent and every TX buffer back, so the
+  // back-end holds no frame of ours that could still come back.
+  bool quiescent() const {
+    return o_.allow_drops && rep_.sent == o_.packets && tx_.vq.num_free() == o_.queue_size;
+  }
+
+  // For a stall message: which ring the front-end was waiting on, and why.
+  std::string waiting_on() const {
+    const uint64_t tx_pending = o_.queue_size - tx_.vq.num_free();
+    const char* how = o_.notify == Notify::irq ? "for a call" : "for used buffers";
+    std::string s = free_slots_.empty()
+                        ? std::string(how) + " on tx (vring 1): TX ring full, " + std::to_string(tx_pending) +
+                              " buffers not completed by the back-end"
+                        : std::string(how) + " on rx (vring 0): " + std::to_string(rep_.sent - rep_.received) +
+                              " frames sent and not echoed, " + std::to_string(tx_pending) +
+                              " TX buffers not completed";
+    return s + " (" + std::to_string(rx_count_) + " RX buffers posted, " + std::to_string(rep_.sent) + " of " +
+           std::to_string(o_.packets) + " frames sent)";
+  }
+
+  const DriveOptions& o_;
+  Frontend& fe_;
+  GuestMemfd& mem_;
+  DriveReport& rep_;
+  const size_t hdr_;
+  const uint32_t rx_count_;
+  const uint64_t window_;
+  const uint64_t rx_ring_, tx_ring_, rx_bufs_, tx_bufs_;
+  Queue rx_, tx_;
+  std::vector<uint32_t> free_slots_;  // TX slots (and buffer tokens) not in flight
+  std::vector<uint8_t> seen_;         // by sequence number
+  bool failed_ = false;               // a ring error ended the run
+};
 
 }  // namespace
 
 std::string DriveReport::text() const {
   std::ostringstream o;
-  o << "packets_sent=" << sent << " packets_received=" << received << " bytes=" << bytes
-    << " seconds=" << seconds << " mpps=" << mpps() << " corrupted=" << corrupted
-    << " duplicates=" << duplicates << " lost=" << lost << " ring_errors=" << ring_errors
-    << " kicks=" << kicks << " errors=" << errors();
+  o << "packets_sent=" << sent << " packets_received=" << received << " echoed=" << echoed()
+    << " dropped=" << dropped << " bytes=" << bytes << " seconds=" << seconds << " mpps=" << mpps()
+    << " corrupted=" << corrupted << " duplicates=" << duplicates << " lost=" << lost
+    << " ring_errors=" << ring_errors << " kicks=" << kicks << " calls=" << calls() << " rx_calls=" << rx_calls
+    << " tx_calls=" << tx_calls << " event_idx=" << event_idx << " errors=" << errors();
   if (!error.empty()) o << " error=\"" << error << '"';
   return o.str();
 }
@@ -186,7 +338,8 @@ DriveReport run_drive(const DriveOptions& o) {
     boost::asio::io_context io;
     Frontend fe(connect_unix(io, o.socket_path));
     const uint64_t wanted = feature_bit(VIRTIO_F_VERSION_1) | (o.packed ? feature_bit(VIRTIO_F_RING_PACKED) : 0);
-    const uint64_t optional = feature_bit(VIRTIO_RING_F_EVENT_IDX) | feature_bit(net::kFeatureMrgRxbuf);
+    const uint64_t optional =
+        (o.event_idx ? feature_bit(VIRTIO_RING_F_EVENT_IDX) : 0) | feature_bit(net::kFeatureMrgRxbuf);
     uint64_t features = 0;
     if (ProtocolError e = fe.negotiate(wanted, optional, features); e != ProtocolError::ok) {
       rep.protocol_failed = true;
@@ -196,8 +349,9 @@ DriveReport run_drive(const DriveOptions& o) {
     const uint64_t qs = o.queue_size;
     GuestMemfd mem(2 * ring::SplitLayout::contiguous_bytes(o.queue_size) + 2 * qs * 16 + qs * (kRxBufferSize + kTxSlotSize) +
                    (1 << 20));
-    if (o.packed) traffic<ring::PackedDriver<SharedMemory>, ring::PackedLayout>(o, fe, mem, features, rep);
-    else traffic<ring::SplitDriver<SharedMemory>, ring::SplitLayout>(o, fe, mem, features, rep);
+    rep.event_idx = features & feature_bit(VIRTIO_RING_F_EVENT_IDX);
+    if (o.packed) Traffic<ring::PackedDriver<SharedMemory>, ring::PackedLayout>(o, fe, mem, features, rep).run();
+    else Traffic<ring::SplitDriver<SharedMemory>, ring::SplitLayout>(o, fe, mem, features, rep).run();
     fe.connection().close();
   } catch (const std::exception& e) {
     rep.protocol_failed = true;
@@ -206,10 +360,14 @@ DriveReport run_drive(const DriveOptions& o) {
   return rep;
 }
 
+int exit_code(const DriveReport& rep, const DriveOptions& o) {
+  return rep.errors() == 0 && rep.sent == o.packets && rep.echoed() + rep.dropped == o.packets ? 0 : 1;
+}
+
 int drive(const DriveOptions& o) {
   const DriveReport rep = run_drive(o);
   std::printf("virtiosim vhost-user drive: %s\n", rep.text().c_str());
-  return rep.errors() == 0 && rep.received == o.packets ? 0 : 1;
+  return exit_code(rep, o);
 }
 
 }  // namespace virtiosim::vhost_user

@@ -2,6 +2,16 @@
 // core's driver side. It sends numbered frames on TX (queue 1), keeps RX
 // (queue 0) stocked, and checks that every frame comes back from the
 // back-end with its MAC addresses swapped and every other byte intact.
+//
+// Two ways to learn that the back-end used buffers:
+//   poll: used-buffer notifications off, both used rings read on every pass
+//         (a DPDK poll-mode driver);
+//   irq:  as Linux virtio_net with NAPI: callbacks on, a call (interrupt)
+//         disables them and schedules a poll of that queue, the poll takes
+//         up to a NAPI weight of used buffers, then re-enables callbacks and
+//         re-checks the used ring (virtqueue_napi_complete); with nothing to
+//         do the front-end sleeps in poll(2) on the call eventfds. A used
+//         ring is read only after its call fired or the re-check found work.
 #pragma once
 
 #include <cstdint>
@@ -12,35 +22,64 @@ namespace virtiosim::vhost_user {
 inline constexpr uint32_t kMinDriveFrame = 22;    // Ethernet header + sequence number
 inline constexpr uint32_t kMaxDriveFrame = 2036;  // fits one 2 KiB RX buffer with the net header
 
+enum class Notify : uint8_t { poll, irq };
+inline const char* name(Notify n) { return n == Notify::poll ? "poll" : "irq"; }
+
 struct DriveOptions {
   std::string socket_path;
   uint64_t packets = 100000;
   uint32_t frame_size = 64;  // bytes on the wire, net header excluded
   bool packed = true;
   uint32_t queue_size = 256;
-  uint32_t timeout_s = 30;   // give up waiting for echoes after this long
+  uint32_t timeout_s = 30;   // a stall: no progress for this long
+  Notify notify = Notify::poll;
+  // RX buffers kept posted; 0: the whole ring. Fewer starve RX, so a
+  // back-end must hold frames back (serve) or drop them (DPDK's vhost PMD).
+  uint32_t rx_buffers = 0;
+  bool event_idx = true;     // negotiate VIRTIO_RING_F_EVENT_IDX when offered
+  // The back-end may drop frames when RX is empty. Frames it took (TX
+  // completed) and did not return once every TX buffer is back and RX has
+  // stayed quiet for kDropSettleMs are reported as dropped, not lost; only
+  // the back-end's own counters can confirm that they were dropped.
+  bool allow_drops = false;
 };
+
+// --allow-drops: how long RX must stay quiet, with every TX buffer back,
+// before the missing frames count as dropped.
+inline constexpr uint32_t kDropSettleMs = 1000;
 
 struct DriveReport {
   uint64_t sent = 0;
-  uint64_t received = 0;
+  uint64_t received = 0;     // RX buffers the back-end filled (echoes, intact or not)
   uint64_t bytes = 0;        // bytes received (frames only)
   uint64_t corrupted = 0;    // returned frames that were not what was sent
   uint64_t duplicates = 0;   // a sequence number seen twice
-  uint64_t lost = 0;         // sent but never returned (at the end)
+  uint64_t dropped = 0;      // --allow-drops: taken by the back-end, never returned
+  uint64_t lost = 0;         // sent but never returned (at the end), not counted as dropped
   uint64_t ring_errors = 0;  // the ring core refused what the back-end did
   uint64_t kicks = 0;
+  uint64_t rx_calls = 0;     // used-buffer notifications (call eventfd counts) per queue
+  uint64_t tx_calls = 0;
+  bool event_idx = false;    // negotiated
+  bool stalled = false;      // no progress for --timeout
   double seconds = 0;
   bool protocol_failed = false;
   std::string error;
 
-  uint64_t errors() const { return corrupted + duplicates + lost + ring_errors + (protocol_failed ? 1 : 0); }
+  uint64_t echoed() const { return received - corrupted - duplicates; }
+  uint64_t calls() const { return rx_calls + tx_calls; }
+  uint64_t errors() const {
+    return corrupted + duplicates + lost + ring_errors + (stalled ? 1 : 0) + (protocol_failed ? 1 : 0);
+  }
   double mpps() const { return seconds > 0 ? static_cast<double>(received) / seconds / 1e6 : 0; }
   std::string text() const;
 };
 
 DriveReport run_drive(const DriveOptions& opts);
-// Prints the report; exit code 0 iff every frame came back intact.
+// 0 iff every frame was sent and came back intact or (with allow_drops)
+// was dropped by the back-end; 1 otherwise.
+int exit_code(const DriveReport& rep, const DriveOptions& opts);
+// Runs, prints the report, returns exit_code().
 int drive(const DriveOptions& opts);
 
 }  // namespace virtiosim::vhost_user
