@@ -28,6 +28,7 @@ void signal_eventfd(const Fd& fd) {
 Backend::Backend(boost::asio::io_context& io, BackendOptions opts) : io_(io), opts_(opts) {
   if (opts_.queue_pairs == 0) opts_.queue_pairs = 1;
   vrings_.resize(size_t{opts_.queue_pairs} * 2);
+  counters_.vring_used.assign(vrings_.size(), 0);
   offered_features_ = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_F_RING_PACKED) |
                       feature_bit(VIRTIO_RING_F_EVENT_IDX) | feature_bit(VIRTIO_RING_F_INDIRECT_DESC) |
                       feature_bit(net::kFeatureMrgRxbuf) | feature_bit(kFeatureProtocolFeatures);
@@ -46,7 +47,7 @@ void Backend::attach(Socket socket) {
   conn_ = std::make_unique<Connection>(std::move(socket));
   ++counters_.connections;
   features_ = protocol_features_ = status_ = 0;
-  features_set_ = owner_set_ = false;
+  features_set_ = protocol_features_set_ = owner_set_ = false;
   if (opts_.log) std::fprintf(stderr, "vhost-user: front-end connected\n");
   arm_read();
 }
@@ -166,14 +167,24 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
       const uint64_t f = u64();
       if (f & ~offered_features_) return fail(ProtocolError::unsupported_features, "bits not offered");
       const bool layout_change = features_set_ && ((f ^ features_) & feature_bit(VIRTIO_F_RING_PACKED));
-      for (const Vring& v : vrings_)
-        if (v.started && layout_change) return fail(ProtocolError::out_of_order, "ring layout changed while started");
+      bool any_started = false;
+      for (const Vring& v : vrings_) any_started |= v.started;
+      if (any_started && layout_change) return fail(ProtocolError::out_of_order, "ring layout changed while started");
+      const bool changed = features_set_ && f != features_;
       features_ = f;
       features_set_ = true;
+      // A saved base is in the old layout's encoding (VU2): not applied to
+      // the other layout.
+      if (layout_change)
+        for (Vring& v : vrings_) v.base_set = false;
       // Without VHOST_USER_F_PROTOCOL_FEATURES there is no SET_VRING_ENABLE:
-      // every ring is enabled.
+      // every ring is enabled. With it, no ring is disabled by SET_FEATURES
+      // (vhost-user.rst "Ring states").
       if (!(f & feature_bit(kFeatureProtocolFeatures)))
         for (Vring& v : vrings_) v.enabled = true;
+      // Started rings continue, from where they stand, with the new features.
+      if (changed && any_started)
+        if (ProtocolError e = rebuild_rings(); e != ProtocolError::ok) return e;
       return ack(msg, 0);
     }
 
@@ -184,6 +195,7 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
       const uint64_t f = u64();
       if (f & ~offered_protocol_features_) return fail(ProtocolError::unsupported_features, "protocol bits not offered");
       protocol_features_ = f;
+      protocol_features_set_ = true;
       return ack(msg, 0);
     }
 
@@ -254,9 +266,9 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
       Fd fd = (p & kVringNoFdMask) ? Fd{} : std::move(raw.fds.front());
       if (msg.request == Request::SET_VRING_CALL) {
         v.call = std::move(fd);
+        v.call_set = true;
       } else if (msg.request == Request::SET_VRING_ERR) {
-        // Accepted and closed: a broken ring is reported through the
-        // NEEDS_RESET status bit (GET_STATUS) and the log instead.
+        v.err = std::move(fd);
       } else {
         if (v.started) stop_ring(index);
         v.kick = std::move(fd);
@@ -268,8 +280,8 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
     case Request::SET_VRING_ENABLE: {
       const VringState s = state();
       if (ProtocolError e = vring_index(s.index, detail); e != ProtocolError::ok) return fail(e, detail);
-      if (!(features_ & feature_bit(kFeatureProtocolFeatures)))
-        return fail(ProtocolError::out_of_order, "SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES");
+      if (!protocol_features_negotiated())
+        return fail(ProtocolError::out_of_order, "SET_VRING_ENABLE before protocol features were negotiated");
       if (s.num > 1) return fail(ProtocolError::bad_vring_flags, "enable " + std::to_string(s.num));
       Vring& v = vrings_[s.index];
       if (!s.num && running(v)) drain(s.index);
@@ -347,6 +359,7 @@ ProtocolError Backend::start_ring(uint32_t index) {
     return ProtocolError::ring_failed;
   }
   v.started = true;
+  v.broken_reported = false;
   v.notifications_armed = false;
   std::visit([](auto& d) {
     if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.disable_notifications();
@@ -507,31 +520,60 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
 }
 
 template <class Dev>
-void Backend::finish(Dev& dev, Vring& v) {
+void Backend::finish(Dev& dev, uint32_t index) {
+  Vring& v = vrings_[index];
   // With nothing completed since the last should_signal() there is nothing
   // to publish and nothing to signal (should_signal() would answer false
   // after its full barrier): an idle poll costs no fence.
-  if (dev.pending_used() != 0 && dev.flush() == ring::RingError::ok && dev.should_signal()) {
-    signal_eventfd(v.call);
-    ++counters_.calls;
+  const size_t completed = dev.pending_used();
+  if (completed != 0 && dev.flush() == ring::RingError::ok) {
+    counters_.vring_used[index] += completed;
+    if (dev.should_signal()) {
+      signal_eventfd(v.call);
+      ++counters_.calls;
+    }
   }
-  if (dev.broken() && !(status_ & VIRTIO_CONFIG_S_NEEDS_RESET)) {
-    ++counters_.ring_errors;
-    status_ |= VIRTIO_CONFIG_S_NEEDS_RESET;
-    if (opts_.log) std::fprintf(stderr, "vhost-user: ring broken: %s\n", ring::name(dev.last_error()));
+  if (dev.broken() && !v.broken_reported) report_broken(dev, index);
+}
+
+template <class Dev>
+void Backend::report_broken(Dev& dev, uint32_t index) {
+  Vring& v = vrings_[index];
+  v.broken_reported = true;
+  ++counters_.ring_errors;
+  status_ |= VIRTIO_CONFIG_S_NEEDS_RESET;
+  // pop() stops at the list that broke the queue: last_avail_idx is its head.
+  const uint16_t head = dev.last_avail_idx();
+  const uint64_t where = [&] {
+    if constexpr (std::is_same_v<Dev, Packed>) return dev.layout().desc_addr(head);
+    else return dev.layout().avail_ring_addr(head & (dev.num() - 1));
+  }();
+  if (v.err.valid()) {
+    signal_eventfd(v.err);
+    ++counters_.error_signals;
   }
+  if (opts_.log)
+    std::fprintf(stderr,
+                 "vhost-user: vring %u broken: %s %s (%s) at %s 0x%llx (ring index %u, %s ring at gpa 0x%llx); "
+                 "NEEDS_RESET%s\n",
+                 index, ring::rule(dev.last_error()).c_str(), ring::name(dev.last_error()),
+                 ring::describe(dev.last_error()), std::is_same_v<Dev, Packed> ? "descriptor" : "avail entry",
+                 static_cast<unsigned long long>(where), head, std::is_same_v<Dev, Packed> ? "packed" : "split",
+                 static_cast<unsigned long long>(dev.layout().desc),
+                 v.err.valid() ? ", error eventfd signalled" : ", no error eventfd (SET_VRING_ERR) to signal");
 }
 
 size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
-  Vring& rxv = vrings_[size_t{pair} * 2];
-  Vring& txv = vrings_[size_t{pair} * 2 + 1];
+  const uint32_t rx_index = pair * 2, tx_index = pair * 2 + 1;
+  Vring& rxv = vrings_[rx_index];
+  Vring& txv = vrings_[tx_index];
   if (!running(txv)) return 0;
   size_t n = 0;
   if (opts_.mode == NetMode::sink) {
     std::visit([&](auto& tx) {
       if constexpr (!std::is_same_v<std::decay_t<decltype(tx)>, std::monostate>) {
         n = sink(tx, budget);
-        finish(tx, txv);
+        finish(tx, tx_index);
       }
     }, txv.dev);
     return n;
@@ -542,8 +584,8 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
     using R = std::decay_t<decltype(rx)>;
     if constexpr (!std::is_same_v<T, std::monostate> && std::is_same_v<T, R>) {
       n = echo(tx, rx, budget);
-      finish(rx, rxv);
-      finish(tx, txv);
+      finish(rx, rx_index);
+      finish(tx, tx_index);
     }
   }, txv.dev, rxv.dev);
   return n;
@@ -601,7 +643,8 @@ std::string Backend::report() const {
     << " rx_packets=" << c.rx_packets << " rx_bytes=" << c.rx_bytes << " rx_buffers=" << c.rx_buffers
     << " kicks=" << c.kicks << " calls=" << c.calls << " tx_malformed=" << c.tx_malformed
     << " rx_too_big=" << c.rx_too_big << " ring_errors=" << c.ring_errors
-    << " protocol_errors=" << c.protocol_errors;
+    << " error_signals=" << c.error_signals << " protocol_errors=" << c.protocol_errors;
+  for (size_t i = 0; i < c.vring_used.size(); ++i) o << " vring" << i << "_used=" << c.vring_used[i];
   return o.str();
 }
 

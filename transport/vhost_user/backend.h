@@ -6,10 +6,15 @@
 // malformed or out-of-order request is logged, counted and answered by
 // closing the connection; the device then waits for the next front-end.
 //
-// Ring lifecycle (vhost-user.rst "Ring states"): a ring is started by
-// SET_VRING_KICK and stopped by GET_VRING_BASE; it moves data only while
-// also enabled. Rings start disabled once VHOST_USER_F_PROTOCOL_FEATURES
-// is negotiated (SET_VRING_ENABLE enables them) and enabled otherwise.
+// Ring lifecycle (vhost-user.rst "Ring states"; SPEC_NOTES VU3; our
+// reading in docs/vhost-user.md): two independent states. Started/stopped:
+// SET_VRING_KICK starts a ring, GET_VRING_BASE (and a device reset) stops
+// it. Enabled/disabled: every ring starts disabled; SET_VRING_ENABLE sets
+// it at any time once protocol features were negotiated (QEMU sends it
+// before SET_FEATURES), and it is remembered while the ring is stopped;
+// SET_FEATURES without VHOST_USER_F_PROTOCOL_FEATURES enables every ring.
+// A ring moves data only when started, enabled, and its size, addresses,
+// call and kick are known.
 //
 // Data path (virtio-net queue 2k receives, 2k+1 transmits):
 //   sink: every TX buffer's bytes are read (checksum) and counted;
@@ -69,6 +74,8 @@ struct BackendCounters {
   uint64_t rx_too_big = 0;          // echo: a frame no RX buffer chain can hold
   uint64_t kicks = 0;
   uint64_t calls = 0;
+  uint64_t error_signals = 0;       // broken rings reported through the SET_VRING_ERR eventfd
+  std::vector<uint64_t> vring_used; // buffers completed, by vring (2k RX, 2k+1 TX of pair k)
 };
 
 class Backend {
@@ -107,7 +114,10 @@ class Backend {
     uint32_t base = 0;            // SET_VRING_BASE payload, applied when the ring starts
     bool base_set = false;
     Fd call;
+    bool call_set = false;        // SET_VRING_CALL seen (an fd, or none: the front-end polls)
     Fd kick;
+    Fd err;                       // SET_VRING_ERR: signalled when the ring breaks
+    bool broken_reported = false;
     std::unique_ptr<boost::asio::posix::stream_descriptor> kick_wait;
     bool started = false;
     bool enabled = false;
@@ -133,14 +143,24 @@ class Backend {
 
   bool packed() const;
   size_t net_header_len() const;
-  bool running(const Vring& v) const { return v.started && v.enabled && !v.dev.valueless_by_exception() &&
-                                              !std::holds_alternative<std::monostate>(v.dev); }
+  bool running(const Vring& v) const {
+    return v.started && v.enabled && v.call_set && !v.dev.valueless_by_exception() &&
+           !std::holds_alternative<std::monostate>(v.dev);
+  }
+  // SET_VRING_ENABLE is legal once the front-end negotiated protocol
+  // features, before or after SET_FEATURES acknowledges bit 30.
+  bool protocol_features_negotiated() const {
+    return protocol_features_set_ || (features_ & ring::feature_bit(kFeatureProtocolFeatures));
+  }
 
   // Data path, one instantiation per ring layout.
   template <class Dev> size_t sink(Dev& tx, uint32_t budget);
   template <class TxDev, class RxDev> size_t echo(TxDev& tx, RxDev& rx, uint32_t budget);
   // Publishes a ring's completions and signals the front-end if it wants it.
-  template <class Dev> void finish(Dev& dev, Vring& v);
+  template <class Dev> void finish(Dev& dev, uint32_t index);
+  // A ring the core broke: NEEDS_RESET, the error eventfd, one log line
+  // with the rule and where in the ring.
+  template <class Dev> void report_broken(Dev& dev, uint32_t index);
   size_t process_pair(uint32_t pair, uint32_t budget);
   void drain(uint32_t index);
 
@@ -153,6 +173,7 @@ class Backend {
   uint64_t offered_protocol_features_ = 0;
   uint64_t features_ = 0;
   uint64_t protocol_features_ = 0;
+  bool protocol_features_set_ = false;
   bool features_set_ = false;
   uint64_t status_ = 0;
   bool owner_set_ = false;
