@@ -21,6 +21,10 @@ constexpr const char* kRunUsage =
     "--strict: a conformance-monitor violation fails the run.\n"
     "Exit codes: 0 ok, 1 the run found errors, 2 bad arguments or configuration.\n";
 
+constexpr const char* kParamsUsage =
+    "usage: virtiosim params [--json]\n"
+    "Every parameter of `virtiosim run`: key, unit, default and why; --json for machines.\n";
+
 bool write_file(const std::string& path, const std::string& text) {
   const std::filesystem::path p(path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
@@ -84,7 +88,18 @@ int run_main(int argc, char** argv) {
 }
 
 int params_main(int argc, char** argv) {
-  const bool json = argc > 1 && std::strcmp(argv[1], "--json") == 0;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
+    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(kParamsUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "virtiosim params: unknown option '%s'\n%s", argv[i], kParamsUsage);
+      return 2;
+    }
+  }
   Config cfg;
   if (json) std::puts("[");
   bool first = true;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "waves/gtkw.h"
 #include "waves/ring_events.h"
@@ -32,8 +33,10 @@ int usage_error(const std::string& what) {
 
 int waves_main(int argc, char** argv) {
   if (argc < 2) return usage_error("missing command");
+  // --help anywhere, as for every command: `waves summarize --help` too.
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") return std::fputs(kUsage, stdout), 0;
   const std::string cmd = argv[1];
-  if (cmd == "--help" || cmd == "-h") return std::fputs(kUsage, stdout), 0;
   if (cmd == "kinds") {
     for (unsigned k = 0; k < kEventKinds; ++k)
       std::printf("%-18s %-24s %s\n", name(static_cast<EventKind>(k)), signal_of(static_cast<EventKind>(k)),

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "transport/vhost_user/drive.h"
@@ -111,6 +112,9 @@ int vhost_user_main(int argc, char** argv) {
   CLI::App* drive_cmd = app.add_subcommand("drive", "be a vhost-user front-end: send numbered frames, check the echoes");
   add_serve_options(*serve_cmd, so);
   add_drive_options(*drive_cmd, d);
+  // CLI11 would call an unknown word a missing subcommand; name it instead.
+  if (argc >= 2 && argv[1][0] != '-' && std::string_view(argv[1]) != "serve" && std::string_view(argv[1]) != "drive")
+    return bad_arguments("unknown subcommand '" + std::string(argv[1]) + "'");
   try {
     // argv[0] is "vhost-user": CLI11 skips it as the program name.
     app.parse(argc, argv);
