@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Linux guest against `virtiosim vhost-user serve --mode echo`: QEMU (TCG)
+# boots a Debian kernel with a busybox initramfs (make-guest.sh) whose
+# virtio-net-pci device is backed by serve over vhost-user. The guest pings
+# a static neighbour; serve echoes every frame with the MACs swapped, so the
+# guest receives each one. The test compares the guest's interface counters
+# with serve's own counters: QEMU silently falls back on its own virtio-net
+# when the vhost-user start fails, so the guest's counters alone prove
+# nothing.
+#
+# usage: guest.sh CASE VIRTIOSIM_BINARY [GUEST_DIR]
+#   packed         packed ring, one queue pair
+#   split          split ring, one queue pair
+#   packed-mq      packed, 2 queue pairs, 2 vCPUs, a ping pinned on each
+#   split-reload   split; rmmod + modprobe virtio_net between two phases
+#                  (GET_VRING_BASE, then a fresh setup on one connection)
+#   packed-noopts  packed, event_idx=off, indirect_desc=off, mrg_rxbuf=off
+#   reconnect      split; serve killed after phase 1 and started again on
+#                  the same socket, QEMU (reconnect=1) connects again
+# GUEST_DIR (or $VS_GUEST_DIR) caches the kernel and initramfs between runs
+# (default: /tmp/virtiosim-guest). VS_FRAMES overrides the pings per CPU.
+# VS_BACKEND=testpmd runs DPDK's vhost back-end (macswap) in place of serve,
+# to check the guest and the QEMU command line alone.
+set -euo pipefail
+case_name=${1:?usage: guest.sh CASE VIRTIOSIM_BINARY [GUEST_DIR]}
+virtiosim=${2:?usage: guest.sh CASE VIRTIOSIM_BINARY [GUEST_DIR]}
+guest_dir=${3:-${VS_GUEST_DIR:-/tmp/virtiosim-guest}}
+backend=${VS_BACKEND:-serve}
+here=$(cd "$(dirname "$0")" && pwd)
+
+# Scenario per case: ring, queue pairs, vCPUs, pinging CPUs, pings per CPU
+# and phase, phases and what happens between them, extra device options.
+packed=on queues=1 smp=1 cpus=0 frames=100 phases=1 between=none devopts= chardevopts=
+case "$case_name" in
+  packed) ;;
+  split) packed=off ;;
+  packed-mq) queues=2 smp=2 cpus=0,1 frames=60 ;;
+  split-reload) packed=off phases=2 between=reload frames=60 ;;
+  packed-noopts) devopts=,event_idx=off,indirect_desc=off,mrg_rxbuf=off ;;
+  reconnect) packed=off phases=2 between=relink frames=60 chardevopts=,reconnect=1 ;;
+  *) echo "guest.sh: unknown case '$case_name'" >&2; exit 2 ;;
+esac
+frames=${VS_FRAMES:-$frames}
+ncpus=$(echo "${cpus//,/ }" | wc -w)
+pings=$((frames * ncpus))
+
+for tool in qemu-system-x86_64 timeout; do
+  command -v "$tool" >/dev/null || { echo "FAIL ($case_name): $tool not found; run scripts/install-deps.sh test" >&2; exit 1; }
+done
+[ "$backend" = testpmd ] || [ -x "$virtiosim" ] || { echo "FAIL ($case_name): $virtiosim is not executable" >&2; exit 1; }
+"$here/make-guest.sh" "$guest_dir"
+
+dir=$(mktemp -d /tmp/virtiosim-guest-run.XXXXXX)
+sock=$dir/vu.sock
+serve_pid= qemu_pid= pmd_pid=
+cleanup() {
+  local p
+  for p in $qemu_pid $serve_pid $pmd_pid; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in $qemu_pid $serve_pid $pmd_pid; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+  [ -z "$pmd_pid" ] || rm -rf "/var/run/dpdk/vsguest$$" 2>/dev/null || true
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL ($case_name): $*" >&2
+  local f
+  for f in "$dir"/console.log "$dir"/qemu.log "$dir"/serve*.out "$dir"/serve*.log "$dir"/pmd.log; do
+    [ -f "$f" ] && { echo "--- tail of $(basename "$f")" >&2; grep -v '^+ ' "$f" | tail -25 >&2; }
+  done
+  exit 1
+}
+
+# --- back-end -------------------------------------------------------------
+serve_n=0
+start_serve() {
+  serve_n=$((serve_n + 1))
+  local args=(vhost-user serve --socket "$sock" --mode echo)
+  [ "$queues" -gt 1 ] && args+=(--queues "$queues")
+  "$virtiosim" "${args[@]}" >"$dir/serve$serve_n.out" 2>"$dir/serve$serve_n.log" &
+  serve_pid=$!
+  for _ in $(seq 200); do [ -S "$sock" ] && return 0; kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.05; done
+  fail "serve did not listen on $sock"
+}
+# Stops serve with SIGINT; it prints its counters on the way out.
+stop_serve() {
+  kill -INT "$serve_pid" 2>/dev/null || true
+  local rc=0
+  wait "$serve_pid" || rc=$?
+  serve_pid=
+  [ "$rc" = 0 ] || fail "serve #$serve_n exited with $rc (ring or protocol errors, or a crash)"
+  grep -q 'serve (exit):' "$dir/serve$serve_n.out" || fail "serve #$serve_n printed no exit counters"
+}
+serve_counter() {  # instance key
+  local v
+  v=$(grep 'serve (exit):' "$dir/serve$1.out" | tail -1 | grep -o " $2=[0-9]*" | cut -d= -f2)
+  [ -n "$v" ] || fail "serve #$1 reported no $2"
+  echo "$v"
+}
+start_testpmd() {
+  rm -f "$sock"
+  timeout -s INT 170 dpdk-testpmd --no-huge -m 512 --no-pci --file-prefix="vsguest$$" --lcores 0@0,1@0 \
+    --vdev "net_vhost0,iface=$sock,queues=$queues" -- --forward-mode=macswap --auto-start \
+    --total-num-mbufs=32768 --stats-period 5 --rxq="$queues" --txq="$queues" >"$dir/pmd.log" 2>&1 &
+  pmd_pid=$!
+  for _ in $(seq 600); do [ -S "$sock" ] && return 0; sleep 0.05; done
+  fail "testpmd did not listen on $sock"
+}
+
+# --- QEMU -----------------------------------------------------------------
+netq= devq=
+if [ "$queues" -gt 1 ]; then netq=,queues=$queues; devq=,mq=on; fi
+# vectors=0: QEMU 7.2 (Debian 12) without KVM crashes (SIGSEGV in
+# msix_set_vector_notifiers, from vhost_net_start) when the guest starts a
+# vhost-user device with MSI-X; the device uses INTx. romfile=: no iPXE.
+qemu_args=(-accel tcg -m 256M -smp "$smp" -nodefaults -no-reboot -display none
+  -kernel "$guest_dir/vmlinuz" -initrd "$guest_dir/initramfs.cpio"
+  -append "console=ttyS0 quiet ipv6.disable=1 panic=-1 vs.frames=$frames vs.cpus=$cpus vs.phases=$phases vs.between=$between"
+  -serial "file:$dir/console.log"
+  -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
+  -chardev "socket,id=c0,path=$sock$chardevopts"
+  -netdev "vhost-user,id=n0,chardev=c0$netq"
+  -device "virtio-net-pci,netdev=n0,mac=02:00:00:00:00:01,packed=$packed$devq$devopts,vectors=0,romfile=")
+
+t0=$(date +%s.%N)
+if [ "$backend" = testpmd ]; then start_testpmd; else start_serve; fi
+: >"$dir/console.log"
+timeout 150 qemu-system-x86_64 "${qemu_args[@]}" >"$dir/qemu.log" 2>&1 &
+qemu_pid=$!
+
+# Wait for poweroff; in the reconnect case restart serve when the guest
+# has finished phase 1 and waits for its link to go down.
+restarted=0
+while kill -0 "$qemu_pid" 2>/dev/null; do
+  if [ "$between" = relink ] && [ "$restarted" = 0 ] && grep -q '^VS-WAIT phase=1' "$dir/console.log"; then
+    [ "$backend" = serve ] || fail "reconnect needs serve"
+    stop_serve
+    start_serve
+    restarted=1
+  fi
+  sleep 0.2
+done
+qemu_rc=0
+wait "$qemu_pid" || qemu_rc=$?
+qemu_pid=
+t1=$(date +%s.%N)
+
+# --- results ----------------------------------------------------------------
+grep -q '^VS-ERROR' "$dir/console.log" && fail "guest: $(grep '^VS-ERROR' "$dir/console.log" | head -1)"
+[ "$qemu_rc" = 0 ] || fail "QEMU exited with $qemu_rc (124: timed out)"
+grep -q '^VS-DONE ok' "$dir/console.log" || fail "the guest did not finish its scenario"
+if grep -q 'falling back on userspace virtio' "$dir/qemu.log"; then
+  fail "QEMU fell back on userspace virtio: the vhost-user back-end was not used"
+fi
+grep '^VS-START' "$dir/console.log" || true
+
+guest_tx=0 guest_rx=0 guest_txb=0 guest_rxb=0
+declare -a phase_tx phase_rx
+for p in $(seq "$phases"); do
+  line=$(grep "^VS-RESULT phase=$p " "$dir/console.log" | tail -1)
+  [ -n "$line" ] || fail "no result from the guest for phase $p"
+  g() { echo "$line" | grep -o " $1=[0-9]*" | cut -d= -f2; }
+  echo "guest phase $p: pings=$(g pings) tx_packets=$(g tx_packets) rx_packets=$(g rx_packets) tx_bytes=$(g tx_bytes) rx_bytes=$(g rx_bytes) tx_dropped=$(g tx_dropped) rx_dropped=$(g rx_dropped)"
+  [ "$(g pings)" = "$pings" ] || fail "phase $p: the guest sent $(g pings) pings, $pings expected"
+  [ "$(g tx_packets)" = "$pings" ] || fail "phase $p: guest tx_packets=$(g tx_packets), expected $pings (one frame per ping)"
+  [ "$(g rx_packets)" = "$pings" ] || fail "phase $p: guest rx_packets=$(g rx_packets), expected $pings (every frame echoed once)"
+  for k in tx_dropped rx_dropped tx_errors rx_errors; do [ "$(g $k)" = 0 ] || fail "phase $p: guest $k=$(g $k)"; done
+  phase_tx[$p]=$(g tx_packets); phase_rx[$p]=$(g rx_packets)
+  guest_tx=$((guest_tx + $(g tx_packets))); guest_rx=$((guest_rx + $(g rx_packets)))
+  guest_txb=$((guest_txb + $(g tx_bytes))); guest_rxb=$((guest_rxb + $(g rx_bytes)))
+done
+
+if [ "$backend" = testpmd ]; then
+  kill -INT "$pmd_pid"; wait "$pmd_pid" || true; pmd_pid=
+  b_tx=$(grep -A2 'Accumulated forward statistics' "$dir/pmd.log" | grep -o 'RX-packets: *[0-9]*' | tail -1 | awk '{print $2}')
+  b_rx=$(grep -A2 'Accumulated forward statistics' "$dir/pmd.log" | grep -o 'TX-packets: *[0-9]*' | tail -1 | awk '{print $2}')
+  b_txb=$guest_txb b_rxb=$guest_rxb
+  echo "testpmd: RX-packets (guest TX)=$b_tx TX-packets (to the guest)=$b_rx"
+else
+  stop_serve
+  b_tx=0 b_rx=0 b_txb=0 b_rxb=0
+  for i in $(seq "$serve_n"); do
+    echo "serve #$i: $(grep 'serve (exit):' "$dir/serve$i.out" | tail -1 | sed 's/.*(exit): //')"
+    for k in ring_errors protocol_errors tx_malformed rx_too_big; do
+      [ "$(serve_counter "$i" $k)" = 0 ] || fail "serve #$i $k=$(serve_counter "$i" $k)"
+    done
+    [ "$(serve_counter "$i" connections)" -ge 1 ] || fail "serve #$i saw no connection"
+    b_tx=$((b_tx + $(serve_counter "$i" tx_packets))); b_rx=$((b_rx + $(serve_counter "$i" rx_packets)))
+    b_txb=$((b_txb + $(serve_counter "$i" tx_bytes))); b_rxb=$((b_rxb + $(serve_counter "$i" rx_bytes)))
+  done
+  if [ "$between" = relink ]; then
+    # each serve carried its own phase: nothing counted twice across the restart
+    [ "$(serve_counter 1 tx_packets)" = "${phase_tx[1]}" ] || fail "serve #1 took $(serve_counter 1 tx_packets) frames, the guest sent ${phase_tx[1]} before the restart"
+    [ "$(serve_counter 2 tx_packets)" = "${phase_tx[2]}" ] || fail "serve #2 took $(serve_counter 2 tx_packets) frames, the guest sent ${phase_tx[2]} after the restart"
+  fi
+fi
+echo "RESULT $case_name: pings=$((pings * phases)) guest tx=$guest_tx rx=$guest_rx; $backend tx=$b_tx rx=$b_rx; wall $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s"
+[ "$b_tx" = "$guest_tx" ] || fail "the guest sent $guest_tx frames, $backend took $b_tx"
+[ "$b_rx" = "$guest_rx" ] || fail "$backend returned $b_rx frames, the guest received $guest_rx"
+[ "$b_txb" = "$guest_txb" ] || fail "the guest sent $guest_txb bytes, $backend took $b_txb"
+[ "$b_rxb" = "$guest_rxb" ] || fail "$backend returned $b_rxb bytes, the guest received $guest_rxb"
+[ "$guest_tx" = $((pings * phases)) ] || fail "total frames $guest_tx, expected $((pings * phases))"
+echo "PASS ($case_name)"
