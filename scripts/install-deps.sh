@@ -12,8 +12,12 @@ build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-
 # The pytest suites (python/tests) run under /usr/bin/python3 with Debian's
 # pytest, numpy, matplotlib and tqdm; python3-distributed runs a sweep on a
 # local dask cluster.
+# The guest tests (testbench/guest) boot a Debian kernel under QEMU with a
+# busybox initramfs built with cpio (the kernel itself is fetched with
+# apt-get download, not installed).
 test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23 gtkwave
-           python3-pytest python3-numpy python3-matplotlib python3-tqdm python3-distributed)
+           python3-pytest python3-numpy python3-matplotlib python3-tqdm python3-distributed
+           qemu-system-x86 busybox-static cpio)
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
