@@ -134,11 +134,12 @@ class Frontside {
   void* host_ = nullptr;
 };
 
-// The TX ring in guest memory, driven by the ring core's driver side.
+// A ring in guest memory (TX at kGpa, RX at kGpa + 64 KiB), driven by the
+// ring core's driver side.
 template <class Driver, class Layout>
 struct TxRing {
-  explicit TxRing(Frontside& f, uint64_t features)
-      : layout(Layout::place(kGpa, kNum)), drv(f.guest(), layout, ring::Features{features}) {}
+  explicit TxRing(Frontside& f, uint64_t features, uint64_t at = kGpa)
+      : layout(Layout::place(at, kNum)), drv(f.guest(), layout, ring::Features{features}) {}
 
   // One frame: net header (12 bytes with VERSION_1) and 60 bytes.
   void send_frame(uint64_t token, uint64_t addr = kGpa + 0x10000) {
@@ -178,12 +179,13 @@ class RingStates : public ::testing::Test {
     return feature_bit(VIRTIO_F_VERSION_1) | feature_bit(kFeatureProtocolFeatures) | L::kLayoutBit;
   }
   // Per ring, as QEMU's vhost_virtqueue_start: NUM, BASE, ADDR, KICK, CALL.
-  void start_tx(Frontside& f, TxRing<typename L::Driver, typename L::Layout>& tx, bool with_call = true) {
-    f.send(Request::SET_VRING_NUM, VringState{kTx, kNum});
-    f.send(Request::SET_VRING_BASE, VringState{kTx, L::kFreshBase});
-    f.vring_addr(kTx, tx.layout.desc, tx.driver_area(), tx.device_area());
-    f.kick(kTx);
-    if (with_call) f.call(kTx);
+  void start_tx(Frontside& f, TxRing<typename L::Driver, typename L::Layout>& tx, bool with_call = true,
+                uint32_t index = kTx) {
+    f.send(Request::SET_VRING_NUM, VringState{index, kNum});
+    f.send(Request::SET_VRING_BASE, VringState{index, L::kFreshBase});
+    f.vring_addr(index, tx.layout.desc, tx.driver_area(), tx.device_area());
+    f.kick(index);
+    if (with_call) f.call(index);
   }
   // The protocol prefix with protocol features negotiated (STATUS among them).
   void negotiate(Frontside& f) {
@@ -327,6 +329,37 @@ TYPED_TEST(RingStates, BrokenRingSignalsItsErrorEventfd) {
   EXPECT_NE(f.reply_u64(Request::GET_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, 0u);
   (void)f.poll();
   EXPECT_EQ(f.take_err(), 0u) << "signalled twice";
+}
+
+// Echo: the RX ring breaks while a TX frame waits for room in it. The TX
+// frame is put back, not completed and not lost: nothing of TX is used,
+// and TX is not taken from again while RX stays broken.
+TYPED_TEST(RingStates, EchoPutsTheTxFrameBackWhenRxBreaks) {
+  Frontside f(NetMode::echo);
+  this->negotiate(f);
+  f.enable(0, true);
+  f.enable(kTx, true);
+  TxRing<typename TypeParam::Driver, typename TypeParam::Layout> tx(f, this->features());
+  TxRing<typename TypeParam::Driver, typename TypeParam::Layout> rx(f, this->features(), kGpa + 0x10000);
+  this->start_tx(f, tx);
+  this->start_tx(f, rx, true, 0);
+  ASSERT_TRUE(f.settle());
+  const ring::Segment bad{kGpa + kMemBytes + 0x1000, 2048};  // an RX buffer outside guest memory
+  ASSERT_EQ(rx.drv.add({}, std::span(&bad, 1), 100), ring::RingError::ok);
+  tx.send_frame(1, kGpa + 0x20000);
+  for (int i = 0; i < 3; ++i) (void)f.poll();
+  EXPECT_EQ(f.backend().counters().ring_errors, 1u);
+  EXPECT_EQ(f.backend().counters().tx_packets, 0u);
+  EXPECT_EQ(f.backend().counters().vring_used[kTx], 0u);
+  ring::UsedBuffer u;
+  const ring::Result<bool> r = tx.drv.get_used(u);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value) << "the TX frame was completed although it was never echoed";
+  // GET_VRING_BASE: TX resumes at the frame, which was not consumed.
+  f.send(Request::GET_VRING_BASE, VringState{kTx, 0});
+  const std::optional<Message> base = f.reply(Request::GET_VRING_BASE);
+  ASSERT_TRUE(base);
+  EXPECT_EQ(std::get<VringState>(base->payload).num & 0x7fff, 0u) << "the TX frame was taken and dropped";
 }
 
 }  // namespace

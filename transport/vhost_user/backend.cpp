@@ -361,6 +361,12 @@ ProtocolError Backend::start_ring(uint32_t index) {
   v.started = true;
   v.broken_reported = false;
   v.notifications_armed = false;
+  if (opts_.log)
+    std::fprintf(stderr,
+                 "vhost-user: vring %u started: %s, %u entries, desc 0x%llx driver area 0x%llx device area 0x%llx "
+                 "(guest-physical)\n",
+                 index, packed() ? "packed" : "split", v.num, static_cast<unsigned long long>(*desc),
+                 static_cast<unsigned long long>(*avail), static_cast<unsigned long long>(*used));
   std::visit([](auto& d) {
     if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.disable_notifications();
   }, v.dev);
@@ -449,7 +455,8 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
   const size_t hdr = net_header_len();
   const bool mergeable = features_ & feature_bit(net::kFeatureMrgRxbuf);
   size_t n = 0;
-  while (n < budget) {
+  // A broken RX ring takes nothing: TX frames stay in their ring.
+  while (n < budget && !rx.broken()) {
     const ring::Result<bool> r = tx.pop(chain_);
     if (!r.ok() || !r.value) break;
     frame_.resize(chain_.readable_bytes);
@@ -474,7 +481,10 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
       if (k == 1 && !mergeable) { too_big = true; break; }
       if (rx_chains_.size() <= k) rx_chains_.emplace_back();
       const ring::Result<bool> rr = rx.pop(rx_chains_[k]);
-      if (!rr.ok()) return n;  // RX broke; finish() reports it
+      if (!rr.ok()) {  // RX broke (finish() reports it): the TX frame goes back
+        tx.discard(chain_);
+        return n;
+      }
       if (!rr.value) { rx_empty = true; break; }
       room += rx_chains_[k].writable_bytes;
       ++k;
