@@ -169,6 +169,26 @@ for p in $(seq "$phases"); do
   [ "$(g rx_packets)" = "$pings" ] || fail "phase $p: guest rx_packets=$(g rx_packets), expected $pings (every frame echoed once)"
   for k in tx_dropped rx_dropped tx_errors rx_errors; do [ "$(g $k)" = 0 ] || fail "phase $p: guest $k=$(g $k)"; done
   phase_tx[$p]=$(g tx_packets); phase_rx[$p]=$(g rx_packets)
+  if [ "$queues" -gt 1 ]; then
+    # Both queue pairs must carry frames (XPS puts each CPU's pings on its
+    # own TX queue; serve echoes on the pair a frame came from). The
+    # driver's per-queue counters are cumulative since modprobe, so this
+    # holds for a one-phase case.
+    stats=$(grep "^VS-ETHSTATS phase=$p " "$dir/console.log" | tail -1)
+    s() { echo "$stats" | grep -o " $1=[0-9]*" | cut -d= -f2; }
+    per_queue= sum_tx=0 sum_rx=0
+    for q in $(seq 0 $((queues - 1))); do
+      qt=$(s "tx_queue_${q}_packets"); qr=$(s "rx_queue_${q}_packets")
+      [ -n "$qt" ] && [ -n "$qr" ] || fail "phase $p: no per-queue counters from the guest's driver (ethstats)"
+      per_queue="$per_queue pair$q: tx=$qt rx=$qr;"
+      [ "$qt" -gt 0 ] || fail "phase $p: TX queue $q carried no frame"
+      [ "$qr" -gt 0 ] || fail "phase $p: RX queue $q received no frame"
+      sum_tx=$((sum_tx + qt)); sum_rx=$((sum_rx + qr))
+    done
+    echo "guest phase $p per queue:$per_queue"
+    [ "$p" != 1 ] || [ "$sum_tx" = "$(g tx_packets)" ] || fail "per-queue TX counters add up to $sum_tx, tx_packets=$(g tx_packets)"
+    [ "$p" != 1 ] || [ "$sum_rx" = "$(g rx_packets)" ] || fail "per-queue RX counters add up to $sum_rx, rx_packets=$(g rx_packets)"
+  fi
   guest_tx=$((guest_tx + $(g tx_packets))); guest_rx=$((guest_rx + $(g rx_packets)))
   guest_txb=$((guest_txb + $(g tx_bytes))); guest_rxb=$((guest_rxb + $(g rx_bytes)))
 done

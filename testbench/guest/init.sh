@@ -107,6 +107,9 @@ while [ $p -le "$phases" ]; do
     line="$line $k=$(($(cat $stat/$k) - b))"
   done
   say "$line irq=$(irqs)"
+  # the driver's own counters, cumulative since modprobe (per queue:
+  # rx_queue_N_packets, tx_queue_N_packets)
+  say "VS-ETHSTATS phase=$p $(ethstats eth0 2>&1)"
   if [ $p -lt "$phases" ]; then
     case "$between" in
       reload)

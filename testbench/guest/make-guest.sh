@@ -18,12 +18,12 @@ out=$(cd "$out" && pwd)
 exec 9>"$out/.lock"
 flock 9
 
-stamp=$(cat "$here/init.sh" "$here/make-guest.sh" | sha256sum | cut -c1-16)
+stamp=$(cat "$here/init.sh" "$here/ethstats.c" "$here/make-guest.sh" | sha256sum | cut -c1-16)
 if [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.cpio" ] && [ "$(cat "$out/initramfs.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
 
-for tool in apt-get apt-cache dpkg-deb cpio; do
+for tool in apt-get apt-cache dpkg-deb cpio cc; do
   command -v "$tool" >/dev/null || { echo "make-guest.sh: $tool not found" >&2; exit 1; }
 done
 busybox=/bin/busybox
@@ -92,8 +92,8 @@ if [ ! -f "$out/vmlinuz" ] || [ ! -d "$out/modules" ] || [ ! -f "$out/kernel-ver
 fi
 kver=$(cat "$out/kernel-version")
 
-# Initramfs: busybox, its applet links, the modules (with a modules.dep from
-# busybox depmod) and /init.
+# Initramfs: busybox, its applet links, ethstats, the modules (with a
+# modules.dep from busybox depmod) and /init.
 root=$work/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,lib/modules}
 cp "$busybox" "$root/bin/busybox"
@@ -103,6 +103,8 @@ done
 cp -r "$out/modules/$kver" "$root/lib/modules/"
 "$busybox" depmod -b "$root" "$kver"
 grep -q virtio_net "$root/lib/modules/$kver/modules.dep" || { echo "make-guest.sh: depmod gave no virtio_net" >&2; exit 1; }
+# ethstats: the driver's ethtool counters (per queue), static like busybox
+cc -static -O2 -Wall -o "$root/bin/ethstats" "$here/ethstats.c"
 cp "$here/init.sh" "$root/init"
 chmod 755 "$root/init"
 (cd "$root" && find . -print0 | sort -z | cpio --null -o -H newc --quiet) >"$out/initramfs.cpio.tmp"
