@@ -34,8 +34,10 @@ int usage_error(const std::string& what) {
 int waves_main(int argc, char** argv) {
   if (argc < 2) return usage_error("missing command");
   // --help anywhere, as for every command: `waves summarize --help` too.
-  for (int i = 1; i < argc; ++i)
-    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") return std::fputs(kUsage, stdout), 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") return std::fputs(kUsage, stdout), 0;
+  }
   const std::string cmd = argv[1];
   if (cmd == "kinds") {
     for (unsigned k = 0; k < kEventKinds; ++k)

@@ -25,8 +25,9 @@ constexpr int kBadArguments = 2;
 // only.
 template <class T>
 CLI::Validator in_range(T min, T max) {
-  const std::string range =
-      max == std::numeric_limits<T>::max() ? ">=" + std::to_string(min) : std::to_string(min) + ".." + std::to_string(max);
+  const std::string range = max == std::numeric_limits<T>::max()
+                                ? ">=" + std::to_string(min)
+                                : std::to_string(min) + ".." + std::to_string(max);
   return CLI::Validator(
       [min, max, range](std::string& s) -> std::string {
         T v{};
@@ -45,8 +46,8 @@ CLI::Option* add_choice(CLI::App& app, const std::string& name, T& target, const
                         const std::string& default_word, const std::string& help) {
   std::vector<std::string> words;
   for (const auto& [word, value] : choices) words.push_back(word);
-  return app.add_option_function<std::string>(name, [&target, choices](const std::string& w) { target = choices.at(w); },
-                                              help)
+  auto set = [&target, choices](const std::string& w) { target = choices.at(w); };
+  return app.add_option_function<std::string>(name, set, help)
       ->check(CLI::IsMember(words))
       ->default_str(default_word);
 }
@@ -109,12 +110,14 @@ int vhost_user_main(int argc, char** argv) {
   ServeOptions so;
   DriveOptions d;
   CLI::App* serve_cmd = app.add_subcommand("serve", "be a virtio-net vhost-user back-end on a Unix socket");
-  CLI::App* drive_cmd = app.add_subcommand("drive", "be a vhost-user front-end: send numbered frames, check the echoes");
+  CLI::App* drive_cmd =
+      app.add_subcommand("drive", "be a vhost-user front-end: send numbered frames, check the echoes");
   add_serve_options(*serve_cmd, so);
   add_drive_options(*drive_cmd, d);
   // CLI11 would call an unknown word a missing subcommand; name it instead.
-  if (argc >= 2 && argv[1][0] != '-' && std::string_view(argv[1]) != "serve" && std::string_view(argv[1]) != "drive")
-    return bad_arguments("unknown subcommand '" + std::string(argv[1]) + "'");
+  const std::string_view first = argc >= 2 ? argv[1] : "";
+  if (!first.empty() && first[0] != '-' && first != serve_cmd->get_name() && first != drive_cmd->get_name())
+    return bad_arguments("unknown subcommand '" + std::string(first) + "'");
   try {
     // argv[0] is "vhost-user": CLI11 skips it as the program name.
     app.parse(argc, argv);

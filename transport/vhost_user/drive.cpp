@@ -28,11 +28,6 @@ constexpr uint32_t kRxBufferSize = 2048;
 constexpr uint32_t kTxSlotSize = 2048;
 constexpr uint8_t kStatusDriverOk = 0x0f;  // ACKNOWLEDGE | DRIVER | DRIVER_OK | FEATURES_OK
 
-struct Rings {
-  uint64_t rx_ring = 0, tx_ring = 0;
-  uint64_t rx_buffers = 0, tx_slots = 0;
-};
-
 template <class Layout>
 RingAddresses addresses(const Layout& l);
 template <>
@@ -61,8 +56,10 @@ class Traffic {
         tx_ring_(mem.alloc(Layout::contiguous_bytes(o.queue_size), 64)),
         rx_bufs_(mem.alloc(uint64_t{rx_count_} * kRxBufferSize, 64)),
         tx_bufs_(mem.alloc(uint64_t{o.queue_size} * kTxSlotSize, 64)),
-        rx_{"rx", kRxQueue, Driver(mem.memory(), Layout::place(rx_ring_, o.queue_size), ring::Features{features}), &rep.rx_calls},
-        tx_{"tx", kTxQueue, Driver(mem.memory(), Layout::place(tx_ring_, o.queue_size), ring::Features{features}), &rep.tx_calls},
+        rx_{kRxQueue, Driver(mem.memory(), Layout::place(rx_ring_, o.queue_size), ring::Features{features}),
+            &rep.rx_calls},
+        tx_{kTxQueue, Driver(mem.memory(), Layout::place(tx_ring_, o.queue_size), ring::Features{features}),
+            &rep.tx_calls},
         seen_(o.packets, 0) {
     for (uint32_t i = o.queue_size; i-- > 0;) free_slots_.push_back(i);
   }
@@ -131,7 +128,6 @@ class Traffic {
 
   // One virtqueue, its eventfds, and (irq) its NAPI state.
   struct Queue {
-    const char* name;
     uint32_t index;  // vring index: kRxQueue or kTxQueue
     Driver vq;
     uint64_t* calls;
