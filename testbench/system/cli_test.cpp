@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ostream>
 #include <string>
 
 #include "testbench/system/run_virtiosim.h"
@@ -31,10 +32,19 @@ std::string lower(std::string s) {
   return s;
 }
 
+// A test name from a command line: "vhost-user serve" -> "vhost_user_serve".
+std::string test_name(const char* args) {
+  std::string n = args[0] ? args : "virtiosim";
+  std::replace_if(n.begin(), n.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+  return n;
+}
+
 struct HelpCase {
   const char* args;
   const char* usage;  // what the usage line must name
 };
+
+void PrintTo(const HelpCase& c, std::ostream* os) { *os << "virtiosim " << c.args; }
 
 class Help : public ::testing::TestWithParam<HelpCase> {};
 
@@ -57,16 +67,14 @@ INSTANTIATE_TEST_SUITE_P(
                       HelpCase{"vhost-user", "virtiosim vhost-user"},
                       HelpCase{"vhost-user serve", "virtiosim vhost-user serve"},
                       HelpCase{"vhost-user drive", "virtiosim vhost-user drive"}),
-    [](const ::testing::TestParamInfo<HelpCase>& i) {
-      std::string n = i.param.args[0] ? i.param.args : "virtiosim";
-      std::replace_if(n.begin(), n.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
-      return n;
-    });
+    [](const ::testing::TestParamInfo<HelpCase>& i) { return test_name(i.param.args); });
 
 struct BadCase {
   const char* args;
   const char* named;  // the argument the message must name
 };
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << "virtiosim " << c.args; }
 
 class BadArgument : public ::testing::TestWithParam<BadCase> {};
 
@@ -88,7 +96,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"vhost-user drive --socket s --packets -1", "--packets"},
                       BadCase{"vhost-user drive --socket s --notify often", "--notify"},
                       BadCase{"vhost-user drive --socket s --rx-buffers 300", "--rx-buffers"},
-                      BadCase{"vhost-user drive --socket s --ring split --queue-size 100", "--queue-size"}));
+                      BadCase{"vhost-user drive --socket s --ring split --queue-size 100", "--queue-size"}),
+    [](const ::testing::TestParamInfo<BadCase>& i) { return test_name(i.param.args); });
 
 }  // namespace
 }  // namespace virtiosim::testing

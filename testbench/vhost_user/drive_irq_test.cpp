@@ -6,6 +6,7 @@
 // stall, named by the ring that waited, and --allow-drops.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "testbench/vhost_user/serve_peer.h"
@@ -23,8 +24,15 @@ struct EchoCase {
 
 std::string case_name(const testing::TestParamInfo<EchoCase>& i) {
   const EchoCase& c = i.param;
-  return std::string(name(c.notify)) + (c.packed ? "_packed" : "_split") + (c.event_idx ? "_event_idx" : "_flags") +
-         "_rx" + (c.rx_buffers ? std::to_string(c.rx_buffers) : std::string("ring"));
+  return std::string(name(c.notify)) + (c.packed ? "_packed" : "_split") +
+         (c.event_idx ? "_event_idx" : "_flags") + "_rx" +
+         (c.rx_buffers ? std::to_string(c.rx_buffers) : std::string("ring"));
+}
+
+void PrintTo(const EchoCase& c, std::ostream* os) {
+  *os << "--notify " << name(c.notify) << " --ring " << (c.packed ? "packed" : "split") << " --event-idx "
+      << (c.event_idx ? "on" : "off") << " --rx-buffers " << (c.rx_buffers ? std::to_string(c.rx_buffers) : "ring")
+      << " --packets " << c.packets;
 }
 
 class DriveEcho : public testing::TestWithParam<EchoCase> {};
@@ -59,7 +67,8 @@ std::vector<EchoCase> echo_cases() {
   std::vector<EchoCase> v;
   for (bool packed : {true, false})
     for (bool event_idx : {true, false})
-      for (uint32_t rx : {1u, 4u, 0u}) v.push_back({Notify::irq, packed, event_idx, rx, rx == 1 ? 3000u : 10000u});
+      for (uint32_t rx : {1u, 4u, 0u})
+        v.push_back({Notify::irq, packed, event_idx, rx, rx == 1 ? 3000u : 10000u});
   for (bool packed : {true, false})
     for (uint32_t rx : {1u, 4u}) v.push_back({Notify::poll, packed, true, rx, rx == 1 ? 3000u : 10000u});
   return v;
