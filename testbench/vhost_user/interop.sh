@@ -140,7 +140,13 @@ case "$case_name" in
     if [ "$case_name" != drive-irq-rx4 ]; then
       [ "$(field echoed)" = 20000 ] || fail "not every frame came back"
     fi
-    case "$case_name" in drive-irq-*) [ "$(field rx_calls)" -gt 0 ] || fail "no RX call: not interrupt-driven" ;; esac
+    # Polling, drive asks for no calls. DPDK honours that except once per
+    # split ring with EVENT_IDX: it signals its first used buffer whatever
+    # used_event says (signalled_used_valid is false after a start).
+    case "$case_name" in
+      drive-irq-*) [ "$(field rx_calls)" -gt 0 ] || fail "no RX call: not interrupt-driven" ;;
+      *) [ "$(field rx_calls)" -le 1 ] && [ "$(field tx_calls)" -le 1 ] || fail "calls while callbacks were off" ;;
+    esac
     ;;
   restart)
     start_serve sink
