@@ -158,7 +158,7 @@ fi
 grep '^VS-START' "$dir/console.log" || true
 
 guest_tx=0 guest_rx=0 guest_txb=0 guest_rxb=0
-declare -a phase_tx phase_rx
+declare -a phase_tx phase_rx guest_qtx guest_qrx
 for p in $(seq "$phases"); do
   line=$(grep "^VS-RESULT phase=$p " "$dir/console.log" | tail -1)
   [ -n "$line" ] || fail "no result from the guest for phase $p"
@@ -179,6 +179,7 @@ for p in $(seq "$phases"); do
     per_queue= sum_tx=0 sum_rx=0
     for q in $(seq 0 $((queues - 1))); do
       qt=$(s "tx_queue_${q}_packets"); qr=$(s "rx_queue_${q}_packets")
+      guest_qtx[$q]=$qt; guest_qrx[$q]=$qr
       [ -n "$qt" ] && [ -n "$qr" ] || fail "phase $p: no per-queue counters from the guest's driver (ethstats)"
       per_queue="$per_queue pair$q: tx=$qt rx=$qr;"
       [ "$qt" -gt 0 ] || fail "phase $p: TX queue $q carried no frame"
@@ -211,6 +212,25 @@ else
     b_tx=$((b_tx + $(serve_counter "$i" tx_packets))); b_rx=$((b_rx + $(serve_counter "$i" rx_packets)))
     b_txb=$((b_txb + $(serve_counter "$i" tx_bytes))); b_rxb=$((b_rxb + $(serve_counter "$i" rx_bytes)))
   done
+  if [ "$queues" -gt 1 ] && [ "$serve_n" = 1 ]; then
+    # serve's used entries per virtqueue (vring 2q = RX of pair q, 2q+1 =
+    # TX), when this serve reports them, against the driver's per-queue
+    # counts: one used entry per frame (a 98-byte ping fits one buffer).
+    line=$(grep 'serve (exit):' "$dir/serve1.out" | tail -1)
+    if echo "$line" | grep -q ' vring0_used='; then
+      per_queue=
+      for q in $(seq 0 $((queues - 1))); do
+        vr=$(echo "$line" | grep -o " vring$((2 * q))_used=[0-9]*" | cut -d= -f2)
+        vt=$(echo "$line" | grep -o " vring$((2 * q + 1))_used=[0-9]*" | cut -d= -f2)
+        per_queue="$per_queue pair$q: tx=$vt rx=$vr;"
+        [ "$vt" = "${guest_qtx[$q]}" ] || fail "pair $q: serve used $vt TX entries, the guest's TX queue $q sent ${guest_qtx[$q]}"
+        [ "$vr" = "${guest_qrx[$q]}" ] || fail "pair $q: serve used $vr RX entries, the guest's RX queue $q received ${guest_qrx[$q]}"
+      done
+      echo "serve per queue:$per_queue"
+    else
+      echo "serve reports no per-queue figures: totals only"
+    fi
+  fi
   if [ "$between" = relink ]; then
     # each serve carried its own phase: nothing counted twice across the restart
     [ "$(serve_counter 1 tx_packets)" = "${phase_tx[1]}" ] || fail "serve #1 took $(serve_counter 1 tx_packets) frames, the guest sent ${phase_tx[1]} before the restart"
