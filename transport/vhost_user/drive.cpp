@@ -282,7 +282,8 @@ class Traffic {
   }
 
   // --allow-drops: every frame sent and every TX buffer back, so the
-  // back-end holds no frame of ours that could still come back.
+  // back-end has taken every frame; an echo still to come is at most one
+  // of its bursts away, which kDropSettleMs of quiet RX covers.
   bool quiescent() const {
     return o_.allow_drops && rep_.sent == o_.packets && tx_.vq.num_free() == o_.queue_size;
   }
