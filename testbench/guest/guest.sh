@@ -20,7 +20,8 @@
 # GUEST_DIR (or $VS_GUEST_DIR) caches the kernel and initramfs between runs
 # (default: /tmp/virtiosim-guest). VS_FRAMES overrides the pings per CPU.
 # VS_BACKEND=testpmd runs DPDK's vhost back-end (macswap) in place of serve,
-# to check the guest and the QEMU command line alone.
+# to check the guest and the QEMU command line alone. VS_KEEP=1 keeps the
+# run's logs (console, QEMU, serve) in /tmp.
 set -euo pipefail
 case_name=${1:?usage: guest.sh CASE VIRTIOSIM_BINARY [GUEST_DIR]}
 virtiosim=${2:?usage: guest.sh CASE VIRTIOSIM_BINARY [GUEST_DIR]}
@@ -61,7 +62,7 @@ cleanup() {
     kill -KILL "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
-  rm -rf "$dir"
+  if [ -n "${VS_KEEP:-}" ]; then echo "guest.sh: logs kept in $dir" >&2; else rm -rf "$dir"; fi
   [ -z "$pmd_pid" ] || rm -rf "/var/run/dpdk/vsguest$$" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -155,7 +156,20 @@ grep -q '^VS-DONE ok' "$dir/console.log" || fail "the guest did not finish its s
 if grep -q 'falling back on userspace virtio' "$dir/qemu.log"; then
   fail "QEMU fell back on userspace virtio: the vhost-user back-end was not used"
 fi
+# Anything else QEMU says about vhost is a failure too, except, across a
+# back-end restart, what a dead back-end causes (its sends fail and
+# GET_VRING_BASE cannot be answered; QEMU then restarts from the used index).
+unexpected=$(grep -iE 'vhost|fail|error' "$dir/qemu.log" || true)
+if [ "$between" = relink ]; then
+  unexpected=$(echo "$unexpected" | grep -vE 'Failed to set msg fds|Failed to read msg header|ring restore failed|^$' || true)
+fi
+[ -z "$unexpected" ] || fail "QEMU reported: $(echo "$unexpected" | head -3)"
 grep '^VS-START' "$dir/console.log" || true
+if [ "$backend" = serve ]; then
+  for i in $(seq "$serve_n"); do
+    echo "serve #$i: $(grep -c 'vring 0 started' "$dir/serve$i.log" || true) start(s) of vring 0"
+  done
+fi
 
 guest_tx=0 guest_rx=0 guest_txb=0 guest_rxb=0
 declare -a phase_tx phase_rx guest_qtx guest_qrx
