@@ -9,7 +9,8 @@
 #   echo                      testpmd virtio-user io --tx-first <-> serve --mode echo
 #   drive-packed | drive-split  drive -> testpmd vhost back-end, macswap
 #   drive-irq-packed | drive-irq-split  the same with drive --notify irq
-#   drive-irq-rx4             irq with 4 RX buffers: testpmd drops, the counts must agree
+#   drive-irq-rx4             irq with 4 RX buffers and 4 frames in flight: all back
+#   drive-irq-rx4-drops       irq with 4 RX buffers, no window: testpmd drops, the counts must agree
 #   restart                   testpmd port stop/start mid-stream, then a
 #                             reconnect, against one serve --mode sink
 set -uo pipefail
@@ -100,7 +101,7 @@ case "$case_name" in
     [ "$tx" -eq $((rx + 32)) ] || [ "$tx" -eq "$rx" ] || fail "testpmd TX $tx vs RX $rx"
     [ "${drop:-0}" = 0 ] || fail "testpmd dropped $drop"
     ;;
-  drive-packed | drive-split | drive-irq-packed | drive-irq-split | drive-irq-rx4)
+  drive-packed | drive-split | drive-irq-packed | drive-irq-split | drive-irq-rx4 | drive-irq-rx4-drops)
     # 20000 frames from drive to testpmd's vhost back-end in macswap; testpmd's
     # own totals must match ours: RX-packets = what we sent, TX-packets = what
     # came back intact, TX-dropped = what we count as dropped.
@@ -110,10 +111,14 @@ case "$case_name" in
     # event suppression asks for it (vhost_vring_call_packed/_split): with
     # --notify irq every echo we take was announced by a call.
     case "$case_name" in drive-irq-*) args+=(--notify irq) ;; esac
-    # Four RX buffers: testpmd drops a frame that finds RX empty and counts it
-    # in TX-dropped. --allow-drops lets drive end once every TX buffer is back
-    # and RX is quiet; the frames it did not get back must be exactly those.
-    [ "$case_name" = drive-irq-rx4 ] && args+=(--rx-buffers 4 --allow-drops)
+    # Four RX buffers. testpmd drops a frame that finds RX empty and counts it
+    # in TX-dropped. With a window of four frames in flight RX is never empty
+    # when a frame arrives: every frame must come back, each RX buffer reused
+    # 5000 times. With --allow-drops and no window drive ends once every TX
+    # buffer is back and RX is quiet; the frames it did not get back must be
+    # exactly testpmd's drops.
+    [ "$case_name" = drive-irq-rx4 ] && args+=(--rx-buffers 4 --window 4)
+    [ "$case_name" = drive-irq-rx4-drops ] && args+=(--rx-buffers 4 --allow-drops)
     timeout -s INT 40 "$testpmd" $(eal vh) --vdev "net_vhost0,iface=$dir/sock" -- $app --auto-start \
       --forward-mode=macswap >"$dir/vhost.log" 2>&1 &
     pmd_pid=$!
@@ -137,7 +142,7 @@ case "$case_name" in
     [ "$took" = "$(field packets_sent)" ] || fail "testpmd took $took of the $(field packets_sent) frames sent"
     [ "$returned" = "$(field echoed)" ] || fail "testpmd returned $returned frames, $(field echoed) came back intact"
     [ "$dropped" = "$(field dropped)" ] || fail "testpmd dropped $dropped frames, drive counts $(field dropped)"
-    if [ "$case_name" != drive-irq-rx4 ]; then
+    if [ "$case_name" != drive-irq-rx4-drops ]; then
       [ "$(field echoed)" = 20000 ] || fail "not every frame came back"
     fi
     # Polling, drive asks for no calls. DPDK honours that except once per

@@ -87,6 +87,10 @@ void add_drive_options(CLI::App& drive, DriveOptions& o) {
              "as Linux virtio_net's NAPI does");
   drive.add_option("--rx-buffers", o.rx_buffers, "RX buffers kept posted (default: the whole ring)")
       ->check(in_range(1u, 32768u));
+  drive.add_option("--window", o.window,
+                   "frames in flight (sent, not yet echoed) at most (default: half the ring; "
+                   "no limit with --allow-drops)")
+      ->check(in_range(1u, 32768u));
   add_choice(drive, "--event-idx", o.event_idx, {{"on", true}, {"off", false}}, "on",
              "negotiate VIRTIO_RING_F_EVENT_IDX when offered");
   drive.add_flag("--allow-drops", o.allow_drops,

@@ -47,11 +47,8 @@ class Traffic {
   Traffic(const DriveOptions& o, Frontend& fe, GuestMemfd& mem, uint64_t features, DriveReport& rep)
       : o_(o), fe_(fe), mem_(mem), rep_(rep), hdr_(net::header_len(features)),
         rx_count_(o.rx_buffers ? o.rx_buffers : o.queue_size),
-        // At most half a ring in flight, so RX always has room for every
-        // echo when it is fully stocked and the back-end never has to drop.
-        // A back-end allowed to drop gets no window: dropped frames would
-        // hold it shut.
-        window_(o.allow_drops ? UINT64_MAX : std::max<uint32_t>(o.queue_size / 2, 1)),
+        // DriveOptions::window
+        window_(o.window ? o.window : o.allow_drops ? UINT64_MAX : std::max<uint32_t>(o.queue_size / 2, 1)),
         rx_ring_(mem.alloc(Layout::contiguous_bytes(o.queue_size), 64)),
         tx_ring_(mem.alloc(Layout::contiguous_bytes(o.queue_size), 64)),
         rx_bufs_(mem.alloc(uint64_t{rx_count_} * kRxBufferSize, 64)),

@@ -42,6 +42,11 @@ struct DriveOptions {
   // stayed quiet for kDropSettleMs are reported as dropped, not lost; only
   // the back-end's own counters can confirm that they were dropped.
   bool allow_drops = false;
+  // At most this many frames sent and not yet echoed; 0: half the ring, so
+  // a fully stocked RX always has room for every echo (no limit with
+  // allow_drops: dropped frames would hold it shut). A window no larger
+  // than rx_buffers keeps a back-end that drops from ever finding RX empty.
+  uint32_t window = 0;
 };
 
 // --allow-drops: how long RX must stay quiet, with every TX buffer back,
