@@ -17,6 +17,14 @@
 #   packed-noopts  packed, event_idx=off, indirect_desc=off, mrg_rxbuf=off
 #   reconnect      split; serve killed after phase 1 and started again on
 #                  the same socket, QEMU (reconnect=1) connects again
+#   packed-broken, split-broken
+#                  after phase 1 the test points every RX descriptor
+#                  outside guest memory (corrupt_ring.py on the file that
+#                  backs the guest's RAM), as a buggy driver would; the
+#                  next echo breaks the RX ring: serve must log the rule
+#                  and address, signal SET_VRING_ERR (QEMU logs "vhost
+#                  vring error in virtqueue 0"), lose no TX frame, and
+#                  serve the next front-end (drive) afterwards
 # GUEST_DIR (or $VS_GUEST_DIR) caches the kernel and initramfs between runs
 # (default: /tmp/virtiosim-guest). VS_FRAMES overrides the pings per CPU.
 # VS_BACKEND=testpmd runs DPDK's vhost back-end (macswap) in place of serve,
@@ -39,6 +47,8 @@ case "$case_name" in
   split-reload) packed=off phases=2 between=reload frames=60 ;;
   packed-noopts) devopts=,event_idx=off,indirect_desc=off,mrg_rxbuf=off ;;
   reconnect) packed=off phases=2 between=relink frames=60 chardevopts=,reconnect=1 ;;
+  packed-broken) phases=2 between=corrupt frames=20 ;;
+  split-broken) packed=off phases=2 between=corrupt frames=20 ;;
   *) echo "guest.sh: unknown case '$case_name'" >&2; exit 2 ;;
 esac
 frames=${VS_FRAMES:-$frames}
@@ -53,7 +63,7 @@ done
 
 dir=$(mktemp -d /tmp/virtiosim-guest-run.XXXXXX)
 sock=$dir/vu.sock
-serve_pid= qemu_pid= pmd_pid=
+serve_pid= qemu_pid= pmd_pid= ram_file=
 cleanup() {
   local p
   for p in $qemu_pid $serve_pid $pmd_pid; do kill -TERM "$p" 2>/dev/null || true; done
@@ -63,6 +73,7 @@ cleanup() {
   done
   wait 2>/dev/null || true
   if [ -n "${VS_KEEP:-}" ]; then echo "guest.sh: logs kept in $dir" >&2; else rm -rf "$dir"; fi
+  [ -z "$ram_file" ] || rm -f "$ram_file"
   [ -z "$pmd_pid" ] || rm -rf "/var/run/dpdk/vsguest$$" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -121,10 +132,21 @@ qemu_args=(-accel tcg -m 256M -smp "$smp" -nodefaults -no-reboot -display none
   -kernel "$guest_dir/vmlinuz" -initrd "$guest_dir/initramfs.cpio"
   -append "console=ttyS0 quiet ipv6.disable=1 panic=-1 vs.frames=$frames vs.cpus=$cpus vs.phases=$phases vs.between=$between"
   -serial "file:$dir/console.log"
-  -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem
+  -numa node,memdev=mem
   -chardev "socket,id=c0,path=$sock$chardevopts"
   -netdev "vhost-user,id=n0,chardev=c0$netq"
   -device "virtio-net-pci,netdev=n0,mac=02:00:00:00:00:01,packed=$packed$devq$devopts,vectors=0,romfile=")
+
+if [ "$between" = corrupt ]; then
+  # The guest's RAM in a file the test can write (from gpa 0), and a second
+  # serial port (the guest's ttyS1) on which the test says when it is done.
+  ram_file=$(mktemp /dev/shm/virtiosim-guest-ram.XXXXXX)
+  qemu_args+=(-object "memory-backend-file,id=mem,size=256M,mem-path=$ram_file,share=on"
+    -chardev "pipe,id=ctl,path=$dir/ctl" -device isa-serial,chardev=ctl)
+  mkfifo "$dir/ctl.in" "$dir/ctl.out"
+else
+  qemu_args+=(-object memory-backend-memfd,id=mem,size=256M,share=on)
+fi
 
 t0=$(date +%s.%N)
 if [ "$backend" = testpmd ]; then start_testpmd; else start_serve; fi
@@ -134,8 +156,17 @@ qemu_pid=$!
 
 # Wait for poweroff; in the reconnect case restart serve when the guest
 # has finished phase 1 and waits for its link to go down.
-restarted=0
+restarted=0 corrupted=0
 while kill -0 "$qemu_pid" 2>/dev/null; do
+  if [ "$between" = corrupt ] && [ "$corrupted" = 0 ] && grep -q '^VS-WAIT phase=1' "$dir/console.log"; then
+    started=$(grep 'vring 0 started' "$dir/serve1.log" | tail -1)
+    desc=$(echo "$started" | grep -o 'desc 0x[0-9a-f]*' | cut -d' ' -f2)
+    num=$(echo "$started" | grep -o '[0-9]* entries' | cut -d' ' -f1)
+    [ -n "$desc" ] && [ -n "$num" ] || fail "serve logged no start of vring 0 with its address"
+    "$here/corrupt_ring.py" "$ram_file" "$desc" "$num" || fail "corrupt_ring.py failed"
+    echo go >"$dir/ctl.in"
+    corrupted=1
+  fi
   if [ "$between" = relink ] && [ "$restarted" = 0 ] && grep -q '^VS-WAIT phase=1' "$dir/console.log"; then
     [ "$backend" = serve ] || fail "reconnect needs serve"
     stop_serve
@@ -155,6 +186,45 @@ grep -q '^VS-ERROR' "$dir/console.log" && fail "guest: $(grep '^VS-ERROR' "$dir/
 grep -q '^VS-DONE ok' "$dir/console.log" || fail "the guest did not finish its scenario"
 if grep -q 'falling back on userspace virtio' "$dir/qemu.log"; then
   fail "QEMU fell back on userspace virtio: the vhost-user back-end was not used"
+fi
+if [ "$between" = corrupt ]; then
+  # The broken ring, as each side reports it.
+  [ "$corrupted" = 1 ] || fail "the guest never waited for the corruption"
+  broke=$(grep 'vring 0 broken' "$dir/serve1.log" | head -1)
+  [ -n "$broke" ] || fail "serve did not report vring 0 broken"
+  echo "serve: $broke"
+  echo "$broke" | grep -q 'broken: ring.address_unmapped address_unmapped' || fail "serve named another rule: $broke"
+  echo "$broke" | grep -qE 'at (descriptor|avail entry) 0x' || fail "serve gave no ring address: $broke"
+  echo "$broke" | grep -q 'error eventfd signalled' || fail "serve did not signal the SET_VRING_ERR eventfd"
+  qemu_line=$(grep 'vhost vring error in virtqueue 0' "$dir/qemu.log" | head -1)
+  [ -n "$qemu_line" ] || fail "QEMU did not log the vring error"
+  echo "QEMU: $qemu_line"
+  # Phase 1 went through whole; nothing of phase 2 was echoed, and no TX
+  # frame was taken without being echoed (RX broke: TX frames stay put).
+  line=$(grep '^VS-RESULT phase=1 ' "$dir/console.log" | tail -1)
+  g() { echo "$line" | grep -o " $1=[0-9]*" | cut -d= -f2; }
+  [ "$(g tx_packets)" = "$pings" ] && [ "$(g rx_packets)" = "$pings" ] ||
+    fail "phase 1: guest tx=$(g tx_packets) rx=$(g rx_packets), expected $pings each"
+  line2=$(grep '^VS-RESULT phase=2 ' "$dir/console.log" | tail -1)
+  echo "guest phase 1: tx=$(g tx_packets) rx=$(g rx_packets); phase 2 (after the corruption):$(echo "$line2" | grep -o ' [tr]x_packets=[0-9]*' | tr '\n' ' ')"
+  # serve survives to serve the next front-end.
+  "$virtiosim" vhost-user drive --socket "$sock" --packets 2000 >"$dir/drive.out" 2>&1 ||
+    fail "serve did not serve drive after the broken ring: $(tail -3 "$dir/drive.out")"
+  echo "drive afterwards: $(tail -1 "$dir/drive.out")"
+  kill -INT "$serve_pid"
+  rc=0
+  wait "$serve_pid" || rc=$?
+  serve_pid=
+  echo "serve: $(grep 'serve (exit):' "$dir/serve1.out" | tail -1 | sed 's/.*(exit): //')"
+  [ "$rc" = 1 ] || fail "serve exited with $rc; 1 expected after a ring error"
+  for k in ring_errors:1 error_signals:1 protocol_errors:0 connections:2 \
+           tx_packets:$((pings + 2000)) rx_packets:$((pings + 2000)); do
+    [ "$(serve_counter 1 "${k%:*}")" = "${k#*:}" ] ||
+      fail "serve ${k%:*}=$(serve_counter 1 "${k%:*}"), ${k#*:} expected (the guest's $pings frames before the break, then drive's 2000)"
+  done
+  echo "RESULT $case_name: pings before the break=$pings guest tx=$(g tx_packets) rx=$(g rx_packets); wall $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s"
+  echo "PASS ($case_name)"
+  exit 0
 fi
 # Anything else QEMU says about vhost is a failure too, except, across a
 # back-end restart, what a dead back-end causes (its sends fail and

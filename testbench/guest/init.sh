@@ -6,11 +6,13 @@
 #   vs.cpus=0,1     CPUs that ping, each with its own busybox ping pinned by
 #                   taskset, so that XPS spreads frames over the TX queues
 #   vs.phases=N     phases of traffic (default 1)
-#   vs.between=reload|relink
+#   vs.between=reload|relink|corrupt
 #                   between phases: reload = rmmod + modprobe virtio_net
 #                   (a vhost-user stop with GET_VRING_BASE, then a fresh
 #                   setup); relink = wait for the carrier to go down and
-#                   come back (the back-end restarted; QEMU reconnects)
+#                   come back (the back-end restarted; QEMU reconnects);
+#                   corrupt = wait for a line on /dev/ttyS1, which the
+#                   test writes once it has corrupted a ring from the host
 # For every phase it prints one line the test parses:
 #   VS-RESULT phase=P pings=N tx_packets=... rx_packets=... ... irq=...
 # (interface counters of this phase alone: the difference from its start)
@@ -123,6 +125,10 @@ while [ $p -le "$phases" ]; do
         wait_for 60 carrier_is 0 || fail "carrier did not go down"
         say "VS-LINK-DOWN phase=$p"
         wait_for 60 carrier_is 1 || fail "carrier did not come back"
+        ;;
+      corrupt)
+        say "VS-WAIT phase=$p"
+        read -r -t 60 go </dev/ttyS1 || fail "no word from the test on ttyS1"
         ;;
     esac
   fi

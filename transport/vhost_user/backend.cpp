@@ -364,9 +364,10 @@ ProtocolError Backend::start_ring(uint32_t index) {
   if (opts_.log)
     std::fprintf(stderr,
                  "vhost-user: vring %u started: %s, %u entries, desc 0x%llx driver area 0x%llx device area 0x%llx "
-                 "(guest-physical)\n",
+                 "(guest-physical), base 0x%x%s\n",
                  index, packed() ? "packed" : "split", v.num, static_cast<unsigned long long>(*desc),
-                 static_cast<unsigned long long>(*avail), static_cast<unsigned long long>(*used));
+                 static_cast<unsigned long long>(*avail), static_cast<unsigned long long>(*used), v.base,
+                 v.base_set ? "" : " (none set: a fresh ring)");
   std::visit([](auto& d) {
     if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.disable_notifications();
   }, v.dev);
