@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "testbench/ring/guest_memory.h"
-#include "testbench/ring/ring_types.h"
+#include "testbench/ring/ring_typed_test.h"
 
 namespace virtiosim::ring {
 namespace {
@@ -71,14 +71,7 @@ class Rig {
 template <class Ring>
 class Discard : public ::testing::Test {};
 
-using RingTypes = ::testing::Types<PackedRing, SplitRing>;
-struct RingName {
-  template <class Ring>
-  static std::string GetName(int) {
-    return Ring::kName;
-  }
-};
-TYPED_TEST_SUITE(Discard, RingTypes, RingName);
+TYPED_TEST_SUITE(Discard, testing::RingTypes, testing::RingName);
 
 bool same_buffer(const Chain& a, const Chain& b) {
   if (a.id != b.id || a.count != b.count || a.readable.size() != b.readable.size()) return false;

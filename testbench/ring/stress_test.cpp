@@ -43,7 +43,7 @@
 #include "models/ring/split_device.h"
 #include "models/ring/split_driver.h"
 #include "testbench/ring/guest_memory.h"
-#include "testbench/ring/ring_types.h"
+#include "testbench/ring/ring_typed_test.h"
 
 namespace virtiosim::ring {
 namespace {
@@ -392,14 +392,7 @@ void run_driver(typename Ring::Driver& drv, GuestMemory& gm, uint64_t slots_base
 template <class Ring>
 class RingStress : public ::testing::Test {};
 
-using RingTypes = ::testing::Types<PackedRing, SplitRing>;
-struct RingName {
-  template <class Ring>
-  static std::string GetName(int) {
-    return Ring::kName;
-  }
-};
-TYPED_TEST_SUITE(RingStress, RingTypes, RingName);
+TYPED_TEST_SUITE(RingStress, testing::RingTypes, testing::RingName);
 
 TYPED_TEST(RingStress, TwoThreadsMoveMillionsOfCheckedBuffers) {
   using Ring = TypeParam;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 
+#include "testbench/vhost_user/raw_socket.h"
 #include "transport/vhost_user/backend.h"
 
 namespace virtiosim::vhost_user {
@@ -30,26 +31,10 @@ class Peer {
   ~Peer() { ::close(fd_); }
 
   void send_bytes(const void* p, size_t n, std::vector<int> fds = {}) {
-    iovec iov{const_cast<void*>(p), n};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-    if (!fds.empty()) {
-      msg.msg_control = control.data();
-      msg.msg_controllen = control.size();
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
-    ASSERT_EQ(::sendmsg(fd_, &msg, MSG_NOSIGNAL), static_cast<ssize_t>(n));
+    ASSERT_EQ(send_with_fds(fd_, p, n, fds), static_cast<ssize_t>(n));
   }
   void send(const RawMessage& m, std::vector<int> fds = {}) {
-    std::vector<uint8_t> b(kHeaderSize + m.payload.size());
-    std::memcpy(b.data(), &m.header, kHeaderSize);
-    if (!m.payload.empty()) std::memcpy(b.data() + kHeaderSize, m.payload.data(), m.payload.size());
+    const std::vector<uint8_t> b = wire_bytes(m);
     send_bytes(b.data(), b.size(), std::move(fds));
   }
   void send(Request r, const Payload& p, std::vector<int> fds = {}) { send(encode(r, p), std::move(fds)); }

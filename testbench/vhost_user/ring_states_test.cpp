@@ -22,6 +22,7 @@
 #include "models/ring/native_memory.h"
 #include "models/ring/packed_driver.h"
 #include "models/ring/split_driver.h"
+#include "testbench/vhost_user/raw_socket.h"
 #include "transport/vhost_user/backend.h"
 
 namespace virtiosim::vhost_user {
@@ -58,25 +59,8 @@ class Frontside {
   }
 
   void send(Request r, const Payload& p, std::vector<int> fds = {}) {
-    const RawMessage m = encode(r, p);
-    std::vector<uint8_t> b(kHeaderSize + m.payload.size());
-    std::memcpy(b.data(), &m.header, kHeaderSize);
-    if (!m.payload.empty()) std::memcpy(b.data() + kHeaderSize, m.payload.data(), m.payload.size());
-    iovec iov{b.data(), b.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-    if (!fds.empty()) {
-      msg.msg_control = control.data();
-      msg.msg_controllen = control.size();
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
-    ASSERT_EQ(::sendmsg(fd_, &msg, MSG_NOSIGNAL), static_cast<ssize_t>(b.size()));
+    const std::vector<uint8_t> b = wire_bytes(encode(r, p));
+    ASSERT_EQ(send_with_fds(fd_, b.data(), b.size(), fds), static_cast<ssize_t>(b.size()));
   }
 
   // Lets the back-end handle what was sent; true if it is still connected.
