@@ -40,16 +40,19 @@ trap 'rm -rf "$work"' EXIT
 # Kernel: the package linux-image-amd64 depends on today, so the version is
 # never hard-coded (old ABI numbers leave the mirror).
 if [ ! -f "$out/vmlinuz" ] || [ ! -d "$out/modules" ] || [ ! -f "$out/kernel-version" ]; then
-  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\(-unsigned\)\?\)$/\1/p' | head -1)
-  if [ -z "$pkg" ]; then
-    echo "make-guest.sh: cannot resolve the kernel package (apt-cache depends linux-image-amd64); run apt-get update" >&2
-    exit 1
-  fi
-  echo "make-guest.sh: downloading $pkg"
-  if ! (cd "$work" && apt-get download "$pkg" >"$work/download.log" 2>&1); then
-    # an outdated package list names a version the mirror no longer has
+  kernel_pkg() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+      sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\(-unsigned\)\?\)$/\1/p' | head -1
+  }
+  pkg=$(kernel_pkg)
+  # No package list yet (a fresh machine), or an outdated one naming a
+  # version the mirror no longer has: update the lists once and retry.
+  if [ -z "$pkg" ] || ! (cd "$work" && apt-get download "$pkg" >"$work/download.log" 2>&1); then
     apt-get update -qq >/dev/null 2>&1 || true
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\(-unsigned\)\?\)$/\1/p' | head -1)
+    pkg=$(kernel_pkg)
+    [ -n "$pkg" ] || {
+      echo "make-guest.sh: cannot resolve the kernel package (apt-cache depends linux-image-amd64)" >&2; exit 1; }
+    echo "make-guest.sh: downloading $pkg"
     (cd "$work" && apt-get download "$pkg" >"$work/download.log" 2>&1) || {
       echo "make-guest.sh: apt-get download $pkg failed:" >&2; cat "$work/download.log" >&2; exit 1; }
   fi
