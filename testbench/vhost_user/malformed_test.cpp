@@ -162,6 +162,22 @@ const std::vector<Row>& table() {
        [](Peer& p) { p.send(Request::SET_FEATURES, uint64_t{1} << 63); }},
       {"SET_VRING_ENABLE without protocol features", ProtocolError::out_of_order,
        [](Peer& p) { p.send(Request::SET_VRING_ENABLE, VringState{0, 1}); }},
+      // An early enable (VU3) must not let a ring start before it has a size
+      // and addresses.
+      {"SET_VRING_KICK before the ring's size and addresses", ProtocolError::out_of_order,
+       [](Peer& p) {
+         p.setup();
+         p.send(Request::SET_VRING_ENABLE, VringState{0, 1});
+         p.send(Request::SET_VRING_KICK, uint64_t{0 | kVringNoFdMask});
+       }},
+      {"SET_FEATURES switching packed to split on a started ring", ProtocolError::out_of_order,
+       [](Peer& p) {
+         p.setup();
+         p.send(Request::SET_VRING_NUM, VringState{0, 256});
+         p.send(Request::SET_VRING_ADDR, VringAddr{0, 0, 0x7f0000000000, 0x7f0000002000, 0x7f0000001000, 0});
+         p.send(Request::SET_VRING_KICK, uint64_t{0 | kVringNoFdMask});
+         p.send(Request::SET_FEATURES, feature_bit(VIRTIO_F_VERSION_1) | feature_bit(kFeatureProtocolFeatures));
+       }},
       {"unknown request", ProtocolError::unknown_request,
        [](Peer& p) {
          RawMessage m;
@@ -187,9 +203,9 @@ TEST_P(Malformed, IsRefusedWithItsErrorAndTheConnectionCloses) {
   EXPECT_TRUE(p.peer_sees_eof());
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, Malformed, ::testing::Range<size_t>(0, 21));
+INSTANTIATE_TEST_SUITE_P(Table, Malformed, ::testing::Range<size_t>(0, 23));
 
-TEST(Malformed, TableHasEveryRow) { EXPECT_EQ(table().size(), 21u); }
+TEST(Malformed, TableHasEveryRow) { EXPECT_EQ(table().size(), 23u); }
 
 TEST(Malformed, AWellFormedPrefixKeepsTheConnection) {
   Peer p;
