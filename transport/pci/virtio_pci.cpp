@@ -130,12 +130,24 @@ void VirtioPciFunction::b_transport_config(tlm::tlm_generic_payload& t, sc_core:
     // Only the MSI-X enable and function-mask bits are writable here.
     uint16_t flags;
     std::memcpy(&flags, cfg_.data() + kCapMsix + PCI_MSIX_FLAGS, 2);
-    uint8_t* p = reinterpret_cast<uint8_t*>(&flags) + (off - kCapMsix - PCI_MSIX_FLAGS);
-    std::memcpy(p, t.get_data_ptr(), std::min<unsigned>(len, 2));
+    const unsigned at = static_cast<unsigned>(off - kCapMsix - PCI_MSIX_FLAGS);  // 0 or 1
+    uint8_t* p = reinterpret_cast<uint8_t*>(&flags) + at;
+    std::memcpy(p, t.get_data_ptr(), std::min<unsigned>(len, 2 - at));  // nothing past the register
     const uint16_t keep = static_cast<uint16_t>(msix_.size() - 1);
     flags = static_cast<uint16_t>((flags & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL)) | keep);
     put<uint16_t>(cfg_, kCapMsix + PCI_MSIX_FLAGS, flags);
+    const bool was_enabled = msix_enabled_;
     msix_enabled_ = (flags & PCI_MSIX_FLAGS_ENABLE) && !(flags & PCI_MSIX_FLAGS_MASKALL);
+    if (msix_enabled_ && !was_enabled) {
+      // Function mask cleared (PCI 6.8.2.3): pending messages of unmasked
+      // vectors are sent now, as when a vector's own mask is cleared.
+      for (uint16_t v = 0; v < msix_.size(); ++v) {
+        if (msix_[v].pending && !(msix_[v].control & PCI_MSIX_ENTRY_CTRL_MASKBIT)) {
+          msix_[v].pending = false;
+          send_msix(v);
+        }
+      }
+    }
   }
   delay += sc_time(mmio_ns(t.is_write()), SC_NS);
   t.set_response_status(tlm::TLM_OK_RESPONSE);
@@ -220,9 +232,9 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
         else if (field == PCI_MSIX_ENTRY_VECTOR_CTRL) {
           e.control = static_cast<uint32_t>(v);
           const auto vector = static_cast<uint16_t>(&e - msix_.data());
-          if (!(e.control & PCI_MSIX_ENTRY_CTRL_MASKBIT) && e.pending) {
+          if (msix_enabled_ && !(e.control & PCI_MSIX_ENTRY_CTRL_MASKBIT) && e.pending) {
             e.pending = false;
-            send_msix(vector);  // unmasking delivers what was held
+            send_msix(vector);  // unmasking delivers what was held (not while the function is masked)
           }
         }
       } else {
@@ -289,7 +301,9 @@ void VirtioPciFunction::write_common(uint32_t off, unsigned, uint64_t v) {
         driver_features_ = (driver_features_ & ~(0xffffffffull << shift)) | ((v & 0xffffffff) << shift);
       }
       break;
-    case VIRTIO_PCI_COMMON_MSIX: msix_config_ = static_cast<uint16_t>(v); break;
+    case VIRTIO_PCI_COMMON_MSIX:  // 4.1.5.1.2.1: a failed mapping reads NO_VECTOR
+      msix_config_ = v < msix_.size() ? static_cast<uint16_t>(v) : VIRTIO_MSI_NO_VECTOR;
+      break;
     case VIRTIO_PCI_COMMON_STATUS: write_status(static_cast<uint8_t>(v)); break;
     case VIRTIO_PCI_COMMON_Q_SELECT: queue_select_ = static_cast<uint16_t>(v); break;
     case VIRTIO_PCI_COMMON_Q_SIZE:
@@ -330,6 +344,7 @@ void VirtioPciFunction::write_status(uint8_t v) {
   if (v == 0) {  // device reset (4.1.4.3.2): everything back to its initial state
     status_ = 0;
     driver_features_ = 0;
+    msix_config_ = VIRTIO_MSI_NO_VECTOR;  // 4.1.5.1.2.1: every event unmapped on reset
     for (QueueConfig& q : queues_) q = QueueConfig{device_.max_queue_size()};
     std::fill(queue_reset_.begin(), queue_reset_.end(), QueueReset::none);
     device_.reset();
