@@ -1,12 +1,17 @@
 #include "transport/vhost_user/serve.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include <csignal>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace virtiosim::vhost_user {
@@ -17,10 +22,24 @@ int serve(const ServeOptions& opts) {
   asio::io_context io;
   auto guard = asio::make_work_guard(io);
 
+  // One serve per socket: a live one holds an exclusive lock on PATH.lock
+  // for its lifetime (the kernel drops it when the process ends), so a
+  // second one refuses instead of silently taking the socket over, and a
+  // socket file an earlier run left behind is replaced. (Probing the socket
+  // by connecting would look like a front-end to the live serve.)
+  const std::string lock_path = opts.socket_path + ".lock";
+  const Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    std::fprintf(stderr, "virtiosim vhost-user serve: %s: %s\n", opts.socket_path.c_str(),
+                 lock.valid() && errno == EWOULDBLOCK ? "in use by another serve; not taken over"
+                                                      : ("cannot lock " + lock_path + ": " + std::strerror(errno)).c_str());
+    return 1;
+  }
+
   local::acceptor acceptor(io);
   try {
     std::error_code fec;
-    std::filesystem::remove(opts.socket_path, fec);  // a stale socket of an earlier run
+    std::filesystem::remove(opts.socket_path, fec);
     acceptor.open();
     acceptor.bind(local::endpoint(opts.socket_path));
     acceptor.listen(1);

@@ -20,7 +20,8 @@ struct ServeOptions {
 
 // Runs until SIGINT/SIGTERM (or, with `once`, the first disconnect). Prints
 // the counters on exit and on SIGUSR1. Returns the process exit code: 0,
-// or 1 if the socket could not be set up or a protocol/ring error occurred.
+// or 1 if the socket could not be set up (also: another back-end is
+// listening on it) or a protocol/ring error occurred.
 int serve(const ServeOptions& opts);
 
 // Largest --poll-us: one minute.
