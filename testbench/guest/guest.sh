@@ -11,8 +11,8 @@
 # usage: guest.sh CASE VIRTIOSIM_BINARY [GUEST_DIR]
 #   packed         packed ring, one queue pair
 #   split          split ring, one queue pair
-#   packed-mq      packed, 2 queue pairs, 2 vCPUs, a ping pinned on each
-#   split-reload   split; rmmod + modprobe virtio_net between two phases
+#   packed-mq      packed, 2 queue pairs, 2 vCPUs, a ping pinned on each; mrg_rxbuf=off
+#   split-reload   split, event_idx=off; rmmod + modprobe virtio_net between two phases
 #                  (GET_VRING_BASE, then a fresh setup on one connection)
 #   packed-noopts  packed, event_idx=off, indirect_desc=off, mrg_rxbuf=off
 #   reconnect      split; serve killed after phase 1 and started again on
@@ -43,8 +43,8 @@ packed=on queues=1 smp=1 cpus=0 frames=100 phases=1 between=none devopts= charde
 case "$case_name" in
   packed) ;;
   split) packed=off ;;
-  packed-mq) queues=2 smp=2 cpus=0,1 frames=60 ;;
-  split-reload) packed=off phases=2 between=reload frames=60 ;;
+  packed-mq) queues=2 smp=2 cpus=0,1 frames=60 devopts=,mrg_rxbuf=off ;;
+  split-reload) packed=off phases=2 between=reload frames=60 devopts=,event_idx=off ;;
   packed-noopts) devopts=,event_idx=off,indirect_desc=off,mrg_rxbuf=off ;;
   reconnect) packed=off phases=2 between=relink frames=60 chardevopts=,reconnect=1 ;;
   packed-broken) phases=2 between=corrupt frames=20 ;;
