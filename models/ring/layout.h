@@ -38,6 +38,19 @@ struct PackedLayout {
   uint32_t num = 0;
 
   uint64_t desc_addr(uint32_t slot) const { return desc + uint64_t{slot} * 16; }
+  uint64_t len_addr(uint32_t slot) const { return desc_addr(slot) + packed_off::len; }
+  uint64_t id_addr(uint32_t slot) const { return desc_addr(slot) + packed_off::id; }
+  uint64_t flags_addr(uint32_t slot) const { return desc_addr(slot) + packed_off::flags; }
+
+  uint64_t driver_event_off_wrap_addr() const { return driver_event + packed_off::event_off_wrap; }
+  uint64_t driver_event_flags_addr() const { return driver_event + packed_off::event_flags; }
+  uint64_t device_event_off_wrap_addr() const { return device_event + packed_off::event_off_wrap; }
+  uint64_t device_event_flags_addr() const { return device_event + packed_off::event_flags; }
+
+  // The other way, for whoever watches raw accesses (the checker): is
+  // `addr` in the descriptor ring, and in which slot.
+  bool in_desc_ring(uint64_t addr) const { return addr >= desc && addr - desc < desc_bytes(num); }
+  uint32_t slot_of(uint64_t addr) const { return static_cast<uint32_t>((addr - desc) / 16); }
 
   static constexpr uint64_t desc_bytes(uint32_t num) { return uint64_t{num} * 16; }
   // Contiguous placement at `base` (16-aligned): ring, driver area, device area.
@@ -56,10 +69,26 @@ struct SplitLayout {
   uint32_t num = 0;
 
   uint64_t desc_addr(uint32_t i) const { return desc + uint64_t{i} * 16; }
+  uint64_t len_addr(uint32_t i) const { return desc_addr(i) + split_off::len; }
+  uint64_t flags_addr(uint32_t i) const { return desc_addr(i) + split_off::flags; }
+  uint64_t next_addr(uint32_t i) const { return desc_addr(i) + split_off::next; }
+
+  uint64_t avail_flags_addr() const { return avail + split_off::avail_flags; }
+  uint64_t avail_idx_addr() const { return avail + split_off::avail_idx; }
+  uint64_t used_flags_addr() const { return used + split_off::used_flags; }
+  uint64_t used_idx_addr() const { return used + split_off::used_idx; }
+
   uint64_t avail_ring_addr(uint32_t i) const { return avail + split_off::avail_ring + uint64_t{i} * 2; }
   uint64_t used_event_addr() const { return avail + split_off::avail_ring + uint64_t{num} * 2; }
   uint64_t used_elem_addr(uint32_t i) const { return used + split_off::used_ring + uint64_t{i} * 8; }
+  uint64_t used_elem_id_addr(uint32_t i) const { return used_elem_addr(i) + split_off::used_elem_id; }
+  uint64_t used_elem_len_addr(uint32_t i) const { return used_elem_addr(i) + split_off::used_elem_len; }
   uint64_t avail_event_addr() const { return used + split_off::used_ring + uint64_t{num} * 8; }
+
+  // The other way, for whoever watches raw accesses (the checker): is
+  // `addr` in the descriptor table, and in which descriptor.
+  bool in_desc_table(uint64_t addr) const { return addr >= desc && addr - desc < desc_bytes(num); }
+  uint32_t desc_index_of(uint64_t addr) const { return static_cast<uint32_t>((addr - desc) / 16); }
 
   static constexpr uint64_t desc_bytes(uint32_t num) { return uint64_t{num} * 16; }
   static constexpr uint64_t avail_bytes(uint32_t num) { return 6 + uint64_t{num} * 2; }

@@ -19,6 +19,7 @@
 #include "models/ring/layout.h"
 #include "models/ring/memory_policy.h"
 #include "models/ring/native_memory.h"
+#include "models/ring/packed_flags.h"
 #include "models/ring/ring_state.h"
 
 namespace virtiosim::ring {
@@ -37,7 +38,7 @@ class PackedDevice {
   // Is a buffer available at last_avail_idx? (busy-poll peek)
   bool has_available() {
     if (broken_) return false;
-    return is_avail(read_flags(last_avail_idx_), avail_wrap_counter_);
+    return packed_desc_is_avail(read_flags(last_avail_idx_), avail_wrap_counter_);
   }
 
   // Take the next available buffer into `out`. value: false if none.
@@ -46,7 +47,7 @@ class PackedDevice {
     uint16_t slot = last_avail_idx_;
     bool wrap = avail_wrap_counter_;
     uint16_t flags = read_flags(slot);
-    if (!is_avail(flags, wrap)) return {RingError::ok, false};
+    if (!packed_desc_is_avail(flags, wrap)) return {RingError::ok, false};
     mem_.barrier(BarrierSite::device_avail_read);  // P13: flags before the bodies
 
     out.clear();
@@ -67,7 +68,7 @@ class PackedDevice {
       if (!(flags & kDescNext)) break;
       if (count >= layout_.num) return {fail(RingError::chain_too_long)};  // P6.4
       flags = read_flags(slot);
-      if (!is_avail(flags, wrap)) return {fail(RingError::unavailable_in_chain)};  // P6.2
+      if (!packed_desc_is_avail(flags, wrap)) return {fail(RingError::unavailable_in_chain)};  // P6.2
     }
     out.count = static_cast<uint16_t>(count);
     last_avail_idx_ = slot;
@@ -115,16 +116,15 @@ class PackedDevice {
     uint16_t idx = last_used_idx_;
     bool wrap = used_wrap_counter_;
     auto flags_of = [](const UsedElem& e, bool w) {
-      return static_cast<uint16_t>((w ? kDescAvail | kDescUsed : 0) | (e.writable ? kDescWrite : 0));
+      return static_cast<uint16_t>(packed_used_flags(w) | (e.writable ? kDescWrite : 0));
     };
     auto advance = [this](uint16_t& i, bool& w, uint32_t skip) {
       i = static_cast<uint16_t>(i + skip);  // P6.6: skip the list's length
       if (i >= layout_.num) i = static_cast<uint16_t>(i - layout_.num), w = !w;
     };
     auto write_body = [this](uint16_t i, const UsedElem& e) {
-      const uint64_t d = layout_.desc_addr(i);
-      mem_.write16(d + packed_off::id, e.id);
-      mem_.write32(d + packed_off::len, e.len);
+      mem_.write16(layout_.id_addr(i), e.id);
+      mem_.write32(layout_.len_addr(i), e.len);
     };
     // Bodies of every used descriptor, the barrier, then the flags in a
     // second walk, the batch's first entry last.
@@ -141,10 +141,10 @@ class PackedDevice {
     bool head = true;
     for_each_used_desc([&](const UsedElem& e, uint32_t skip) {
       if (head) head_flags = flags_of(e, w), head = false;
-      else mem_.write16(layout_.desc_addr(i) + packed_off::flags, flags_of(e, w));
+      else mem_.write16(layout_.flags_addr(i), flags_of(e, w));
       advance(i, w, skip);
     });
-    mem_.write16(layout_.desc_addr(last_used_idx_) + packed_off::flags, head_flags);
+    mem_.write16(layout_.flags_addr(last_used_idx_), head_flags);
 
     used_since_signal_ += static_cast<uint32_t>(idx - last_used_idx_ + (wrap != used_wrap_counter_ ? layout_.num : 0));
     last_used_idx_ = idx;
@@ -188,13 +188,12 @@ class PackedDevice {
   [[nodiscard]] bool enable_notifications() {
     if (broken_) return false;
     if (features_.event_idx()) {
-      mem_.write16(layout_.device_event + packed_off::event_off_wrap,
-                   packed_off_wrap(last_avail_idx_, avail_wrap_counter_));
+      mem_.write16(layout_.device_event_off_wrap_addr(), packed_off_wrap(last_avail_idx_, avail_wrap_counter_));
       mem_.barrier(BarrierSite::device_event_write);  // P11: off_wrap before flags
     }
     write_event_flags(features_.event_idx() ? kEventFlagDesc : kEventFlagEnable);
     mem_.barrier(BarrierSite::device_enable_recheck);
-    return is_avail(read_flags(last_avail_idx_), avail_wrap_counter_);
+    return packed_desc_is_avail(read_flags(last_avail_idx_), avail_wrap_counter_);
   }
 
   // GET_VRING_BASE: where the device stands. Flush first: shadow entries
@@ -263,13 +262,7 @@ class PackedDevice {
   // the next write is never skipped.
   static constexpr uint16_t kEventFlagsUnknown = 0xffff;
 
-  uint16_t read_flags(uint16_t slot) { return mem_.read16(layout_.desc_addr(slot) + packed_off::flags); }
-
-  // P2: available iff AVAIL matches the wrap counter and USED does not.
-  static bool is_avail(uint16_t flags, bool wrap) {
-    const bool avail = flags & kDescAvail, used = flags & kDescUsed;
-    return avail == wrap && used != wrap;
-  }
+  uint16_t read_flags(uint16_t slot) { return mem_.read16(layout_.flags_addr(slot)); }
 
   RingError add_segment(Chain& c, uint64_t addr, uint32_t len, bool writable) {
     return ring::add_segment(mem_, opts_, c, addr, len, writable);
@@ -298,7 +291,7 @@ class PackedDevice {
   void write_event_flags(uint16_t flags) {
     if (broken_ || event_flags_shadow_ == flags) return;
     event_flags_shadow_ = flags;
-    mem_.write16(layout_.device_event + packed_off::event_flags, flags);
+    mem_.write16(layout_.device_event_flags_addr(), flags);
   }
 
   RingError fail(RingError e) {

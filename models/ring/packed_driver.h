@@ -19,6 +19,7 @@
 #include "models/ring/layout.h"
 #include "models/ring/memory_policy.h"
 #include "models/ring/native_memory.h"
+#include "models/ring/packed_flags.h"
 
 namespace virtiosim::ring {
 
@@ -94,7 +95,7 @@ class PackedDriver {
         write_desc_body(slot, s.addr, s.len, id);
         // P6.5: every flag but the head's now; the head's after the barrier.
         if (k == 0) head_flags = flags;
-        else mem_.write16(layout_.desc_addr(slot) + packed_off::flags, flags);
+        else mem_.write16(layout_.flags_addr(slot), flags);
         advance_avail();
         ++k;
       };
@@ -112,7 +113,7 @@ class PackedDriver {
 
     // P13: descriptor bodies (and the other flags) before the head flags.
     mem_.barrier(BarrierSite::driver_publish);
-    mem_.write16(layout_.desc_addr(head) + packed_off::flags, head_flags);
+    mem_.write16(layout_.flags_addr(head), head_flags);
     return RingError::ok;
   }
 
@@ -150,11 +151,11 @@ class PackedDriver {
   [[nodiscard]] Result<bool> get_used(UsedBuffer& out) {
     if (broken_) return {RingError::queue_broken};
     if (batch_active_) return {RingError::ok, detach_in_order(out)};
-    const uint64_t d = layout_.desc_addr(last_used_idx_);
-    if (!is_used(mem_.read16(d + packed_off::flags))) return {RingError::ok, false};
+    if (!packed_desc_is_used(mem_.read16(layout_.flags_addr(last_used_idx_)), used_wrap_counter_))
+      return {RingError::ok, false};
     mem_.barrier(BarrierSite::driver_used_read);  // P13: flags before id/len
-    const uint16_t id = mem_.read16(d + packed_off::id);
-    const uint32_t len = mem_.read32(d + packed_off::len);
+    const uint16_t id = mem_.read16(layout_.id_addr(last_used_idx_));
+    const uint32_t len = mem_.read32(layout_.len_addr(last_used_idx_));
     if (id >= layout_.num || !state_[id].in_flight) return {fail(RingError::bad_used_id)};
     if (features_.in_order()) {
       // P8: one used descriptor may stand for every buffer up to `id`.
@@ -232,7 +233,7 @@ class PackedDriver {
     num_free_ = layout_.num;
     next_avail_idx_ = last_used_idx_ = 0;
     avail_wrap_counter_ = used_wrap_counter_ = true;  // P2
-    avail_used_flags_ = kDescAvail;
+    avail_used_flags_ = packed_avail_flags(true);
     num_added_ = 0;
     event_flags_shadow_ = kEventFlagEnable;
     in_order_head_ = in_order_count_ = 0;
@@ -272,15 +273,9 @@ class PackedDriver {
     if (++next_avail_idx_ >= layout_.num) {
       next_avail_idx_ = 0;
       avail_wrap_counter_ = !avail_wrap_counter_;
-      avail_used_flags_ ^= kDescAvail | kDescUsed;
+      avail_used_flags_ = packed_avail_flags(avail_wrap_counter_);
     }
   }
-
-  bool is_used_with(uint16_t flags, bool wrap) const {
-    const bool avail = flags & kDescAvail, used = flags & kDescUsed;
-    return avail == used && used == wrap;
-  }
-  bool is_used(uint16_t flags) const { return is_used_with(flags, used_wrap_counter_); }
 
   void detach(uint16_t id, uint32_t len, UsedBuffer& out) {
     BufferState& st = state_[id];
@@ -319,19 +314,18 @@ class PackedDriver {
     if (broken_) return false;
     if (features_.event_idx()) {
       // P11: off_wrap before flags.
-      mem_.write16(layout_.driver_event + packed_off::event_off_wrap, packed_off_wrap(idx, wrap));
+      mem_.write16(layout_.driver_event_off_wrap_addr(), packed_off_wrap(idx, wrap));
       mem_.barrier(BarrierSite::driver_event_write);
     }
     write_event_flags(features_.event_idx() ? kEventFlagDesc : kEventFlagEnable);
     mem_.barrier(BarrierSite::driver_enable_recheck);
-    return batch_active_ ||
-           is_used_with(mem_.read16(layout_.desc_addr(idx) + packed_off::flags), wrap);
+    return batch_active_ || packed_desc_is_used(mem_.read16(layout_.flags_addr(idx)), wrap);
   }
 
   void write_event_flags(uint16_t flags) {
     if (broken_ || event_flags_shadow_ == flags) return;
     event_flags_shadow_ = flags;
-    mem_.write16(layout_.driver_event + packed_off::event_flags, flags);
+    mem_.write16(layout_.driver_event_flags_addr(), flags);
   }
 
   RingError fail(RingError e) {
@@ -350,7 +344,7 @@ class PackedDriver {
   uint32_t num_free_ = 0;           // free descriptors (ring slots)
   uint16_t next_avail_idx_ = 0;
   bool avail_wrap_counter_ = true;
-  uint16_t avail_used_flags_ = kDescAvail;  // AVAIL/USED bits for the current lap
+  uint16_t avail_used_flags_ = packed_avail_flags(true);  // AVAIL/USED bits for the current lap
   uint16_t last_used_idx_ = 0;
   bool used_wrap_counter_ = true;
   uint16_t num_added_ = 0;          // slots made available since kick_prepare

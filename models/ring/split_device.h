@@ -43,7 +43,7 @@ class SplitDevice {
   bool has_available() {
     if (broken_) return false;
     if (avail_idx_ != last_avail_idx_) return true;
-    return mem_.read16(layout_.avail + split_off::avail_idx) != last_avail_idx_;
+    return mem_.read16(layout_.avail_idx_addr()) != last_avail_idx_;
   }
 
   // Take the next available buffer into `out`. value: false if none.
@@ -52,7 +52,7 @@ class SplitDevice {
     if (avail_idx_ == last_avail_idx_) {
       // Re-read the index only when the cached one is used up (vhost's
       // vq->avail_idx), so a burst costs one index read and one barrier.
-      const uint16_t idx = mem_.read16(layout_.avail + split_off::avail_idx);
+      const uint16_t idx = mem_.read16(layout_.avail_idx_addr());
       if (static_cast<uint16_t>(idx - last_avail_idx_) > layout_.num)
         return {fail(RingError::avail_idx_jump)};
       if (idx == last_avail_idx_) return {RingError::ok, false};
@@ -158,7 +158,7 @@ class SplitDevice {
     mem_.barrier(BarrierSite::device_used_publish);
     const uint16_t old = last_used_idx_;
     const uint16_t now = static_cast<uint16_t>(old + shadow_.size());
-    mem_.write16(layout_.used + split_off::used_idx, now);
+    mem_.write16(layout_.used_idx_addr(), now);
     last_used_idx_ = now;
     // vhost_add_used_n: if the used idx ran past signalled_used (the driver
     // went 2^16 buffers without a signal check) the window math no longer
@@ -192,7 +192,7 @@ class SplitDevice {
       const uint16_t event = mem_.read16(layout_.used_event_addr());
       needed = !valid || need_event(event, last_used_idx_, old);
     } else {
-      needed = !(mem_.read16(layout_.avail + split_off::avail_flags) & VRING_AVAIL_F_NO_INTERRUPT);
+      needed = !(mem_.read16(layout_.avail_flags_addr()) & VRING_AVAIL_F_NO_INTERRUPT);
     }
     ++(needed ? stats_.signals : stats_.signals_suppressed);
     return needed;
@@ -217,7 +217,7 @@ class SplitDevice {
     if (features_.event_idx()) mem_.write16(layout_.avail_event_addr(), last_avail_idx_);
     else write_used_flags(0);
     mem_.barrier(BarrierSite::device_enable_recheck);
-    return mem_.read16(layout_.avail + split_off::avail_idx) != last_avail_idx_;
+    return mem_.read16(layout_.avail_idx_addr()) != last_avail_idx_;
   }
 
   // GET_VRING_BASE: where the device stands. Flush first: shadow entries are
@@ -232,7 +232,7 @@ class SplitDevice {
   // resets both indices to used->idx when they disagree.) More buffers in
   // flight than the queue holds is bad_ring_state.
   [[nodiscard]] RingError set_state(const RingState& s) {
-    const uint16_t used_idx = mem_.read16(layout_.used + split_off::used_idx);
+    const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
     if (static_cast<uint16_t>(s.last_avail_idx - used_idx) > layout_.num)
       return RingError::bad_ring_state;
     reset();
@@ -313,15 +313,14 @@ class SplitDevice {
   }
 
   void write_used_elem(uint32_t slot, const UsedElem& e) {
-    const uint64_t a = layout_.used_elem_addr(slot);
-    mem_.write32(a + split_off::used_elem_id, e.id);
-    mem_.write32(a + split_off::used_elem_len, e.len);
+    mem_.write32(layout_.used_elem_id_addr(slot), e.id);
+    mem_.write32(layout_.used_elem_len_addr(slot), e.len);
   }
 
   void write_used_flags(uint16_t flags) {
     if (used_flags_shadow_ == flags) return;
     used_flags_shadow_ = flags;
-    mem_.write16(layout_.used + split_off::used_flags, flags);
+    mem_.write16(layout_.used_flags_addr(), flags);
   }
 
   RingError fail(RingError e) {

@@ -101,7 +101,7 @@ class SplitDriver {
     mem_.write16(layout_.avail_ring_addr(avail_idx_shadow_ & (layout_.num - 1)), head);
     mem_.barrier(BarrierSite::driver_publish);
     ++avail_idx_shadow_;
-    mem_.write16(layout_.avail + split_off::avail_idx, avail_idx_shadow_);
+    mem_.write16(layout_.avail_idx_addr(), avail_idx_shadow_);
     ++num_added_;
     ++stats_.added;
     return RingError::ok;
@@ -123,7 +123,7 @@ class SplitDriver {
       needed = added > 0xffff ||
                need_event(event, avail_idx_shadow_, static_cast<uint16_t>(avail_idx_shadow_ - added));
     } else {
-      needed = !(mem_.read16(layout_.used + split_off::used_flags) & VRING_USED_F_NO_NOTIFY);
+      needed = !(mem_.read16(layout_.used_flags_addr()) & VRING_USED_F_NO_NOTIFY);
     }
     ++(needed ? stats_.kicks : stats_.kicks_suppressed);
     return needed;
@@ -143,14 +143,14 @@ class SplitDriver {
   [[nodiscard]] Result<bool> get_used(UsedBuffer& out) {
     if (broken_) return {RingError::queue_broken};
     if (batch_active_) return {RingError::ok, detach_in_order(out)};
-    const uint16_t used_idx = mem_.read16(layout_.used + split_off::used_idx);
+    const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
     const uint16_t pending = static_cast<uint16_t>(used_idx - last_used_idx_);
     if (pending == 0) return {RingError::ok, false};
     if (pending > in_flight()) return {fail(RingError::used_idx_jump)};
     mem_.barrier(BarrierSite::driver_used_read);  // P13: used idx before id/len
-    const uint64_t e = layout_.used_elem_addr(last_used_idx_ & (layout_.num - 1));
-    const uint32_t id = mem_.read32(e + split_off::used_elem_id);
-    const uint32_t len = mem_.read32(e + split_off::used_elem_len);
+    const uint32_t slot = last_used_idx_ & (layout_.num - 1);
+    const uint32_t id = mem_.read32(layout_.used_elem_id_addr(slot));
+    const uint32_t len = mem_.read32(layout_.used_elem_len_addr(slot));
     if (id >= layout_.num || !state_[id].in_flight) return {fail(RingError::bad_used_id)};
     if (features_.in_order()) {
       // virtio 1.2 "In-order use of descriptors": one used entry, at the
@@ -180,7 +180,7 @@ class SplitDriver {
     if (features_.event_idx())
       mem_.write16(layout_.used_event_addr(), static_cast<uint16_t>(last_used_idx_ - 1));
     else
-      mem_.write16(layout_.avail + split_off::avail_flags, VRING_AVAIL_F_NO_INTERRUPT);
+      mem_.write16(layout_.avail_flags_addr(), VRING_AVAIL_F_NO_INTERRUPT);
   }
 
   // Ask for a signal on the next used buffer; returns true if used buffers
@@ -348,7 +348,7 @@ class SplitDriver {
   void arm(uint16_t event) {
     if (no_interrupt_shadow_) {
       no_interrupt_shadow_ = false;
-      if (!features_.event_idx()) mem_.write16(layout_.avail + split_off::avail_flags, 0);
+      if (!features_.event_idx()) mem_.write16(layout_.avail_flags_addr(), 0);
     }
     if (features_.event_idx()) mem_.write16(layout_.used_event_addr(), event);
     mem_.barrier(BarrierSite::driver_enable_recheck);
@@ -356,7 +356,7 @@ class SplitDriver {
 
   bool pending_after_arm(uint16_t bufs) {
     if (batch_active_) return true;
-    const uint16_t used_idx = mem_.read16(layout_.used + split_off::used_idx);
+    const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
     return static_cast<uint16_t>(used_idx - last_used_idx_) > bufs;
   }
 

@@ -25,11 +25,19 @@ inline const char* name(RingLayout l) { return l == RingLayout::packed ? "packed
 struct QueueAreas {
   uint64_t desc = 0, driver = 0, device = 0;
   uint32_t num = 0;
+
+  // The areas read as one layout, for its address helpers.
+  PackedLayout packed() const { return {desc, driver, device, num}; }
+  SplitLayout split() const { return {desc, driver, device, num}; }
 };
 
 // Bytes and alignment a queue of `num` entries needs, contiguous.
 inline uint64_t ring_bytes(RingLayout l, uint32_t num) {
   return l == RingLayout::packed ? PackedLayout::contiguous_bytes(num) : SplitLayout::contiguous_bytes(num);
+}
+// Bytes of the descriptor area alone (packed ring / split descriptor table).
+inline uint64_t desc_area_bytes(RingLayout l, uint32_t num) {
+  return l == RingLayout::packed ? PackedLayout::desc_bytes(num) : SplitLayout::desc_bytes(num);
 }
 inline QueueAreas place_queue(RingLayout l, uint64_t base, uint32_t num) {
   if (l == RingLayout::packed) {
@@ -156,20 +164,16 @@ template <MemoryPolicy Mem>
 std::unique_ptr<DriverQueue> make_driver_queue(RingLayout l, Mem mem, const QueueAreas& a, Features f,
                                                DriverOptions opts = {}) {
   if (l == RingLayout::packed)
-    return std::make_unique<DriverQueueOf<PackedDriver<Mem>>>(
-        mem, PackedLayout{a.desc, a.driver, a.device, a.num}, f, opts);
-  return std::make_unique<DriverQueueOf<SplitDriver<Mem>>>(mem, SplitLayout{a.desc, a.driver, a.device, a.num},
-                                                           f, opts);
+    return std::make_unique<DriverQueueOf<PackedDriver<Mem>>>(mem, a.packed(), f, opts);
+  return std::make_unique<DriverQueueOf<SplitDriver<Mem>>>(mem, a.split(), f, opts);
 }
 
 template <MemoryPolicy Mem>
 std::unique_ptr<DeviceQueue> make_device_queue(RingLayout l, Mem mem, const QueueAreas& a, Features f,
                                                DeviceOptions opts = {}) {
   if (l == RingLayout::packed)
-    return std::make_unique<DeviceQueueOf<PackedDevice<Mem>>>(
-        mem, PackedLayout{a.desc, a.driver, a.device, a.num}, f, opts);
-  return std::make_unique<DeviceQueueOf<SplitDevice<Mem>>>(mem, SplitLayout{a.desc, a.driver, a.device, a.num},
-                                                           f, opts);
+    return std::make_unique<DeviceQueueOf<PackedDevice<Mem>>>(mem, a.packed(), f, opts);
+  return std::make_unique<DeviceQueueOf<SplitDevice<Mem>>>(mem, a.split(), f, opts);
 }
 
 }  // namespace virtiosim::ring
