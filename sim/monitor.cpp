@@ -168,14 +168,14 @@ std::string Monitor::classify(const Queue& q, const memory::OrderingAnomaly& a, 
   const ring::QueueAreas& r = q.areas;
   const bool by_device = a.reader == q.device_agent, by_driver = a.reader == q.driver_agent;
   if (layout_ == ring::RingLayout::packed) {
-    const uint64_t ring_end = r.desc + uint64_t{r.num} * 16;
-    if (a.addr >= r.desc && a.addr < ring_end) {
-      const uint64_t off = (a.addr - r.desc) % 16;
-      const uint64_t slot = (a.addr - r.desc) / 16;
+    const ring::PackedLayout p = r.packed();
+    if (p.in_desc_ring(a.addr)) {
+      const uint32_t slot = p.slot_of(a.addr);
+      const bool body = a.addr < p.flags_addr(slot);  // addr, len, id: everything before the flags
       what = "slot " + std::to_string(slot);
-      if (by_device && off < ring::packed_off::flags) return "P13.avail_body";
+      if (by_device && body) return "P13.avail_body";
       if (by_device) return "P6.5";
-      if (by_driver && off < ring::packed_off::flags) return "P13.used_body";
+      if (by_driver && body) return "P13.used_body";
       return "";  // the driver seeing a later used flag late is allowed
     }
     if ((a.addr >= r.driver && a.addr < r.driver + 4) || (a.addr >= r.device && a.addr < r.device + 4)) {
@@ -184,9 +184,9 @@ std::string Monitor::classify(const Queue& q, const memory::OrderingAnomaly& a, 
     }
     return "";
   }
-  const ring::SplitLayout s{r.desc, r.driver, r.device, r.num};
-  if (a.addr >= s.desc && a.addr < s.desc + ring::SplitLayout::desc_bytes(r.num)) {
-    what = "descriptor " + std::to_string((a.addr - s.desc) / 16);
+  const ring::SplitLayout s = r.split();
+  if (s.in_desc_table(a.addr)) {
+    what = "descriptor " + std::to_string(s.desc_index_of(a.addr));
     return by_device ? "P13.avail_body" : "";
   }
   if (a.addr >= s.avail_ring_addr(0) && a.addr < s.used_event_addr()) {

@@ -126,9 +126,8 @@ class Platform : public sc_core::sc_module {
         const uint16_t index = static_cast<uint16_t>(2 * qp + t);
         const ring::QueueAreas& a = drv_.areas(index);
         const uint16_t slot = static_cast<uint16_t>(q->indices().avail_idx % a.num);
-        const uint64_t addr = cfg_.ring == ring::RingLayout::packed
-                                  ? a.desc + uint64_t{slot} * 16
-                                  : ring::SplitLayout{a.desc, a.driver, a.device, a.num}.avail_ring_addr(slot);
+        const uint64_t addr = cfg_.ring == ring::RingLayout::packed ? a.packed().desc_addr(slot)
+                                                                    : a.split().avail_ring_addr(slot);
         monitor_.report(ring::rule(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(),
                         device::VhostNet::agent_of(qp), addr, (t ? "tx" : "rx") + std::to_string(qp));
         return;

@@ -4,14 +4,15 @@
 #include <cstdio>
 
 #include "models/ring/event_idx.h"
+#include "models/ring/packed_flags.h"
 
 namespace virtiosim::sim {
 
-using ring::kDescAvail;
 using ring::kDescNext;
-using ring::kDescUsed;
-namespace packed_off = ring::packed_off;
-namespace split_off = ring::split_off;
+using ring::packed_avail_flags;
+using ring::packed_desc_is_avail;
+using ring::packed_desc_is_used;
+using ring::packed_used_flags;
 
 namespace {
 
@@ -20,11 +21,6 @@ std::string hex(uint64_t v) {
   std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
   return b;
 }
-
-// P2: how a driver marks a descriptor available in wrap `w`, and how a
-// device marks one used.
-bool avail_encoding(uint16_t f, bool w) { return ((f & kDescAvail) != 0) == w && ((f & kDescUsed) != 0) != w; }
-bool used_encoding(uint16_t f, bool w) { return ((f & kDescAvail) != 0) == w && ((f & kDescUsed) != 0) == w; }
 
 // The value a store wrote (ring fields are at most 8 bytes; little-endian).
 uint64_t stored(const uint8_t* data, uint64_t size) {
@@ -53,7 +49,7 @@ RingWatch::RingWatch(ring::RingLayout layout, const ring::QueueAreas& areas, rin
       peek_(std::move(peek)) {
   const bool packed = layout_ == ring::RingLayout::packed;
   span_lo_ = std::min({areas.desc, areas.driver, areas.device});
-  span_hi_ = std::max({areas.desc + uint64_t{areas.num} * 16,
+  span_hi_ = std::max({areas.desc + ring::desc_area_bytes(layout, areas.num),
                        areas.driver + (packed ? 4 : ring::SplitLayout::avail_bytes(areas.num)),
                        areas.device + (packed ? 4 : ring::SplitLayout::used_bytes(areas.num))});
   if (packed) avail_ahead_.assign(areas.num, 0), used_ahead_.assign(areas.num, false), returned_by_.assign(areas.num, 0);
@@ -72,9 +68,9 @@ void RingWatch::on_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t s
   if (agent != driver_agent_ && agent != device_agent_) return;
   if (agent == driver_agent_ && seq < driver_seq_floor_) return;
   if (layout_ == ring::RingLayout::packed) packed_store(agent, seq, addr, size, data, out);
-  else if (addr == areas_.driver + split_off::avail_idx && size == 2 && driver(agent))
+  else if (addr == areas_.split().avail_idx_addr() && size == 2 && driver(agent))
     split_publish(seq, static_cast<uint16_t>(data[0] | data[1] << 8), out);
-  else if (addr == areas_.device + split_off::used_idx && size == 2 && !driver(agent))
+  else if (addr == areas_.split().used_idx_addr() && size == 2 && !driver(agent))
     split_used(static_cast<uint16_t>(data[0] | data[1] << 8), out);
   else split_store(agent, seq, addr, size, data, out);
 }
@@ -82,8 +78,8 @@ void RingWatch::on_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t s
 bool RingWatch::touches(uint64_t addr) const {
   auto in = [addr](uint64_t lo, uint64_t bytes) { return addr >= lo && addr < lo + bytes; };
   if (layout_ == ring::RingLayout::packed)
-    return in(areas_.desc, uint64_t{areas_.num} * 16) || in(areas_.driver, 4) || in(areas_.device, 4);
-  return in(areas_.desc, ring::SplitLayout::desc_bytes(areas_.num)) ||
+    return areas_.packed().in_desc_ring(addr) || in(areas_.driver, 4) || in(areas_.device, 4);
+  return areas_.split().in_desc_table(addr) ||
          in(areas_.driver, ring::SplitLayout::avail_bytes(areas_.num)) ||
          in(areas_.device, ring::SplitLayout::used_bytes(areas_.num));
 }
@@ -102,26 +98,27 @@ bool RingWatch::packed_owned(uint32_t slot) const {
 
 void RingWatch::packed_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
                              std::vector<Finding>& out) {
-  if (addr < areas_.desc || addr >= areas_.desc + uint64_t{areas_.num} * 16) return;
-  const uint32_t slot = static_cast<uint32_t>((addr - areas_.desc) / 16);
-  const bool flags_store = (addr - areas_.desc) % 16 == packed_off::flags && size == 2;
+  const ring::PackedLayout p = areas_.packed();
+  if (!p.in_desc_ring(addr)) return;
+  const uint32_t slot = p.slot_of(addr);
+  const bool flags_store = addr == p.flags_addr(slot) && size == 2;
   const uint16_t flags = flags_store ? static_cast<uint16_t>(data[0] | data[1] << 8) : 0;
   if (driver(agent)) {
     if (packed_owned(slot) && seq > published_by_[slot]) {
       out.push_back({"P3", "driver wrote slot " + std::to_string(slot) + " (offset " +
-                               std::to_string((addr - areas_.desc) % 16) + ") while the device owns it",
+                               std::to_string(addr - p.desc_addr(slot)) + ") while the device owns it",
                      addr, stored(data, size), 0, agent});
       return;
     }
     if (!flags_store) return;
     if (slot != avail_pos_) {  // a list's other descriptor, or a later head
-      avail_ahead_[slot] = avail_encoding(flags, slot > avail_pos_ ? avail_wrap_ : !avail_wrap_) ? seq + 1 : 0;
+      avail_ahead_[slot] = packed_desc_is_avail(flags, slot > avail_pos_ ? avail_wrap_ : !avail_wrap_) ? seq + 1 : 0;
       return;
     }
-    if (!avail_encoding(flags, avail_wrap_)) {
+    if (!packed_desc_is_avail(flags, avail_wrap_)) {
       out.push_back({"P2", "head flags " + hex(flags) + " at slot " + std::to_string(slot) +
                                " do not mark it available for driver wrap " + std::to_string(avail_wrap_),
-                     addr, flags, avail_wrap_ ? kDescAvail : kDescUsed, agent});
+                     addr, flags, packed_avail_flags(avail_wrap_), agent});
       return;
     }
     avail_ahead_[slot] = seq + 1;
@@ -136,10 +133,10 @@ void RingWatch::packed_store(unsigned agent, uint64_t seq, uint64_t addr, uint64
   }
   if (!flags_store) return;
   const bool wrap = slot >= used_pos_ ? used_wrap_ : !used_wrap_;
-  if (!used_encoding(flags, wrap)) {
+  if (!packed_desc_is_used(flags, wrap)) {
     out.push_back({"P2", "used flags " + hex(flags) + " at slot " + std::to_string(slot) +
                              " do not match device wrap " + std::to_string(wrap),
-                   addr, flags, wrap ? kDescAvail | kDescUsed : 0u, agent});
+                   addr, flags, packed_used_flags(wrap), agent});
     return;
   }
   if (flags & kDescNext)
@@ -151,6 +148,7 @@ void RingWatch::packed_store(unsigned agent, uint64_t seq, uint64_t addr, uint64
 // The head's AVAIL flag is visible: the list at avail_pos_ is the device's,
 // and so is each list after it whose head flag was already visible.
 void RingWatch::packed_publish(std::vector<Finding>& out) {
+  const ring::PackedLayout p = areas_.packed();
   while (owned_ < areas_.num && avail_ahead_[avail_pos_]) {
     const uint16_t head = avail_pos_;
     const uint64_t seq = avail_ahead_[head] - 1;
@@ -158,15 +156,14 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
     bool wrap = avail_wrap_;
     uint16_t count = 0, id = 0;
     for (;;) {
-      const uint64_t d = areas_.desc + uint64_t{pos} * 16;
-      const uint16_t f = peek16(driver_agent_, d + packed_off::flags);
-      if (count > 0 && !avail_encoding(f, wrap)) {  // P6.2: the list runs into a slot not made available
+      const uint16_t f = peek16(driver_agent_, p.flags_addr(pos));
+      if (count > 0 && !packed_desc_is_avail(f, wrap)) {  // P6.2: the list runs into a slot not made available
         out.push_back({"P6.2", "descriptor " + std::to_string(count) + " of the list at slot " + std::to_string(head) +
                                    " (flags " + hex(f) + ") is not available for wrap " + std::to_string(wrap),
-                       d + packed_off::flags, f, wrap ? kDescAvail : kDescUsed, driver_agent_});
+                       p.flags_addr(pos), f, packed_avail_flags(wrap), driver_agent_});
         break;
       }
-      id = peek16(driver_agent_, d + packed_off::id);  // P6.1: the last descriptor's id names the buffer
+      id = peek16(driver_agent_, p.id_addr(pos));  // P6.1: the last descriptor's id names the buffer
       published_by_[pos] = seq;
       avail_ahead_[pos] = 0;
       ++count;
@@ -175,7 +172,7 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
       // NEXT, is the device's to reject (P6.4, P7).
       if (!(f & kDescNext) || (f & ring::kDescIndirect) || owned_ + count >= areas_.num) break;
     }
-    enter(id, count, areas_.desc + uint64_t{head} * 16, out);
+    enter(id, count, p.desc_addr(head), out);
     avail_pos_ = static_cast<uint16_t>(pos);
     avail_wrap_ = wrap;
     owned_ += count;
@@ -186,9 +183,9 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
 // Used flags are visible at used_ahead_: hand back what the driver would
 // take, from used_pos_ on, as far as the entries are there.
 void RingWatch::packed_used(uint64_t seq, std::vector<Finding>& out) {
+  const ring::PackedLayout p = areas_.packed();
   while (owned_ > 0 && used_ahead_[used_pos_]) {
-    const uint64_t d = areas_.desc + uint64_t{used_pos_} * 16;
-    uint32_t slots = retire(peek16(device_agent_, d + packed_off::id), d, out);
+    uint32_t slots = retire(peek16(device_agent_, p.id_addr(used_pos_)), p.desc_addr(used_pos_), out);
     slots = std::clamp<uint32_t>(slots, 1, owned_);  // an id not in flight: step over the entry
     for (uint32_t k = 0; k < slots; ++k) {
       used_ahead_[(used_pos_ + k) % areas_.num] = false;
@@ -205,8 +202,9 @@ void RingWatch::packed_used(uint64_t seq, std::vector<Finding>& out) {
 
 void RingWatch::split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
                             std::vector<Finding>& out) {
-  if (addr < areas_.desc || addr >= areas_.desc + ring::SplitLayout::desc_bytes(areas_.num) || size == 0) return;
-  const uint32_t i = static_cast<uint32_t>((addr - areas_.desc) / 16);
+  const ring::SplitLayout s = areas_.split();
+  if (!s.in_desc_table(addr) || size == 0) return;
+  const uint32_t i = s.desc_index_of(addr);
   if (!driver(agent))
     out.push_back({"P3", "device wrote descriptor " + std::to_string(i) + " of the descriptor table", addr,
                    stored(data, size), 0, agent});
@@ -217,7 +215,7 @@ void RingWatch::split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_
 }
 
 void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Finding>& out) {
-  const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
+  const ring::SplitLayout s = areas_.split();
   for (; avail_idx_ != new_idx; ++avail_idx_, ++published_) {
     const uint64_t entry = s.avail_ring_addr(avail_idx_ % areas_.num);
     const uint16_t head = peek16(driver_agent_, entry);
@@ -229,9 +227,9 @@ void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Findin
                                  std::to_string(owner_[d]) + ")",
                        s.desc_addr(d), 0, 0, driver_agent_});
       chain.push_back(d);
-      const uint16_t f = peek16(driver_agent_, s.desc_addr(d) + split_off::flags);
+      const uint16_t f = peek16(driver_agent_, s.flags_addr(d));
       if (!(f & kDescNext) || (f & ring::kDescIndirect)) break;  // P7 is the device's to report
-      d = peek16(driver_agent_, s.desc_addr(d) + split_off::next);
+      d = peek16(driver_agent_, s.next_addr(d));
       if (d >= areas_.num) break;
     }
     for (uint16_t d : chain) owner_[d] = head, published_by_[d] = seq;
@@ -241,11 +239,12 @@ void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Findin
 }
 
 void RingWatch::split_used(uint16_t new_idx, std::vector<Finding>& out) {
-  const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
+  const ring::SplitLayout s = areas_.split();
   while (used_idx_ != new_idx) {
-    const uint64_t e = s.used_elem_addr(used_idx_ % areas_.num);
+    const uint32_t slot = used_idx_ % areas_.num;
+    const uint64_t e = s.used_elem_addr(slot);
     uint32_t id = 0;
-    peek_(device_agent_, e + split_off::used_elem_id, &id, 4);
+    peek_(device_agent_, s.used_elem_id_addr(slot), &id, 4);
     uint32_t entries = id < areas_.num ? retire(static_cast<uint16_t>(id), e, out) : 0;
     if (id >= areas_.num)
       out.push_back({"P5", "used element names id " + std::to_string(id) + ", beyond the queue", e, id, 0, device_agent_});
@@ -336,47 +335,53 @@ void RingWatch::on_load(unsigned agent, uint64_t addr, uint64_t size, const uint
   if (size != 2) return;
   const uint16_t v = static_cast<uint16_t>(data[0] | data[1] << 8);
   if (layout_ == ring::RingLayout::packed) {
-    if ((addr - areas_.desc) % 16 != packed_off::flags || addr < areas_.desc) return;
-    const uint64_t slot = (addr - areas_.desc) / 16;
-    if (agent == device_agent_ && slot == avail_pos_ && !avail_encoding(v, avail_wrap_)) device_seen_ = published_;
-    if (agent == driver_agent_ && slot == used_pos_ && !used_encoding(v, used_wrap_)) driver_seen_ = used_;
+    const ring::PackedLayout p = areas_.packed();
+    if (!p.in_desc_ring(addr) || addr != p.flags_addr(p.slot_of(addr))) return;
+    const uint32_t slot = p.slot_of(addr);
+    if (agent == device_agent_ && slot == avail_pos_ && !packed_desc_is_avail(v, avail_wrap_)) device_seen_ = published_;
+    if (agent == driver_agent_ && slot == used_pos_ && !packed_desc_is_used(v, used_wrap_)) driver_seen_ = used_;
     return;
   }
-  if (agent == device_agent_ && addr == areas_.driver + split_off::avail_idx && v == avail_idx_) device_seen_ = published_;
-  if (agent == driver_agent_ && addr == areas_.device + split_off::used_idx && v == used_idx_) driver_seen_ = used_;
+  const ring::SplitLayout s = areas_.split();
+  if (agent == device_agent_ && addr == s.avail_idx_addr() && v == avail_idx_) device_seen_ = published_;
+  if (agent == driver_agent_ && addr == s.used_idx_addr() && v == used_idx_) driver_seen_ = used_;
 }
 
 // Does the other side's event suppression, as visible now, ask for a
 // notification for the `added` positions up to `new_idx`? Packed: its event
-// structure at `area` (P10, P11). Split: with EVENT_IDX the index at
-// `event_idx_addr`, else the `no_notify` bit of the flags at `flags_addr`.
-bool RingWatch::wants(uint64_t added, uint16_t new_idx, bool wrap, uint64_t area, uint64_t event_idx_addr,
-                      uint64_t flags_addr, uint16_t no_notify) const {
+// structure, flags at `flags_addr` and off_wrap at `event_addr` (P10, P11).
+// Split: with EVENT_IDX the index at `event_addr`, else the `no_notify` bit
+// of the flags at `flags_addr`.
+bool RingWatch::wants(uint64_t added, uint16_t new_idx, bool wrap, uint64_t event_addr, uint64_t flags_addr,
+                      uint16_t no_notify) const {
   if (added == 0) return false;
   const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
   if (layout_ == ring::RingLayout::packed) {
-    const uint16_t flags = peek16(kVisible, area + packed_off::event_flags);
+    const uint16_t flags = peek16(kVisible, flags_addr);
     if (flags == ring::kEventFlagDesc)
-      return ring::packed_need_event(peek16(kVisible, area + packed_off::event_off_wrap), wrap, areas_.num, new_idx,
-                                     old_idx);
+      return ring::packed_need_event(peek16(kVisible, event_addr), wrap, areas_.num, new_idx, old_idx);
     return flags == ring::kEventFlagEnable;
   }
-  if (features_.event_idx()) return ring::need_event(peek16(kVisible, event_idx_addr), new_idx, old_idx);
+  if (features_.event_idx()) return ring::need_event(peek16(kVisible, event_addr), new_idx, old_idx);
   return !(peek16(kVisible, flags_addr) & no_notify);
 }
 
 bool RingWatch::device_wants_kick(uint64_t added) const {
-  const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
-  const bool packed = layout_ == ring::RingLayout::packed;
-  return wants(added, packed ? avail_pos_ : avail_idx_, avail_wrap_, areas_.device, s.avail_event_addr(),
-               s.used + split_off::used_flags, VRING_USED_F_NO_NOTIFY);
+  if (layout_ == ring::RingLayout::packed) {
+    const ring::PackedLayout p = areas_.packed();
+    return wants(added, avail_pos_, avail_wrap_, p.device_event_off_wrap_addr(), p.device_event_flags_addr(), 0);
+  }
+  const ring::SplitLayout s = areas_.split();
+  return wants(added, avail_idx_, avail_wrap_, s.avail_event_addr(), s.used_flags_addr(), VRING_USED_F_NO_NOTIFY);
 }
 
 bool RingWatch::driver_wants_interrupt(uint64_t added) const {
-  const ring::SplitLayout s{areas_.desc, areas_.driver, areas_.device, areas_.num};
-  const bool packed = layout_ == ring::RingLayout::packed;
-  return wants(added, packed ? used_pos_ : used_idx_, used_wrap_, areas_.driver, s.used_event_addr(),
-               s.avail + split_off::avail_flags, VRING_AVAIL_F_NO_INTERRUPT);
+  if (layout_ == ring::RingLayout::packed) {
+    const ring::PackedLayout p = areas_.packed();
+    return wants(added, used_pos_, used_wrap_, p.driver_event_off_wrap_addr(), p.driver_event_flags_addr(), 0);
+  }
+  const ring::SplitLayout s = areas_.split();
+  return wants(added, used_idx_, used_wrap_, s.used_event_addr(), s.avail_flags_addr(), VRING_AVAIL_F_NO_INTERRUPT);
 }
 
 bool RingWatch::kick_wanted() {

@@ -149,7 +149,7 @@ class RingWatch {
   // positions in (new - added, new].
   bool device_wants_kick(uint64_t added) const;
   bool driver_wants_interrupt(uint64_t added) const;
-  bool wants(uint64_t added, uint16_t new_idx, bool wrap, uint64_t area, uint64_t event_idx_addr, uint64_t flags_addr,
+  bool wants(uint64_t added, uint16_t new_idx, bool wrap, uint64_t event_addr, uint64_t flags_addr,
              uint16_t no_notify) const;
 
   // P10 windows: ring positions published / used in all (slots for packed,

@@ -125,15 +125,16 @@ void Tracer::sample() {
         return v;
       };
       if (layout_ == ring::RingLayout::packed) {
-        q.driver_event_off_wrap = le16(a.driver + ring::packed_off::event_off_wrap);
-        q.driver_event_flags = le16(a.driver + ring::packed_off::event_flags);
-        q.device_event_off_wrap = le16(a.device + ring::packed_off::event_off_wrap);
-        q.device_event_flags = le16(a.device + ring::packed_off::event_flags);
+        const ring::PackedLayout p = a.packed();
+        q.driver_event_off_wrap = le16(p.driver_event_off_wrap_addr());
+        q.driver_event_flags = le16(p.driver_event_flags_addr());
+        q.device_event_off_wrap = le16(p.device_event_off_wrap_addr());
+        q.device_event_flags = le16(p.device_event_flags_addr());
       } else {
-        const ring::SplitLayout s{a.desc, a.driver, a.device, a.num};
-        q.driver_event_flags = le16(s.avail + ring::split_off::avail_flags);  // NO_INTERRUPT
+        const ring::SplitLayout s = a.split();
+        q.driver_event_flags = le16(s.avail_flags_addr());  // NO_INTERRUPT
         q.driver_event_off_wrap = le16(s.used_event_addr());
-        q.device_event_flags = le16(s.used + ring::split_off::used_flags);  // NO_NOTIFY
+        q.device_event_flags = le16(s.used_flags_addr());  // NO_NOTIFY
         q.device_event_off_wrap = le16(s.avail_event_addr());
       }
     }

@@ -199,7 +199,8 @@ bool VhostNet::complete_tx(Worker& w, const ring::UsedElem& e) {
   const uint16_t qi = static_cast<uint16_t>(2 * w.qp + 1);
   if (w.qp != 0 || cfg_.corrupt_used == UsedCorruption::none) return complete(w, *w.tx, qi, e);
   if (w.stats.tx_packets == cfg_.corrupt_used_at) {
-    memory::StoreFault f{agent_of(0), w.tx_areas.desc, w.tx_areas.desc + uint64_t{w.tx_areas.num} * 16};
+    const ring::PackedLayout tx = w.tx_areas.packed();  // flag faults need ring=packed (Config)
+    memory::StoreFault f{agent_of(0), tx.desc, tx.desc + ring::PackedLayout::desc_bytes(tx.num)};
     f.offset = static_cast<uint32_t>(ring::packed_off::flags);
     switch (cfg_.corrupt_used) {
       case UsedCorruption::next: f.or_mask = ring::kDescNext; break;

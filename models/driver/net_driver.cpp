@@ -369,7 +369,7 @@ const char* name(DescCorruption c) {
 void NetDriver::arm_corruption(QueuePair& q) {
   const ring::QueueAreas& a = areas_.at(static_cast<size_t>(2 * q.index + 1));
   const bool packed = cfg_.layout == ring::RingLayout::packed;
-  memory::StoreFault f{agent_of(q.index), a.desc, a.desc + uint64_t{a.num} * 16};
+  memory::StoreFault f{agent_of(q.index), a.desc, a.desc + ring::desc_area_bytes(cfg_.layout, a.num)};
   f.offset = static_cast<uint32_t>(packed ? ring::packed_off::flags : ring::split_off::flags);
   switch (cfg_.corrupt) {
     case DescCorruption::unmapped_addr:
@@ -400,14 +400,14 @@ void NetDriver::arm_corruption(QueuePair& q) {
 // descriptor's len again, unchanged.
 void NetDriver::rewrite_in_flight(QueuePair& q, uint16_t avail_idx) {
   const ring::QueueAreas& a = areas_.at(static_cast<size_t>(2 * q.index + 1));
-  uint64_t desc;
+  uint64_t len_addr;
   if (cfg_.layout == ring::RingLayout::packed) {
-    desc = a.desc + uint64_t{avail_idx} * 16;
+    len_addr = a.packed().len_addr(avail_idx);
   } else {  // split: the avail ring entry names the head
-    const ring::SplitLayout s{a.desc, a.driver, a.device, a.num};
-    desc = s.desc_addr(q.mem->read16(s.avail_ring_addr(avail_idx % a.num)));
+    const ring::SplitLayout s = a.split();
+    len_addr = s.len_addr(q.mem->read16(s.avail_ring_addr(avail_idx % a.num)));
   }
-  q.mem->write32(desc + ring::packed_off::len, q.mem->read32(desc + ring::packed_off::len));  // same offset in both
+  q.mem->write32(len_addr, q.mem->read32(len_addr));
 }
 
 void NetDriver::refill_rx(QueuePair& q) {
