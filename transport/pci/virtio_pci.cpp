@@ -206,13 +206,17 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
         std::memcpy(data, &v, len);
       }
     } else if (off >= PciLayout::isr_off && off < PciLayout::isr_off + PciLayout::isr_len) {
-      std::memset(data, 0, len);
-      if (!write) data[0] = isr_, isr_ = 0;  // reading ISR clears it
+      if (!write) {  // a write is ignored, and leaves the initiator's data as it was
+        std::memset(data, 0, len);
+        data[0] = isr_, isr_ = 0;  // reading ISR clears it
+      }
     } else if (off >= PciLayout::device_off && off + len <= PciLayout::device_off + PciLayout::device_len) {
-      const std::vector<uint8_t> cs = device_.config_space();
-      std::memset(data, 0, len);
-      const uint32_t o = off - PciLayout::device_off;
-      if (!write && o < cs.size()) std::memcpy(data, cs.data() + o, std::min<size_t>(len, cs.size() - o));
+      if (!write) {  // read-only: a write is ignored, and leaves the initiator's data as it was
+        const std::vector<uint8_t> cs = device_.config_space();
+        std::memset(data, 0, len);
+        const uint32_t o = off - PciLayout::device_off;
+        if (o < cs.size()) std::memcpy(data, cs.data() + o, std::min<size_t>(len, cs.size() - o));
+      }
     } else {
       t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     }

@@ -232,6 +232,37 @@ PCI_BENCH_TEST(PciCapabilities, IsrReadReturnsBitsAndClears) {
   EXPECT_EQ(b.rd(isr, 1), 0u);
 }
 
+// IEEE 1666-2011 14.13 (data pointer attribute): for a write command the
+// target reads the initiator's data array and leaves it as it was. A
+// guest's write to any structure, read-only ones included, must not change
+// the buffer it wrote from.
+PCI_BENCH_TEST(PciCapabilities, WritesLeaveTheInitiatorsDataAlone) {
+  b.bring_up(kDeviceFeatures);
+  const uint64_t targets[] = {
+      b.common(VIRTIO_PCI_COMMON_NUMQ),           // read-only common field
+      PciLayout::bar0 + PciLayout::isr_off,       // ISR (read-only)
+      PciLayout::bar0 + PciLayout::device_off,    // device-specific (read-only here)
+      b.doorbell(0),                              // doorbell
+      b.msix_entry(0, PCI_MSIX_ENTRY_DATA),       // MSI-X table
+      PciLayout::bar1 + PciLayout::msix_pba_off,  // PBA (read-only)
+  };
+  for (uint64_t addr : targets) {
+    uint8_t buf[4] = {0x11, 0x22, 0x33, 0x44};
+    tlm::tlm_generic_payload t;
+    t.set_write();
+    t.set_address(addr);
+    t.set_data_ptr(buf);
+    t.set_data_length(sizeof buf);
+    t.set_streaming_width(sizeof buf);
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    b.mmio_socket->b_transport(t, delay);
+    EXPECT_TRUE(t.is_response_ok()) << std::hex << addr;
+    EXPECT_EQ(buf[0], 0x11) << std::hex << addr;
+    EXPECT_EQ(buf[3], 0x44) << std::hex << addr;
+    b.sleep(delay);
+  }
+}
+
 // ARCHITECTURE "bad input is a result, not a crash": accesses that hit no
 // structure complete with an error response (or are ignored where the
 // code defines so) and leave the function working.
