@@ -1,21 +1,16 @@
 // The test frames the simulated driver sends: Ethernet frames whose body
 // carries the sequence number, the send time and a checksum, with the rest
 // pseudo-random from (seed, sequence), so a receiver can verify every byte
-// without keeping a copy. Also the virtio-net header size the rings carry.
+// without keeping a copy. The virtio-net header in front of them is
+// models/net/net_header.h.
 #pragma once
 
-#include "models/net/virtio_net_uapi.h"
+#include "models/net/net_header.h"
 
 #include <cstdint>
 #include <span>
 
 namespace virtiosim::net {
-
-// VERSION_1 devices always use the 12-byte header (virtio_net_hdr_mrg_rxbuf
-// layout; num_buffers is meaningful only with VIRTIO_NET_F_MRG_RXBUF).
-inline constexpr uint32_t kNetHdrBytes = sizeof(virtio_net_hdr_mrg_rxbuf);
-static_assert(kNetHdrBytes == 12);
-inline constexpr uint32_t kNumBuffersOffset = 10;  // le16 num_buffers
 
 inline constexpr uint32_t kMinFrameBytes = 64;   // Ethernet minimum (without FCS: 60; 64 keeps it simple)
 inline constexpr uint32_t kMaxFrameBytes = 9018; // jumbo frame + VLAN header

@@ -1,35 +1,24 @@
 // virtio-net pieces both ends use: the feature bits we negotiate, the net
-// header in front of every frame, and the test frames drive sends and
-// checks (a sequence number and a pattern derived from it, so a returned
-// frame proves which one it was and that no byte changed).
+// header in front of every frame (models/net's, as for the simulator), and
+// the test frames drive sends and checks (a sequence number and a pattern
+// derived from it, so a returned frame proves which one it was and that no
+// byte changed).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
-#include "models/ring/features.h"
+#include "models/net/net_header.h"
 
 namespace virtiosim::vhost_user::net {
 
-// Linux's <linux/virtio_net.h> is not valid C++ (a member named `class`),
-// so the few values we need are restated with the uapi names' values.
-inline constexpr unsigned kFeatureMrgRxbuf = 15;  // VIRTIO_NET_F_MRG_RXBUF
-inline constexpr unsigned kFeatureMq = 22;        // VIRTIO_NET_F_MQ
+inline constexpr unsigned kFeatureMrgRxbuf = VIRTIO_NET_F_MRG_RXBUF;
+inline constexpr unsigned kFeatureMq = VIRTIO_NET_F_MQ;
 
-// struct virtio_net_hdr (10 bytes: flags, gso_type, hdr_len, gso_size,
-// csum_start, csum_offset) and virtio_net_hdr_mrg_rxbuf (+ le16
-// num_buffers), which is the header whenever VERSION_1 or MRG_RXBUF is
-// negotiated; num_buffers counts the RX buffers a frame spans.
-inline constexpr size_t kHdrLenLegacy = 10;
-inline constexpr size_t kHdrLenMrg = 12;
-inline constexpr size_t kNumBuffersOffset = 10;
-
-constexpr size_t header_len(uint64_t features) {
-  return (features & (ring::feature_bit(VIRTIO_F_VERSION_1) | ring::feature_bit(kFeatureMrgRxbuf)))
-             ? kHdrLenMrg
-             : kHdrLenLegacy;
-}
+inline constexpr size_t kHdrLenMrg = virtiosim::net::kNetHdrBytes;
+inline constexpr size_t kNumBuffersOffset = virtiosim::net::kNumBuffersOffset;
+constexpr size_t header_len(uint64_t features) { return virtiosim::net::net_hdr_bytes(features); }
 
 inline constexpr size_t kMacLen = 6;
 inline constexpr size_t kEthHeader = 14;
