@@ -225,32 +225,42 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
   if (addr >= PciLayout::bar1 && addr + len <= PciLayout::bar1 + PciLayout::bar1_len) {
     delay += sc_time(mmio_ns(write), SC_NS);
     const uint32_t off = static_cast<uint32_t>(addr - PciLayout::bar1);
-    if (off < PciLayout::msix_table_off + msix_.size() * PCI_MSIX_ENTRY_SIZE) {
-      MsixEntry& e = msix_[off / PCI_MSIX_ENTRY_SIZE];
-      const uint32_t field = off % PCI_MSIX_ENTRY_SIZE;
-      if (write) {
-        const uint64_t v = get_le(data, len);
-        if (field == PCI_MSIX_ENTRY_LOWER_ADDR) e.addr = (e.addr & ~0xffffffffull) | (v & 0xffffffff);
-        else if (field == PCI_MSIX_ENTRY_UPPER_ADDR) e.addr = (e.addr & 0xffffffff) | (v << 32);
-        else if (field == PCI_MSIX_ENTRY_DATA) e.data = static_cast<uint32_t>(v);
-        else if (field == PCI_MSIX_ENTRY_VECTOR_CTRL) {
-          e.control = static_cast<uint32_t>(v);
-          const auto vector = static_cast<uint16_t>(&e - msix_.data());
-          if (msix_enabled_ && !(e.control & PCI_MSIX_ENTRY_CTRL_MASKBIT) && e.pending) {
-            e.pending = false;
-            send_msix(vector);  // unmasking delivers what was held (not while the function is masked)
+    const uint32_t table_end =
+        PciLayout::msix_table_off + static_cast<uint32_t>(msix_.size()) * PCI_MSIX_ENTRY_SIZE;
+    if (off < table_end) {
+      // Software uses aligned DWORD or QWORD accesses (PCI 6.8.2): a QWORD
+      // covers two fields, taken a DWORD at a time.
+      for (uint32_t done = 0; done < len && off + done < table_end; done += 4) {
+        MsixEntry& e = msix_[(off + done) / PCI_MSIX_ENTRY_SIZE];
+        const uint32_t field = (off + done) % PCI_MSIX_ENTRY_SIZE;
+        const unsigned n = std::min(len - done, 4u);
+        if (write) {
+          const uint64_t v = get_le(data + done, n);
+          if (field == PCI_MSIX_ENTRY_LOWER_ADDR) e.addr = (e.addr & ~0xffffffffull) | (v & 0xffffffff);
+          else if (field == PCI_MSIX_ENTRY_UPPER_ADDR) e.addr = (e.addr & 0xffffffff) | (v << 32);
+          else if (field == PCI_MSIX_ENTRY_DATA) e.data = static_cast<uint32_t>(v);
+          else if (field == PCI_MSIX_ENTRY_VECTOR_CTRL) {
+            e.control = static_cast<uint32_t>(v);
+            const auto vector = static_cast<uint16_t>(&e - msix_.data());
+            if (msix_enabled_ && !(e.control & PCI_MSIX_ENTRY_CTRL_MASKBIT) && e.pending) {
+              e.pending = false;
+              send_msix(vector);  // unmasking delivers what was held (not while the function is masked)
+            }
           }
+        } else {
+          uint64_t v = field == PCI_MSIX_ENTRY_LOWER_ADDR ? (e.addr & 0xffffffff)
+                       : field == PCI_MSIX_ENTRY_UPPER_ADDR ? (e.addr >> 32)
+                       : field == PCI_MSIX_ENTRY_DATA       ? e.data
+                                                            : e.control;
+          std::memcpy(data + done, &v, n);
         }
-      } else {
-        uint64_t v = field == PCI_MSIX_ENTRY_LOWER_ADDR ? (e.addr & 0xffffffff)
-                     : field == PCI_MSIX_ENTRY_UPPER_ADDR ? (e.addr >> 32)
-                     : field == PCI_MSIX_ENTRY_DATA       ? e.data
-                                                          : e.control;
-        std::memcpy(data, &v, len);
       }
     } else if (off >= PciLayout::msix_pba_off && !write) {
+      // PBA bit N is bit N of the array: the access reads from its offset on.
+      const uint32_t first = (off - PciLayout::msix_pba_off) * 8;
       uint64_t pba = 0;
-      for (size_t i = 0; i < msix_.size() && i < 64; ++i) pba |= uint64_t{msix_[i].pending} << i;
+      for (size_t i = first; i < msix_.size() && i < first + 64u; ++i)
+        pba |= uint64_t{msix_[i].pending} << (i - first);
       std::memcpy(data, &pba, len);
     }
     return;

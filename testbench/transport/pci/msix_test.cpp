@@ -197,5 +197,31 @@ PCI_BENCH_TEST(PciMsix, TableEntriesHoldAddressDataAndControl) {
   }
 }
 
+// PCI 6.8.2: software accesses the MSI-X table and PBA with aligned DWORD
+// or aligned QWORD transactions. A QWORD covers two fields (address low +
+// high; data + vector control), and PBA bit N sits at bit N of the PBA,
+// so the DWORD at PBA + 4 holds vectors 32-63.
+PCI_BENCH_TEST(PciMsix, TableAndPbaAnswerQwordAndDwordAccesses) {
+  b.bring_up(kDeviceFeatures);
+  b.wr(b.msix_entry(1, PCI_MSIX_ENTRY_LOWER_ADDR), 8, 0x0000000a'fee01000ull);
+  EXPECT_EQ(b.rd(b.msix_entry(1, PCI_MSIX_ENTRY_LOWER_ADDR), 4), 0xfee01000u);
+  EXPECT_EQ(b.rd(b.msix_entry(1, PCI_MSIX_ENTRY_UPPER_ADDR), 4), 0xau);
+  EXPECT_EQ(b.rd(b.msix_entry(1, PCI_MSIX_ENTRY_LOWER_ADDR), 8), 0x0000000a'fee01000ull);
+  // Data and vector control in one QWORD: masking and unmasking work.
+  b.wr(b.msix_entry(1, PCI_MSIX_ENTRY_DATA), 8, uint64_t{PCI_MSIX_ENTRY_CTRL_MASKBIT} << 32 | 0x51);
+  EXPECT_EQ(b.rd(b.msix_entry(1, PCI_MSIX_ENTRY_DATA), 4), 0x51u);
+  EXPECT_EQ(b.rd(b.msix_entry(1, PCI_MSIX_ENTRY_VECTOR_CTRL), 4), PCI_MSIX_ENTRY_CTRL_MASKBIT);
+  EXPECT_EQ(b.rd(b.msix_entry(1, PCI_MSIX_ENTRY_DATA), 8),
+            uint64_t{PCI_MSIX_ENTRY_CTRL_MASKBIT} << 32 | 0x51);
+  b.fn.signal_queue(0);  // vector 1, masked
+  b.sleep(b.irq_latency() + settle());
+  EXPECT_TRUE(b.msix_deliveries[1].empty());
+  EXPECT_EQ(b.rd(PciLayout::bar1 + PciLayout::msix_pba_off, 4), bit(1));
+  EXPECT_EQ(b.rd(PciLayout::bar1 + PciLayout::msix_pba_off + 4, 4), 0u) << "vectors 32-63";
+  b.wr(b.msix_entry(1, PCI_MSIX_ENTRY_DATA), 8, 0x51);
+  EXPECT_EQ(b.msix_deliveries[1].size(), 1u);
+  EXPECT_EQ(b.pba(), 0u);
+}
+
 }  // namespace
 }  // namespace virtiosim::pci::test
