@@ -34,11 +34,12 @@ bench: build
 	$(BUILD)/testbench/bench/ring_bench
 	scripts/sim-bench.sh $(BUILD)
 
-# ASan+UBSan and TSan builds of the ring tests (CI runs these too).
+# ASan+UBSan builds of the ring and virtio-PCI tests, TSan of the ring tests
+# (CI runs these too).
 sanitizers: deps
 	cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVIRTIOSIM_ASAN=ON -DVIRTIOSIM_BENCH=OFF
-	cmake --build $(BUILD)-asan -j $(JOBS) --target ring_tests
-	ctest --test-dir $(BUILD)-asan --output-on-failure -j $(JOBS) -L ring
+	cmake --build $(BUILD)-asan -j $(JOBS) --target ring_tests pci_tests
+	ctest --test-dir $(BUILD)-asan --output-on-failure -j $(JOBS) -L 'ring|pci'
 	cmake -S . -B $(BUILD)-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIRTIOSIM_TSAN=ON -DVIRTIOSIM_BENCH=OFF
 	cmake --build $(BUILD)-tsan -j $(JOBS) --target ring_tests
 	ctest --test-dir $(BUILD)-tsan --output-on-failure -j $(JOBS) -L ring
