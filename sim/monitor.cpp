@@ -178,8 +178,8 @@ std::string Monitor::classify(const Queue& q, const memory::OrderingAnomaly& a, 
       if (by_driver && body) return "P13.used_body";
       return "";  // the driver seeing a later used flag late is allowed
     }
-    if ((a.addr >= r.driver && a.addr < r.driver + 4) || (a.addr >= r.device && a.addr < r.device + 4)) {
-      what = a.addr >= r.driver && a.addr < r.driver + 4 ? "driver area" : "device area";
+    if (p.in_driver_event(a.addr) || p.in_device_event(a.addr)) {
+      what = p.in_driver_event(a.addr) ? "driver area" : "device area";
       return "P11.event";
     }
     return "";

@@ -49,9 +49,10 @@ RingWatch::RingWatch(ring::RingLayout layout, const ring::QueueAreas& areas, rin
       peek_(std::move(peek)) {
   const bool packed = layout_ == ring::RingLayout::packed;
   span_lo_ = std::min({areas.desc, areas.driver, areas.device});
-  span_hi_ = std::max({areas.desc + ring::desc_area_bytes(layout, areas.num),
-                       areas.driver + (packed ? 4 : ring::SplitLayout::avail_bytes(areas.num)),
-                       areas.device + (packed ? 4 : ring::SplitLayout::used_bytes(areas.num))});
+  const uint64_t driver_bytes = packed ? ring::PackedLayout::event_bytes : ring::SplitLayout::avail_bytes(areas.num);
+  const uint64_t device_bytes = packed ? ring::PackedLayout::event_bytes : ring::SplitLayout::used_bytes(areas.num);
+  span_hi_ = std::max({areas.desc + ring::desc_area_bytes(layout, areas.num), areas.driver + driver_bytes,
+                       areas.device + device_bytes});
   if (packed) avail_ahead_.assign(areas.num, 0), used_ahead_.assign(areas.num, false), returned_by_.assign(areas.num, 0);
   else owner_.assign(areas.num, -1), chains_.resize(areas.num);
   published_by_.assign(areas.num, 0);
@@ -76,9 +77,11 @@ void RingWatch::on_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t s
 }
 
 bool RingWatch::touches(uint64_t addr) const {
+  if (layout_ == ring::RingLayout::packed) {
+    const ring::PackedLayout p = areas_.packed();
+    return p.in_desc_ring(addr) || p.in_driver_event(addr) || p.in_device_event(addr);
+  }
   auto in = [addr](uint64_t lo, uint64_t bytes) { return addr >= lo && addr < lo + bytes; };
-  if (layout_ == ring::RingLayout::packed)
-    return areas_.packed().in_desc_ring(addr) || in(areas_.driver, 4) || in(areas_.device, 4);
   return areas_.split().in_desc_table(addr) ||
          in(areas_.driver, ring::SplitLayout::avail_bytes(areas_.num)) ||
          in(areas_.device, ring::SplitLayout::used_bytes(areas_.num));

@@ -48,16 +48,24 @@ struct PackedLayout {
   uint64_t device_event_flags_addr() const { return device_event + packed_off::event_flags; }
 
   // The other way, for whoever watches raw accesses (the checker): is
-  // `addr` in the descriptor ring, and in which slot.
+  // `addr` in the descriptor ring, and in which slot; is it in an event
+  // suppression structure.
   bool in_desc_ring(uint64_t addr) const { return addr >= desc && addr - desc < desc_bytes(num); }
   uint32_t slot_of(uint64_t addr) const { return static_cast<uint32_t>((addr - desc) / 16); }
+  bool in_driver_event(uint64_t addr) const {
+    return addr >= driver_event && addr - driver_event < event_bytes;
+  }
+  bool in_device_event(uint64_t addr) const {
+    return addr >= device_event && addr - device_event < event_bytes;
+  }
 
   static constexpr uint64_t desc_bytes(uint32_t num) { return uint64_t{num} * 16; }
+  static constexpr uint64_t event_bytes = sizeof(vring_packed_desc_event);
   // Contiguous placement at `base` (16-aligned): ring, driver area, device area.
   static PackedLayout place(uint64_t base, uint32_t num) {
-    return {base, base + desc_bytes(num), base + desc_bytes(num) + 4, num};
+    return {base, base + desc_bytes(num), base + desc_bytes(num) + event_bytes, num};
   }
-  static constexpr uint64_t contiguous_bytes(uint32_t num) { return desc_bytes(num) + 8; }
+  static constexpr uint64_t contiguous_bytes(uint32_t num) { return desc_bytes(num) + 2 * event_bytes; }
 };
 
 // A split ring: descriptor table, available ring (driver area), used ring
@@ -111,8 +119,9 @@ void validate(const PackedLayout& l, const Mem& mem) {
     throw RingConfigError(RingError::bad_queue_size, "packed queue size " + std::to_string(l.num));
   if (l.desc % 16 || l.driver_event % 4 || l.device_event % 4)
     throw RingConfigError(RingError::bad_layout, "packed ring areas must be 16/4/4-byte aligned");
-  if (!mem.maps(l.desc, PackedLayout::desc_bytes(l.num)) || !mem.maps(l.driver_event, 4) ||
-      !mem.maps(l.device_event, 4))
+  if (!mem.maps(l.desc, PackedLayout::desc_bytes(l.num)) ||
+      !mem.maps(l.driver_event, PackedLayout::event_bytes) ||
+      !mem.maps(l.device_event, PackedLayout::event_bytes))
     throw RingConfigError(RingError::bad_layout, "packed ring areas outside guest memory");
 }
 

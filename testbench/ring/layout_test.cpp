@@ -29,8 +29,12 @@ TEST(PackedLayout, P1_FieldAddressesAreVringPackedDesc) {
   EXPECT_EQ(l.device_event_flags_addr(), l.device_event + offsetof(vring_packed_desc_event, flags));
 }
 
-TEST(PackedLayout, SlotOfInvertsDescAddr) {
+TEST(PackedLayout, SlotOfInvertsDescAddrAndEventAreasAreFourBytes) {
   const PackedLayout l = PackedLayout::place(kBase, kNum);
+  EXPECT_TRUE(l.in_driver_event(l.driver_event_flags_addr() + 1));
+  EXPECT_FALSE(l.in_driver_event(l.driver_event + sizeof(vring_packed_desc_event)));
+  EXPECT_TRUE(l.in_device_event(l.device_event_flags_addr() + 1));
+  EXPECT_FALSE(l.in_device_event(l.device_event - 1));
   EXPECT_FALSE(l.in_desc_ring(kBase - 1));
   EXPECT_TRUE(l.in_desc_ring(kBase));
   EXPECT_TRUE(l.in_desc_ring(l.flags_addr(kNum - 1) + 1));
@@ -81,9 +85,11 @@ TEST(PackedFlags, P2_AvailableAndUsedEncodings) {
     for (bool avail : {false, true})
       for (bool used : {false, true})
         for (bool wrap : {false, true}) {
-          const uint16_t flags = static_cast<uint16_t>(other | (avail ? kDescAvail : 0) | (used ? kDescUsed : 0));
-          EXPECT_EQ(packed_desc_is_avail(flags, wrap), avail == wrap && used != wrap) << flags << " wrap " << wrap;
-          EXPECT_EQ(packed_desc_is_used(flags, wrap), avail == wrap && used == wrap) << flags << " wrap " << wrap;
+          const uint16_t flags =
+              static_cast<uint16_t>(other | (avail ? kDescAvail : 0) | (used ? kDescUsed : 0));
+          SCOPED_TRACE(testing::Message() << "flags " << flags << " wrap " << wrap);
+          EXPECT_EQ(packed_desc_is_avail(flags, wrap), avail == wrap && used != wrap);
+          EXPECT_EQ(packed_desc_is_used(flags, wrap), avail == wrap && used == wrap);
         }
   EXPECT_TRUE(packed_desc_is_avail(packed_avail_flags(true), true));
   EXPECT_TRUE(packed_desc_is_avail(packed_avail_flags(false), false));
