@@ -40,27 +40,16 @@ TEST(VhostUserLoopback, OddQueueSizeAndLargeFramesPacked) {
 // A second serve on a socket a live serve listens on refuses (exit 1)
 // instead of silently taking the socket over; the first keeps serving.
 TEST(VhostUserServe, DoesNotTakeOverASocketInUse) {
-  ServeOptions first;
-  first.socket_path = temp_socket("in-use");
-  first.backend.mode = NetMode::echo;
-  first.backend.log = false;
-  first.once = true;
-  int first_rc = -1;
-  std::thread server([&] { first_rc = serve(first); });
-  for (int i = 0; i < 200 && !std::filesystem::exists(first.socket_path); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-
-  ServeOptions second = first;
-  EXPECT_EQ(serve(second), 1);
+  ServeThread first("in-use", NetMode::echo);
+  EXPECT_EQ(serve(first.options()), 1);
 
   DriveOptions d;
-  d.socket_path = first.socket_path;
+  d.socket_path = first.options().socket_path;
   d.packets = 1000;
   d.timeout_s = 20;
   const DriveReport r = run_drive(d);
-  server.join();
+  EXPECT_EQ(first.join(), 0);
   EXPECT_EQ(r.received, 1000u) << r.text();
-  EXPECT_EQ(first_rc, 0);
 }
 
 }  // namespace

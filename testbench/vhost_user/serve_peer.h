@@ -21,21 +21,41 @@ inline std::string temp_socket(const std::string& tag) {
       .string();
 }
 
+// `serve --mode mode --once` in a thread on a fresh socket, listening when
+// the constructor returns; it exits when its first front-end leaves.
+class ServeThread {
+ public:
+  ServeThread(const std::string& tag, NetMode mode) {
+    opts_.socket_path = temp_socket(tag);
+    opts_.backend.mode = mode;
+    opts_.backend.log = false;
+    opts_.once = true;
+    thread_ = std::thread([this] { rc_ = serve(opts_); });
+    for (int i = 0; i < 200 && !std::filesystem::exists(opts_.socket_path); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ~ServeThread() {
+    if (thread_.joinable()) thread_.join();
+  }
+  const ServeOptions& options() const { return opts_; }
+  // Waits for serve to end; its exit code.
+  int join() {
+    thread_.join();
+    return rc_;
+  }
+
+ private:
+  ServeOptions opts_;
+  int rc_ = -1;
+  std::thread thread_;
+};
+
 // Runs `d` (its socket_path is set here) against `serve --mode mode --once`.
 inline DriveReport drive_against_serve(DriveOptions d, NetMode mode) {
-  ServeOptions so;
-  so.socket_path = temp_socket(d.packed ? "packed" : "split");
-  so.backend.mode = mode;
-  so.backend.log = false;
-  so.once = true;
-  int serve_rc = -1;
-  std::thread server([&] { serve_rc = serve(so); });
-  for (int i = 0; i < 200 && !std::filesystem::exists(so.socket_path); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  d.socket_path = so.socket_path;
+  ServeThread server(d.packed ? "packed" : "split", mode);
+  d.socket_path = server.options().socket_path;
   const DriveReport rep = run_drive(d);
-  server.join();
-  EXPECT_EQ(serve_rc, 0);
+  EXPECT_EQ(server.join(), 0);
   return rep;
 }
 
