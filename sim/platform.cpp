@@ -14,9 +14,11 @@
 #include "models/driver/net_driver.h"
 #include "models/memory/backing_store.h"
 #include "models/memory/memory_model.h"
+#include "sim/faults/notification_faults.h"
 #include "sim/json.h"
 #include "sim/monitor.h"
 #include "sim/report.h"
+#include "transport/pci/virtio_forwarder.h"
 #include "transport/pci/virtio_pci.h"
 #include "waves/tracer.h"
 
@@ -26,6 +28,28 @@ namespace {
 
 constexpr uint64_t kRamBase = 0x40000000;  // 1 GiB: guest RAM starts above the low MMIO hole
 constexpr double kCheckUs = 5.0;           // controller period: completion and stall checks
+
+using TransportEvent = pci::VirtioPciFunction::Event;
+
+// The device's end of the transport, for observers: a notification as the
+// device receives it (after any fault acted on it), a queue interrupt as
+// the device raises it (before any fault acts on it).
+class DeviceEnd : public pci::VirtioForwarder {
+ public:
+  DeviceEnd(sc_core::sc_module_name n, pci::VirtioDeviceIf& device, pci::VirtioPciFunction::EventSink sink)
+      : VirtioForwarder(n, device), sink_(std::move(sink)) {}
+  void notify(uint16_t queue, uint32_t data) override {
+    sink_(TransportEvent::kick_delivered, queue);
+    device_.notify(queue, data);
+  }
+  void signal_queue(uint16_t queue) override {
+    sink_(TransportEvent::interrupt_sent, queue);
+    transport->signal_queue(queue);
+  }
+
+ private:
+  pci::VirtioPciFunction::EventSink sink_;
+};
 
 class Platform : public sc_core::sc_module {
  public:
@@ -38,21 +62,25 @@ class Platform : public sc_core::sc_module {
         ram_(kRamBase, ram_bytes(cfg)),
         mem_(ram_, cfg.memory, cfg.ordering, 2u * cfg.queue_pairs, cfg.seed, cfg.log_capacity),
         dev_("vhost_net", mem_, device_config(cfg)),
-        fn_("virtio_pci", dev_, cfg.path, cfg.pci, pci_faults(cfg)),
-        drv_("virtio_net", mem_, fn_, driver_config(cfg)),
+        device_end_("device_end", dev_, [this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); }),
+        notification_faults_("notification_faults", device_end_, notification_faults(cfg)),
+        fn_("virtio_pci", notification_faults_, cfg.path, cfg.pci),
+        drv_("virtio_net", mem_, driver_config(cfg)),
         monitor_(cfg.ring, cfg.disabled_rules()) {
-    dev_.attach(&fn_);
+    // The transport seam, both ways: device -> observer -> faults -> PCI
+    // function -> driver's MSI-X; the function reaches the device back
+    // through the same chain.
+    dev_.transport.bind(device_end_);
+    device_end_.transport.bind(notification_faults_);
+    notification_faults_.transport.bind(fn_);
+    fn_.msi.bind(drv_);
     dev_.on_violation([this](const char* rule, const std::string& what, uint64_t time_ps) {
       monitor_.report(rule, what, time_ps, 1);
     });
     dev_.on_complete([this](uint16_t queue, uint16_t id, uint64_t time_ps) {
       if (watch_queues()) monitor_.on_complete(queue, id, time_ps);
     });
-    fn_.on_event([this](pci::VirtioPciFunction::Event what, uint16_t queue) {
-      if (watch_queues())
-        monitor_.on_event(what, queue, sc_core::sc_time_stamp().value(),
-                          mem_.store_buffer(driver::NetDriver::agent_of(static_cast<uint16_t>(queue / 2))).stores());
-    });
+    fn_.on_event([this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); });
     mem_.on_load([this](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
       if (watching_) monitor_.on_load(agent, now_ps, gpa, data, bytes);
     });
@@ -84,11 +112,18 @@ class Platform : public sc_core::sc_module {
   const device::VhostNet& dev() const { return dev_; }
   const driver::NetDriver& drv() const { return drv_; }
   const pci::VirtioPciFunction& fn() const { return fn_; }
+  const faults::NotificationFaults& notification_faults() const { return notification_faults_; }
   const std::vector<std::string>& errors() const { return errors_; }
   const Monitor& monitor() const { return monitor_; }
   const std::vector<memory::LogRecord>& last_events() const { return last_events_; }
 
  private:
+  void on_transport_event(TransportEvent what, uint16_t queue) {
+    if (watch_queues())
+      monitor_.on_event(what, queue, sc_core::sc_time_stamp().value(),
+                        mem_.store_buffer(driver::NetDriver::agent_of(static_cast<uint16_t>(queue / 2))).stores());
+  }
+
   // The monitor learns where the queues are once the driver has probed
   // (before it makes any buffer available). True once it watches.
   bool watch_queues() {
@@ -135,15 +170,9 @@ class Platform : public sc_core::sc_module {
     monitor_.report(ring::rule(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
   }
 
-  static pci::PciFaults pci_faults(const Config& c) {
-    pci::PciFaults f;
-    f.lose_doorbell_every = c.lose_kick_every;
-    f.lose_irq_every = c.lose_irq_every;
-    f.corrupt_notify_data_every = c.corrupt_notify_every;
-    f.delay_doorbell_every = c.delay_kick_every;
-    f.delay_irq_every = c.delay_irq_every;
-    f.delay_ns = c.delay_ns;
-    return f;
+  static faults::NotificationFaultPlan notification_faults(const Config& c) {
+    return {c.lose_kick_every, c.lose_irq_every, c.corrupt_notify_every, c.delay_kick_every, c.delay_irq_every,
+            c.delay_ns};
   }
 
   static uint64_t ram_bytes(const Config& cfg) {
@@ -256,6 +285,8 @@ class Platform : public sc_core::sc_module {
   memory::BackingStore ram_;
   memory::MemoryModel mem_;
   device::VhostNet dev_;
+  DeviceEnd device_end_;
+  faults::NotificationFaults notification_faults_;
   pci::VirtioPciFunction fn_;
   driver::NetDriver drv_;
   Monitor monitor_;
@@ -276,8 +307,8 @@ RunOutcome run(Config cfg, const RunOptions& opt) {
   sc_core::sc_start();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   top.finish_waves();
-  return make_report(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.monitor(), top.last_events(), top.errors(),
-                     wall);
+  return make_report(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.notification_faults().stats(), top.monitor(),
+                     top.last_events(), top.errors(), wall);
 }
 
 }  // namespace virtiosim::sim

@@ -32,12 +32,15 @@ void ring_errors(JsonWriter& j, const ring::ErrorCounters& e) {
 }  // namespace
 
 RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
-                       const device::VhostNet& dev, const pci::VirtioPciFunction& fn, const Monitor& monitor,
+                       const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
+                       const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
                        const std::vector<memory::LogRecord>& last_events, std::vector<std::string> errors,
                        double wall_seconds) {
   if (cfg.strict && monitor.total() > 0)
     errors.push_back("strict: " + std::to_string(monitor.total()) + " conformance violations, first " +
                      monitor.violations().front().rule + " (" + monitor.violations().front().what + ")");
+  // Interrupts the device issued: sent as MSI-X messages, or lost on the way (fault injection).
+  const uint64_t irqs_issued = fn.stats().interrupts + notification_faults.interrupts_lost;
   // Totals over queue pairs.
   uint64_t tx = 0, tx_bytes = 0, rx = 0, rx_bytes = 0, corrupt = 0, dup = 0, unexpected = 0;
   uint64_t drop_wire = 0, drop_big = 0, doorbells = 0, kicks_suppressed = 0, signals_suppressed = 0;
@@ -113,8 +116,8 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   j.value("issued", doorbells).value("suppressed", kicks_suppressed).value("per_packet", per(double(doorbells), pkts));
   j.end_object();
   j.begin_object("interrupts");
-  j.value("issued", fn.stats().interrupts).value("suppressed", signals_suppressed);
-  j.value("handled", irqs).value("per_packet", per(double(fn.stats().interrupts), pkts));
+  j.value("issued", irqs_issued).value("suppressed", signals_suppressed);
+  j.value("handled", irqs).value("per_packet", per(double(irqs_issued), pkts));
   j.end_object();
   j.begin_object("cpu_ns_per_packet");  // busy time of the driver vCPUs and vhost workers
   j.value("driver", per(double(driver_busy_ps) / 1000, pkts)).value("device", per(double(device_busy_ps) / 1000, pkts));
@@ -174,9 +177,9 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
   uint64_t dropped = 0, hoisted = 0;
   for (unsigned a = 0; a < mem.agents(); ++a) dropped += mem.stats(a).barriers_dropped, hoisted += mem.stats(a).loads_hoisted;
   j.value("barriers_dropped", dropped).value("loads_hoisted", hoisted);
-  j.value("doorbells_corrupted", fn.stats().doorbells_corrupted);
-  j.value("doorbells_lost", fn.stats().doorbells_lost).value("interrupts_lost", fn.stats().interrupts_lost);
-  j.value("doorbells_delayed", fn.stats().doorbells_delayed).value("interrupts_delayed", fn.stats().interrupts_delayed);
+  j.value("doorbells_corrupted", notification_faults.kicks_corrupted);
+  j.value("doorbells_lost", notification_faults.kicks_lost).value("interrupts_lost", notification_faults.interrupts_lost);
+  j.value("doorbells_delayed", notification_faults.kicks_delayed).value("interrupts_delayed", notification_faults.interrupts_delayed);
   j.value("stores_corrupted", mem.store_faults_applied());
   uint64_t restarts = 0;
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) restarts += dev.stats(qp).restarts;
@@ -235,7 +238,7 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
                 static_cast<unsigned long long>(tx), static_cast<unsigned long long>(rx),
                 static_cast<unsigned long long>(drop_wire + drop_big), sim_ns / 1000,
                 per(pkts * 1e3, sim_ns), per(double(tx_bytes) * 8, sim_ns), per(double(doorbells), pkts),
-                per(double(fn.stats().interrupts), pkts), per(double(reads + writes), pkts), per(double(transfers), pkts),
+                per(double(irqs_issued), pkts), per(double(reads + writes), pkts), per(double(transfers), pkts),
                 mean, percentile(lat, 0.5), percentile(lat, 0.99), wall_seconds, per(pkts, wall_seconds));
   out.summary = buf;
   if (monitor.total()) {

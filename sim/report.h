@@ -9,13 +9,15 @@
 #include <vector>
 
 #include "sim/config.h"
+#include "sim/faults/notification_faults.h"
 #include "sim/monitor.h"
 #include "sim/platform.h"
 
 namespace virtiosim::sim {
 
 RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
-                       const device::VhostNet& dev, const pci::VirtioPciFunction& fn, const Monitor& monitor,
+                       const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
+                       const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
                        const std::vector<memory::LogRecord>& last_events, std::vector<std::string> errors,
                        double wall_seconds);
 

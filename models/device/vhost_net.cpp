@@ -60,7 +60,7 @@ struct VhostNet::Worker {
 };
 
 VhostNet::VhostNet(sc_core::sc_module_name n, memory::MemoryModel& mem, VhostNetConfig cfg)
-    : sc_module(n), mem_(mem), cfg_(cfg) {
+    : sc_module(n), transport("transport"), mem_(mem), cfg_(cfg) {
   for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) {
     workers_.push_back(std::make_unique<Worker>(qp, cfg_.timing));
     Worker* w = workers_.back().get();
@@ -98,7 +98,7 @@ void VhostNet::driver_ok(uint64_t features, const std::vector<pci::QueueConfig>&
     } catch (const ring::RingConfigError& e) {
       failed_ = true;
       failure_ = std::string("queue pair ") + std::to_string(w->qp) + ": " + e.what();
-      if (transport_) transport_->set_needs_reset();
+      transport->set_needs_reset();
       return;
     }
   }
@@ -130,7 +130,7 @@ void VhostNet::notify(uint16_t queue, uint32_t data) {
 void VhostNet::reset_queue(uint16_t queue) {
   Worker& w = *workers_.at(queue / 2);
   if (cfg_.reset_ack_early) {  // fault injection: "done" at once, stopped a round later
-    transport_->queue_reset_done(queue);
+    transport->queue_reset_done(queue);
     w.reset_deferred |= static_cast<uint8_t>(1u << (queue % 2));
   } else {
     w.reset_pending |= static_cast<uint8_t>(1u << (queue % 2));
@@ -149,7 +149,7 @@ void VhostNet::enable_queue(uint16_t queue, const pci::QueueConfig& c) {
   } catch (const ring::RingConfigError& e) {
     failed_ = true;
     failure_ = "queue " + std::to_string(queue) + " enabled after reset: " + e.what();
-    if (transport_) transport_->set_needs_reset();
+    transport->set_needs_reset();
   }
   w.kick_pending = true;  // a fresh queue may already hold buffers
   w.kick.notify(sc_core::SC_ZERO_TIME);
@@ -186,7 +186,7 @@ bool VhostNet::check(Worker& w, RingError e, const char* what) {
                " (" + ring::describe(e) + ")";
   }
   w.clock.sync();
-  if (transport_) transport_->set_needs_reset();
+  transport->set_needs_reset();
   return false;
 }
 
@@ -233,7 +233,7 @@ void VhostNet::flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_
   if (!check(w, q.flush(), "flush")) return;
   if (q.should_signal()) {
     w.clock.sync();  // the interrupt leaves at the worker's time
-    transport_->signal_queue(queue_index);
+    transport->signal_queue(queue_index);
     ++w.stats.signals_sent;
   }
 }
@@ -302,7 +302,7 @@ void VhostNet::quiesce(Worker& w) {
     (t ? w.tx : w.rx).reset();
     ++w.stats.queue_resets;
     w.clock.sync();  // the acknowledgement leaves at the worker's time
-    transport_->queue_reset_done(static_cast<uint16_t>(2 * w.qp + t));
+    transport->queue_reset_done(static_cast<uint16_t>(2 * w.qp + t));
   }
   w.reset_pending = 0;
 }

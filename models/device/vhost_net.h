@@ -21,7 +21,7 @@
 #include "models/memory/memory_model.h"
 #include "models/param.h"
 #include "models/ring/virtqueue.h"
-#include "transport/pci/virtio_pci.h"
+#include "transport/pci/virtio_if.h"
 
 namespace virtiosim::device {
 
@@ -105,7 +105,10 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   VhostNet(sc_core::sc_module_name name, memory::MemoryModel& mem, VhostNetConfig cfg);
   ~VhostNet() override;
 
-  void attach(pci::VirtioPciFunction* transport) { transport_ = transport; }
+  // The transport the device signals queues, reset completions and
+  // NEEDS_RESET through; bound by the platform before simulation starts.
+  sc_core::sc_port<pci::VirtioTransportIf> transport;
+
   // Conformance findings the device can make itself (P12), for the monitor.
   using ViolationSink = std::function<void(const char* rule, const std::string& what, uint64_t time_ps)>;
   void on_violation(ViolationSink sink) { violation_ = std::move(sink); }
@@ -162,7 +165,6 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
 
   memory::MemoryModel& mem_;
   VhostNetConfig cfg_;
-  pci::VirtioPciFunction* transport_ = nullptr;
   ViolationSink violation_;
   CompletionSink completion_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -66,10 +66,10 @@ struct NetDriver::QueuePair {
   QueuePair(uint16_t i, memory::TimingMode m) : index(i), clock(m) {}
 };
 
-NetDriver::NetDriver(sc_core::sc_module_name n, memory::MemoryModel& mem, const pci::VirtioPciFunction& fn,
-                     NetDriverConfig cfg)
-    : sc_module(n), mmio("mmio"), config("config"), mem_(mem), fn_(fn), cfg_(cfg),
-      next_alloc_(cfg.ram_base), reservoir_state_(cfg.seed) {
+NetDriver::NetDriver(sc_core::sc_module_name n, memory::MemoryModel& mem, NetDriverConfig cfg)
+    : sc_module(n), mmio("mmio"), config("config"), mem_(mem), cfg_(cfg), next_alloc_(cfg.ram_base),
+      reservoir_state_(cfg.seed) {
+  for (unsigned v = 0; v < 2u * cfg_.queue_pairs + 1; ++v) vector_events_.push_back(std::make_unique<sc_core::sc_event>());
   for (uint16_t i = 0; i < cfg_.queue_pairs; ++i) {
     qps_.push_back(std::make_unique<QueuePair>(i, cfg_.timing));
     QueuePair* q = qps_.back().get();
@@ -88,12 +88,12 @@ NetDriver::NetDriver(sc_core::sc_module_name n, memory::MemoryModel& mem, const 
     sc_core::sc_spawn_options rx_opt, tx_opt;
     rx_opt.spawn_method();
     rx_opt.dont_initialize();
-    rx_opt.set_sensitivity(&fn_.msix_event(static_cast<uint16_t>(2 * i)));
+    rx_opt.set_sensitivity(vector_events_[2u * i].get());
     sc_core::sc_spawn(latch(&QueuePair::rx_irq, &QueuePairDriverStats::rx_interrupts),
                       sc_core::sc_gen_unique_name("rx_irq"), &rx_opt);
     tx_opt.spawn_method();
     tx_opt.dont_initialize();
-    tx_opt.set_sensitivity(&fn_.msix_event(static_cast<uint16_t>(2 * i + 1)));
+    tx_opt.set_sensitivity(vector_events_[2u * i + 1].get());
     sc_core::sc_spawn(latch(&QueuePair::tx_irq, &QueuePairDriverStats::tx_interrupts),
                       sc_core::sc_gen_unique_name("tx_irq"), &tx_opt);
   }
@@ -101,12 +101,31 @@ NetDriver::NetDriver(sc_core::sc_module_name n, memory::MemoryModel& mem, const 
   sc_core::sc_spawn_options cfg_opt;
   cfg_opt.spawn_method();
   cfg_opt.dont_initialize();
-  cfg_opt.set_sensitivity(&fn_.msix_event(static_cast<uint16_t>(fn_.num_vectors() - 1)));
-  sc_core::sc_spawn(
-      [this] {
-        if (fn_.needs_reset()) fail("device set NEEDS_RESET");
-      },
-      "config_irq", &cfg_opt);
+  cfg_opt.set_sensitivity(vector_events_.back().get());
+  sc_core::sc_spawn([this] { config_changed(); }, "config_irq", &cfg_opt);
+}
+
+// The handlers run a delta after the message, as an interrupt entry would.
+void NetDriver::msi(uint16_t vector) {
+  if (vector < 2u * cfg_.queue_pairs) vector_events_[vector]->notify(sc_core::SC_ZERO_TIME);
+  else if (vector == config_vector_) vector_events_.back()->notify(sc_core::SC_ZERO_TIME);
+}
+
+// A configuration change: read device_status (virtio_pci_modern
+// vp_get_status) and stop on DEVICE_NEEDS_RESET. The read runs in the
+// interrupt handler, outside any vCPU's time: the run ends here anyway.
+void NetDriver::config_changed() {
+  uint8_t status = 0;
+  tlm::tlm_generic_payload t;
+  t.set_command(tlm::TLM_READ_COMMAND);
+  t.set_address(common_ + VIRTIO_PCI_COMMON_STATUS);
+  t.set_data_ptr(&status);
+  t.set_data_length(1);
+  t.set_streaming_width(1);
+  t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_time delay = sc_core::SC_ZERO_TIME;
+  mmio->b_transport(t, delay);
+  if (t.is_response_ok() && (status & VIRTIO_CONFIG_S_NEEDS_RESET)) fail("device set NEEDS_RESET");
 }
 
 NetDriver::~NetDriver() = default;
@@ -175,7 +194,7 @@ bool NetDriver::probe(QueuePair& q) {
   auto cfg8 = [&](uint64_t off) { return static_cast<uint8_t>(mmio_read(q, config, off, 1)); };
   auto cfg16 = [&](uint64_t off) { return static_cast<uint16_t>(mmio_read(q, config, off, 2)); };
   auto cfg32 = [&](uint64_t off) { return static_cast<uint32_t>(mmio_read(q, config, off, 4)); };
-  if (cfg16(PCI_VENDOR_ID) != pci::PciLayout::vendor_id || cfg16(PCI_DEVICE_ID) != pci::PciLayout::device_id_base + 1)
+  if (cfg16(PCI_VENDOR_ID) != pci::kVirtioPciVendorId || cfg16(PCI_DEVICE_ID) != pci::kVirtioPciModernDeviceBase + 1)
     return fail("not a modern virtio-net PCI function"), false;
   if (!(cfg16(PCI_STATUS) & PCI_STATUS_CAP_LIST)) return fail("no capability list"), false;
 
@@ -208,8 +227,10 @@ bool NetDriver::probe(QueuePair& q) {
   }
   if (!common_ || !notify_ || !isr_ || !device_cfg_ || !msix_cap)
     return fail("missing virtio or MSI-X capability"), false;
-  mmio_write(q, config, msix_cap + PCI_MSIX_FLAGS, 2,
-             (cfg16(msix_cap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE) | PCI_MSIX_FLAGS_ENABLE);
+  const uint16_t table_size = cfg16(msix_cap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE;  // entries - 1
+  if (table_size < 2u * cfg_.queue_pairs) return fail("MSI-X table smaller than queues + configuration"), false;
+  config_vector_ = table_size;  // the last entry: one per queue before it
+  mmio_write(q, config, msix_cap + PCI_MSIX_FLAGS, 2, table_size | PCI_MSIX_FLAGS_ENABLE);
 
   auto rd = [&](uint32_t off, unsigned len) { return mmio_read(q, mmio, common_ + off, len); };
   auto wr = [&](uint32_t off, unsigned len, uint64_t v) { mmio_write(q, mmio, common_ + off, len, v); };
@@ -241,9 +262,8 @@ bool NetDriver::probe(QueuePair& q) {
 
   const uint16_t num_queues = static_cast<uint16_t>(rd(VIRTIO_PCI_COMMON_NUMQ, 2));
   if (num_queues < 2u * cfg_.queue_pairs) return fail("device has fewer queues than queue pairs asked"), false;
-  const uint16_t config_vector = static_cast<uint16_t>(fn_.num_vectors() - 1);
-  wr(VIRTIO_PCI_COMMON_MSIX, 2, config_vector);
-  for (uint16_t v = 0; v < fn_.num_vectors(); ++v)  // unmask every vector
+  wr(VIRTIO_PCI_COMMON_MSIX, 2, config_vector_);
+  for (uint16_t v = 0; v <= config_vector_; ++v)  // unmask every vector
     mmio_write(q, mmio, msix_table_ + v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 4, 0);
   for (auto& p : qps_) {
     setup_queue(*p, static_cast<uint16_t>(2 * p->index), p->rx);

@@ -21,7 +21,7 @@
 #include "models/memory/memory_model.h"
 #include "models/param.h"
 #include "models/ring/virtqueue.h"
-#include "transport/pci/virtio_pci.h"
+#include "transport/pci/virtio_if.h"
 
 namespace virtiosim::driver {
 
@@ -109,14 +109,20 @@ struct QueuePairDriverStats {
   uint64_t queue_resets = 0;
 };
 
-class NetDriver : public sc_core::sc_module {
+// The driver reaches its function only through MMIO (`mmio`: BARs,
+// `config`: PCI configuration space) and hears from it only through MSI-X
+// messages (pci::MsiSinkIf).
+class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
  public:
   tlm_utils::simple_initiator_socket<NetDriver> mmio;
   tlm_utils::simple_initiator_socket<NetDriver> config;
 
-  NetDriver(sc_core::sc_module_name name, memory::MemoryModel& mem, const pci::VirtioPciFunction& fn,
-            NetDriverConfig cfg);
+  NetDriver(sc_core::sc_module_name name, memory::MemoryModel& mem, NetDriverConfig cfg);
   ~NetDriver() override;
+
+  // pci::MsiSinkIf: vector 2i is queue pair i's RX, 2i+1 its TX, the last
+  // of the function's table configuration changes.
+  void msi(uint16_t vector) override;
 
   // Guest RAM the driver needs above ram_base for this configuration.
   static uint64_t ram_bytes(const NetDriverConfig& cfg);
@@ -167,8 +173,9 @@ class NetDriver : public sc_core::sc_module {
   uint64_t alloc(uint64_t bytes, uint64_t align);
   void record_latency(double ns);
 
+  void config_changed();
+
   memory::MemoryModel& mem_;
-  const pci::VirtioPciFunction& fn_;
   NetDriverConfig cfg_;
   std::vector<std::unique_ptr<QueuePair>> qps_;
   sc_core::sc_event probed_;
@@ -180,6 +187,8 @@ class NetDriver : public sc_core::sc_module {
   // Where probing found the structures (from the capabilities).
   uint64_t common_ = 0, notify_ = 0, isr_ = 0, device_cfg_ = 0, msix_table_ = 0;
   uint32_t notify_multiplier_ = 0;
+  uint16_t config_vector_ = 0xffff;  // the MSI-X table's last entry (VIRTIO_MSI_NO_VECTOR until probed)
+  std::vector<std::unique_ptr<sc_core::sc_event>> vector_events_;  // queue vectors, then configuration
   std::vector<ring::QueueAreas> areas_;
   std::vector<double> latencies_ns_;
   uint64_t latency_seen_ = 0;

@@ -38,8 +38,8 @@ uint64_t get_le(const uint8_t* p, unsigned len) {
 }  // namespace
 
 VirtioPciFunction::VirtioPciFunction(sc_core::sc_module_name n, VirtioDeviceIf& device, AccessPath path,
-                                     PciParams p, PciFaults faults)
-    : sc_module(n), mmio("mmio"), config("config"), device_(device), path_(path), p_(p), faults_(faults) {
+                                     PciParams p)
+    : sc_module(n), mmio("mmio"), config("config"), msi("msi"), device_(device), path_(path), p_(p) {
   mmio.register_b_transport(this, &VirtioPciFunction::b_transport_mmio);
   config.register_b_transport(this, &VirtioPciFunction::b_transport_config);
   queues_.resize(device_.num_queues());
@@ -47,7 +47,6 @@ VirtioPciFunction::VirtioPciFunction(sc_core::sc_module_name n, VirtioDeviceIf& 
   for (QueueConfig& q : queues_) q.size = device_.max_queue_size();
   const unsigned vectors = device_.num_queues() + 1u;  // one per queue + configuration changes
   msix_.resize(vectors);
-  for (unsigned i = 0; i < vectors; ++i) msix_events_.push_back(std::make_unique<sc_core::sc_event>());
   build_config_space();
   SC_METHOD(deliver_doorbells);
   sensitive << doorbell_ev_;
@@ -59,8 +58,8 @@ VirtioPciFunction::VirtioPciFunction(sc_core::sc_module_name n, VirtioDeviceIf& 
 
 void VirtioPciFunction::build_config_space() {
   cfg_.assign(256, 0);
-  put<uint16_t>(cfg_, PCI_VENDOR_ID, PciLayout::vendor_id);
-  put<uint16_t>(cfg_, PCI_DEVICE_ID, static_cast<uint16_t>(PciLayout::device_id_base + device_.device_id()));
+  put<uint16_t>(cfg_, PCI_VENDOR_ID, kVirtioPciVendorId);
+  put<uint16_t>(cfg_, PCI_DEVICE_ID, static_cast<uint16_t>(kVirtioPciModernDeviceBase + device_.device_id()));
   put<uint16_t>(cfg_, PCI_STATUS, PCI_STATUS_CAP_LIST);
   cfg_[PCI_REVISION_ID] = 1;  // modern device
   cfg_[PCI_CLASS_DEVICE + 1] = 0x02;  // network controller
@@ -180,21 +179,8 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
       sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
       ++stats_.doorbells;
       if (event_) event_(Event::kick_sent, static_cast<uint16_t>(queue));
-      if (faults_.lose_doorbell_every && stats_.doorbells % faults_.lose_doorbell_every == 0) {
-        ++stats_.doorbells_lost;  // the write is accepted and goes nowhere
-        return;
-      }
-      uint32_t value = static_cast<uint32_t>(get_le(data, len));
-      if (faults_.corrupt_notify_data_every && stats_.doorbells % faults_.corrupt_notify_data_every == 0) {
-        value ^= 1;  // the data names the neighbouring queue
-        ++stats_.doorbells_corrupted;
-      }
-      if (faults_.delay_doorbell_every && stats_.doorbells % faults_.delay_doorbell_every == 0) {
-        at += sc_time(faults_.delay_ns, SC_NS);
-        ++stats_.doorbells_delayed;
-      }
       if (!doorbells_.empty()) at = std::max(at, doorbells_.back().at);  // posted writes stay in order
-      doorbells_.push_back({at, static_cast<uint16_t>(queue), value});
+      doorbells_.push_back({at, static_cast<uint16_t>(queue), static_cast<uint32_t>(get_le(data, len))});
       doorbell_ev_.notify(at - sc_core::sc_time_stamp());
       return;
     }
@@ -385,7 +371,6 @@ void VirtioPciFunction::deliver_doorbells() {
     const Doorbell d = doorbells_.front();
     doorbells_.pop_front();
     if (!(status_ & VIRTIO_CONFIG_S_DRIVER_OK)) continue;
-    if (event_) event_(Event::kick_delivered, d.queue);
     device_.notify(d.queue, d.data);
   }
   if (!doorbells_.empty()) doorbell_ev_.notify(doorbells_.front().at - now);
@@ -393,17 +378,11 @@ void VirtioPciFunction::deliver_doorbells() {
 
 void VirtioPciFunction::signal_queue(uint16_t queue) {
   if (queue >= queues_.size()) return;
-  if (event_) event_(Event::interrupt_sent, queue);
   isr_ |= kIsrQueue;
   const uint16_t vector = queues_[queue].msix_vector;
   if (vector == VIRTIO_MSI_NO_VECTOR) return;  // INTx is not modeled: the driver must set a vector
   const double ns = path_ == AccessPath::vhost ? p_.vhost_irq_ns : p_.pcie_irq_ns;
   sc_time at = sc_core::sc_time_stamp() + sc_time(ns, SC_NS);
-  ++irqs_raised_;
-  if (faults_.delay_irq_every && irqs_raised_ % faults_.delay_irq_every == 0) {
-    at += sc_time(faults_.delay_ns, SC_NS);
-    ++stats_.interrupts_delayed;
-  }
   if (!irqs_.empty()) at = std::max(at, irqs_.back().first);  // messages stay in order
   irqs_.emplace_back(at, vector);
   irq_ev_.notify(at - sc_core::sc_time_stamp());
@@ -427,14 +406,10 @@ void VirtioPciFunction::deliver_interrupts() {
 
 void VirtioPciFunction::send_msix(uint16_t vector) {
   ++stats_.interrupts;
-  if (faults_.lose_irq_every && stats_.interrupts % faults_.lose_irq_every == 0) {
-    ++stats_.interrupts_lost;
-    return;
-  }
   if (event_)
     for (uint16_t q = 0; q < queues_.size(); ++q)
       if (queues_[q].msix_vector == vector) event_(Event::interrupt_delivered, q);
-  msix_events_[vector]->notify(sc_core::SC_ZERO_TIME);
+  msi->msi(vector);
 }
 
 }  // namespace virtiosim::pci

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "models/param.h"
-#include "transport/pci/virtio_device_if.h"
+#include "transport/pci/virtio_if.h"
 
 namespace virtiosim::pci {
 
@@ -67,67 +67,50 @@ struct PciLayout {
   static constexpr uint32_t notify_multiplier = 4;  // bytes between queue doorbells
   static constexpr uint32_t bar0_len = 0x4000;
   static constexpr uint32_t msix_table_off = 0x0, msix_pba_off = 0x800, bar1_len = 0x1000;
-  static constexpr uint16_t vendor_id = 0x1af4;      // Red Hat, Inc. (virtio)
-  static constexpr uint16_t device_id_base = 0x1040; // modern virtio: 0x1040 + device type
-};
-
-// Fault injection (every Nth; 0: none). A delayed doorbell or interrupt
-// also holds back those behind it: posted writes and MSI-X messages do not
-// pass each other.
-struct PciFaults {
-  uint32_t lose_doorbell_every = 0;
-  uint32_t lose_irq_every = 0;
-  uint32_t corrupt_notify_data_every = 0;  // every Nth doorbell's data names the neighbouring queue (P12)
-  uint32_t delay_doorbell_every = 0;
-  uint32_t delay_irq_every = 0;
-  double delay_ns = 0;  // added to the delayed ones' latency
 };
 
 struct PciStats {
   uint64_t mmio_reads = 0, mmio_writes = 0;
   uint64_t doorbells = 0;
-  uint64_t doorbells_lost = 0;   // fault injection
-  uint64_t doorbells_corrupted = 0;  // fault injection
-  uint64_t interrupts = 0;       // MSI-X messages sent
-  uint64_t interrupts_lost = 0;  // fault injection
-  uint64_t doorbells_delayed = 0, interrupts_delayed = 0;  // fault injection
-  uint64_t interrupts_masked = 0;// held pending because the vector was masked
+  uint64_t interrupts = 0;        // MSI-X messages sent
+  uint64_t interrupts_masked = 0; // held pending because the vector was masked
 };
 
-class VirtioPciFunction : public sc_core::sc_module {
+// The function is the device's transport (VirtioTransportIf); it reaches
+// the device through VirtioDeviceIf and the driver's interrupt handling
+// through `msi`.
+class VirtioPciFunction : public sc_core::sc_module, public VirtioTransportIf {
  public:
   SC_HAS_PROCESS(VirtioPciFunction);
   tlm_utils::simple_target_socket<VirtioPciFunction> mmio;    // BAR0 and BAR1, absolute addresses
   tlm_utils::simple_target_socket<VirtioPciFunction> config;  // configuration space, offsets 0..255
+  sc_core::sc_port<MsiSinkIf> msi;                            // MSI-X messages, to the driver
 
-  VirtioPciFunction(sc_core::sc_module_name name, VirtioDeviceIf& device, AccessPath path,
-                    PciParams p = {}, PciFaults faults = {});
+  VirtioPciFunction(sc_core::sc_module_name name, VirtioDeviceIf& device, AccessPath path, PciParams p = {});
 
-  // Device side: raise the interrupt of `queue` (its MSI-X vector) after
-  // the path's latency.
-  void signal_queue(uint16_t queue);
-  // Device side: the queue reset the driver asked for is complete; the
-  // driver reads queue_reset as 0 from now on.
-  void queue_reset_done(uint16_t queue);
+  // VirtioTransportIf. signal_queue raises the queue's MSI-X vector after
+  // the path's latency; after queue_reset_done the driver reads
+  // queue_reset as 0.
+  void signal_queue(uint16_t queue) override;
+  void queue_reset_done(uint16_t queue) override;
+  void set_needs_reset() override;
 
-  // Transport events per queue, for observers: every notification as it is
-  // sent (a doorbell the driver writes, a queue interrupt the device
-  // raises, before any fault acts on it) and as it is delivered (to the
-  // device; as an MSI-X message to the driver); a queue reset complete and
-  // the queue enabled again (P15).
+  // Transport events per queue, for observers. The function itself reports
+  // a doorbell as the driver writes it (kick_sent), an MSI-X message as it
+  // is sent (interrupt_delivered), a queue reset complete and the queue
+  // enabled again (P15). The device-side ends, a notification delivered to
+  // the device (kick_delivered) and a queue interrupt as the device raises
+  // it (interrupt_sent), are seen where the device is bound (sim/).
   enum class Event : uint8_t { kick_sent, kick_delivered, interrupt_sent, interrupt_delivered, queue_reset, queue_enabled };
   using EventSink = std::function<void(Event e, uint16_t queue)>;
   void on_event(EventSink sink) { event_ = std::move(sink); }
-  // Driver side: fires when MSI-X `vector` is delivered.
-  const sc_core::sc_event& msix_event(uint16_t vector) const { return *msix_events_.at(vector); }
-  uint16_t num_vectors() const { return static_cast<uint16_t>(msix_events_.size()); }
+  // MSI-X table entries: one per queue and one for configuration changes (last).
+  uint16_t num_vectors() const { return static_cast<uint16_t>(msix_.size()); }
 
   // The guest-side cost of a doorbell write (the vCPU is held this long).
   double doorbell_guest_ns() const;
   uint8_t device_status() const { return status_; }
   bool needs_reset() const;
-  // The device reports an error it cannot recover from (NEEDS_RESET).
-  void set_needs_reset();
   const PciStats& stats() const { return stats_; }
   AccessPath path() const { return path_; }
 
@@ -146,7 +129,6 @@ class VirtioPciFunction : public sc_core::sc_module {
   VirtioDeviceIf& device_;
   AccessPath path_;
   PciParams p_;
-  PciFaults faults_;
   EventSink event_;
   std::vector<uint8_t> cfg_;  // 256 bytes of PCI configuration space
   // Common configuration state.
@@ -168,7 +150,6 @@ class VirtioPciFunction : public sc_core::sc_module {
     bool pending = false;
   };
   std::vector<MsixEntry> msix_;
-  std::vector<std::unique_ptr<sc_core::sc_event>> msix_events_;
   bool msix_enabled_ = false;
   // In-flight doorbells and interrupts, in arrival order (latency is fixed
   // per path, so FIFO is arrival order).
@@ -180,7 +161,6 @@ class VirtioPciFunction : public sc_core::sc_module {
   std::deque<Doorbell> doorbells_;
   sc_core::sc_event doorbell_ev_;
   std::deque<std::pair<sc_core::sc_time, uint16_t>> irqs_;
-  uint64_t irqs_raised_ = 0;  // queue interrupts raised (the delay fault counts these)
   sc_core::sc_event irq_ev_;
   PciStats stats_;
 };

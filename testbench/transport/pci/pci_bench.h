@@ -86,6 +86,12 @@ struct BenchOptions {
   AccessPath path = AccessPath::vhost;
 };
 
+// The driver's MSI-X end: when each vector's messages arrived.
+struct MsiRecorder : MsiSinkIf {
+  std::vector<std::vector<sc_core::sc_time>> deliveries;  // per vector
+  void msi(uint16_t vector) override { deliveries.at(vector).push_back(sc_core::sc_time_stamp()); }
+};
+
 class Bench : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Bench);
@@ -93,21 +99,15 @@ class Bench : public sc_core::sc_module {
   VirtioPciFunction fn;
   tlm_utils::simple_initiator_socket<Bench> mmio_socket{"mmio_socket"};
   tlm_utils::simple_initiator_socket<Bench> config_socket{"config_socket"};
-  std::vector<std::vector<sc_core::sc_time>> msix_deliveries;  // per vector, when msix_event fired
+  MsiRecorder msis;
+  std::vector<std::vector<sc_core::sc_time>>& msix_deliveries = msis.deliveries;
 
   Bench(sc_core::sc_module_name n, std::function<void(Bench&)> body, BenchOptions opt)
       : sc_module(n), fn("fn", dev, opt.path), body_(std::move(body)) {
     mmio_socket.bind(fn.mmio);
     config_socket.bind(fn.config);
+    fn.msi.bind(msis);
     msix_deliveries.resize(fn.num_vectors());
-    for (uint16_t v = 0; v < fn.num_vectors(); ++v) {
-      sc_core::sc_spawn_options o;
-      o.spawn_method();
-      o.set_sensitivity(&fn.msix_event(v));
-      o.dont_initialize();
-      sc_core::sc_spawn([this, v] { msix_deliveries[v].push_back(sc_core::sc_time_stamp()); },
-                        sc_core::sc_gen_unique_name("msix_watch"), &o);
-    }
     SC_THREAD(run);
   }
 
