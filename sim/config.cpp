@@ -158,14 +158,14 @@ std::vector<Config::Param> Config::params() {
                    "fault injection: the device acknowledges a queue reset at once and stops the queue a round later (P15)"));
   p.push_back(flag("fault.kick_always", kick_always, "fault injection: the driver kicks after every batch, ignoring the device's event suppression (P10 spurious kicks)"));
   p.push_back(choice("fault.corrupt_desc", corrupt_desc,
-                     {driver::DescCorruption::none, driver::DescCorruption::unmapped_addr, driver::DescCorruption::indirect_next,
-                      driver::DescCorruption::avail_encoding, driver::DescCorruption::next_on_last,
-                      driver::DescCorruption::write_on_head, driver::DescCorruption::rewrite_in_flight},
+                     {faults::DescCorruption::none, faults::DescCorruption::unmapped_addr, faults::DescCorruption::indirect_next,
+                      faults::DescCorruption::avail_encoding, faults::DescCorruption::next_on_last,
+                      faults::DescCorruption::write_on_head, faults::DescCorruption::rewrite_in_flight},
                      "fault injection: a TX list published malformed (unmapped_addr, indirect_next: P7, avail_encoding: P2, next_on_last: P6.2, write_on_head: P6.3) or rewritten while the device owns it (rewrite_in_flight: P3)"));
   p.push_back(number("fault.corrupt_desc_at", corrupt_desc_at, "packet", "fault injection: which TX packet (1-based, queue pair 0)", 1, 1e12));
   p.push_back(choice("fault.corrupt_used", corrupt_used,
-                     {device::UsedCorruption::none, device::UsedCorruption::next, device::UsedCorruption::encoding,
-                      device::UsedCorruption::write_order, device::UsedCorruption::complete_order},
+                     {faults::UsedCorruption::none, faults::UsedCorruption::next, faults::UsedCorruption::encoding,
+                      faults::UsedCorruption::write_order, faults::UsedCorruption::complete_order},
                      "fault injection: a TX used entry with NEXT (P5) or a wrong AVAIL bit (P2), written out of completion order (P4), or completed out of order (P8 with in_order)"));
   p.push_back(number("fault.corrupt_used_at", corrupt_used_at, "packet", "fault injection: which TX completion (1-based, queue pair 0)", 1, 1e12));
   p.push_back(name_list("monitor.disable", monitor_disable, rule_names(), "conformance rules switched off"));
@@ -203,12 +203,12 @@ void Config::validate() const {
   if (path == pci::AccessPath::vhost && metadata == device::MetadataAccess::dma)
     throw ConfigError("metadata", "dma needs path=pcie");
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
-  const bool flags_fault = corrupt_used == device::UsedCorruption::next || corrupt_used == device::UsedCorruption::encoding;
+  const bool flags_fault = corrupt_used == faults::UsedCorruption::next || corrupt_used == faults::UsedCorruption::encoding;
   if (ring == ring::RingLayout::split &&
-      (flags_fault || corrupt_desc == driver::DescCorruption::avail_encoding || corrupt_desc == driver::DescCorruption::next_on_last))
+      (flags_fault || corrupt_desc == faults::DescCorruption::avail_encoding || corrupt_desc == faults::DescCorruption::next_on_last))
     throw ConfigError(flags_fault ? "fault.corrupt_used" : "fault.corrupt_desc",
                       "AVAIL/USED/NEXT flag faults need ring=packed (split used elements and descriptors carry no wrap encoding)");
-  if (corrupt_desc == driver::DescCorruption::write_on_head && (driver.tx_segments < 2 || indirect))
+  if (corrupt_desc == faults::DescCorruption::write_on_head && (driver.tx_segments < 2 || indirect))
     throw ConfigError("fault.corrupt_desc", "write_on_head needs driver.tx_segments=2 and indirect=0 (a list of two in the ring)");
   if (reset_tx_at_us > 0 && !ring_reset) throw ConfigError("fault.reset_tx_at_us", "a queue reset needs ring_reset=1");
   if (!mrg_rxbuf && max_frame_bytes() > 1518)

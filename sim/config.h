@@ -19,6 +19,7 @@
 #include "models/memory/agent_clock.h"
 #include "models/memory/memory_model.h"
 #include "models/ring/virtqueue.h"
+#include "sim/faults/ring_faults.h"
 #include "transport/pci/virtio_pci.h"
 
 namespace virtiosim::sim {
@@ -69,9 +70,9 @@ struct Config {
   bool kick_always = false;       // the driver ignores the device's event suppression
   double reset_tx_at_us = 0;      // the driver resets TX queue 0 at this time (P15); 0 = never
   bool reset_ack_early = false;   // the device acknowledges a queue reset before it stops the queue
-  driver::DescCorruption corrupt_desc = driver::DescCorruption::none;
+  faults::DescCorruption corrupt_desc = faults::DescCorruption::none;
   uint64_t corrupt_desc_at = 1;   // TX packet (1-based) whose descriptor is corrupted
-  device::UsedCorruption corrupt_used = device::UsedCorruption::none;
+  faults::UsedCorruption corrupt_used = faults::UsedCorruption::none;
   uint64_t corrupt_used_at = 1;   // TX completion (1-based) whose used entry is corrupted
   std::string monitor_disable;    // comma-separated rule ids switched off
   bool strict = false;            // a monitor violation fails the run

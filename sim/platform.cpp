@@ -15,6 +15,7 @@
 #include "models/memory/backing_store.h"
 #include "models/memory/memory_model.h"
 #include "sim/faults/notification_faults.h"
+#include "sim/faults/ring_faults.h"
 #include "sim/json.h"
 #include "sim/monitor.h"
 #include "sim/report.h"
@@ -74,6 +75,9 @@ class Platform : public sc_core::sc_module {
     device_end_.transport.bind(notification_faults_);
     notification_faults_.transport.bind(fn_);
     fn_.msi.bind(drv_);
+    faults::install({cfg.corrupt_desc, cfg.corrupt_desc_at, cfg.corrupt_used, cfg.corrupt_used_at, cfg.kick_always,
+                     cfg.reset_ack_early},
+                    cfg.ring, mem_, drv_, dev_);
     dev_.on_violation([this](const char* rule, const std::string& what, uint64_t time_ps) {
       monitor_.report(rule, what, time_ps, 1);
     });
@@ -190,9 +194,6 @@ class Platform : public sc_core::sc_module {
     d.timing = c.timing;
     d.params = c.vhost;
     d.memory_params = c.device_memory;
-    d.corrupt_used = c.corrupt_used;
-    d.corrupt_used_at = c.corrupt_used_at;
-    d.reset_ack_early = c.reset_ack_early;
     return d;
   }
 
@@ -209,9 +210,6 @@ class Platform : public sc_core::sc_module {
     d.timing = c.timing;
     d.ram_base = kRamBase;
     d.params = c.driver;
-    d.corrupt = c.corrupt_desc;
-    d.corrupt_at = c.corrupt_desc_at;
-    d.kick_always = c.kick_always;
     d.reset_tx_at_us = c.reset_tx_at_us;
     return d;
   }

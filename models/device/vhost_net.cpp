@@ -27,17 +27,6 @@ const char* name(MetadataAccess m) {
 
 const char* name(Wire w) { return w == Wire::loopback ? "loopback" : "sink"; }
 
-const char* name(UsedCorruption c) {
-  switch (c) {
-    case UsedCorruption::none: return "none";
-    case UsedCorruption::next: return "next";
-    case UsedCorruption::encoding: return "encoding";
-    case UsedCorruption::write_order: return "write_order";
-    case UsedCorruption::complete_order: return "complete_order";
-  }
-  return "unknown";
-}
-
 struct VhostNet::Worker {
   uint16_t qp = 0;
   memory::AgentClock clock;
@@ -53,8 +42,12 @@ struct VhostNet::Worker {
   ring::QueueAreas rx_areas, tx_areas;
   uint64_t next_restart_ps = 0;
   uint8_t reset_pending = 0;   // P15: bit 0 RX, bit 1 TX
-  uint8_t reset_deferred = 0;  // fault injection (reset_ack_early): pending after the next round
-  std::optional<ring::UsedElem> held;  // fault injection: a TX completion kept back (UsedCorruption)
+  uint8_t reset_deferred = 0;  // acknowledged early (ack_reset_early): pending after the next round
+  struct Held {
+    ring::UsedElem elem;
+    bool completed;  // seen as complete already: only its used entry is late
+  };
+  std::optional<Held> held;  // a TX completion kept back (tx_completion)
 
   Worker(uint16_t q, memory::TimingMode mode) : qp(q), clock(mode) {}
 };
@@ -129,7 +122,7 @@ void VhostNet::notify(uint16_t queue, uint32_t data) {
 
 void VhostNet::reset_queue(uint16_t queue) {
   Worker& w = *workers_.at(queue / 2);
-  if (cfg_.reset_ack_early) {  // fault injection: "done" at once, stopped a round later
+  if (ack_reset_early && ack_reset_early(queue)) {  // "done" at once, stopped a round later
     transport->queue_reset_done(queue);
     w.reset_deferred |= static_cast<uint8_t>(1u << (queue % 2));
   } else {
@@ -197,22 +190,12 @@ bool VhostNet::complete(Worker& w, ring::DeviceQueue& q, uint16_t queue_index, c
 
 bool VhostNet::complete_tx(Worker& w, const ring::UsedElem& e) {
   const uint16_t qi = static_cast<uint16_t>(2 * w.qp + 1);
-  if (w.qp != 0 || cfg_.corrupt_used == UsedCorruption::none) return complete(w, *w.tx, qi, e);
-  if (w.stats.tx_packets == cfg_.corrupt_used_at) {
-    const ring::PackedLayout tx = w.tx_areas.packed();  // flag faults need ring=packed (Config)
-    memory::StoreFault f{agent_of(0), tx.desc, tx.desc + ring::PackedLayout::desc_bytes(tx.num)};
-    f.offset = static_cast<uint32_t>(ring::packed_off::flags);
-    switch (cfg_.corrupt_used) {
-      case UsedCorruption::next: f.or_mask = ring::kDescNext; break;
-      case UsedCorruption::encoding: f.xor_mask = ring::kDescAvail; break;
-      case UsedCorruption::write_order:
-        if (completion_) completion_(qi, e.id, w.clock.now_ps());
-        [[fallthrough]];
-      case UsedCorruption::complete_order: w.held = e; return true;
-      case UsedCorruption::none: break;
-    }
-    mem_.arm_store_fault(f);
-    return complete(w, *w.tx, qi, e);
+  const TxCompletion how = tx_completion ? tx_completion(w.qp, w.stats.tx_packets, w.tx_areas) : TxCompletion::now;
+  if (how != TxCompletion::now) {
+    const bool completed = how == TxCompletion::entry_later;
+    if (completed && completion_) completion_(qi, e.id, w.clock.now_ps());
+    w.held = Worker::Held{e, completed};
+    return true;
   }
   if (!w.held) return complete(w, *w.tx, qi, e);
   return complete(w, *w.tx, qi, e) && release_held(w);
@@ -221,10 +204,10 @@ bool VhostNet::complete_tx(Worker& w, const ring::UsedElem& e) {
 // The kept-back completion goes out after the next one, or before any flush.
 bool VhostNet::release_held(Worker& w) {
   if (!w.held) return true;
-  const ring::UsedElem e = *w.held;
+  const Worker::Held h = *w.held;
   w.held.reset();
-  if (cfg_.corrupt_used == UsedCorruption::complete_order) return complete(w, *w.tx, static_cast<uint16_t>(2 * w.qp + 1), e);
-  return check(w, w.tx->push_used(e), "push_used");  // completed already, written late
+  if (!h.completed) return complete(w, *w.tx, static_cast<uint16_t>(2 * w.qp + 1), h.elem);
+  return check(w, w.tx->push_used(h.elem), "push_used");  // completed already, written late
 }
 
 void VhostNet::flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_index) {

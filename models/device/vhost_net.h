@@ -61,17 +61,6 @@ struct VhostParams {
   }
 };
 
-// Fault injection on TX completion `at` (1-based, queue pair 0). `next` and
-// `encoding` corrupt the next used-flags store of the TX ring (models/memory
-// StoreFault): NEXT set (P5), AVAIL flipped so the entry is not used for the
-// driver's wrap (P2). `write_order`: the device completes the buffer, then
-// writes its used entry after the next one's (P4). `complete_order`: the
-// device completes the next buffer first (allowed without IN_ORDER; P8
-// with it). Packed rings only for `next` and `encoding` (split used
-// elements carry no flags).
-enum class UsedCorruption : uint8_t { none, next, encoding, write_order, complete_order };
-const char* name(UsedCorruption c);
-
 struct VhostNetConfig {
   ring::RingLayout layout = ring::RingLayout::packed;
   uint64_t features = 0;        // offered to the driver
@@ -82,9 +71,6 @@ struct VhostNetConfig {
   memory::TimingMode timing = memory::TimingMode::lt;
   VhostParams params;
   DeviceMemoryParams memory_params;
-  UsedCorruption corrupt_used = UsedCorruption::none;
-  uint64_t corrupt_used_at = 0;
-  bool reset_ack_early = false;  // fault injection: a queue reset is acknowledged before the queue stops (P15)
 };
 
 struct QueuePairStats {
@@ -116,6 +102,19 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   // order SPEC_NOTES P4 and P8 are about), before its used entry is written.
   using CompletionSink = std::function<void(uint16_t queue, uint16_t id, uint64_t time_ps)>;
   void on_complete(CompletionSink sink) { completion_ = std::move(sink); }
+
+  // Hook points for a fault plan (sim/faults); a plain run sets none.
+  // Each TX completion of a queue pair (`count`: TX packets taken so far),
+  // before it is recorded: what the device does with it.
+  enum class TxCompletion : uint8_t {
+    now,             // record it
+    later,           // keep it back; complete it after the next one, or before any flush
+    entry_later,     // complete it now, write its used entry after the next one's
+  };
+  std::function<TxCompletion(uint16_t qp, uint64_t count, const ring::QueueAreas& tx)> tx_completion;
+  // A queue reset the driver asked for: true acknowledges it at once and
+  // stops the queue only after the worker's next round.
+  std::function<bool(uint16_t queue)> ack_reset_early;
 
   // VirtioDeviceIf
   uint16_t device_id() const override { return VIRTIO_ID_NET_; }

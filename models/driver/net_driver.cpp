@@ -364,70 +364,12 @@ uint64_t NetDriver::lost_at_reset(uint16_t qp) const {
 }
 
 void NetDriver::kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index) {
-  if (!vq.kick_prepare() && !cfg_.kick_always) return;
+  const bool device_asked = vq.kick_prepare();
+  if (!(kick_decision ? kick_decision(device_asked) : device_asked)) return;
   const bool data = features_ & (uint64_t{1} << VIRTIO_F_NOTIFICATION_DATA);
   mmio_write(q, mmio, notify_ + uint64_t{index} * notify_multiplier_, data ? 4 : 2,
              data ? vq.notification_data(index) : index);
   ++q.stats.doorbells;
-}
-
-const char* name(DescCorruption c) {
-  switch (c) {
-    case DescCorruption::none: return "none";
-    case DescCorruption::unmapped_addr: return "unmapped_addr";
-    case DescCorruption::indirect_next: return "indirect_next";
-    case DescCorruption::avail_encoding: return "avail_encoding";
-    case DescCorruption::next_on_last: return "next_on_last";
-    case DescCorruption::write_on_head: return "write_on_head";
-    case DescCorruption::rewrite_in_flight: return "rewrite_in_flight";
-  }
-  return "unknown";
-}
-
-// Before add(): the first matching store of the list's descriptors leaves
-// corrupted.
-void NetDriver::arm_corruption(QueuePair& q) {
-  const ring::QueueAreas& a = areas_.at(static_cast<size_t>(2 * q.index + 1));
-  const bool packed = cfg_.layout == ring::RingLayout::packed;
-  memory::StoreFault f{agent_of(q.index), a.desc, a.desc + ring::desc_area_bytes(cfg_.layout, a.num)};
-  f.offset = static_cast<uint32_t>(packed ? ring::packed_off::flags : ring::split_off::flags);
-  switch (cfg_.corrupt) {
-    case DescCorruption::unmapped_addr:
-      f.offset = static_cast<uint32_t>(ring::packed_off::addr);  // same offset in both layouts
-      f.size = 8;
-      f.and_mask = 0;
-      f.or_mask = 0xdead000000000000ull;
-      break;
-    case DescCorruption::indirect_next: f.or_mask = ring::kDescIndirect | ring::kDescNext; break;
-    case DescCorruption::avail_encoding: f.xor_mask = ring::kDescUsed; break;
-    // Packed add() stores the other descriptors' flags first and the head's
-    // last; split stores the descriptors in list order.
-    case DescCorruption::next_on_last:
-      f.or_mask = ring::kDescNext;
-      f.skip = packed ? 0 : cfg_.params.tx_segments - 1;
-      break;
-    case DescCorruption::write_on_head:
-      f.or_mask = ring::kDescWrite;
-      f.skip = packed ? cfg_.params.tx_segments - 1 : 0;
-      break;
-    case DescCorruption::none:
-    case DescCorruption::rewrite_in_flight: return;
-  }
-  mem_.arm_store_fault(f);
-}
-
-// After add(): the list at `avail_idx` is the device's; write its first
-// descriptor's len again, unchanged.
-void NetDriver::rewrite_in_flight(QueuePair& q, uint16_t avail_idx) {
-  const ring::QueueAreas& a = areas_.at(static_cast<size_t>(2 * q.index + 1));
-  uint64_t len_addr;
-  if (cfg_.layout == ring::RingLayout::packed) {
-    len_addr = a.packed().len_addr(avail_idx);
-  } else {  // split: the avail ring entry names the head
-    const ring::SplitLayout s = a.split();
-    len_addr = s.len_addr(q.mem->read16(s.avail_ring_addr(avail_idx % a.num)));
-  }
-  q.mem->write32(len_addr, q.mem->read32(len_addr));
 }
 
 void NetDriver::refill_rx(QueuePair& q) {
@@ -470,14 +412,14 @@ bool NetDriver::xmit(QueuePair& q) {
     segs[1] = {addr + net::kNetHdrBytes, len};
     n = 2;
   }
-  const uint16_t avail_idx = q.tx->indices().avail_idx;
-  const bool faulty = cfg_.corrupt != DescCorruption::none && q.index == 0 && k + 1 == cfg_.corrupt_at &&
-                      q.tx->num_free() >= n;
-  if (faulty) arm_corruption(q);
+  const TxPublish publish{q.index, k, static_cast<uint32_t>(n), q.tx->indices().avail_idx,
+                          areas_.at(static_cast<size_t>(2 * q.index + 1)), *q.mem};
+  const bool room = q.tx->num_free() >= n;
+  if (room && before_tx_publish) before_tx_publish(publish);
   const RingError e = q.tx->add(std::span(segs, n), {}, slot);
   if (e == RingError::no_space) return false;
   if (!ok(q, e, "tx add")) return false;
-  if (faulty && cfg_.corrupt == DescCorruption::rewrite_in_flight) rewrite_in_flight(q, avail_idx);
+  if (room && after_tx_publish) after_tx_publish(publish);
   q.tx_free.pop_back();
   q.tx_packet[slot] = k;
   ++q.stats.tx_packets;

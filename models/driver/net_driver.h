@@ -11,6 +11,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <systemc>
@@ -19,6 +20,7 @@
 
 #include "models/memory/agent_clock.h"
 #include "models/memory/memory_model.h"
+#include "models/memory/sim_memory.h"
 #include "models/param.h"
 #include "models/ring/virtqueue.h"
 #include "transport/pci/virtio_if.h"
@@ -54,27 +56,6 @@ struct DriverParams {
   }
 };
 
-// Fault injection on TX packet `at` (1-based, queue pair 0). All but the
-// last corrupt a store of the driver's add() (models/memory StoreFault), so
-// the list is published malformed: an address outside guest memory (the
-// device rejects it), INDIRECT|NEXT on a descriptor (P7), the head's flags
-// with USED equal to AVAIL (P2: the device never sees it available), NEXT on
-// the list's last descriptor (P6.2: the list runs into a slot not yet
-// available), WRITE on the head of a two-descriptor list (P6.3: readable
-// after writable). The last makes the list available as it should be, then
-// rewrites its len with the same value while the device owns it: a P3
-// violation with no other effect.
-enum class DescCorruption : uint8_t {
-  none,
-  unmapped_addr,
-  indirect_next,
-  avail_encoding,
-  next_on_last,
-  write_on_head,
-  rewrite_in_flight
-};
-const char* name(DescCorruption c);
-
 struct NetDriverConfig {
   ring::RingLayout layout = ring::RingLayout::packed;
   uint64_t wanted_features = 0;  // the driver accepts these if offered
@@ -86,9 +67,6 @@ struct NetDriverConfig {
   uint64_t seed = 1;
   memory::TimingMode timing = memory::TimingMode::lt;
   uint64_t ram_base = 0;  // the driver's allocations start here
-  DescCorruption corrupt = DescCorruption::none;
-  uint64_t corrupt_at = 0;
-  bool kick_always = false;  // fault injection: kick after every batch, whatever the device asked
   double reset_tx_at_us = 0;  // reset TX queue 0 (P15) once at this time, buffers in flight; 0 = never
   DriverParams params;
 };
@@ -119,6 +97,22 @@ class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
 
   NetDriver(sc_core::sc_module_name name, memory::MemoryModel& mem, NetDriverConfig cfg);
   ~NetDriver() override;
+
+  // Hook points for a fault plan (sim/faults); a plain run sets none. Each
+  // TX publish: just before the ring core's add() of a list it has room
+  // for, and just after add() made it available.
+  struct TxPublish {
+    uint16_t qp;
+    uint64_t packet;       // per queue pair, 0-based
+    uint32_t descriptors;  // in the list (before any indirect table)
+    uint16_t avail_idx;    // the ring position add() publishes at
+    const ring::QueueAreas& areas;
+    memory::SimMemory& mem;  // the vCPU's own accesses: timed, logged, ordered
+  };
+  std::function<void(const TxPublish&)> before_tx_publish, after_tx_publish;
+  // The kick decision: given whether the device's event suppression asked
+  // for a notification (the ring core's kick_prepare), kick or not.
+  std::function<bool(bool device_asked)> kick_decision;
 
   // pci::MsiSinkIf: vector 2i is queue pair i's RX, 2i+1 its TX, the last
   // of the function's table configuration changes.
@@ -158,8 +152,6 @@ class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
   void napi_poll(QueuePair& q);
   bool receive_frame(QueuePair& q, const ring::UsedBuffer& first);
   void refill_rx(QueuePair& q);
-  void arm_corruption(QueuePair& q);
-  void rewrite_in_flight(QueuePair& q, uint16_t avail_idx);
   void kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index);
   bool ok(QueuePair& q, ring::RingError e, const char* what);
   void fail(const std::string& why);
