@@ -12,6 +12,7 @@
 #include "models/net/frame.h"
 #include "models/ring/features.h"
 #include "sim/monitor.h"
+#include "models/param.h"
 
 namespace virtiosim::sim {
 
@@ -38,58 +39,54 @@ T parse_number(const std::string& key, const std::string& text, double lo, doubl
   return static_cast<T>(v);
 }
 
-template <class T>
-Config::Param number(const std::string& key, T& field, const std::string& unit, const std::string& why,
-                     double lo, double hi) {
-  return {key, unit, why, fmt(lo) + ".." + fmt(hi), [&field] { return fmt(static_cast<double>(field)); },
-          [&field, key, lo, hi](const std::string& v) { field = parse_number<T>(key, v, lo, hi); }, true};
-}
-
+// What each type of parameter accepts, and how it reads and prints.
 template <class E>
-Config::Param choice(const std::string& key, E& field, std::vector<E> values, const std::string& why) {
-  std::string accepted;
-  for (E v : values) accepted += (accepted.empty() ? "" : "|") + std::string(name(v));
-  return {key, "", why, accepted, [&field] { return std::string(name(field)); },
-          [&field, key, values, accepted](const std::string& v) {
-            for (E e : values)
-              if (v == name(e)) return void(field = e);
-            throw ConfigError(key, "'" + v + "' is not one of " + accepted);
-          },
-          false};
-}
+struct EnumValues;
+template <>
+struct EnumValues<ring::RingLayout> {
+  static std::vector<ring::RingLayout> all() { return {ring::RingLayout::packed, ring::RingLayout::split}; }
+};
+template <>
+struct EnumValues<memory::Ordering> {
+  static std::vector<memory::Ordering> all() { return {memory::Ordering::sc, memory::Ordering::tso, memory::Ordering::weak}; }
+};
+template <>
+struct EnumValues<memory::TimingMode> {
+  static std::vector<memory::TimingMode> all() { return {memory::TimingMode::lt, memory::TimingMode::at}; }
+};
+template <>
+struct EnumValues<pci::AccessPath> {
+  static std::vector<pci::AccessPath> all() { return {pci::AccessPath::vhost, pci::AccessPath::pcie}; }
+};
+template <>
+struct EnumValues<device::MetadataAccess> {
+  static std::vector<device::MetadataAccess> all() {
+    return {device::MetadataAccess::direct, device::MetadataAccess::uaccess, device::MetadataAccess::dma};
+  }
+};
+template <>
+struct EnumValues<device::Wire> {
+  static std::vector<device::Wire> all() { return {device::Wire::loopback, device::Wire::sink}; }
+};
+template <>
+struct EnumValues<faults::DescCorruption> {
+  static std::vector<faults::DescCorruption> all() {
+    using D = faults::DescCorruption;
+    return {D::none, D::unmapped_addr, D::indirect_next, D::avail_encoding, D::next_on_last, D::write_on_head, D::rewrite_in_flight};
+  }
+};
+template <>
+struct EnumValues<faults::UsedCorruption> {
+  static std::vector<faults::UsedCorruption> all() {
+    using U = faults::UsedCorruption;
+    return {U::none, U::next, U::encoding, U::write_order, U::complete_order};
+  }
+};
 
-Config::Param flag(const std::string& key, bool& field, const std::string& why) {
-  return {key, "bool", why, "0|1", [&field] { return std::string(field ? "1" : "0"); },
-          [&field, key](const std::string& v) {
-            if (v == "1" || v == "true") field = true;
-            else if (v == "0" || v == "false") field = false;
-            else throw ConfigError(key, "'" + v + "' is not one of 0|1");
-          },
-          true};
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(text);
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : "|") + n;
   return out;
-}
-
-// A comma-separated list whose every item must be one of `names`.
-Config::Param name_list(const std::string& key, std::string& field, std::vector<std::string> names,
-                        const std::string& why) {
-  std::string accepted;
-  for (const std::string& n : names) accepted += (accepted.empty() ? "" : "|") + n;
-  return {key, "", why, "comma-separated " + accepted, [&field] { return field; },
-          [&field, key, names, accepted](const std::string& v) {
-            for (const std::string& item : split_list(v))
-              if (std::find(names.begin(), names.end(), item) == names.end())
-                throw ConfigError(key, "'" + item + "' is not one of " + accepted);
-            field = v;
-          },
-          false};
 }
 
 std::vector<std::string> barrier_names() {
@@ -104,80 +101,89 @@ std::vector<std::string> rule_names() {
   return n;
 }
 
-// Model parameters: latencies and costs are >= 0; counts have their own floor.
-template <class Params>
-void add_model(std::vector<Config::Param>& out, const std::string& prefix, Params& p) {
-  p.visit([&](const ParamInfo& info, auto& field) {
-    using T = std::remove_reference_t<decltype(field)>;
-    const std::string unit = info.unit;
-    const double lo = std::is_floating_point_v<T> ? 0.0 : (unit == "bool" ? 0.0 : 1.0);
-    const double hi = unit == "bool" ? 1.0 : std::is_floating_point_v<T> ? 1e12 : double(std::numeric_limits<T>::max());
-    out.push_back(number(prefix + info.name, field, unit, info.why, lo, hi));
-  });
+// A comma-separated list whose every item must be one of `names`.
+Config::Param name_list(const std::string& key, const ParamInfo& info, std::string& field, std::vector<std::string> names) {
+  const std::string accepted = joined(names);
+  return {key, info.unit, info.why, "comma-separated " + accepted, [&field] { return field; },
+          [&field, key, names, accepted](const std::string& v) {
+            for (const std::string& item : split_names(v))
+              if (std::find(names.begin(), names.end(), item) == names.end())
+                throw ConfigError(key, "'" + item + "' is not one of " + accepted);
+            field = v;
+          },
+          false};
 }
+
+// One parameter of any declared type. Numbers without a declared range are
+// model costs: latencies >= 0, counts >= 1, "bool" counts 0..1.
+template <class T>
+Config::Param param(const std::string& key, const ParamInfo& info, T& field) {
+  if constexpr (std::is_same_v<T, faults::BarrierList>) {
+    return name_list(key, info, field.text, barrier_names());
+  } else if constexpr (std::is_same_v<T, RuleList>) {
+    return name_list(key, info, field.text, rule_names());
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return {key, info.unit, info.why, "0|1", [&field] { return std::string(field ? "1" : "0"); },
+            [&field, key](const std::string& v) {
+              if (v == "1" || v == "true") field = true;
+              else if (v == "0" || v == "false") field = false;
+              else throw ConfigError(key, "'" + v + "' is not one of 0|1");
+            },
+            true};
+  } else if constexpr (std::is_enum_v<T>) {
+    const std::vector<T> values = EnumValues<T>::all();
+    std::vector<std::string> names;
+    for (T v : values) names.push_back(name(v));
+    const std::string accepted = joined(names);
+    return {key, info.unit, info.why, accepted, [&field] { return std::string(name(field)); },
+            [&field, key, values, accepted](const std::string& v) {
+              for (T e : values)
+                if (v == name(e)) return void(field = e);
+              throw ConfigError(key, "'" + v + "' is not one of " + accepted);
+            },
+            false};
+  } else {
+    const std::string unit = info.unit;
+    double lo = info.lo, hi = info.hi;
+    if (std::isnan(lo)) {
+      lo = std::is_floating_point_v<T> ? 0.0 : (unit == "bool" ? 0.0 : 1.0);
+      hi = unit == "bool" ? 1.0 : std::is_floating_point_v<T> ? 1e12 : double(std::numeric_limits<T>::max());
+    }
+    return {key, unit, info.why, fmt(lo) + ".." + fmt(hi), [&field] { return fmt(static_cast<double>(field)); },
+            [&field, key, lo, hi](const std::string& v) { field = parse_number<T>(key, v, lo, hi); }, true};
+  }
+}
+
+template <class Params>
+void add(std::vector<Config::Param>& out, const std::string& prefix, Params& p) {
+  p.visit([&](const ParamInfo& info, auto& field) { out.push_back(param(prefix + info.name, info, field)); });
+}
+
+// The run's shape, as a visitable group like the others.
+struct RunParams {
+  Config& c;
+  template <class F>
+  void visit(F&& f) {
+#define VIRTIOSIM_CONFIG_VISIT(type, name, def, unit, lo, hi, why) \
+  f(::virtiosim::ParamInfo{#name, unit, why, lo, hi}, c.name);
+    VIRTIOSIM_RUN_PARAMS(VIRTIOSIM_CONFIG_VISIT)
+#undef VIRTIOSIM_CONFIG_VISIT
+  }
+};
 
 }  // namespace
 
 std::vector<Config::Param> Config::params() {
-  using ring::RingLayout;
   std::vector<Param> p;
-  p.push_back(choice("ring", ring, {RingLayout::packed, RingLayout::split}, "virtqueue layout (virtio 1.2 2.7 packed, 2.6 split)"));
-  p.push_back(number("queue_size", queue_size, "entries", "descriptors per virtqueue (P1; split: power of two)", 1, 32768));
-  p.push_back(number("queue_pairs", queue_pairs, "", "RX/TX queue pairs, one driver vCPU and one vhost worker each", 1, 4));
-  p.push_back(number("packets", packets, "packets", "frames the driver sends in total", 1, 1e12));
-  p.push_back(number("packet_bytes", packet_bytes, "bytes", "frame size (Ethernet, without FCS)", net::kMinFrameBytes, net::kMaxFrameBytes));
-  p.push_back(number("packet_bytes_max", packet_bytes_max, "bytes", "if set: frame sizes uniform in [packet_bytes, packet_bytes_max], seeded", 0, net::kMaxFrameBytes));
-  p.push_back(number("seed", seed, "", "seed of every random choice (frame sizes, weak-ordering schedules)", 0, 1.8e19));
-  p.push_back(choice("ordering", ordering, {memory::Ordering::sc, memory::Ordering::tso, memory::Ordering::weak}, "memory ordering model of every agent"));
-  p.push_back(choice("timing", timing, {memory::TimingMode::lt, memory::TimingMode::at}, "lt: loosely timed (quantum), at: wait per access (exact order)"));
-  p.push_back(choice("path", path, {pci::AccessPath::vhost, pci::AccessPath::pcie}, "device access path: software vhost on a host core, or a PCIe device"));
-  p.push_back(choice("metadata", metadata, {device::MetadataAccess::direct, device::MetadataAccess::uaccess, device::MetadataAccess::dma}, "how the device reads and writes ring metadata (pcie: dma)"));
-  p.push_back(choice("wire", wire, {device::Wire::loopback, device::Wire::sink}, "loopback: TX comes back as RX; sink: TX is consumed at a bandwidth"));
-  p.push_back(flag("event_idx", event_idx, "negotiate VIRTIO_RING_F_EVENT_IDX (P10, P11)"));
-  p.push_back(flag("indirect", indirect, "negotiate VIRTIO_RING_F_INDIRECT_DESC (P7)"));
-  p.push_back(flag("mrg_rxbuf", mrg_rxbuf, "negotiate VIRTIO_NET_F_MRG_RXBUF (P9)"));
-  p.push_back(flag("in_order", in_order, "negotiate VIRTIO_F_IN_ORDER (P8)"));
-  p.push_back(flag("notification_data", notification_data, "negotiate VIRTIO_F_NOTIFICATION_DATA (P12)"));
-  p.push_back(flag("ring_reset", ring_reset, "negotiate VIRTIO_F_RING_RESET (P15): the driver may reset one queue (Linux 6.0+, vhost-net)"));
-  p.push_back(number("quantum_ns", quantum_ns, "ns", "lt: time an agent may run ahead of the kernel (TLM global quantum)", 1, 1e9));
-  p.push_back(number("stall_timeout_us", stall_timeout_us, "us", "no progress for this long with packets pending ends the run as a stall", 1, 1e9));
-  p.push_back(number("log_capacity", log_capacity, "records", "access log ring buffer: the most recent accesses kept (4096 x 32 B stays in L2; totals are never lost)", 1, 1 << 26));
-  p.push_back(number("vcd_sample_ns", vcd_sample_ns, "ns", "with --vcd: ring state is sampled this often (kicks and interrupts are counted, never missed)", 1, 1e9));
-  p.push_back(name_list("fault.drop_barriers", drop_barriers, barrier_names(),
-                        "fault injection: ring-core barriers not executed (SPEC_NOTES P13)"));
-  p.push_back(number("fault.lose_kick_every", lose_kick_every, "", "fault injection: every Nth doorbell is lost (0: none)", 0, 1e9));
-  p.push_back(number("fault.lose_irq_every", lose_irq_every, "", "fault injection: every Nth MSI-X message is lost (0: none)", 0, 1e9));
-  p.push_back(number("fault.corrupt_notify_every", corrupt_notify_every, "",
-                     "fault injection: every Nth doorbell's notification data names the neighbouring queue (P12)", 0, 1e9));
-  p.push_back(number("fault.delay_kick_every", delay_kick_every, "", "fault injection: every Nth doorbell arrives fault.delay_ns late (0: none)", 0, 1e9));
-  p.push_back(number("fault.delay_irq_every", delay_irq_every, "", "fault injection: every Nth queue interrupt arrives fault.delay_ns late (0: none)", 0, 1e9));
-  p.push_back(number("fault.delay_ns", delay_ns, "ns", "fault injection: extra latency of a delayed doorbell or interrupt (those behind it wait too)", 0, 1e9));
-  p.push_back(number("fault.reset_tx_at_us", reset_tx_at_us, "us",
-                     "the driver resets TX queue 0 at this time with buffers in flight, takes them back and enables it again (P15); 0 = never", 0, 1e12));
-  p.push_back(flag("fault.reset_ack_early", reset_ack_early,
-                   "fault injection: the device acknowledges a queue reset at once and stops the queue a round later (P15)"));
-  p.push_back(flag("fault.kick_always", kick_always, "fault injection: the driver kicks after every batch, ignoring the device's event suppression (P10 spurious kicks)"));
-  p.push_back(choice("fault.corrupt_desc", corrupt_desc,
-                     {faults::DescCorruption::none, faults::DescCorruption::unmapped_addr, faults::DescCorruption::indirect_next,
-                      faults::DescCorruption::avail_encoding, faults::DescCorruption::next_on_last,
-                      faults::DescCorruption::write_on_head, faults::DescCorruption::rewrite_in_flight},
-                     "fault injection: a TX list published malformed (unmapped_addr, indirect_next: P7, avail_encoding: P2, next_on_last: P6.2, write_on_head: P6.3) or rewritten while the device owns it (rewrite_in_flight: P3)"));
-  p.push_back(number("fault.corrupt_desc_at", corrupt_desc_at, "packet", "fault injection: which TX packet (1-based, queue pair 0)", 1, 1e12));
-  p.push_back(choice("fault.corrupt_used", corrupt_used,
-                     {faults::UsedCorruption::none, faults::UsedCorruption::next, faults::UsedCorruption::encoding,
-                      faults::UsedCorruption::write_order, faults::UsedCorruption::complete_order},
-                     "fault injection: a TX used entry with NEXT (P5) or a wrong AVAIL bit (P2), written out of completion order (P4), or completed out of order (P8 with in_order)"));
-  p.push_back(number("fault.corrupt_used_at", corrupt_used_at, "packet", "fault injection: which TX completion (1-based, queue pair 0)", 1, 1e12));
-  p.push_back(name_list("monitor.disable", monitor_disable, rule_names(), "conformance rules switched off"));
-  p.push_back(flag("monitor.strict", strict, "a conformance violation fails the run (also --strict)"));
-  p.push_back(number("monitor.wakeup_grace_us", wakeup_grace_us, "us",
-                     "a notification the other side asked for and has not had for this long is a lost wake-up (P10); "
-                     "far above doorbell/MSI-X latencies (~1-2 us), below the stall watchdog", 1, 1e9));
-  add_model(p, "memory.", memory);
-  add_model(p, "pci.", this->pci);
-  add_model(p, "device_memory.", device_memory);
-  add_model(p, "vhost.", vhost);
-  add_model(p, "driver.", this->driver);
+  RunParams run{*this};
+  add(p, "", run);
+  add(p, "fault.", fault);
+  add(p, "monitor.", monitor);
+  add(p, "memory.", memory);
+  add(p, "pci.", this->pci);
+  add(p, "device_memory.", device_memory);
+  add(p, "vhost.", vhost);
+  add(p, "driver.", this->driver);
   return p;
 }
 
@@ -203,14 +209,7 @@ void Config::validate() const {
   if (path == pci::AccessPath::vhost && metadata == device::MetadataAccess::dma)
     throw ConfigError("metadata", "dma needs path=pcie");
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
-  const bool flags_fault = corrupt_used == faults::UsedCorruption::next || corrupt_used == faults::UsedCorruption::encoding;
-  if (ring == ring::RingLayout::split &&
-      (flags_fault || corrupt_desc == faults::DescCorruption::avail_encoding || corrupt_desc == faults::DescCorruption::next_on_last))
-    throw ConfigError(flags_fault ? "fault.corrupt_used" : "fault.corrupt_desc",
-                      "AVAIL/USED/NEXT flag faults need ring=packed (split used elements and descriptors carry no wrap encoding)");
-  if (corrupt_desc == faults::DescCorruption::write_on_head && (driver.tx_segments < 2 || indirect))
-    throw ConfigError("fault.corrupt_desc", "write_on_head needs driver.tx_segments=2 and indirect=0 (a list of two in the ring)");
-  if (reset_tx_at_us > 0 && !ring_reset) throw ConfigError("fault.reset_tx_at_us", "a queue reset needs ring_reset=1");
+  fault.validate(ring, driver.tx_segments, indirect, ring_reset);
   if (!mrg_rxbuf && max_frame_bytes() > 1518)
     throw ConfigError("packet_bytes", "frames above 1518 bytes need mrg_rxbuf=1 (no big-packet mode)");
   if (mrg_rxbuf && driver.rx_buffer_bytes <= net::kNetHdrBytes)
@@ -233,16 +232,6 @@ void Config::load_json_file(const std::string& file) {
       };
   walk(tree, "");
 }
-
-std::vector<ring::BarrierSite> Config::dropped_barriers() const {
-  std::vector<ring::BarrierSite> out;
-  for (const std::string& item : split_list(drop_barriers))
-    for (unsigned i = 0; i < ring::kBarrierSites; ++i)
-      if (item == ring::name(static_cast<ring::BarrierSite>(i))) out.push_back(static_cast<ring::BarrierSite>(i));
-  return out;
-}
-
-std::vector<std::string> Config::disabled_rules() const { return split_list(monitor_disable); }
 
 uint64_t Config::features() const {
   using ring::feature_bit;

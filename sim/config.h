@@ -1,15 +1,16 @@
 // One Config holds every parameter of a simulation: the run's shape
-// (ring, queue size, packets, features, modes) and every model's latency
-// and cost parameters. Each has a key, a unit, a default and a one-line
-// reason, declared once in its model (VIRTIOSIM_*_PARAMS); `virtiosim
-// params`, JSON config files, --set, Python and the report echo all walk
-// the same table.
+// (ring, queue size, packets, features, modes), the fault plan, the
+// monitor's settings and every model's latency and cost parameters. Each
+// has a key, a unit, a default and a one-line reason, declared once where
+// it belongs (VIRTIOSIM_RUN_PARAMS here, VIRTIOSIM_FAULT_PARAMS in
+// sim/faults, VIRTIOSIM_MONITOR_PARAMS in sim/check, VIRTIOSIM_*_PARAMS in
+// each model); `virtiosim params`, JSON config files, --set, Python and the
+// report echo all walk the same table.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,64 +20,54 @@
 #include "models/memory/agent_clock.h"
 #include "models/memory/memory_model.h"
 #include "models/ring/virtqueue.h"
-#include "sim/faults/ring_faults.h"
+#include "models/net/frame.h"
+#include "sim/check/monitor_params.h"
+#include "sim/config_error.h"
+#include "sim/faults/fault_plan.h"
 #include "transport/pci/virtio_pci.h"
 
 namespace virtiosim::sim {
 
-// A configuration value that is not accepted; names the key.
-class ConfigError : public std::runtime_error {
- public:
-  ConfigError(const std::string& key, const std::string& what)
-      : std::runtime_error(key.empty() ? what : "bad configuration for '" + key + "': " + what), key_(key) {}
-  const std::string& key() const { return key_; }
-
- private:
-  std::string key_;
-};
+// The run's shape: layout, sizes, features, modes. (`virtiosim params`
+// lists these first, then fault., monitor. and each model's keys.)
+#define VIRTIOSIM_RUN_PARAMS(X)                                                                             \
+  X(ring::RingLayout, ring, ring::RingLayout::packed, "", 0, 0, "virtqueue layout (virtio 1.2 2.7 packed, 2.6 split)") \
+  X(uint32_t, queue_size, 256, "entries", 1, 32768, "descriptors per virtqueue (P1; split: power of two)")   \
+  X(uint32_t, queue_pairs, 1, "", 1, 4, "RX/TX queue pairs, one driver vCPU and one vhost worker each")      \
+  X(uint64_t, packets, 100000, "packets", 1, 1e12, "frames the driver sends in total")                       \
+  X(uint32_t, packet_bytes, 64, "bytes", net::kMinFrameBytes, net::kMaxFrameBytes,                           \
+    "frame size (Ethernet, without FCS)")                                                                    \
+  X(uint32_t, packet_bytes_max, 0, "bytes", 0, net::kMaxFrameBytes,                                          \
+    "if set: frame sizes uniform in [packet_bytes, packet_bytes_max], seeded")                               \
+  X(uint64_t, seed, 1, "", 0, 1.8e19, "seed of every random choice (frame sizes, weak-ordering schedules)")  \
+  X(memory::Ordering, ordering, memory::Ordering::tso, "", 0, 0, "memory ordering model of every agent")     \
+  X(memory::TimingMode, timing, memory::TimingMode::lt, "", 0, 0,                                            \
+    "lt: loosely timed (quantum), at: wait per access (exact order)")                                        \
+  X(pci::AccessPath, path, pci::AccessPath::vhost, "", 0, 0,                                                 \
+    "device access path: software vhost on a host core, or a PCIe device")                                   \
+  X(device::MetadataAccess, metadata, device::MetadataAccess::direct, "", 0, 0,                              \
+    "how the device reads and writes ring metadata (pcie: dma)")                                             \
+  X(device::Wire, wire, device::Wire::loopback, "", 0, 0,                                                    \
+    "loopback: TX comes back as RX; sink: TX is consumed at a bandwidth")                                    \
+  X(bool, event_idx, true, "bool", 0, 1, "negotiate VIRTIO_RING_F_EVENT_IDX (P10, P11)")                     \
+  X(bool, indirect, false, "bool", 0, 1, "negotiate VIRTIO_RING_F_INDIRECT_DESC (P7)")                       \
+  X(bool, mrg_rxbuf, true, "bool", 0, 1, "negotiate VIRTIO_NET_F_MRG_RXBUF (P9)")                            \
+  X(bool, in_order, false, "bool", 0, 1, "negotiate VIRTIO_F_IN_ORDER (P8)")                                 \
+  X(bool, notification_data, false, "bool", 0, 1, "negotiate VIRTIO_F_NOTIFICATION_DATA (P12)")             \
+  X(bool, ring_reset, true, "bool", 0, 1,                                                                    \
+    "negotiate VIRTIO_F_RING_RESET (P15): the driver may reset one queue (Linux 6.0+, vhost-net)")           \
+  X(double, quantum_ns, 1000, "ns", 1, 1e9, "lt: time an agent may run ahead of the kernel (TLM global quantum)") \
+  X(double, stall_timeout_us, 2000, "us", 1, 1e9,                                                            \
+    "no progress for this long with packets pending ends the run as a stall")                                \
+  X(uint32_t, log_capacity, 4096, "records", 1, 1 << 26,                                                     \
+    "access log ring buffer: the most recent accesses kept (4096 x 32 B stays in L2; totals are never lost)") \
+  X(double, vcd_sample_ns, 100, "ns", 1, 1e9,                                                                \
+    "with --vcd: ring state is sampled this often (kicks and interrupts are counted, never missed)")
 
 struct Config {
-  // The run.
-  ring::RingLayout ring = ring::RingLayout::packed;
-  uint32_t queue_size = 256;
-  uint32_t queue_pairs = 1;
-  uint64_t packets = 100000;
-  uint32_t packet_bytes = 64;
-  uint32_t packet_bytes_max = 0;  // 0: every frame is packet_bytes
-  uint64_t seed = 1;
-  memory::Ordering ordering = memory::Ordering::tso;
-  memory::TimingMode timing = memory::TimingMode::lt;
-  pci::AccessPath path = pci::AccessPath::vhost;
-  device::MetadataAccess metadata = device::MetadataAccess::direct;
-  device::Wire wire = device::Wire::loopback;
-  bool event_idx = true;
-  bool indirect = false;
-  bool mrg_rxbuf = true;
-  bool in_order = false;
-  bool notification_data = false;
-  bool ring_reset = true;
-  double quantum_ns = 1000;
-  double stall_timeout_us = 2000;
-  uint32_t log_capacity = 4096;
-  double vcd_sample_ns = 100;
-  // Fault injection and the conformance monitor.
-  std::string drop_barriers;      // comma-separated ring::BarrierSite names
-  uint32_t lose_kick_every = 0;   // every Nth doorbell is lost (0: none)
-  uint32_t lose_irq_every = 0;    // every Nth MSI-X message is lost (0: none)
-  uint32_t corrupt_notify_every = 0;  // every Nth doorbell's data names another queue (0: none)
-  uint32_t delay_kick_every = 0;  // every Nth doorbell is delayed by delay_ns (0: none)
-  uint32_t delay_irq_every = 0;   // every Nth queue interrupt is delayed by delay_ns (0: none)
-  double delay_ns = 20000;        // 20 us: far beyond any modeled notification latency
-  bool kick_always = false;       // the driver ignores the device's event suppression
-  double reset_tx_at_us = 0;      // the driver resets TX queue 0 at this time (P15); 0 = never
-  bool reset_ack_early = false;   // the device acknowledges a queue reset before it stops the queue
-  faults::DescCorruption corrupt_desc = faults::DescCorruption::none;
-  uint64_t corrupt_desc_at = 1;   // TX packet (1-based) whose descriptor is corrupted
-  faults::UsedCorruption corrupt_used = faults::UsedCorruption::none;
-  uint64_t corrupt_used_at = 1;   // TX completion (1-based) whose used entry is corrupted
-  std::string monitor_disable;    // comma-separated rule ids switched off
-  bool strict = false;            // a monitor violation fails the run
-  double wakeup_grace_us = 100;   // an owed notification missing this long is a lost wake-up
+  VIRTIOSIM_RUN_PARAMS(VIRTIOSIM_RANGED_FIELD)
+  faults::FaultPlan fault;   // fault.*
+  MonitorParams monitor;     // monitor.*
   // The models.
   memory::MemoryParams memory;
   pci::PciParams pci;
@@ -104,8 +95,6 @@ struct Config {
   void load_json_file(const std::string& file);  // throws ConfigError
   // Feature bits the device offers and the driver accepts.
   uint64_t features() const;
-  std::vector<ring::BarrierSite> dropped_barriers() const;
-  std::vector<std::string> disabled_rules() const;
   uint32_t max_frame_bytes() const { return packet_bytes_max ? packet_bytes_max : packet_bytes; }
 };
 

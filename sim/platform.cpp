@@ -64,10 +64,10 @@ class Platform : public sc_core::sc_module {
         mem_(ram_, cfg.memory, cfg.ordering, 2u * cfg.queue_pairs, cfg.seed, cfg.log_capacity),
         dev_("vhost_net", mem_, device_config(cfg)),
         device_end_("device_end", dev_, [this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); }),
-        notification_faults_("notification_faults", device_end_, notification_faults(cfg)),
+        notification_faults_("notification_faults", device_end_, cfg_.fault),
         fn_("virtio_pci", notification_faults_, cfg.path, cfg.pci),
         drv_("virtio_net", mem_, driver_config(cfg)),
-        monitor_(cfg.ring, cfg.disabled_rules()) {
+        monitor_(cfg.ring, cfg.monitor.disabled_rules()) {
     // The transport seam, both ways: device -> observer -> faults -> PCI
     // function -> driver's MSI-X; the function reaches the device back
     // through the same chain.
@@ -75,9 +75,7 @@ class Platform : public sc_core::sc_module {
     device_end_.transport.bind(notification_faults_);
     notification_faults_.transport.bind(fn_);
     fn_.msi.bind(drv_);
-    faults::install({cfg.corrupt_desc, cfg.corrupt_desc_at, cfg.corrupt_used, cfg.corrupt_used_at, cfg.kick_always,
-                     cfg.reset_ack_early},
-                    cfg.ring, mem_, drv_, dev_);
+    faults::install(cfg_.fault, cfg.ring, mem_, drv_, dev_);
     dev_.on_violation([this](const char* rule, const std::string& what, uint64_t time_ps) {
       monitor_.report(rule, what, time_ps, 1);
     });
@@ -91,7 +89,7 @@ class Platform : public sc_core::sc_module {
     mem_.on_visible([this](unsigned agent, const memory::PendingStore& s) {
       if (watch_queues()) monitor_.on_store(agent, s);
     });
-    for (ring::BarrierSite site : cfg.dropped_barriers()) mem_.drop_barrier(site);
+    for (ring::BarrierSite site : cfg.fault.dropped_barriers()) mem_.drop_barrier(site);
     mem_.on_anomaly([this](const memory::OrderingAnomaly& a) {
       watch_queues();
       monitor_.on_anomaly(a);
@@ -174,11 +172,6 @@ class Platform : public sc_core::sc_module {
     monitor_.report(ring::rule(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
   }
 
-  static faults::NotificationFaultPlan notification_faults(const Config& c) {
-    return {c.lose_kick_every, c.lose_irq_every, c.corrupt_notify_every, c.delay_kick_every, c.delay_irq_every,
-            c.delay_ns};
-  }
-
   static uint64_t ram_bytes(const Config& cfg) {
     return (driver::NetDriver::ram_bytes(driver_config(cfg)) + (1 << 20) + 0xfff) & ~uint64_t{0xfff};
   }
@@ -210,7 +203,7 @@ class Platform : public sc_core::sc_module {
     d.timing = c.timing;
     d.ram_base = kRamBase;
     d.params = c.driver;
-    d.reset_tx_at_us = c.reset_tx_at_us;
+    d.reset_tx_at_us = c.fault.reset_tx_at_us;
     return d;
   }
 
@@ -251,7 +244,7 @@ class Platform : public sc_core::sc_module {
         if (dev_.failure_error() != ring::RingError::ok) report_ring_error();
       }
       if (!errors_.empty() || done()) break;
-      if (watching_) monitor_.check_wakeups(sc_core::sc_time_stamp().value(), static_cast<uint64_t>(cfg_.wakeup_grace_us * 1e6));
+      if (watching_) monitor_.check_wakeups(sc_core::sc_time_stamp().value(), static_cast<uint64_t>(cfg_.monitor.wakeup_grace_us * 1e6));
       const uint64_t p = progress_count();
       // Probing is many slow MMIO accesses and no packets: the watchdog starts after it.
       if (p != last_progress || !drv_.probed()) last_progress = p, last_change = sc_core::sc_time_stamp();

@@ -36,7 +36,7 @@ RunOutcome make_report(Config cfg, const memory::MemoryModel& mem, const driver:
                        const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
                        const std::vector<memory::LogRecord>& last_events, std::vector<std::string> errors,
                        double wall_seconds) {
-  if (cfg.strict && monitor.total() > 0)
+  if (cfg.monitor.strict && monitor.total() > 0)
     errors.push_back("strict: " + std::to_string(monitor.total()) + " conformance violations, first " +
                      monitor.violations().front().rule + " (" + monitor.violations().front().what + ")");
   // Interrupts the device issued: sent as MSI-X messages, or lost on the way (fault injection).

@@ -11,7 +11,7 @@ bool nth(uint64_t count, uint32_t every) { return every != 0 && count % every ==
 }  // namespace
 
 NotificationFaults::NotificationFaults(sc_core::sc_module_name n, pci::VirtioDeviceIf& device,
-                                       NotificationFaultPlan plan)
+                                       const FaultPlan& plan)
     : VirtioForwarder(n, device), plan_(plan) {
   SC_METHOD(release_kicks);
   sensitive << kicks_held_.ready;

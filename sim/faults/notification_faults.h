@@ -13,18 +13,10 @@
 #include <cstdint>
 #include <deque>
 
+#include "sim/faults/fault_plan.h"
 #include "transport/pci/virtio_forwarder.h"
 
 namespace virtiosim::faults {
-
-struct NotificationFaultPlan {
-  uint32_t lose_kick_every = 0;
-  uint32_t lose_irq_every = 0;
-  uint32_t corrupt_notify_every = 0;
-  uint32_t delay_kick_every = 0;
-  uint32_t delay_irq_every = 0;
-  double delay_ns = 0;
-};
 
 struct NotificationFaultStats {
   uint64_t kicks_lost = 0, kicks_corrupted = 0, kicks_delayed = 0;
@@ -34,7 +26,7 @@ struct NotificationFaultStats {
 class NotificationFaults : public pci::VirtioForwarder {
  public:
   SC_HAS_PROCESS(NotificationFaults);
-  NotificationFaults(sc_core::sc_module_name name, pci::VirtioDeviceIf& device, NotificationFaultPlan plan);
+  NotificationFaults(sc_core::sc_module_name name, pci::VirtioDeviceIf& device, const FaultPlan& plan);
 
   void notify(uint16_t queue, uint32_t data) override;
   void signal_queue(uint16_t queue) override;
@@ -61,7 +53,7 @@ class NotificationFaults : public pci::VirtioForwarder {
   void release_kicks();
   void release_interrupts();
 
-  NotificationFaultPlan plan_;
+  const FaultPlan& plan_;
   NotificationFaultStats stats_;
   uint64_t kicks_ = 0, interrupts_ = 0;
   Held<Kick> kicks_held_;

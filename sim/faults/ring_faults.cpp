@@ -5,30 +5,6 @@
 
 namespace virtiosim::faults {
 
-const char* name(DescCorruption c) {
-  switch (c) {
-    case DescCorruption::none: return "none";
-    case DescCorruption::unmapped_addr: return "unmapped_addr";
-    case DescCorruption::indirect_next: return "indirect_next";
-    case DescCorruption::avail_encoding: return "avail_encoding";
-    case DescCorruption::next_on_last: return "next_on_last";
-    case DescCorruption::write_on_head: return "write_on_head";
-    case DescCorruption::rewrite_in_flight: return "rewrite_in_flight";
-  }
-  return "unknown";
-}
-
-const char* name(UsedCorruption c) {
-  switch (c) {
-    case UsedCorruption::none: return "none";
-    case UsedCorruption::next: return "next";
-    case UsedCorruption::encoding: return "encoding";
-    case UsedCorruption::write_order: return "write_order";
-    case UsedCorruption::complete_order: return "complete_order";
-  }
-  return "unknown";
-}
-
 namespace {
 
 // Before add(): the first matching store of the list's descriptors leaves
@@ -88,7 +64,7 @@ void arm_used_fault(UsedCorruption c, memory::MemoryModel& mem, const ring::Queu
 
 }  // namespace
 
-void install(const RingFaultPlan& plan, ring::RingLayout layout, memory::MemoryModel& mem, driver::NetDriver& drv,
+void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel& mem, driver::NetDriver& drv,
              device::VhostNet& dev) {
   if (plan.corrupt_desc != DescCorruption::none) {
     auto chosen = [plan](const driver::NetDriver::TxPublish& p) {
