@@ -9,7 +9,6 @@
 // `b` the bench; the child exits 0 only if no expectation failed.
 #pragma once
 
-#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "models/ring/features.h"  // VIRTIO_F_NOTIFICATION_DATA where the uapi header lacks it
+#include "testbench/sc_scenario.h"
 #include "transport/pci/virtio_pci.h"
 
 namespace virtiosim::pci::test {
@@ -261,27 +261,12 @@ class Bench : public sc_core::sc_module {
   std::function<void(Bench&)> body_;
 };
 
-// Runs one scenario in this (forked) process and exits: 0 if no
-// expectation failed, else 1 after printing each failure to stderr, so the
-// parent's report of the exit shows which expectation failed and why.
+// Runs one scenario in this (forked) process and exits (testbench/sc_scenario.h).
 inline void run_bench(const std::function<void(Bench&)>& body, BenchOptions opt = {}) {
-  setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
-  ::testing::TestPartResultArray results;
-  int failures = 0;
-  {
-    ::testing::ScopedFakeTestPartResultReporter intercept(
-        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ALL_THREADS, &results);
+  ::virtiosim::test::run_scenario([&] {
     Bench bench("bench", body, opt);
     sc_core::sc_start();
-  }
-  for (int i = 0; i < results.size(); ++i) {
-    const ::testing::TestPartResult& r = results.GetTestPartResult(i);
-    if (!r.failed()) continue;
-    ++failures;
-    std::fprintf(stderr, "%s:%d: %s\n", r.file_name() ? r.file_name() : "?", r.line_number(), r.message());
-  }
-  std::fflush(stderr);
-  std::_Exit(failures ? 1 : 0);
+  });
 }
 
 }  // namespace virtiosim::pci::test
