@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "models/net/frame.h"
@@ -187,16 +188,41 @@ std::vector<Config::Param> Config::params() {
   return p;
 }
 
-void Config::set(const std::string& key, const std::string& value) {
-  for (Param& p : params())
-    if (p.key == key) return p.set(value);
+const std::map<std::string, std::string>& Config::renamed_keys() {
+  // One name per idea: a kick goes from driver to device (Linux
+  // virtqueue_kick; the write that carries it is the doorbell), an
+  // interrupt from device to driver. These keys said doorbell, irq or
+  // notify; they keep working until release 0.3 (README, "Renamed keys").
+  static const std::map<std::string, std::string> renamed = {
+      {"fault.lose_irq_every", "fault.lose_interrupt_every"},
+      {"fault.delay_irq_every", "fault.delay_interrupt_every"},
+      {"fault.corrupt_notify_every", "fault.corrupt_kick_data_every"},
+      {"pci.vhost_doorbell_ns", "pci.vhost_kick_ns"},
+      {"pci.vhost_doorbell_guest_ns", "pci.vhost_kick_guest_ns"},
+      {"pci.vhost_irq_ns", "pci.vhost_interrupt_ns"},
+      {"pci.pcie_doorbell_guest_ns", "pci.pcie_kick_guest_ns"},
+      {"pci.pcie_irq_ns", "pci.pcie_interrupt_ns"},
+      {"driver.irq_cycles", "driver.interrupt_cycles"},
+  };
+  return renamed;
+}
+
+Config::Param& Config::find(std::vector<Param>& all, const std::string& key) {
+  const auto renamed = renamed_keys().find(key);
+  const std::string& current = renamed == renamed_keys().end() ? key : renamed->second;
+  for (Param& p : all)
+    if (p.key == current) return p;
   throw ConfigError(key, "unknown parameter (see `virtiosim params`)");
 }
 
+void Config::set(const std::string& key, const std::string& value) {
+  std::vector<Param> all = params();
+  find(all, key).set(value);
+}
+
 std::string Config::get(const std::string& key) {
-  for (Param& p : params())
-    if (p.key == key) return p.get();
-  throw ConfigError(key, "unknown parameter (see `virtiosim params`)");
+  std::vector<Param> all = params();
+  return find(all, key).get();
 }
 
 void Config::validate() const {

@@ -87,8 +87,10 @@ struct Config {
   };
   std::vector<Param> params();
 
+  // Keys accept their old names too (renamed_keys(): old -> current).
   void set(const std::string& key, const std::string& value);  // throws ConfigError
   std::string get(const std::string& key);
+  static const std::map<std::string, std::string>& renamed_keys();
   // Cross-parameter rules (split needs a power-of-two queue, pcie means dma, ...).
   void validate() const;  // throws ConfigError
   // Load a JSON object of key: value (nested objects flatten with '.').
@@ -96,6 +98,9 @@ struct Config {
   // Feature bits the device offers and the driver accepts.
   uint64_t features() const;
   uint32_t max_frame_bytes() const { return packet_bytes_max ? packet_bytes_max : packet_bytes; }
+
+ private:
+  static Param& find(std::vector<Param>& all, const std::string& key);  // throws ConfigError
 };
 
 }  // namespace virtiosim::sim

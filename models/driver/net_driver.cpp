@@ -540,14 +540,14 @@ void NetDriver::vcpu_thread(QueuePair& q) {
     if (q.rx_irq) {
       q.rx_irq = false;
       q.rx->disable_cb();
-      charge_cycles(q, cfg_.params.irq_cycles);
+      charge_cycles(q, cfg_.params.interrupt_cycles);
       napi_poll(q);
       continue;
     }
     if (q.tx_irq) {
       q.tx_irq = false;
       q.tx->disable_cb();
-      charge_cycles(q, cfg_.params.irq_cycles);
+      charge_cycles(q, cfg_.params.interrupt_cycles);
       reclaim_tx(q);
       if (q.stats.tx_packets == q.stats.quota && q.stats.tx_completed + q.stats.tx_reclaimed < q.stats.tx_packets &&
           q.tx->enable_cb())

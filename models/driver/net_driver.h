@@ -33,7 +33,7 @@ namespace virtiosim::driver {
     "start_xmit per packet besides ring accesses: skb, headers, DMA mapping (~300 ns)")              \
   X(uint32_t, rx_packet_cycles, 900, "cycles",                                                       \
     "receive per packet besides ring accesses: build_skb, netif_receive (~300 ns)")                  \
-  X(uint32_t, irq_cycles, 1500, "cycles", "interrupt entry/exit and napi_schedule (~0.5 us)")        \
+  X(uint32_t, interrupt_cycles, 1500, "cycles", "interrupt entry/exit and napi_schedule (~0.5 us)")        \
   X(uint32_t, napi_budget, 64, "packets", "NAPI_POLL_WEIGHT: packets per poll before yielding")      \
   X(uint32_t, tx_batch, 1, "packets", "packets queued before a kick decision (xmit_more)")           \
   X(double, offered_pps, 0.0, "packets/s", "TX rate per queue pair; 0 = as fast as the ring allows") \

@@ -19,7 +19,7 @@ struct RuleList {
   X(bool, strict, false, "bool", 0, 1, "a conformance violation fails the run (also --strict)")          \
   X(double, wakeup_grace_us, 100, "us", 1, 1e9,                                                          \
     "a notification the other side asked for and has not had for this long is a lost wake-up (P10); "   \
-    "far above doorbell/MSI-X latencies (~1-2 us), below the stall watchdog")
+    "far above kick/interrupt latencies (~1-2 us), below the stall watchdog")
 
 struct MonitorParams {
   VIRTIOSIM_MONITOR_PARAMS(VIRTIOSIM_RANGED_FIELD)

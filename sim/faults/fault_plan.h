@@ -48,16 +48,16 @@ struct BarrierList {
 
 #define VIRTIOSIM_FAULT_PARAMS(X)                                                                            \
   X(BarrierList, drop_barriers, {}, "", 0, 0, "fault injection: ring-core barriers not executed (SPEC_NOTES P13)") \
-  X(uint32_t, lose_kick_every, 0, "", 0, 1e9, "fault injection: every Nth doorbell is lost (0: none)")        \
-  X(uint32_t, lose_irq_every, 0, "", 0, 1e9, "fault injection: every Nth queue interrupt is lost (0: none)")  \
-  X(uint32_t, corrupt_notify_every, 0, "", 0, 1e9,                                                           \
-    "fault injection: every Nth doorbell's notification data names the neighbouring queue (P12)")            \
+  X(uint32_t, lose_kick_every, 0, "", 0, 1e9, "fault injection: every Nth kick is lost (0: none)")        \
+  X(uint32_t, lose_interrupt_every, 0, "", 0, 1e9, "fault injection: every Nth queue interrupt is lost (0: none)")  \
+  X(uint32_t, corrupt_kick_data_every, 0, "", 0, 1e9,                                                           \
+    "fault injection: every Nth kick's notification data names the neighbouring queue (P12)")            \
   X(uint32_t, delay_kick_every, 0, "", 0, 1e9,                                                               \
-    "fault injection: every Nth doorbell arrives fault.delay_ns late (0: none)")                             \
-  X(uint32_t, delay_irq_every, 0, "", 0, 1e9,                                                                \
+    "fault injection: every Nth kick arrives fault.delay_ns late (0: none)")                             \
+  X(uint32_t, delay_interrupt_every, 0, "", 0, 1e9,                                                                \
     "fault injection: every Nth queue interrupt arrives fault.delay_ns late (0: none)")                      \
   X(double, delay_ns, 20000, "ns", 0, 1e9,                                                                   \
-    "fault injection: extra latency of a delayed doorbell or interrupt (those behind it wait too)")          \
+    "fault injection: extra latency of a delayed kick or interrupt (those behind it wait too)")          \
   X(double, reset_tx_at_us, 0, "us", 0, 1e12,                                                                \
     "the driver resets TX queue 0 at this time with buffers in flight, takes them back and enables it again (P15); 0 = never") \
   X(bool, reset_ack_early, false, "bool", 0, 1,                                                              \

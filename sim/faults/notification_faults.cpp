@@ -38,7 +38,7 @@ void NotificationFaults::notify(uint16_t queue, uint32_t data) {
     ++stats_.kicks_lost;  // the write was accepted and goes nowhere
     return;
   }
-  if (nth(kicks_, plan_.corrupt_notify_every)) {
+  if (nth(kicks_, plan_.corrupt_kick_data_every)) {
     data ^= 1;  // the data names the neighbouring queue
     ++stats_.kicks_corrupted;
   }
@@ -49,11 +49,11 @@ void NotificationFaults::notify(uint16_t queue, uint32_t data) {
 
 void NotificationFaults::signal_queue(uint16_t queue) {
   ++interrupts_;
-  if (nth(interrupts_, plan_.lose_irq_every)) {
+  if (nth(interrupts_, plan_.lose_interrupt_every)) {
     ++stats_.interrupts_lost;
     return;
   }
-  const bool delayed = nth(interrupts_, plan_.delay_irq_every);
+  const bool delayed = nth(interrupts_, plan_.delay_interrupt_every);
   stats_.interrupts_delayed += delayed;
   if (!interrupts_held_.hold(queue, delayed, plan_.delay_ns)) transport->signal_queue(queue);
 }

@@ -239,7 +239,7 @@ TEST_P(LostNotification, IsNamedThenEndsInAReportedStall) {
 
 INSTANTIATE_TEST_SUITE_P(Faults, LostNotification,
                          ::testing::Values(Lost{"fault.lose_kick_every=20", "P10.lost_kick"},
-                                           Lost{"fault.lose_irq_every=20", "P10.lost_interrupt"}),
+                                           Lost{"fault.lose_interrupt_every=20", "P10.lost_interrupt"}),
                          [](const ::testing::TestParamInfo<Lost>& i) { return std::string(i.param.rule).substr(4); });
 
 }  // namespace
@@ -361,13 +361,13 @@ TEST_P(NotificationData, WrongDoorbellDataIsReportedAsP12) {
   const SimRun clean = run_virtiosim(base);
   ASSERT_EQ(clean.exit_code, 0) << clean.output;
   EXPECT_EQ(clean.get<uint64_t>("monitor.violations"), 0u);
-  const SimRun bad = run_virtiosim(base + " --set fault.corrupt_notify_every=5");
+  const SimRun bad = run_virtiosim(base + " --set fault.corrupt_kick_data_every=5");
   ASSERT_EQ(bad.exit_code, 0) << bad.output;  // a wrong hint still wakes the device
   const uint64_t corrupted = bad.get<uint64_t>("faults.doorbells_corrupted");
   EXPECT_GT(corrupted, 0u);
   EXPECT_EQ(rules_of(bad), std::vector<std::string>{"P12"});
   EXPECT_EQ(bad.get<uint64_t>("monitor.by_rule.P12"), corrupted);
-  const SimRun strict = run_virtiosim(base + " --set fault.corrupt_notify_every=5 --strict");
+  const SimRun strict = run_virtiosim(base + " --set fault.corrupt_kick_data_every=5 --strict");
   EXPECT_EQ(strict.exit_code, 1);
 }
 

@@ -151,7 +151,7 @@ TEST(RingWatch, DelayedNotificationsLoseNothing) {
     const std::string base = kBase + "--ring " + ring;
     const SimRun clean = run_virtiosim(base);
     const SimRun late = run_virtiosim(
-        base + " --set fault.delay_kick_every=5 --set fault.delay_irq_every=3 --set fault.delay_ns=50000 --strict");
+        base + " --set fault.delay_kick_every=5 --set fault.delay_interrupt_every=3 --set fault.delay_ns=50000 --strict");
     ASSERT_EQ(late.exit_code, 0) << late.output;  // a frame lost, duplicated or corrupted fails the run
     EXPECT_GT(late.get<uint64_t>("faults.doorbells_delayed"), 0u);
     EXPECT_GT(late.get<uint64_t>("faults.interrupts_delayed"), 0u);

@@ -193,7 +193,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfig{"unknown_key", "--set no_such_key=1", "'no_such_key'"},
                       BadConfig{"bad_enum", "--set ordering=relaxed", "sc|tso|weak"},
                       BadConfig{"not_a_number", "--set memory.dram_ns=fast", "'memory.dram_ns'"},
-                      BadConfig{"negative_latency", "--set pci.vhost_irq_ns=-5", "'pci.vhost_irq_ns'"},
+                      BadConfig{"negative_latency", "--set pci.vhost_interrupt_ns=-5", "'pci.vhost_interrupt_ns'"},
                       BadConfig{"bad_bool", "--set event_idx=maybe", "'event_idx'"},
                       BadConfig{"dma_on_vhost", "--set metadata=dma", "'metadata'"},
                       BadConfig{"missing_config", "--config /nonexistent/x.json", "cannot read config"},

@@ -100,7 +100,7 @@ double VirtioPciFunction::mmio_ns(bool write) const {
 }
 
 double VirtioPciFunction::doorbell_guest_ns() const {
-  return path_ == AccessPath::vhost ? p_.vhost_doorbell_guest_ns : p_.pcie_doorbell_guest_ns;
+  return path_ == AccessPath::vhost ? p_.vhost_kick_guest_ns : p_.pcie_kick_guest_ns;
 }
 
 bool VirtioPciFunction::needs_reset() const { return status_ & VIRTIO_CONFIG_S_NEEDS_RESET; }
@@ -174,7 +174,7 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
       }
       // The doorbell: the vCPU pays the exit / posted write, the device
       // hears about it after the path's latency.
-      const double arrive_ns = path_ == AccessPath::vhost ? p_.vhost_doorbell_ns : p_.pcie_mmio_write_ns;
+      const double arrive_ns = path_ == AccessPath::vhost ? p_.vhost_kick_ns : p_.pcie_mmio_write_ns;
       delay += sc_time(doorbell_guest_ns(), SC_NS);
       sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
       ++stats_.doorbells;
@@ -381,7 +381,7 @@ void VirtioPciFunction::signal_queue(uint16_t queue) {
   isr_ |= kIsrQueue;
   const uint16_t vector = queues_[queue].msix_vector;
   if (vector == VIRTIO_MSI_NO_VECTOR) return;  // INTx is not modeled: the driver must set a vector
-  const double ns = path_ == AccessPath::vhost ? p_.vhost_irq_ns : p_.pcie_irq_ns;
+  const double ns = path_ == AccessPath::vhost ? p_.vhost_interrupt_ns : p_.pcie_interrupt_ns;
   sc_time at = sc_core::sc_time_stamp() + sc_time(ns, SC_NS);
   if (!irqs_.empty()) at = std::max(at, irqs_.back().first);  // messages stay in order
   irqs_.emplace_back(at, vector);

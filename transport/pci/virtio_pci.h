@@ -33,19 +33,19 @@ bool parse_access_path(const std::string& text, AccessPath& out);
 #define VIRTIOSIM_PCI_PARAMS(X)                                                              \
   X(double, vhost_mmio_ns, 5000.0, "ns",                                                     \
     "vhost: trapped config MMIO, VM exit to the VMM and back (~5 us, KVM + QEMU userspace exit)") \
-  X(double, vhost_doorbell_ns, 2500.0, "ns",                                                 \
-    "vhost: doorbell to vhost worker running: VM exit + ioeventfd + thread wake-up (~2-3 us)") \
-  X(double, vhost_doorbell_guest_ns, 1200.0, "ns",                                           \
-    "vhost: guest vCPU time lost to the doorbell VM exit (~1.2 us exit/entry round trip)") \
-  X(double, vhost_irq_ns, 2000.0, "ns",                                                      \
+  X(double, vhost_kick_ns, 2500.0, "ns",                                                     \
+    "vhost: kick (doorbell write) to vhost worker running: VM exit + ioeventfd + thread wake-up (~2-3 us)") \
+  X(double, vhost_kick_guest_ns, 1200.0, "ns",                                               \
+    "vhost: guest vCPU time lost to the kick's VM exit (~1.2 us exit/entry round trip)")     \
+  X(double, vhost_interrupt_ns, 2000.0, "ns",                                                \
     "vhost: irqfd signal to guest handler running (~2 us with interrupt injection)")         \
   X(double, pcie_mmio_write_ns, 300.0, "ns",                                                 \
     "pcie: posted MMIO write reaching the device (root complex + link, ~300 ns)")            \
   X(double, pcie_mmio_read_ns, 900.0, "ns",                                                  \
     "pcie: non-posted MMIO read round trip (~0.9 us, typical Gen3 x8 measurements)")         \
-  X(double, pcie_doorbell_guest_ns, 100.0, "ns",                                             \
-    "pcie: vCPU cost of a posted doorbell write (no exit with device assignment)")           \
-  X(double, pcie_irq_ns, 1000.0, "ns",                                                       \
+  X(double, pcie_kick_guest_ns, 100.0, "ns",                                                 \
+    "pcie: vCPU cost of a kick, a posted doorbell write (no exit with device assignment)")   \
+  X(double, pcie_interrupt_ns, 1000.0, "ns",                                                 \
     "pcie: MSI-X write to guest handler running (~1 us with posted interrupts)")
 
 struct PciParams {

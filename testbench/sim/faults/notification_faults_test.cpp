@@ -143,7 +143,7 @@ FAULT_SCENARIO(P10_EveryNthKickIsLostAndCounted, with([](FaultPlan& p) { p.lose_
   EXPECT_EQ(b.faults.stats().interrupts_lost, 0u);
 })
 
-FAULT_SCENARIO(P12_EveryNthKickNamesTheNeighbouringQueue, with([](FaultPlan& p) { p.corrupt_notify_every = 2; }),
+FAULT_SCENARIO(P12_EveryNthKickNamesTheNeighbouringQueue, with([](FaultPlan& p) { p.corrupt_kick_data_every = 2; }),
                [](Bench& b) {
                  b.kicks_at({10, 20, 30, 40});
                  ASSERT_EQ(b.dev.kicks.size(), 4u);
@@ -173,8 +173,8 @@ FAULT_SCENARIO(DelayedKickHoldsBackTheKicksBehindIt, with([](FaultPlan& p) {
                })
 
 FAULT_SCENARIO(P10_EveryNthInterruptIsLostOrDelayedInOrder, with([](FaultPlan& p) {
-                 p.lose_irq_every = 4;
-                 p.delay_irq_every = 3;
+                 p.lose_interrupt_every = 4;
+                 p.delay_interrupt_every = 3;
                  p.delay_ns = 500;
                }),
                [](Bench& b) {

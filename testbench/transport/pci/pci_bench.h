@@ -245,12 +245,12 @@ class Bench : public sc_core::sc_module {
 
   sc_core::sc_time doorbell_latency() const {
     const PciParams p;
-    return sc_core::sc_time(fn.path() == AccessPath::vhost ? p.vhost_doorbell_ns : p.pcie_mmio_write_ns,
+    return sc_core::sc_time(fn.path() == AccessPath::vhost ? p.vhost_kick_ns : p.pcie_mmio_write_ns,
                             sc_core::SC_NS);
   }
   sc_core::sc_time irq_latency() const {
     const PciParams p;
-    return sc_core::sc_time(fn.path() == AccessPath::vhost ? p.vhost_irq_ns : p.pcie_irq_ns, sc_core::SC_NS);
+    return sc_core::sc_time(fn.path() == AccessPath::vhost ? p.vhost_interrupt_ns : p.pcie_interrupt_ns, sc_core::SC_NS);
   }
 
  private:
