@@ -37,30 +37,28 @@ std::vector<uint64_t> flags_stores(uint32_t n, const std::vector<uint64_t>& flag
   return slots;
 }
 
-TEST(StoreOrder, P2_PackedAddStoresTheHeadFlagsLast) {
+// For lists of several lengths on a fresh ring, whose free list hands out
+// slots 0, 1, 2, ...: the k-th flags store of add() is the one
+// flags_stores_before says.
+template <class Driver, class Layout>
+void expect_store_order(RingLayout layout) {
   for (uint32_t n : {1u, 2u, 3u, 5u}) {
     GuestMemory gm(1 << 16);
-    const PackedLayout layout = PackedLayout::place(gm.alloc(PackedLayout::contiguous_bytes(8)), 8);
+    const Layout ring = Layout::place(gm.alloc(Layout::contiguous_bytes(8)), 8);
     std::vector<uint64_t> flags;
-    for (uint16_t s = 0; s < 8; ++s) flags.push_back(layout.flags_addr(s));
-    const std::vector<uint64_t> order = flags_stores<PackedDriver<RecordingMemory>>(n, flags, layout, gm);
+    for (uint16_t s = 0; s < 8; ++s) flags.push_back(ring.flags_addr(s));
+    const std::vector<uint64_t> order = flags_stores<Driver>(n, flags, ring, gm);
     ASSERT_EQ(order.size(), n);
-    // A fresh ring puts descriptor i of the list in slot i.
-    for (uint32_t i = 0; i < n; ++i) EXPECT_EQ(order[flags_stores_before(RingLayout::packed, i, n)], i) << n;
+    for (uint32_t i = 0; i < n; ++i) EXPECT_EQ(order[flags_stores_before(layout, i, n)], i) << "list of " << n;
   }
 }
 
+TEST(StoreOrder, P2_PackedAddStoresTheHeadFlagsLast) {
+  expect_store_order<PackedDriver<RecordingMemory>, PackedLayout>(RingLayout::packed);
+}
+
 TEST(StoreOrder, P6_SplitAddStoresDescriptorsInListOrder) {
-  for (uint32_t n : {1u, 2u, 3u, 5u}) {
-    GuestMemory gm(1 << 16);
-    const SplitLayout layout = SplitLayout::place(gm.alloc(SplitLayout::contiguous_bytes(8)), 8);
-    std::vector<uint64_t> flags;
-    for (uint16_t s = 0; s < 8; ++s) flags.push_back(layout.flags_addr(s));
-    const std::vector<uint64_t> order = flags_stores<SplitDriver<RecordingMemory>>(n, flags, layout, gm);
-    ASSERT_EQ(order.size(), n);
-    // The free list of a fresh split ring hands out slots 0, 1, 2, ...
-    for (uint32_t i = 0; i < n; ++i) EXPECT_EQ(order[flags_stores_before(RingLayout::split, i, n)], i) << n;
-  }
+  expect_store_order<SplitDriver<RecordingMemory>, SplitLayout>(RingLayout::split);
 }
 
 }  // namespace
