@@ -11,7 +11,7 @@
 
 #include "models/net/frame.h"
 #include "models/ring/features.h"
-#include "sim/monitor.h"
+#include "sim/check/monitor.h"
 
 namespace virtiosim::sim {
 

@@ -15,7 +15,7 @@
 #include "models/memory/backing_store.h"
 #include "models/memory/memory_model.h"
 #include "sim/json.h"
-#include "sim/monitor.h"
+#include "sim/check/monitor.h"
 #include "sim/report.h"
 #include "transport/pci/virtio_pci.h"
 #include "waves/tracer.h"

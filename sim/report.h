@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "sim/config.h"
-#include "sim/monitor.h"
+#include "sim/check/monitor.h"
 #include "sim/platform.h"
 
 namespace virtiosim::sim {
