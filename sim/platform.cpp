@@ -18,7 +18,7 @@
 #include "sim/check/monitor.h"
 #include "sim/report.h"
 #include "transport/pci/virtio_pci.h"
-#include "waves/tracer.h"
+#include "waves/record/tracer.h"
 
 namespace virtiosim::sim {
 
