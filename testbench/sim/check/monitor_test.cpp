@@ -80,9 +80,11 @@ INSTANTIATE_TEST_SUITE_P(
         Anomaly{"packed_driver_flags", RingLayout::packed, kDriver,
                 [](const ring::QueueAreas& r) { return r.packed().flags_addr(2); }, ""},
         Anomaly{"packed_driver_area", RingLayout::packed, kDevice,
-                [](const ring::QueueAreas& r) { return r.packed().driver_event_off_wrap_addr(); }, "P11.event"},
+                [](const ring::QueueAreas& r) { return r.packed().driver_event_off_wrap_addr(); },
+                "P11.event"},
         Anomaly{"packed_device_area", RingLayout::packed, kDriver,
-                [](const ring::QueueAreas& r) { return r.packed().device_event_off_wrap_addr(); }, "P11.event"},
+                [](const ring::QueueAreas& r) { return r.packed().device_event_off_wrap_addr(); },
+                "P11.event"},
         Anomaly{"packed_outside", RingLayout::packed, kDevice,
                 [](const ring::QueueAreas& r) { return r.desc + 0x100000; }, ""},
         Anomaly{"split_device_descriptor", RingLayout::split, kDevice,
@@ -235,7 +237,7 @@ TEST(MonitorPacked, DeviceWritingAResetQueueIsP15OnceThenAFreshRing) {
   q.packed_avail(0, 0, true);
   q.event(Event::queue_reset);
   q.complete(0);
-  q.packed_used(0, 0, true);                        // three stores, one report
+  q.packed_used(0, 0, true);  // three stores, one report
   q.load16(kDevice, q.packed().flags_addr(1));
   ASSERT_EQ(q.rules(), Strings{"P15"});
   EXPECT_EQ(q.monitor().violations().front().agent, kDevice);
@@ -280,7 +282,8 @@ TEST(Monitor, LastRuleNumbersTheNewestViolation) {
   q.packed_avail(0, 0, true);
   q.packed_used(0, 5, true);  // P5
   const std::vector<MonitorRule>& rules = monitor_rules();
-  const auto p5 = std::find_if(rules.begin(), rules.end(), [](const MonitorRule& r) { return r.id == std::string("P5"); });
+  const auto p5 = std::find_if(rules.begin(), rules.end(),
+                               [](const MonitorRule& r) { return r.id == std::string("P5"); });
   ASSERT_NE(p5, rules.end());
   EXPECT_EQ(q.monitor().last_rule(), static_cast<uint32_t>(p5 - rules.begin() + 1));
   q.monitor().report("ring.something_new", "a ring error outside the list", q.now_ps(), kDevice);

@@ -36,13 +36,15 @@ inline constexpr uint64_t kBufferAddr = 0x80000;
 
 class SyntheticQueue {
  public:
-  explicit SyntheticQueue(ring::RingLayout layout, uint64_t features = 0, std::vector<std::string> disabled = {})
+  explicit SyntheticQueue(ring::RingLayout layout, uint64_t features = 0,
+                          std::vector<std::string> disabled = {})
       : layout_(layout),
         areas_(ring::place_queue(layout, kBase, kNum)),
         ram_(ring::ring_bytes(layout, kNum), 0),
         monitor_(layout, std::move(disabled)) {
-    monitor_.add_queue("tx0", areas_, ring::Features{features}, kDriver, kDevice,
-                       [this](unsigned agent, uint64_t addr, void* dst, uint64_t n) { peek(agent, addr, dst, n); });
+    monitor_.add_queue(
+        "tx0", areas_, ring::Features{features}, kDriver, kDevice,
+        [this](unsigned agent, uint64_t addr, void* dst, uint64_t n) { peek(agent, addr, dst, n); });
   }
 
   Monitor& monitor() { return monitor_; }
@@ -80,7 +82,9 @@ class SyntheticQueue {
   void drain_all(unsigned agent) {
     while (!agents_[agent].pending.empty()) drain(agent, agents_[agent].pending.front().seq);
   }
-  void store(unsigned agent, uint64_t addr, uint64_t value, uint64_t size) { drain(agent, issue(agent, addr, value, size)); }
+  void store(unsigned agent, uint64_t addr, uint64_t value, uint64_t size) {
+    drain(agent, issue(agent, addr, value, size));
+  }
   // A typed 16-bit load of `agent`, reported with the value it got.
   uint16_t load16(unsigned agent, uint64_t addr) {
     uint16_t v = 0;
@@ -150,7 +154,8 @@ class SyntheticQueue {
     if (agent == RingWatch::kVisible) return;
     for (const memory::PendingStore& s : agents_[agent].pending)  // forwarded, newest last
       for (uint64_t b = 0; b < s.size; ++b)
-        if (s.addr + b >= addr && s.addr + b < addr + n) static_cast<uint8_t*>(dst)[s.addr + b - addr] = s.data()[b];
+        if (s.addr + b >= addr && s.addr + b < addr + n)
+          static_cast<uint8_t*>(dst)[s.addr + b - addr] = s.data()[b];
   }
 
   ring::RingLayout layout_;
