@@ -12,8 +12,8 @@
 
 #include "models/net/frame.h"
 #include "models/ring/features.h"
-#include "sim/monitor.h"
 #include "models/param.h"
+#include "sim/check/monitor.h"
 
 namespace virtiosim::sim {
 

@@ -17,11 +17,11 @@
 #include "sim/faults/notification_faults.h"
 #include "sim/faults/ring_faults.h"
 #include "sim/json.h"
-#include "sim/monitor.h"
+#include "sim/check/monitor.h"
 #include "sim/report.h"
 #include "transport/pci/virtio_forwarder.h"
 #include "transport/pci/virtio_pci.h"
-#include "waves/tracer.h"
+#include "waves/record/tracer.h"
 
 namespace virtiosim::sim {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "sim/config.h"
+#include "sim/check/monitor.h"
 #include "sim/faults/notification_faults.h"
-#include "sim/monitor.h"
 #include "sim/platform.h"
 
 namespace virtiosim::sim {

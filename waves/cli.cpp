@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "waves/gtkw.h"
-#include "waves/ring_events.h"
+#include "waves/record/gtkw.h"
+#include "waves/read/ring_events.h"
 
 namespace virtiosim::waves {
 

@@ -1,6 +1,6 @@
 // What a packed descriptor's AVAIL/USED bits say for a wrap counter (P2).
 // One definition for the ring core, which acts on it, and for the checker
-// (sim/ring_watch), which shares this encoding but decides ownership itself.
+// (sim/check/ring_watch), which shares this encoding but decides ownership itself.
 #pragma once
 
 #include <cstdint>

@@ -21,9 +21,9 @@
 #include "models/ring/ring_state.h"
 #include "models/ring/split_device.h"
 #include "models/ring/split_driver.h"
-#include "waves/gtkw.h"
-#include "waves/ring_events.h"
-#include "waves/vcd_reader.h"
+#include "waves/record/gtkw.h"
+#include "waves/read/ring_events.h"
+#include "waves/read/vcd_reader.h"
 
 namespace py = pybind11;
 using namespace virtiosim;

@@ -1,5 +1,5 @@
 """Trace: a run's VCD read back, as ring events and signals. The events and
-their definitions come from the C++ decoder (waves/ring_events.h) through
+their definitions come from the C++ decoder (waves/read/ring_events.h) through
 the compiled module, the same code as `virtiosim waves`."""
 
 import json

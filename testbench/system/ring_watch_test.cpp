@@ -1,4 +1,4 @@
-// The monitor's own shadow of each ring (sim/ring_watch.h), end to end:
+// The monitor's own shadow of each ring (sim/check/ring_watch.h), end to end:
 // for each rule it checks, a run that injects exactly that violation and
 // the monitor reports that rule and nothing but what the violation itself
 // causes; a legal variation it must not report; spurious notifications

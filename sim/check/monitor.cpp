@@ -1,4 +1,4 @@
-#include "sim/monitor.h"
+#include "sim/check/monitor.h"
 
 #include <algorithm>
 
@@ -14,7 +14,7 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P11.event", "event suppression read with an off_wrap/event index not yet visible behind its flags"},
       {"watchdog.stall", "no progress with buffers pending: a lost wake-up or a stuck queue"},
       {"P12", "a doorbell's notification data names another queue or an offset outside the ring"},
-      // From the monitor's own shadow of each ring (sim/ring_watch.h).
+      // From the monitor's own shadow of each ring (sim/check/ring_watch.h).
       {"P2", "AVAIL/USED flags that do not encode available (driver) or used (device) for the wrap counter"},
       {"P3", "a side wrote a descriptor the other side owns, or a buffer id was made available twice"},
       {"P4", "used entries written in another order than the device completed the buffers"},

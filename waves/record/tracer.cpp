@@ -1,4 +1,4 @@
-#include "waves/tracer.h"
+#include "waves/record/tracer.h"
 
 #include <cstdio>
 #include <fstream>
@@ -6,7 +6,8 @@
 #include <sstream>
 
 #include "models/ring/layout.h"
-#include "waves/gtkw.h"
+#include "waves/record/gtkw.h"
+#include "waves/signals.h"
 
 namespace virtiosim::waves {
 
@@ -26,7 +27,7 @@ struct Tracer::Queue {
   // Notifications: running counts and a pulse in the sample they changed.
   uint64_t kicks = 0, interrupts = 0;
   bool kick = false, interrupt = false;
-  // The ring's shape, so a reader can do index arithmetic (waves/ring_events.h).
+  // The ring's shape, so a reader can do index arithmetic (waves/read/ring_events.h).
   uint32_t queue_size = 0;  // 0 until the driver sets the queue up
   bool packed = true;
 };
@@ -52,32 +53,33 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
     Queue& q = *queues_.back();
     q.index = i;
     const std::string g = (i % 2 ? "tx" : "rx") + std::to_string(i / 2) + ".";
-    sc_core::sc_trace(file_, q.drv_avail_idx, g + "driver.next_avail_idx");
-    sc_core::sc_trace(file_, q.drv_avail_wrap, g + "driver.avail_wrap_counter");
-    sc_core::sc_trace(file_, q.drv_used_idx, g + "driver.last_used_idx");
-    sc_core::sc_trace(file_, q.drv_used_wrap, g + "driver.used_wrap_counter");
-    sc_core::sc_trace(file_, q.in_flight, g + "driver.in_flight");
-    sc_core::sc_trace(file_, q.dev_avail_idx, g + "device.last_avail_idx");
-    sc_core::sc_trace(file_, q.dev_avail_wrap, g + "device.avail_wrap_counter");
-    sc_core::sc_trace(file_, q.dev_used_idx, g + "device.last_used_idx");
-    sc_core::sc_trace(file_, q.dev_used_wrap, g + "device.used_wrap_counter");
-    sc_core::sc_trace(file_, q.driver_event_flags, g + "driver_area.flags");
-    sc_core::sc_trace(file_, q.driver_event_off_wrap, g + "driver_area.off_wrap");
-    sc_core::sc_trace(file_, q.device_event_flags, g + "device_area.flags");
-    sc_core::sc_trace(file_, q.device_event_off_wrap, g + "device_area.off_wrap");
-    sc_core::sc_trace(file_, q.kicks, g + "kicks");
-    sc_core::sc_trace(file_, q.kick, g + "kick");
-    sc_core::sc_trace(file_, q.interrupts, g + "interrupts");
-    sc_core::sc_trace(file_, q.interrupt, g + "interrupt");
+    auto named = [&g](queue_signal::Id s) { return g + queue_signal::name(s); };
+    sc_core::sc_trace(file_, q.drv_avail_idx, named(queue_signal::driver_next_avail_idx));
+    sc_core::sc_trace(file_, q.drv_avail_wrap, named(queue_signal::driver_avail_wrap_counter));
+    sc_core::sc_trace(file_, q.drv_used_idx, named(queue_signal::driver_last_used_idx));
+    sc_core::sc_trace(file_, q.drv_used_wrap, named(queue_signal::driver_used_wrap_counter));
+    sc_core::sc_trace(file_, q.in_flight, named(queue_signal::driver_in_flight));
+    sc_core::sc_trace(file_, q.dev_avail_idx, named(queue_signal::device_last_avail_idx));
+    sc_core::sc_trace(file_, q.dev_avail_wrap, named(queue_signal::device_avail_wrap_counter));
+    sc_core::sc_trace(file_, q.dev_used_idx, named(queue_signal::device_last_used_idx));
+    sc_core::sc_trace(file_, q.dev_used_wrap, named(queue_signal::device_used_wrap_counter));
+    sc_core::sc_trace(file_, q.driver_event_flags, named(queue_signal::driver_area_flags));
+    sc_core::sc_trace(file_, q.driver_event_off_wrap, named(queue_signal::driver_area_off_wrap));
+    sc_core::sc_trace(file_, q.device_event_flags, named(queue_signal::device_area_flags));
+    sc_core::sc_trace(file_, q.device_event_off_wrap, named(queue_signal::device_area_off_wrap));
+    sc_core::sc_trace(file_, q.kicks, named(queue_signal::kicks));
+    sc_core::sc_trace(file_, q.kick, named(queue_signal::kick));
+    sc_core::sc_trace(file_, q.interrupts, named(queue_signal::interrupts));
+    sc_core::sc_trace(file_, q.interrupt, named(queue_signal::interrupt));
     q.packed = layout_ == ring::RingLayout::packed;
-    sc_core::sc_trace(file_, q.queue_size, g + "queue_size");
-    sc_core::sc_trace(file_, q.packed, g + "packed");
+    sc_core::sc_trace(file_, q.queue_size, named(queue_signal::queue_size));
+    sc_core::sc_trace(file_, q.packed, named(queue_signal::packed));
   }
   for (unsigned a = 0; a < sb_depth_.size(); ++a)
-    sc_core::sc_trace(file_, sb_depth_[a], "memory.store_buffer_depth_agent" + std::to_string(a));
-  sc_core::sc_trace(file_, access_count_, "memory.accesses");
-  sc_core::sc_trace(file_, violation_count_, "monitor.violations");
-  sc_core::sc_trace(file_, last_rule_, "monitor.rule");
+    sc_core::sc_trace(file_, sb_depth_[a], kStoreBufferDepthSignal + std::to_string(a));
+  sc_core::sc_trace(file_, access_count_, kMemoryAccessesSignal);
+  sc_core::sc_trace(file_, violation_count_, kMonitorViolationsSignal);
+  sc_core::sc_trace(file_, last_rule_, kMonitorRuleSignal);
   SC_THREAD(sample_thread);
 }
 

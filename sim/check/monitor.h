@@ -11,7 +11,7 @@
 
 #include "models/memory/memory_model.h"
 #include "models/ring/virtqueue.h"
-#include "sim/ring_watch.h"
+#include "sim/check/ring_watch.h"
 #include "transport/pci/virtio_pci.h"
 
 namespace virtiosim::sim {

@@ -1,11 +1,12 @@
-#include "waves/gtkw.h"
+#include "waves/record/gtkw.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
-#include "waves/vcd_reader.h"
+#include "waves/read/vcd_reader.h"
+#include "waves/signals.h"
 
 namespace virtiosim::waves {
 
@@ -92,10 +93,10 @@ std::vector<std::string> write_gtkw(const std::string& vcd_path, const std::vect
     out << "@" << hex(kGroupBegin | kBlank) << "\n-" << g << "\n";
     for (const VcdVar* v : sigs) {
       const std::string rest = v->name.substr(prefix);
-      const int filter = rest == "driver_area.flags"                ? 1
-                         : rest == "device_area.flags"              ? 2
-                         : rest == "rule" && g == "monitor" && rules_named ? 3
-                                                                    : 0;
+      const int filter = rest == queue_signal::name(queue_signal::driver_area_flags)   ? 1
+                         : rest == queue_signal::name(queue_signal::device_area_flags) ? 2
+                         : rest == "rule" && g == "monitor" && rules_named              ? 3
+                                                                                        : 0;
       unsigned flags = v->width == 1 ? (kRightJustify | kBin) : (kRightJustify | kDec);
       if (rest.find("off_wrap") != std::string::npos) flags = kRightJustify | kHex;
       if (filter) flags = kRightJustify | kDec | kFileTranslated;
@@ -122,7 +123,7 @@ std::vector<std::string> write_gtkw(const std::string& vcd_path, const std::vect
   const char* packed_flags = "0 ENABLE\n1 DISABLE\n2 DESC\n";
   if (used_filter[0]) filter_file(drv_filter, packed ? packed_flags : "0 interrupt_wanted\n1 NO_INTERRUPT\n");
   if (used_filter[1]) filter_file(dev_filter, packed ? packed_flags : "0 notify_wanted\n1 NO_NOTIFY\n");
-  // The conformance rule of the newest violation (waves/tracer.h: monitor.rule).
+  // The conformance rule of the newest violation (waves/record/tracer.h: monitor.rule).
   if (!rule_names.empty()) {
     std::string text = "0 -\n";
     for (size_t i = 0; i < rule_names.size(); ++i) text += std::to_string(i + 1) + " " + rule_names[i] + "\n";

@@ -5,7 +5,7 @@
 // log's running count as a marker of memory activity. Ring state is
 // sampled every `sample_ns`; each queue also carries its size and layout
 // (queue_size, packed) so a reader can decode its indices
-// (waves/ring_events.h). Written through SystemC's own VCD tracing, so
+// (waves/read/ring_events.h). Written through SystemC's own VCD tracing, so
 // GTKWave opens it.
 #pragma once
 
@@ -42,7 +42,7 @@ class Tracer : public sc_core::sc_module {
 
   // Close the file and make its header independent of the wall clock, so
   // the same run gives the same bytes; then write FILE.gtkw next to it
-  // (waves/gtkw.h).
+  // (waves/record/gtkw.h).
   void finish();
 
  private:

@@ -1,4 +1,4 @@
-#include "waves/ring_events.h"
+#include "waves/read/ring_events.h"
 
 #include <cinttypes>
 #include <cstdio>
@@ -15,23 +15,21 @@ struct KindInfo {
 };
 
 constexpr KindInfo kKinds[kEventKinds] = {
-    {"avail_published", "driver.next_avail_idx", "the driver made slots available (head flags written)"},
-    {"kick", "kicks", "the driver notified the device (doorbell)"},
-    {"avail_seen", "device.last_avail_idx", "the device took available slots (popped buffers)"},
-    {"used_written", "device.last_used_idx", "the device published used slots (flushed its shadow used ring)"},
-    {"interrupt", "interrupts", "the driver handled a used-buffer interrupt"},
-    {"used_seen", "driver.last_used_idx", "the driver took used slots back (get_used)"},
-    {"driver_area_write", "driver_area.flags",
+    {"avail_published", queue_signal::name(queue_signal::driver_next_avail_idx),
+     "the driver made slots available (head flags written)"},
+    {"kick", queue_signal::name(queue_signal::kicks), "the driver notified the device (doorbell)"},
+    {"avail_seen", queue_signal::name(queue_signal::device_last_avail_idx),
+     "the device took available slots (popped buffers)"},
+    {"used_written", queue_signal::name(queue_signal::device_last_used_idx),
+     "the device published used slots (flushed its shadow used ring)"},
+    {"interrupt", queue_signal::name(queue_signal::interrupts), "the driver handled a used-buffer interrupt"},
+    {"used_seen", queue_signal::name(queue_signal::driver_last_used_idx),
+     "the driver took used slots back (get_used)"},
+    {"driver_area_write", queue_signal::name(queue_signal::driver_area_flags),
      "the driver event suppression area changed in memory (packed: flags/off_wrap; split: avail flags/used_event)"},
-    {"device_area_write", "device_area.flags",
+    {"device_area_write", queue_signal::name(queue_signal::device_area_flags),
      "the device event suppression area changed in memory (packed: flags/off_wrap; split: used flags/avail_event)"},
 };
-
-constexpr const char* kSigNames[] = {
-    "driver.next_avail_idx", "driver.avail_wrap_counter", "driver.last_used_idx", "driver.used_wrap_counter",
-    "device.last_avail_idx", "device.avail_wrap_counter", "device.last_used_idx", "device.used_wrap_counter",
-    "driver_area.flags",     "driver_area.off_wrap",      "device_area.flags",    "device_area.off_wrap",
-    "kicks",                 "interrupts",                "queue_size",           "packed"};
 
 // "rx3" / "tx0" -> virtqueue index; -1 otherwise.
 long parse_queue(const std::string& s) {
@@ -87,7 +85,8 @@ RingEventDecoder::RingEventDecoder(VcdReader& reader) : reader_(reader) {
       if (q >= 0) {
         const std::string rest = n.substr(dot + 1);
         for (unsigned s = 0; s < kSigs; ++s)
-          if (rest == kSigNames[s]) what[v] = {q, s}, slot_of[q] = 0;
+          if (queue_signal::kTable[s].decoded && rest == queue_signal::kTable[s].name)
+            what[v] = {q, s}, slot_of[q] = 0;
         break;
       }
       start = dot + 1;
@@ -111,8 +110,8 @@ RingEventDecoder::RingEventDecoder(VcdReader& reader) : reader_(reader) {
   }
   for (size_t i = 0; i < info_.size(); ++i)
     for (unsigned s = 0; s < kSigs; ++s)
-      if (!have[i][s])
-        throw VcdError("queue " + info_[i].name + " has no signal '" + kSigNames[s] +
+      if (queue_signal::kTable[s].decoded && !have[i][s])
+        throw VcdError("queue " + info_[i].name + " has no signal '" + queue_signal::kTable[s].name +
                        "' (a VCD from an older tracer, or not virtiosim's)");
 }
 
@@ -148,6 +147,7 @@ void RingEventDecoder::close_sample() {
   for (size_t i = 0; i < q_.size(); ++i) {
     Queue& q = q_[i];
     QueueInfo& info = info_[i];
+    using namespace queue_signal;
     info.size = static_cast<uint32_t>(q.now[queue_size]);
     info.packed = q.now[packed] != 0;
     auto base = [&](EventKind k) {
@@ -187,14 +187,14 @@ void RingEventDecoder::close_sample() {
       e.off_wrap = static_cast<uint32_t>(q.now[off_wrap]);
       ready_.push_back(e);
     };
-    index(EventKind::avail_published, drv_avail, drv_avail_wrap);
+    index(EventKind::avail_published, driver_next_avail_idx, driver_avail_wrap_counter);
     counter(EventKind::kick, kicks);
-    index(EventKind::avail_seen, dev_avail, dev_avail_wrap);
-    index(EventKind::used_written, dev_used, dev_used_wrap);
+    index(EventKind::avail_seen, device_last_avail_idx, device_avail_wrap_counter);
+    index(EventKind::used_written, device_last_used_idx, device_used_wrap_counter);
     counter(EventKind::interrupt, interrupts);
-    index(EventKind::used_seen, drv_used, drv_used_wrap);
-    area(EventKind::driver_area_write, drv_area_flags, drv_area_off_wrap);
-    area(EventKind::device_area_write, dev_area_flags, dev_area_off_wrap);
+    index(EventKind::used_seen, driver_last_used_idx, driver_used_wrap_counter);
+    area(EventKind::driver_area_write, driver_area_flags, driver_area_off_wrap);
+    area(EventKind::device_area_write, device_area_flags, device_area_off_wrap);
     std::copy(std::begin(q.now), std::end(q.now), q.before);
   }
 }

@@ -1,4 +1,4 @@
-// Ring events decoded back from a run's VCD (waves/tracer.h): what the
+// Ring events decoded back from a run's VCD (waves/record/tracer.h): what the
 // driver and the device did to each queue, with its time and queue. The
 // one list of event kinds for the command line (`virtiosim waves`) and
 // Python (`virtiosim.Trace`), after QEMU's trace-events catalogue.
@@ -21,7 +21,8 @@
 #include <string_view>
 #include <vector>
 
-#include "waves/vcd_reader.h"
+#include "waves/read/vcd_reader.h"
+#include "waves/signals.h"
 
 namespace virtiosim::waves {
 
@@ -87,11 +88,9 @@ class RingEventDecoder {
   uint64_t last_time_ps() const { return static_cast<uint64_t>(static_cast<double>(time_) * reader_.unit_ps()); }
 
  private:
-  enum Sig : unsigned {
-    drv_avail, drv_avail_wrap, drv_used, drv_used_wrap, dev_avail, dev_avail_wrap, dev_used, dev_used_wrap,
-    drv_area_flags, drv_area_off_wrap, dev_area_flags, dev_area_off_wrap, kicks, interrupts, queue_size, packed,
-    kSigs
-  };
+  // A queue's signals, by their index in the signal table (waves/signals.h).
+  using Sig = queue_signal::Id;
+  static constexpr unsigned kSigs = queue_signal::count;
   struct Queue {
     uint64_t now[kSigs] = {};
     uint64_t before[kSigs] = {};

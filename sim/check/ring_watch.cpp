@@ -1,4 +1,4 @@
-#include "sim/ring_watch.h"
+#include "sim/check/ring_watch.h"
 
 #include <algorithm>
 #include <cstdio>

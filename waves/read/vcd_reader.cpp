@@ -1,4 +1,4 @@
-#include "waves/vcd_reader.h"
+#include "waves/read/vcd_reader.h"
 
 #include <cstdlib>
 
