@@ -81,7 +81,7 @@ int virtiosim_main(int argc, char** argv) {
     std::string what = e.what();
     if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
       const std::vector<std::string> rest = given(top)->remaining();
-      if (!rest.empty()) what = (rest.front()[0] == '-' ? "unknown option '" : "unexpected argument '") + rest.front() + "'";
+      if (!rest.empty() && !rest.front().empty()) what = (rest.front()[0] == '-' ? "unknown option '" : "unexpected argument '") + rest.front() + "'";
     }
     for (const auto& c : commands)
       if (c->app->parsed()) return c->bad_arguments(what);

@@ -12,16 +12,12 @@ namespace {
 
 class ParamsCommand : public Command {
  public:
-  explicit ParamsCommand(CLI::App& parent)
-      : Command(parent, "params", "every parameter: key, unit, default, why") {
-    app->add_flag("--json", json_, "a JSON array of {key, unit, default, accepted, why}");
-    app->footer(std::string("Every parameter of `virtiosim run`: key, unit, default and why; --json for machines.\n") +
-                kExitCodes);
-  }
+  using Command::Command;
+  bool as_json = false;
 
   int run() override {
     sim::Config cfg;
-    if (json_) {
+    if (as_json) {
       json::Json list = json::Json::array();
       for (sim::Config::Param& p : cfg.params())
         list.push_back({{"key", p.key}, {"unit", p.unit}, {"default", p.get()}, {"accepted", p.accepted}, {"why", p.why}});
@@ -32,13 +28,17 @@ class ParamsCommand : public Command {
       std::printf("%-34s %-10s %-12s %s\n", p.key.c_str(), p.unit.c_str(), p.get().c_str(), p.why.c_str());
     return kOk;
   }
-
- private:
-  bool json_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<Command> add_params_command(CLI::App& parent) { return std::make_unique<ParamsCommand>(parent); }
+std::unique_ptr<Command> add_params_command(CLI::App& parent) {
+  auto params = std::make_unique<ParamsCommand>(parent, "params", "every parameter: key, unit, default, why");
+  params->app->add_flag("--json", params->as_json, "a JSON array of {key, unit, default, accepted, why}");
+  params->app->footer(std::string("Every parameter of `virtiosim run`: key, unit, default and why; --json for "
+                                  "machines.\n") +
+                      kExitCodes);
+  return params;
+}
 
 }  // namespace virtiosim::app
