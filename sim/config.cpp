@@ -2,10 +2,9 @@
 
 #include "models/net/virtio_net_uapi.h"
 
-#include <boost/property_tree/json_parser.hpp>
-#include <boost/property_tree/ptree.hpp>
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -14,6 +13,7 @@
 #include "models/ring/features.h"
 #include "models/param.h"
 #include "sim/check/monitor.h"
+#include "support/json_text.h"
 
 namespace virtiosim::sim {
 
@@ -243,20 +243,40 @@ void Config::validate() const {
 }
 
 void Config::load_json_file(const std::string& file) {
-  boost::property_tree::ptree tree;
+  using json::Json;
+  std::ifstream in(file);
+  if (!in) throw ConfigError("", "cannot read config " + file + ": cannot open it");
+  Json doc;
   try {
-    boost::property_tree::read_json(file, tree);
-  } catch (const boost::property_tree::json_parser_error& e) {
+    doc = Json::parse(in);
+  } catch (const Json::exception& e) {
     throw ConfigError("", "cannot read config " + file + ": " + e.what());
   }
-  std::function<void(const boost::property_tree::ptree&, const std::string&)> walk =
-      [&](const boost::property_tree::ptree& t, const std::string& prefix) {
-        for (const auto& [k, child] : t) {
-          if (child.empty()) set(prefix + k, child.data());
-          else walk(child, prefix + k + ".");
-        }
-      };
-  walk(tree, "");
+  if (!doc.is_object()) throw ConfigError("", "config " + file + " is not a JSON object of key: value");
+  std::vector<Param> all = params();
+  // A value must have its parameter's JSON type: a number (flags: also
+  // true/false), or a string for a choice or a list.
+  std::function<void(const Json&, const std::string&)> walk = [&](const Json& obj, const std::string& prefix) {
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+      const std::string key = prefix + it.key();
+      const Json& v = it.value();
+      if (v.is_object()) {
+        walk(v, key + ".");
+        continue;
+      }
+      const auto p = std::find_if(all.begin(), all.end(), [&](const Param& q) { return q.key == key; });
+      if (p == all.end()) throw ConfigError(key, "unknown parameter (see `virtiosim params`)");
+      const bool is_flag = p->unit == "bool";
+      if (v.is_boolean() && is_flag) p->set(v.get<bool>() ? "1" : "0");
+      else if (v.is_number() && p->is_number) p->set(v.is_number_float() ? json::dump(v) : v.dump());
+      else if (v.is_string() && !p->is_number) p->set(v.get<std::string>());
+      else
+        throw ConfigError(key, "a JSON " + json::type_name(v) + " where " +
+                                   (is_flag ? "a number or true/false" : p->is_number ? "a number" : "a string") +
+                                   " (" + p->accepted + ") is expected");
+    }
+  };
+  walk(doc, "");
 }
 
 uint64_t Config::features() const {

@@ -14,11 +14,12 @@
 #include "models/driver/net_driver.h"
 #include "models/memory/backing_store.h"
 #include "models/memory/memory_model.h"
+#include "sim/check/monitor.h"
 #include "sim/faults/notification_faults.h"
 #include "sim/faults/ring_faults.h"
-#include "sim/json.h"
-#include "sim/check/monitor.h"
-#include "sim/report.h"
+#include "sim/report/collect.h"
+#include "sim/report/render.h"
+#include "sim/report/verdict.h"
 #include "transport/pci/virtio_forwarder.h"
 #include "transport/pci/virtio_pci.h"
 #include "waves/record/tracer.h"
@@ -207,16 +208,13 @@ class Platform : public sc_core::sc_module {
     return d;
   }
 
-  // Everything sent is accounted for: received (good or bad) or dropped.
+  // Every queue pair has sent its quota, and everything sent is accounted
+  // for (the report's conservation rule, sim/report/verdict.h).
   bool done() const {
     for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) {
       const driver::QueuePairDriverStats& d = drv_.stats(qp);
-      const device::QueuePairStats& v = dev_.stats(qp);
-      if (d.tx_packets < d.quota || d.tx_completed + d.tx_reclaimed < d.quota) return false;
-      if (cfg_.wire == device::Wire::loopback &&
-          d.rx_packets + d.rx_corrupt + d.rx_duplicate + d.rx_unexpected + v.dropped_wire_full + v.dropped_too_big +
-                  drv_.lost_at_reset(qp) <
-              d.quota)
+      const Accounting a = account(d, dev_.stats(qp), drv_.lost_at_reset(qp));
+      if (d.tx_packets < d.quota || !conservation(a, d.quota, cfg_.wire == device::Wire::loopback).complete())
         return false;
     }
     return true;
@@ -298,8 +296,8 @@ RunOutcome run(Config cfg, const RunOptions& opt) {
   sc_core::sc_start();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   top.finish_waves();
-  return make_report(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.notification_faults().stats(), top.monitor(),
-                     top.last_events(), top.errors(), wall);
+  return report(collect(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.notification_faults().stats(),
+                        top.monitor(), top.last_events(), top.errors(), wall));
 }
 
 }  // namespace virtiosim::sim

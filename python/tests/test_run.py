@@ -66,3 +66,15 @@ def test_faults_from_python_are_replayable_and_named_by_the_monitor():
     assert a == b
     spurious = virtiosim.run(packets=1000, fault__kick_always=True, vhost__busy_poll_ns=5000)
     assert spurious["monitor"]["violations"] == 0 and spurious["monitor"]["spurious_kicks"] > 0
+
+
+def test_simulator_refusal_names_the_key():
+    # Cross-parameter rules are the simulator's: the key comes back through
+    # `virtiosim run --error-json`, not from parsing its message.
+    with pytest.raises(virtiosim.ConfigError) as e:
+        virtiosim.run(packets=10, ring="split", queue_size=1000)
+    assert e.value.key == "queue_size"
+    assert "power of two" in str(e.value)
+    with pytest.raises(virtiosim.ConfigError) as e:
+        virtiosim.run(packets=10, path="pcie", metadata="direct")
+    assert e.value.key == "metadata"

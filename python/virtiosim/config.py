@@ -65,7 +65,7 @@ class Config:
     (memory__dram_ns=90). A bad key or value raises ConfigError naming the
     key and what it accepts. Cross-parameter rules (split needs a power-of-two
     queue size, ...) are the simulator's: run() raises ConfigError with its
-    message.
+    message and .key, which the simulator names (virtiosim run --error-json).
     """
 
     def __init__(self, values=None, **kwargs):

@@ -3,7 +3,6 @@ its JSON report returned as a Result."""
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -117,9 +116,6 @@ class Result(_Attr):
                 f"paths={self.paths})")
 
 
-_CONFIG_KEY = re.compile(r"bad configuration for '([^']+)'")
-
-
 def run(config=None, vcd=None, seed=None, report=None, packets=None, timeout=None, **overrides):
     """Simulate one configuration in its own process and return its Result.
 
@@ -139,14 +135,13 @@ def run(config=None, vcd=None, seed=None, report=None, packets=None, timeout=Non
         cfg["seed"] = seed
     if packets is not None:
         cfg["packets"] = packets
-    tmp = None
-    if report is None:
-        tmp = tempfile.mkdtemp(prefix="virtiosim-run-")
-        report_path = os.path.join(tmp, "report.json")
-    else:
-        report_path = os.fspath(report)
-    cmd = [simulator(), "run", "--quiet", *cfg.args(), "--report", report_path]
-    paths = {"report": None if tmp else os.path.abspath(report_path)}
+    # The report (unless kept) and, on a refused configuration, the
+    # simulator's --error-json (which parameter, for ConfigError.key).
+    tmp = tempfile.mkdtemp(prefix="virtiosim-run-")
+    report_path = os.path.join(tmp, "report.json") if report is None else os.fspath(report)
+    error_path = os.path.join(tmp, "error.json")
+    cmd = [simulator(), "run", "--quiet", "--error-json", error_path, *cfg.args(), "--report", report_path]
+    paths = {"report": None if report is None else os.path.abspath(report_path)}
     if vcd is not None:
         vcd = os.path.abspath(os.fspath(vcd))
         cmd += ["--vcd", vcd]
@@ -155,9 +150,13 @@ def run(config=None, vcd=None, seed=None, report=None, packets=None, timeout=Non
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if p.returncode == 2:
-            msg = p.stderr.strip().splitlines()[0] if p.stderr.strip() else "bad configuration"
-            m = _CONFIG_KEY.search(msg)
-            raise ConfigError(m.group(1) if m else None, msg.removeprefix("virtiosim run: "))
+            try:
+                with open(error_path) as f:
+                    refused = json.load(f)
+            except (OSError, ValueError):
+                lines = p.stderr.strip().splitlines()
+                refused = {"key": None, "message": lines[0].removeprefix("virtiosim run: ") if lines else "bad configuration"}
+            raise ConfigError(refused.get("key"), refused["message"])
         result = None
         if os.path.exists(report_path):
             with open(report_path) as f:
@@ -168,5 +167,4 @@ def run(config=None, vcd=None, seed=None, report=None, packets=None, timeout=Non
             raise RunError(f"virtiosim run exited with {p.returncode}: {p.stderr.strip()}", result, p.returncode)
         return result
     finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,6 @@
-// The `virtiosim` command line: --help and -h answer with usage on stdout
-// and exit 0 on every command and subcommand; a bad option exits 2 with a
-// message on stderr that names it.
+// The `virtiosim` command line (sim/app, CLI11): --help and -h answer with
+// usage on stdout and exit 0 on every command and subcommand; a bad option
+// exits 2 with a message on stderr that names it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -60,7 +60,7 @@ TEST_P(Help, PrintsUsageOnStdoutAndExitsZero) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryCommand, Help,
-    ::testing::Values(HelpCase{"", "virtiosim <command>"}, HelpCase{"run", "virtiosim run"},
+    ::testing::Values(HelpCase{"", "virtiosim [options] <command>"}, HelpCase{"run", "virtiosim run"},
                       HelpCase{"params", "virtiosim params"}, HelpCase{"waves", "virtiosim waves"},
                       HelpCase{"waves summarize", "virtiosim waves"}, HelpCase{"waves events", "virtiosim waves"},
                       HelpCase{"waves kinds", "virtiosim waves"}, HelpCase{"waves gtkw", "virtiosim waves"},
@@ -89,6 +89,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadCase{"frobnicate", "frobnicate"}, BadCase{"run --bogus", "--bogus"},
                       BadCase{"run --queue-size", "--queue-size"}, BadCase{"params --bogus", "--bogus"},
                       BadCase{"waves summarize x.vcd --bogus", "--bogus"}, BadCase{"waves frobnicate", "frobnicate"},
+                      BadCase{"run --ring", "--ring"}, BadCase{"run --set", "--set"},
+                      BadCase{"run extra", "extra"}, BadCase{"params --json --bogus", "--bogus"},
+                      BadCase{"waves summarize", "FILE.vcd"}, BadCase{"waves events x.vcd --kind nope", "nope"},
+                      BadCase{"waves events x.vcd --queue q7", "q7"}, BadCase{"waves kinds --bogus", "--bogus"},
                       BadCase{"vhost-user frobnicate", "frobnicate"}, BadCase{"vhost-user serve", "--socket"},
                       BadCase{"vhost-user serve --socket s --mode loud", "--mode"},
                       BadCase{"vhost-user serve --socket s --queues 0", "--queues"},
@@ -98,6 +102,48 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"vhost-user drive --socket s --rx-buffers 300", "--rx-buffers"},
                       BadCase{"vhost-user drive --socket s --ring split --queue-size 100", "--queue-size"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return test_name(i.param.args); });
+
+// Every --help states the exit codes.
+TEST(Cli, HelpDocumentsExitCodes) {
+  for (const char* args : {"--help", "run --help", "params --help", "waves --help", "waves events --help"}) {
+    const Outcome o = run(args);
+    EXPECT_NE(o.out.find("Exit codes: 0"), std::string::npos) << args << "\n" << o.out;
+  }
+}
+
+// The run's help lists every option it had before CLI11.
+TEST(Cli, RunHelpListsEveryOption) {
+  const Outcome o = run("run --help");
+  for (const char* opt : {"--config", "--set", "--ring", "--queue-size", "--packets", "--seed", "--vcd", "--report",
+                          "--strict", "--quiet", "--error-json"})
+    EXPECT_NE(o.out.find(opt), std::string::npos) << opt << "\n" << o.out;
+}
+
+// Configuration options apply in command-line order: the later one wins.
+TEST(Cli, ConfigurationOptionsApplyInOrder) {
+  SimRun r = run_virtiosim("run --quiet --packets 20 --set ring=split --ring packed --set queue_size=64");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.get<std::string>("config.ring"), "packed");
+  EXPECT_EQ(r.get<uint32_t>("config.queue_size"), 64u);
+  r = run_virtiosim("run --quiet --packets 20 --ring packed --set ring=split --queue-size 64");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.get<std::string>("config.ring"), "split");
+}
+
+// --error-json names the refused parameter for programs (python/virtiosim/run.py).
+TEST(Cli, ErrorJsonNamesTheRefusedKey) {
+  const std::filesystem::path dir = fresh_dir(), err = dir / "error.json";
+  Outcome o = run("run --quiet --set memory.dram_ns=fast --error-json " + err.string());
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_EQ(o.err.rfind("virtiosim run: bad configuration for 'memory.dram_ns': ", 0), 0u) << o.err;
+  EXPECT_EQ(slurp(err), "{\n  \"exit_code\": 2,\n  \"key\": \"memory.dram_ns\",\n  \"message\": "
+                        "\"bad configuration for 'memory.dram_ns': 'fast' is not a number\"\n}\n");
+  // Refused before any key: the key is null.
+  o = run("run --bogus --error-json " + err.string());
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_NE(slurp(err).find("\"key\": null"), std::string::npos) << slurp(err);
+  std::filesystem::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace virtiosim::testing

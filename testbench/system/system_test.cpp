@@ -215,6 +215,35 @@ TEST(System, JsonConfigFileSetsParameters) {
   EXPECT_EQ(r.report.get<uint32_t>(Path("config/vhost.used_batch", '/')), 8u);
 }
 
+// A JSON config value of the wrong type, or an unknown key, is refused
+// naming the key (nlohmann-json keeps the types PropertyTree lost).
+TEST(System, JsonConfigFileWrongTypeOrUnknownKeyNamesIt) {
+  const std::filesystem::path dir = fresh_dir();
+  const struct {
+    const char* json;
+    const char* must_mention;
+  } cases[] = {{R"({"queue_size": "big"})", "bad configuration for 'queue_size': a JSON string where a number"},
+               {R"({"ring": 1})", "bad configuration for 'ring': a JSON number where a string"},
+               {R"({"memory": {"dram_ns": [1]}})", "bad configuration for 'memory.dram_ns': a JSON array"},
+               {R"({"event_idx": "yes"})", "bad configuration for 'event_idx'"},
+               {R"({"memory": {"no_such_key": 1}})", "bad configuration for 'memory.no_such_key': unknown parameter"},
+               {R"({"ring": )", "cannot read config"},
+               {R"([1, 2])", "is not a JSON object"}};
+  for (const auto& c : cases) {
+    std::ofstream(dir / "cfg.json") << c.json;
+    const SimRun r = run_virtiosim("run --quiet --packets 10 --config " + (dir / "cfg.json").string(), false);
+    EXPECT_EQ(r.exit_code, 2) << c.json << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.must_mention), std::string::npos) << c.json << "\n" << r.output;
+  }
+  // true/false for a flag, whole floats for counts.
+  std::ofstream(dir / "cfg.json") << R"({"event_idx": false, "queue_size": 64.0})";
+  const SimRun r = run_virtiosim("run --quiet --packets 10 --config " + (dir / "cfg.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.get<int>("config.event_idx"), 0);
+  EXPECT_EQ(r.get<uint32_t>("config.queue_size"), 64u);
+  std::filesystem::remove_all(dir);
+}
+
 // Every parameter is listed with a unit column and a reason.
 TEST(System, ParamsListsEveryKeyWithItsReason) {
   const SimRun r = run_virtiosim("params --json", false);

@@ -1,4 +1,4 @@
-// Entry point of `virtiosim vhost-user ...` (sim/main.cpp dispatches here).
+// Entry point of `virtiosim vhost-user ...` (sim/app/main.cpp dispatches here).
 #pragma once
 
 namespace virtiosim::vhost_user {

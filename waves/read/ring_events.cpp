@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "support/json_text.h"
+
 namespace virtiosim::waves {
 
 namespace {
@@ -40,19 +42,6 @@ long parse_queue(const std::string& s) {
     n = n * 10 + (s[i] - '0');
   }
   return 2 * n + (s[0] == 't' ? 1 : 0);
-}
-
-std::string json_quote(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else o += c;
-  }
-  return o + "\"";
 }
 
 }  // namespace
@@ -277,31 +266,24 @@ std::string Summary::to_text() const {
 }
 
 std::string Summary::to_json() const {
-  std::string o = "{\"file\": " + json_quote(file) + ", \"end_ps\": " + std::to_string(end_ps) + ", \"queues\": [";
-  for (size_t i = 0; i < queues.size(); ++i) {
-    const QueueSummary& q = queues[i];
-    o += i ? ", " : "";
-    o += "{\"queue\": " + std::to_string(q.info.queue) + ", \"name\": " + json_quote(q.info.name) +
-         ", \"layout\": " + json_quote(q.info.packed ? "packed" : "split") +
-         ", \"size\": " + std::to_string(q.info.size) + ", \"first_ps\": " + std::to_string(q.first_ps) +
-         ", \"last_ps\": " + std::to_string(q.last_ps) + ", \"events\": {";
-    for (unsigned k = 0; k < kEventKinds; ++k)
-      o += std::string(k ? ", " : "") + json_quote(kKinds[k].name) + ": {\"events\": " +
-           std::to_string(q.events[k]) + ", \"count\": " + std::to_string(q.units[k]) + "}";
-    o += "}";
+  using json::Json;
+  Json doc = {{"file", file}, {"end_ps", end_ps}, {"queues", Json::array()}};
+  for (const QueueSummary& q : queues) {
+    Json j = {{"queue", q.info.queue}, {"name", q.info.name}, {"layout", q.info.packed ? "packed" : "split"},
+              {"size", q.info.size},   {"first_ps", q.first_ps}, {"last_ps", q.last_ps}};
+    Json& events = j["events"] = Json::object();
+    for (unsigned k = 0; k < kEventKinds; ++k) events[kKinds[k].name] = {{"events", q.events[k]}, {"count", q.units[k]}};
     auto delay = [&](const char* key, const QueueSummary::Delay& d) {
-      o += std::string(", ") + json_quote(key) + ": ";
-      if (!d.seen) return void(o += "null");
-      o += "{\"cause_ps\": " + std::to_string(d.cause_ps) + ", \"effect_ps\": " + std::to_string(d.effect_ps) +
-           ", \"delay_ps\": " + std::to_string(d.effect_ps - d.cause_ps) + ", \"slot\": " + std::to_string(d.slot) +
-           "}";
+      j[key] = d.seen ? Json{{"cause_ps", d.cause_ps}, {"effect_ps", d.effect_ps},
+                             {"delay_ps", d.effect_ps - d.cause_ps}, {"slot", d.slot}}
+                      : Json(nullptr);
     };
     delay("longest_kick_to_avail_seen", q.kick_to_avail_seen);
     delay("longest_interrupt_to_used_seen", q.interrupt_to_used_seen);
-    o += "}";
+    doc["queues"].push_back(std::move(j));
   }
-  o += std::string("], \"not_decoded\": ") + json_quote(kNotDecoded) + "}";
-  return o;
+  doc["not_decoded"] = kNotDecoded;
+  return json::dump(doc, json::kOneLine);
 }
 
 }  // namespace virtiosim::waves

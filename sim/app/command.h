@@ -1,0 +1,41 @@
+// The `virtiosim` command line on CLI11: one subcommand a file, each adds
+// its options to the top-level app and, once parsed, runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+namespace virtiosim::app {
+
+// Exit codes of every subcommand.
+constexpr int kOk = 0;
+constexpr int kFailed = 1;        // the run found errors, a VCD is unreadable, ...
+constexpr int kBadArguments = 2;  // bad arguments or configuration
+constexpr const char* kExitCodes =
+    "Exit codes: 0 ok, 1 the run found errors (or a file could not be read or written), 2 bad arguments or "
+    "configuration.";
+
+class Command {
+ public:
+  // Adds the subcommand `name` to `parent` (its options are the derived
+  // class's to add).
+  Command(CLI::App& parent, const std::string& name, const std::string& help)
+      : app(parent.add_subcommand(name, help)), full_name(parent.get_name() + " " + name) {}
+  virtual ~Command() = default;
+  // Bad arguments found before run(): print, exit kBadArguments.
+  virtual int bad_arguments(const std::string& what) const;
+  virtual int run() = 0;  // after a successful parse; returns the exit code
+  CLI::App* const app;
+  const std::string full_name;  // "virtiosim run"
+};
+
+// "virtiosim waves: what" and a pointer to --help on stderr.
+int print_bad_arguments(const std::string& who, const std::string& what);
+
+std::unique_ptr<Command> add_run_command(CLI::App& parent);
+std::unique_ptr<Command> add_params_command(CLI::App& parent);
+std::unique_ptr<Command> add_waves_command(CLI::App& parent);
+
+}  // namespace virtiosim::app

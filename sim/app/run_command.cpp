@@ -1,0 +1,123 @@
+// `virtiosim run`: one simulation from a configuration.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/app/command.h"
+#include "sim/config.h"
+#include "sim/platform.h"
+#include "support/json_text.h"
+
+namespace virtiosim::app {
+
+namespace {
+
+bool write_file(const std::string& path, const std::string& text) {
+  const std::filesystem::path p(path);
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+class RunCommand : public Command {
+ public:
+  explicit RunCommand(CLI::App& parent)
+      : Command(parent, "run", "simulate the guest driver, virtio-PCI transport and vhost-net device") {
+    // Configuration options apply in command-line order: a later one wins.
+    ordered("--config", "FILE.json", "load parameters from a JSON object (nested objects flatten to dotted keys)",
+            [this](const std::string& v) { cfg_.load_json_file(v); });
+    ordered("--set", "KEY=VALUE", "set one parameter (repeatable; `virtiosim params` lists them)",
+            [this](const std::string& kv) {
+              const size_t eq = kv.find('=');
+              if (eq == std::string::npos) throw sim::ConfigError("", "--set takes key=value, got '" + kv + "'");
+              cfg_.set(kv.substr(0, eq), kv.substr(eq + 1));
+            });
+    ordered("--ring", "packed|split", "ring layout (--set ring=...)", [this](const std::string& v) { cfg_.set("ring", v); });
+    ordered("--queue-size", "N", "entries per virtqueue (--set queue_size=...)",
+            [this](const std::string& v) { cfg_.set("queue_size", v); });
+    ordered("--packets", "N", "frames to send (--set packets=...)", [this](const std::string& v) { cfg_.set("packets", v); });
+    ordered("--seed", "N", "seed of every random choice (--set seed=...)",
+            [this](const std::string& v) { cfg_.set("seed", v); });
+    app->add_flag_function(
+           "--strict",
+           [this](int64_t) { settings_.push_back([this] { cfg_.set("monitor.strict", "1"); }); },
+           "a conformance-monitor violation fails the run (--set monitor.strict=1)")
+        ->trigger_on_parse();
+    app->add_option("--vcd", opt_.vcd_path, "write VCD waves to FILE (and FILE.gtkw next to it)")->type_name("FILE");
+    app->add_option("--report", report_path_, "write the JSON report to FILE")->type_name("FILE");
+    app->add_flag("--quiet", quiet_, "print nothing on success: no summary, no progress line");
+    app->add_option("--error-json", error_json_,
+                    "on exit 2, write {\"exit_code\": 2, \"key\": KEY or null, \"message\": ...} to FILE: the "
+                    "parameter that was refused, for programs")
+        ->type_name("FILE");
+    app->footer(std::string("Prints a summary, writes the JSON report (--report) and VCD waves (--vcd).\n"
+                            "`virtiosim params` lists every key.\n") +
+                kExitCodes);
+  }
+
+  int bad_arguments(const std::string& what) const override { return refuse(std::nullopt, what); }
+
+  int run() override {
+    try {
+      for (const auto& apply : settings_) apply();
+      cfg_.validate();
+    } catch (const sim::ConfigError& e) {
+      return refuse(e.key().empty() ? std::nullopt : std::optional<std::string>(e.key()), e.what());
+    }
+    opt_.progress = !quiet_;
+    if (!opt_.vcd_path.empty()) {
+      const std::filesystem::path p(opt_.vcd_path);
+      if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+    }
+    const sim::RunOutcome out = sim::run(cfg_, opt_);
+    if (!report_path_.empty() && !write_file(report_path_, out.report_json)) {
+      std::fprintf(stderr, "virtiosim run: cannot write %s\n", report_path_.c_str());
+      return kFailed;
+    }
+    if (!quiet_) {
+      std::fputs(out.summary.c_str(), stdout);
+      if (!report_path_.empty()) std::printf("  report: %s\n", report_path_.c_str());
+      if (!opt_.vcd_path.empty()) std::printf("  waves: %s\n", opt_.vcd_path.c_str());
+    }
+    return out.ok ? kOk : kFailed;
+  }
+
+ private:
+  void ordered(const std::string& name, const std::string& type, const std::string& help,
+               std::function<void(const std::string&)> apply) {
+    app->add_option_function<std::string>(
+           name, [this, apply](const std::string& v) { settings_.push_back([apply, v] { apply(v); }); }, help)
+        ->type_name(type)
+        ->trigger_on_parse();
+  }
+
+  // Exit 2 naming what was refused; with --error-json, the same for programs.
+  int refuse(const std::optional<std::string>& key, const std::string& what) const {
+    std::fprintf(stderr, "virtiosim run: %s\nRun with --help for more information.\n", what.c_str());
+    if (!error_json_.empty()) {
+      const json::Json doc = {{"exit_code", kBadArguments},
+                              {"key", key ? json::Json(*key) : json::Json(nullptr)},
+                              {"message", what}};
+      if (!write_file(error_json_, json::dump(doc) + "\n"))
+        std::fprintf(stderr, "virtiosim run: cannot write %s\n", error_json_.c_str());
+    }
+    return kBadArguments;
+  }
+
+  sim::Config cfg_;
+  sim::RunOptions opt_;
+  std::vector<std::function<void()>> settings_;
+  std::string report_path_, error_json_;
+  bool quiet_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> add_run_command(CLI::App& parent) { return std::make_unique<RunCommand>(parent); }
+
+}  // namespace virtiosim::app

@@ -1,0 +1,94 @@
+#include "sim/report/collect.h"
+
+#include <systemc>
+
+#include <algorithm>
+
+namespace virtiosim::sim {
+
+Accounting account(const driver::QueuePairDriverStats& d, const device::QueuePairStats& v, uint64_t lost_at_reset) {
+  Accounting a;
+  a.sent = d.tx_packets;
+  a.completed = d.tx_completed;
+  a.taken_back = d.tx_reclaimed;
+  a.received = d.rx_packets;
+  a.received_bad = d.rx_corrupt + d.rx_duplicate + d.rx_unexpected;
+  a.dropped = v.dropped_wire_full + v.dropped_too_big;
+  a.lost_at_reset = lost_at_reset;
+  return a;
+}
+
+RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
+                   const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
+                   const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
+                   const std::vector<memory::LogRecord>& last_events, std::vector<std::string> run_errors,
+                   double wall_seconds) {
+  RunFigures r;
+  r.cfg = cfg;
+  r.systemc_version = sc_core::sc_release();
+  r.negotiated_features = drv.negotiated_features();
+  r.sim_ns = sc_core::sc_time_stamp().to_seconds() * 1e9;
+  r.wall_seconds = wall_seconds;
+  r.run_errors = std::move(run_errors);
+
+  for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {
+    const driver::QueuePairDriverStats& d = drv.stats(qp);
+    const device::QueuePairStats& v = dev.stats(qp);
+    r.traffic += account(d, v, drv.lost_at_reset(qp));
+    r.driver_busy_ps += drv.busy_ps(qp);
+    r.device_busy_ps += dev.busy_ps(qp);
+    r.tx_bytes += d.tx_bytes, r.rx_bytes += d.rx_bytes;
+    r.rx_corrupt += d.rx_corrupt, r.rx_duplicate += d.rx_duplicate, r.rx_unexpected += d.rx_unexpected;
+    r.dropped_wire_full += v.dropped_wire_full, r.dropped_too_big += v.dropped_too_big;
+    r.doorbells += d.doorbells;
+    r.interrupts_handled += d.rx_interrupts + d.tx_interrupts;
+    r.faults.device_restarts += v.restarts;
+    r.faults.queue_resets += d.queue_resets;
+    for (int t = 0; t < 2; ++t) {
+      const ring::DriverQueue* dq = t ? drv.tx_queue(qp) : drv.rx_queue(qp);
+      const ring::DeviceQueue* vq = t ? dev.tx_queue(qp) : dev.rx_queue(qp);
+      QueueFigures q;
+      q.name = std::string(t ? "tx" : "rx") + std::to_string(qp);
+      if (dq) {
+        q.driver = QueueFigures::DriverSide{dq->stats(), dq->broken()};
+        r.kicks_suppressed += dq->stats().kicks_suppressed;
+      }
+      if (vq) {
+        q.device = QueueFigures::DeviceSide{vq->stats(), vq->broken()};
+        r.signals_suppressed += vq->stats().signals_suppressed;
+      }
+      r.queues.push_back(std::move(q));
+    }
+  }
+  r.interrupts = fn.stats().interrupts + notification_faults.interrupts_lost;
+
+  for (unsigned a = 0; a < mem.agents(); ++a) {
+    const memory::AgentMemoryStats& s = mem.stats(a);
+    r.reads += s.reads, r.writes += s.writes;
+    r.cache_line_transfers += mem.cost().stats(a).remote_transfers;
+    for (int k = 0; k < 3; ++k) r.barriers[k] += s.barriers[k];
+    r.stall_ns += s.stall_ns;
+    r.stores_reordered += mem.store_buffer(a).reordered();
+    r.faults.barriers_dropped += s.barriers_dropped, r.faults.loads_hoisted += s.loads_hoisted;
+  }
+  r.latencies_ns = drv.latencies_ns();
+  std::sort(r.latencies_ns.begin(), r.latencies_ns.end());
+
+  r.monitor.violations = monitor.total();
+  r.monitor.notifications = monitor.notifications();
+  r.monitor.spurious_kicks = monitor.spurious_kicks();
+  r.monitor.spurious_interrupts = monitor.spurious_interrupts();
+  for (const MonitorRule& rule : monitor_rules())
+    if (const uint64_t n = monitor.count(rule.id)) r.monitor.by_rule.emplace_back(rule.id, n);
+  r.monitor.first = monitor.violations();
+  r.last_events = last_events;
+
+  const faults::NotificationFaultStats& n = notification_faults;
+  r.faults.doorbells_corrupted = n.kicks_corrupted;
+  r.faults.doorbells_lost = n.kicks_lost, r.faults.interrupts_lost = n.interrupts_lost;
+  r.faults.doorbells_delayed = n.kicks_delayed, r.faults.interrupts_delayed = n.interrupts_delayed;
+  r.faults.stores_corrupted = mem.store_faults_applied();
+  return r;
+}
+
+}  // namespace virtiosim::sim

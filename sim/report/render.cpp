@@ -1,0 +1,208 @@
+#include "sim/report/render.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+#include "sim/version.h"
+#include "support/json_text.h"
+
+namespace virtiosim::sim {
+
+namespace {
+
+using json::figure;
+using json::Json;
+
+double per(double v, double n) { return n > 0 ? v / n : 0; }
+
+// `v` sorted ascending.
+double percentile(const std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+}
+
+Json ring_errors(const ring::ErrorCounters& e) {
+  Json j = Json::object();
+  for (unsigned k = 1; k < ring::kRingErrorKinds; ++k)
+    if (e.count[k]) j[ring::name(static_cast<ring::RingError>(k))] = e.count[k];
+  return j;
+}
+
+Json queue_json(const QueueFigures& q) {
+  Json j = {{"name", q.name}};
+  if (q.driver) {
+    const ring::DriverStats& s = q.driver->stats;
+    j["driver"] = {{"added", s.added},       {"used", s.used},         {"kicks", s.kicks},
+                   {"kicks_suppressed", s.kicks_suppressed}, {"indirect", s.indirect},
+                   {"broken", q.driver->broken}, {"errors", ring_errors(s.errors)}};
+  }
+  if (q.device) {
+    const ring::DeviceStats& s = q.device->stats;
+    j["device"] = {{"popped", s.popped},
+                   {"used", s.used},
+                   {"used_descs_written", s.used_descs_written},
+                   {"flushes", s.flushes},
+                   {"signals", s.signals},
+                   {"signals_suppressed", s.signals_suppressed},
+                   {"completions_dropped", s.completions_dropped},
+                   {"broken", q.device->broken},
+                   {"errors", ring_errors(s.errors)}};
+  }
+  return j;
+}
+
+Json monitor_json(const RunFigures& run) {
+  const RunFigures::Monitor& m = run.monitor;
+  // P10: notifications sent although the other side's event suppression did
+  // not ask are counted, not violations.
+  Json j = {{"violations", m.violations},
+            {"notifications", m.notifications},
+            {"spurious_kicks", m.spurious_kicks},
+            {"spurious_interrupts", m.spurious_interrupts},
+            {"by_rule", Json::object()},
+            {"first", Json::array()},
+            {"last_events", Json::array()}};
+  for (const auto& [rule, n] : m.by_rule) j["by_rule"][rule] = n;
+  for (size_t i = 0; i < std::min<size_t>(m.first.size(), 20); ++i) {
+    const Violation& v = m.first[i];
+    j["first"].push_back({{"rule", v.rule},
+                          {"what", v.what},
+                          {"time_ns", figure(double(v.time_ps) / 1000)},
+                          {"agent", uint64_t{v.agent}},
+                          {"queue", v.queue},
+                          {"addr", v.addr},
+                          {"value_read", v.value_read},
+                          {"value_expected", v.value_expected}});
+  }
+  for (const memory::LogRecord& r : run.last_events) {  // before a stall: the newest access-log records
+    static constexpr const char* kOps[] = {"read", "write", "barrier", "visible"};
+    Json e = {{"time_ns", figure(double(r.time_ps) / 1000)},
+              {"agent", uint64_t{r.agent}},
+              {"op", kOps[static_cast<unsigned>(r.op)]}};
+    if (r.op == memory::LogRecord::Op::barrier) {
+      e["site"] = ring::name(static_cast<ring::BarrierSite>(r.value));
+    } else {
+      e["addr"] = r.addr, e["size"] = uint64_t{r.size}, e["value"] = r.value;
+    }
+    j["last_events"].push_back(std::move(e));
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string render_json(const RunFigures& run, const Verdict& verdict) {
+  Config cfg = run.cfg;  // params() hands out references to the fields
+  const Accounting& t = run.traffic;
+  const double pkts = double(t.sent), sim_ns = run.sim_ns;
+  const std::vector<double>& lat = run.latencies_ns;
+  Json j;
+  j["virtiosim_version"] = kVersion;
+  j["systemc_version"] = run.systemc_version;
+  j["result"] = verdict.ok ? "ok" : "failed";
+  j["errors"] = verdict.errors;
+  Json& config = j["config"] = Json::object();
+  for (Config::Param& p : cfg.params()) config[p.key] = p.is_number ? json::number_text(p.get()) : Json(p.get());
+  j["seed"] = cfg.seed;
+  j["timing_mode"] = memory::name(cfg.timing);
+  j["negotiated_features"] = run.negotiated_features;
+  j["sim_time_ns"] = figure(sim_ns);
+  j["packets"] = {{"tx", t.sent},
+                  {"rx", t.received},
+                  {"tx_bytes", run.tx_bytes},
+                  {"rx_bytes", run.rx_bytes},
+                  {"dropped", {{"wire_queue_full", run.dropped_wire_full}, {"rx_buffer_too_small", run.dropped_too_big}}},
+                  // P15: TX buffers a queue reset took back, and of their frames those that never arrived.
+                  {"tx_taken_back_at_reset", t.taken_back},
+                  {"lost_at_reset", t.lost_at_reset}};
+  j["rates"] = {{"tx_mpps", figure(per(pkts * 1e3, sim_ns))},
+                {"rx_mpps", figure(per(double(t.received) * 1e3, sim_ns))},
+                {"tx_gbps", figure(per(double(run.tx_bytes) * 8, sim_ns))},
+                {"rx_gbps", figure(per(double(run.rx_bytes) * 8, sim_ns))}};
+  j["kicks"] = {{"issued", run.doorbells},
+                {"suppressed", run.kicks_suppressed},
+                {"per_packet", figure(per(double(run.doorbells), pkts))}};
+  j["interrupts"] = {{"issued", run.interrupts},
+                     {"suppressed", run.signals_suppressed},
+                     {"handled", run.interrupts_handled},
+                     {"per_packet", figure(per(double(run.interrupts), pkts))}};
+  // Busy time of the driver vCPUs and vhost workers.
+  j["cpu_ns_per_packet"] = {{"driver", figure(per(double(run.driver_busy_ps) / 1000, pkts))},
+                            {"device", figure(per(double(run.device_busy_ps) / 1000, pkts))}};
+  j["memory"] = {{"ordering", memory::name(cfg.ordering)},
+                 {"reads", run.reads},
+                 {"writes", run.writes},
+                 {"accesses_per_packet", figure(per(double(run.reads + run.writes), pkts))},
+                 {"cache_line_transfers_per_packet", figure(per(double(run.cache_line_transfers), pkts))},
+                 {"barriers_per_packet",
+                  {{"write", figure(per(double(run.barriers[0]), pkts))},
+                   {"read", figure(per(double(run.barriers[1]), pkts))},
+                   {"full", figure(per(double(run.barriers[2]), pkts))}}},
+                 {"stall_ns", figure(run.stall_ns)},
+                 {"stores_reordered", run.stores_reordered}};
+  j["latency_ns"] = {{"mean", figure(mean(lat))},
+                     {"p50", figure(percentile(lat, 0.5))},
+                     {"p99", figure(percentile(lat, 0.99))},
+                     {"max", figure(lat.empty() ? 0.0 : lat.back())},
+                     {"samples", uint64_t{lat.size()}}};
+  j["monitor"] = monitor_json(run);
+  const RunFigures::Faults& f = run.faults;
+  j["faults"] = {{"barriers_dropped", f.barriers_dropped},     {"loads_hoisted", f.loads_hoisted},
+                 {"doorbells_corrupted", f.doorbells_corrupted}, {"doorbells_lost", f.doorbells_lost},
+                 {"interrupts_lost", f.interrupts_lost},       {"doorbells_delayed", f.doorbells_delayed},
+                 {"interrupts_delayed", f.interrupts_delayed}, {"stores_corrupted", f.stores_corrupted},
+                 {"device_restarts", f.device_restarts},       {"queue_resets", f.queue_resets}};
+  j["queues"] = Json::array();
+  for (const QueueFigures& q : run.queues) j["queues"].push_back(queue_json(q));
+  j["wall"] = {{"seconds", figure(run.wall_seconds)},
+               {"simulated_packets_per_second", figure(per(pkts, run.wall_seconds))}};
+  return json::dump(j) + "\n";
+}
+
+std::string render_summary(const RunFigures& run, const Verdict& verdict) {
+  const Config& cfg = run.cfg;
+  const Accounting& t = run.traffic;
+  const double pkts = double(t.sent), sim_ns = run.sim_ns;
+  const std::vector<double>& lat = run.latencies_ns;
+  char buf[1024];
+  std::snprintf(buf, sizeof buf,
+                "virtiosim: %s ring, %u entries, %s/%s, %s ordering, %s timing, %u queue pair(s)\n"
+                "  %llu sent, %llu received, %llu dropped in %.1f us simulated: %.3f Mpps, %.2f Gb/s\n"
+                "  per packet: %.3f kicks, %.3f interrupts, %.1f memory accesses, %.2f cache-line transfers\n"
+                "  latency ns: mean %.0f, p50 %.0f, p99 %.0f\n"
+                "  wall %.2f s: %.0f simulated packets per second\n",
+                ring::name(cfg.ring), cfg.queue_size, pci::name(cfg.path), device::name(cfg.metadata),
+                memory::name(cfg.ordering), memory::name(cfg.timing), cfg.queue_pairs,
+                static_cast<unsigned long long>(t.sent), static_cast<unsigned long long>(t.received),
+                static_cast<unsigned long long>(t.dropped), sim_ns / 1000, per(pkts * 1e3, sim_ns),
+                per(double(run.tx_bytes) * 8, sim_ns), per(double(run.doorbells), pkts),
+                per(double(run.interrupts), pkts), per(double(run.reads + run.writes), pkts),
+                per(double(run.cache_line_transfers), pkts), mean(lat), percentile(lat, 0.5), percentile(lat, 0.99),
+                run.wall_seconds, per(pkts, run.wall_seconds));
+  std::string out = buf;
+  if (run.monitor.violations && !run.monitor.first.empty()) {
+    const Violation& v = run.monitor.first.front();
+    out += "  monitor: " + std::to_string(run.monitor.violations) + " violations; first " + v.rule + " at " +
+           std::to_string(v.time_ps / 1000) + " ns on " + v.queue + ": " + v.what + "\n";
+  }
+  for (const std::string& e : verdict.errors) out += "  error: " + e + "\n";
+  return out;
+}
+
+RunOutcome report(const RunFigures& run) {
+  const Verdict v = judge(run);
+  RunOutcome out;
+  out.ok = v.ok;
+  out.errors = v.errors;
+  out.report_json = render_json(run, v);
+  out.summary = render_summary(run, v);
+  return out;
+}
+
+}  // namespace virtiosim::sim
