@@ -264,8 +264,7 @@ void Config::load_json_file(const std::string& file) {
         walk(v, key + ".");
         continue;
       }
-      const auto p = std::find_if(all.begin(), all.end(), [&](const Param& q) { return q.key == key; });
-      if (p == all.end()) throw ConfigError(key, "unknown parameter (see `virtiosim params`)");
+      Param* const p = &find(all, key);  // throws ConfigError for an unknown key
       const bool is_flag = p->unit == "bool";
       if (v.is_boolean() && is_flag) p->set(v.get<bool>() ? "1" : "0");
       else if (v.is_number() && p->is_number) p->set(v.is_number_float() ? json::dump(v) : v.dump());

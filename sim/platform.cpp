@@ -31,7 +31,7 @@ namespace {
 constexpr uint64_t kRamBase = 0x40000000;  // 1 GiB: guest RAM starts above the low MMIO hole
 constexpr double kCheckUs = 5.0;           // controller period: completion and stall checks
 
-using TransportEvent = pci::VirtioPciFunction::Event;
+using pci::TransportEvent;
 
 // The device's end of the transport, for observers: a notification as the
 // device receives it (after any fault acted on it), a queue interrupt as

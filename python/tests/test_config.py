@@ -42,6 +42,14 @@ def test_set_values_and_arguments(tmp_path):
     assert (tmp_path / "c.json").read_text().startswith("{")
 
 
+def test_renamed_keys_still_work_and_land_on_the_new_key():
+    c = Config(fault__lose_irq_every=3, **{"pci.vhost_doorbell_ns": 2600})
+    assert c["fault.lose_interrupt_every"] == 3 and c["fault.lose_irq_every"] == 3
+    assert c["pci.vhost_kick_ns"] == 2600
+    assert c.changed() == {"fault.lose_interrupt_every": 3, "pci.vhost_kick_ns": 2600}
+    assert "fault.lose_irq_every" in c and "fault.lose_irq_every" not in c.keys()
+
+
 def test_unknown_key_names_it_and_suggests():
     with pytest.raises(ConfigError) as e:
         Config(queue_sise=8)

@@ -24,6 +24,13 @@ def _table(binary):
     return tuple(json.loads(out))
 
 
+@lru_cache(maxsize=None)
+def _renamed(binary):
+    """Old key -> new key for the keys renamed and still accepted (virtiosim params --renamed)."""
+    out = subprocess.run([binary, "params", "--renamed", "--json"], check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out))
+
+
 def params():
     """Every parameter as a dict: key, unit, default, accepted, why (listing order)."""
     return [dict(p) for p in _table(simulator())]
@@ -70,6 +77,7 @@ class Config:
 
     def __init__(self, values=None, **kwargs):
         self._params = {p["key"]: p for p in _table(simulator())}
+        self._renamed = _renamed(simulator())
         self._values = {}
         for k, v in dict(values or {}).items():
             self[k] = v
@@ -89,7 +97,7 @@ class Config:
         return {k: _typed(p, p["default"]) for k, p in self._params.items()}
 
     def _param(self, key):
-        p = self._params.get(key)
+        p = self._params.get(self._renamed.get(key, key))
         if p is None:
             near = difflib.get_close_matches(key, self._params, n=3)
             hint = f"; did you mean {', '.join(near)}?" if near else ""
@@ -99,17 +107,17 @@ class Config:
     # -- values ------------------------------------------------------------
     def __setitem__(self, key, value):
         p = self._param(key)
-        self._values[key] = self._check(p, value)
+        self._values[p["key"]] = self._check(p, value)
 
     def __getitem__(self, key):
         p = self._param(key)
-        return self._values.get(key, _typed(p, p["default"]))
+        return self._values.get(p["key"], _typed(p, p["default"]))
 
     def __contains__(self, key):
-        return key in self._params
+        return self._renamed.get(key, key) in self._params
 
     def get(self, key, default=None):
-        return self[key] if key in self._params else default
+        return self[key] if key in self else default
 
     def set(self, key, value):
         self[key] = value

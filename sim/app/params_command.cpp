@@ -14,9 +14,19 @@ class ParamsCommand : public Command {
  public:
   using Command::Command;
   bool as_json = false;
+  bool renamed = false;
 
   int run() override {
     sim::Config cfg;
+    if (renamed) {
+      json::Json old_to_new = json::Json::object();
+      for (const auto& [old_key, new_key] : sim::Config::renamed_keys()) {
+        if (as_json) old_to_new[old_key] = new_key;
+        else std::printf("%-34s %s\n", old_key.c_str(), new_key.c_str());
+      }
+      if (as_json) std::puts(json::dump(old_to_new, 1).c_str());
+      return kOk;
+    }
     if (as_json) {
       json::Json list = json::Json::array();
       for (sim::Config::Param& p : cfg.params())
@@ -35,6 +45,8 @@ class ParamsCommand : public Command {
 std::unique_ptr<Command> add_params_command(CLI::App& parent) {
   auto params = std::make_unique<ParamsCommand>(parent, "params", "every parameter: key, unit, default, why");
   params->app->add_flag("--json", params->as_json, "a JSON array of {key, unit, default, accepted, why}");
+  params->app->add_flag("--renamed", params->renamed,
+                        "the renamed keys still accepted, old then new (with --json: an object old: new)");
   params->app->footer(std::string("Every parameter of `virtiosim run`: key, unit, default and why; --json for "
                                   "machines.\n") +
                       kExitCodes);

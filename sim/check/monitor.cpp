@@ -84,8 +84,8 @@ void Monitor::on_load(unsigned agent, uint64_t time_ps, uint64_t gpa, const void
   }
 }
 
-void Monitor::on_event(pci::VirtioPciFunction::Event e, uint16_t queue, uint64_t time_ps, uint64_t driver_seq) {
-  using N = pci::VirtioPciFunction::Event;
+void Monitor::on_event(pci::TransportEvent e, uint16_t queue, uint64_t time_ps, uint64_t driver_seq) {
+  using N = pci::TransportEvent;
   if (queue >= queues_.size()) return;
   Queue& q = queues_[queue];
   RingWatch& w = q.watch;

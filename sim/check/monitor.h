@@ -12,7 +12,7 @@
 #include "models/memory/memory_model.h"
 #include "models/ring/virtqueue.h"
 #include "sim/check/ring_watch.h"
-#include "transport/pci/virtio_pci.h"
+#include "transport/pci/transport_event.h"
 
 namespace virtiosim::sim {
 
@@ -55,7 +55,7 @@ class Monitor {
   // side's event suppression did not ask for it is counted as spurious
   // (P10), not reported. A queue reset or re-enabled (P15); `driver_seq`:
   // the driver's next store (the ring re-zeroing is older).
-  void on_event(pci::VirtioPciFunction::Event e, uint16_t queue, uint64_t time_ps, uint64_t driver_seq);
+  void on_event(pci::TransportEvent e, uint16_t queue, uint64_t time_ps, uint64_t driver_seq);
   // Called periodically: a notification owed (the other side asked for it
   // and has not seen the buffers) for `grace_ps` without one arriving is a
   // lost wake-up (P10.lost_kick, P10.lost_interrupt), reported once.

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "transport/pci/transport_event.h"
+
 namespace virtiosim::pci {
 
 // How a driver recognises a modern virtio PCI function (virtio 1.2 4.1.2).

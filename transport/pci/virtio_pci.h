@@ -96,12 +96,12 @@ class VirtioPciFunction : public sc_core::sc_module, public VirtioTransportIf {
   void set_needs_reset() override;
 
   // Transport events per queue, for observers. The function itself reports
-  // a doorbell as the driver writes it (kick_sent), an MSI-X message as it
-  // is sent (interrupt_delivered), a queue reset complete and the queue
-  // enabled again (P15). The device-side ends, a notification delivered to
-  // the device (kick_delivered) and a queue interrupt as the device raises
-  // it (interrupt_sent), are seen where the device is bound (sim/).
-  enum class Event : uint8_t { kick_sent, kick_delivered, interrupt_sent, interrupt_delivered, queue_reset, queue_enabled };
+  // a kick as the driver writes it (kick_sent), an MSI-X message as it is
+  // sent (interrupt_delivered), a queue reset complete and the queue
+  // enabled again (P15). The device-side ends, a kick delivered to the
+  // device (kick_delivered) and a queue interrupt as the device raises it
+  // (interrupt_sent), are seen where the device is bound (sim/).
+  using Event = TransportEvent;
   using EventSink = std::function<void(Event e, uint16_t queue)>;
   void on_event(EventSink sink) { event_ = std::move(sink); }
   // MSI-X table entries: one per queue and one for configuration changes (last).

@@ -27,7 +27,7 @@
 
 namespace virtiosim::sim::testing {
 
-using Event = pci::VirtioPciFunction::Event;
+using Event = pci::TransportEvent;
 
 inline constexpr unsigned kDriver = 0, kDevice = 1;
 inline constexpr uint64_t kBase = 0x10000;
