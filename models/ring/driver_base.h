@@ -47,6 +47,8 @@ class DriverBase : public RingSide<Layout, Mem, DriverOptions, DriverStats> {
   }
 
   uint32_t num_free() const { return num_free_; }
+  // The id (packed) / head (split) the next buffer gets.
+  uint16_t free_head() const { return free_head_; }
 
  protected:
   DriverBase(Mem mem, Layout layout, Features features, DriverOptions opts)

@@ -204,7 +204,6 @@ class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescSt
 
   uint16_t avail_idx_shadow() const { return avail_idx_shadow_; }
   uint16_t last_used_idx() const { return last_used_idx_; }
-  uint16_t free_head() const { return free_head_; }
 
  private:
   void reinit() {
