@@ -69,9 +69,34 @@ void expect_chain_matches(const Chain& chain, const Sent& s) {
     EXPECT_EQ(chain.writable[i].addr, s.in[i].addr);
     EXPECT_EQ(chain.writable[i].len, s.in[i].len);
   }
-  if constexpr (kPacked<Ring>) EXPECT_EQ(chain.count, chain.indirect ? 1u : s.out.size() + s.in.size());
-  else EXPECT_EQ(chain.count, 1u);
+  if constexpr (kPacked<Ring>) {
+    EXPECT_EQ(chain.count, chain.indirect ? 1u : s.out.size() + s.in.size());
+  } else {
+    EXPECT_EQ(chain.count, 1u);
+  }
 }
+
+// One ring of Ring::kNum entries at the start of guest memory, `spare`
+// bytes more for buffers, and `tables` indirect tables of 8 entries for the
+// driver (none: indirect off on the driver side).
+template <class Ring>
+struct Rig {
+  using Layout = typename Ring::Layout;
+  static constexpr uint32_t num = Ring::kNum;
+
+  Rig(uint64_t spare, Features f = {}, uint32_t tables = 0, DeviceOptions dev_opts = {})
+      : gm(Layout::contiguous_bytes(num) + spare + IndirectPool::bytes(std::max(tables, 1u), 8)),
+        layout(Layout::place(gm.alloc(Layout::contiguous_bytes(num)), num)),
+        pool(gm.alloc(IndirectPool::bytes(std::max(tables, 1u), 8)), std::max(tables, 1u), 8),
+        drv(gm.native(), layout, f, DriverOptions{.indirect_pool = tables ? &pool : nullptr}),
+        dev(gm.native(), layout, f, dev_opts) {}
+
+  GuestMemory gm;
+  const Layout layout;
+  IndirectPool pool;
+  typename Ring::Driver drv;
+  typename Ring::Device dev;
+};
 
 template <class Ring>
 class RoundTrip : public ::testing::Test {};
@@ -85,12 +110,10 @@ TYPED_TEST_SUITE(RoundTrip, testing::RingSizes, testing::RingSizeName);
 // in the order the device completed it.
 TYPED_TEST(RoundTrip, RandomChainsOutOfOrderOverManyLaps) {
   using Ring = TypeParam;
-  using Layout = typename Ring::Layout;
   constexpr uint32_t num = Ring::kNum;
-  GuestMemory gm(Layout::contiguous_bytes(num) + (1u << 20));
-  const Layout layout = Layout::place(gm.alloc(Layout::contiguous_bytes(num)), num);
-  typename Ring::Driver drv(gm.native(), layout, {});
-  typename Ring::Device dev(gm.native(), layout, {});
+  Rig<Ring> rig(1u << 20);
+  auto& drv = rig.drv;
+  auto& dev = rig.dev;
 
   std::mt19937 rng(num);
   std::map<uint64_t, Sent> in_ring;   // by token
@@ -169,12 +192,10 @@ TYPED_TEST(RoundTrip, RandomChainsOutOfOrderOverManyLaps) {
 // whole ring; one more is refused by the driver before anything is written.
 TYPED_TEST(RoundTrip, P6_4_ChainOfExactlyQueueSize) {
   using Ring = TypeParam;
-  using Layout = typename Ring::Layout;
   constexpr uint32_t num = Ring::kNum;
-  GuestMemory gm(Layout::contiguous_bytes(num) + 4096);
-  const Layout layout = Layout::place(gm.alloc(Layout::contiguous_bytes(num)), num);
-  typename Ring::Driver drv(gm.native(), layout, {});
-  typename Ring::Device dev(gm.native(), layout, {}, DeviceOptions{.max_segments = num});
+  Rig<Ring> rig(4096, {}, 0, DeviceOptions{.max_segments = num});
+  auto& drv = rig.drv;
+  auto& dev = rig.dev;
   std::vector<Segment> segs(num + 1, Segment{GuestMemory::kBase, 64});
   Chain chain;
   UsedBuffer u;
@@ -187,7 +208,9 @@ TYPED_TEST(RoundTrip, P6_4_ChainOfExactlyQueueSize) {
     EXPECT_EQ(drv.add(std::span(segs).first(1), {}, 8), RingError::no_space);
     auto r = dev.pop(chain);
     ASSERT_TRUE(r.ok() && r.value) << name(r.error);
-    if constexpr (kPacked<Ring>) EXPECT_EQ(chain.count, num);
+    if constexpr (kPacked<Ring>) {
+      EXPECT_EQ(chain.count, num);
+    }
     EXPECT_EQ(chain.readable.size(), num);
     EXPECT_EQ(chain.readable_bytes, uint64_t{num} * 64);
     ASSERT_EQ(dev.push_used(chain.used(0)), RingError::ok);
@@ -196,8 +219,9 @@ TYPED_TEST(RoundTrip, P6_4_ChainOfExactlyQueueSize) {
     ASSERT_TRUE(g.ok() && g.value);
     EXPECT_EQ(u.token, 100u + lap);
     EXPECT_EQ(drv.num_free(), num);
-    if constexpr (kPacked<Ring>)
+    if constexpr (kPacked<Ring>) {
       EXPECT_EQ(drv.used_wrap_counter(), lap % 2 == 0 ? false : true);  // one full lap each
+    }
   }
 }
 
@@ -207,15 +231,12 @@ TYPED_TEST(RoundTrip, P6_4_ChainOfExactlyQueueSize) {
 // lengths and the device writes fewer used entries than buffers.
 TYPED_TEST(RoundTrip, P7_P8_InOrderIndirectRandom) {
   using Ring = TypeParam;
-  using Layout = typename Ring::Layout;
   constexpr uint32_t num = Ring::kNum;
-  GuestMemory gm(Layout::contiguous_bytes(num) + (1u << 20) + IndirectPool::bytes(16, 8));
-  const Layout layout = Layout::place(gm.alloc(Layout::contiguous_bytes(num)), num);
-  IndirectPool pool(gm.alloc(IndirectPool::bytes(16, 8)), 16, 8);
   const Features f{feature_bit(VIRTIO_F_IN_ORDER) | feature_bit(VIRTIO_RING_F_INDIRECT_DESC) |
                    feature_bit(VIRTIO_RING_F_EVENT_IDX)};
-  typename Ring::Driver drv(gm.native(), layout, f, DriverOptions{.indirect_pool = &pool});
-  typename Ring::Device dev(gm.native(), layout, f);
+  Rig<Ring> rig(1u << 20, f, 16);
+  auto& drv = rig.drv;
+  auto& dev = rig.dev;
 
   std::mt19937 rng(num * 7 + 1);
   std::vector<Sent> in_ring;
@@ -231,9 +252,10 @@ TYPED_TEST(RoundTrip, P7_P8_InOrderIndirectRandom) {
       RingError e = drv.add(s.out, s.in, s.token);
       if (e == RingError::no_space) break;
       ASSERT_EQ(e, RingError::ok);
-      if constexpr (!kPacked<Ring>)
-        ASSERT_EQ(gm.native().read16(layout.avail_ring_addr((drv.avail_idx_shadow() - 1) & (num - 1))),
+      if constexpr (!kPacked<Ring>) {
+        ASSERT_EQ(rig.gm.native().read16(rig.layout.avail_ring_addr((drv.avail_idx_shadow() - 1) & (num - 1))),
                   expect_head);
+      }
       in_ring.push_back(std::move(s));
       ++next_token;
     }
@@ -268,7 +290,7 @@ TYPED_TEST(RoundTrip, P7_P8_InOrderIndirectRandom) {
   if (num > 1) EXPECT_LT(dev.stats().used_descs_written, dev.stats().used);
   else EXPECT_EQ(dev.stats().used_descs_written, dev.stats().used);
   EXPECT_EQ(drv.num_free(), num);
-  EXPECT_EQ(pool.free_slots(), 16u);
+  EXPECT_EQ(rig.pool.free_slots(), 16u);
   EXPECT_FALSE(drv.broken());
   EXPECT_FALSE(dev.broken());
 }

@@ -516,18 +516,34 @@ TEST_F(SplitOrdering, P13_UsedIdxAfterUsedElemsWithPublishBarrier) {
   EXPECT_LT(rb, re);
 }
 
+// A split ring of `num` entries with VIRTIO_F_INDIRECT_DESC and a pool of
+// `tables` indirect tables of 4 entries for the driver.
+struct IndirectRig {
+  IndirectRig(uint32_t num, uint32_t tables)
+      : gm(SplitLayout::contiguous_bytes(num) + IndirectPool::bytes(tables, 4) + 4096),
+        layout(SplitLayout::place(gm.alloc(SplitLayout::contiguous_bytes(num)), num)),
+        pool(gm.alloc(IndirectPool::bytes(tables, 4)), tables, 4),
+        drv(gm.native(), layout, kIndirect, DriverOptions{.indirect_pool = &pool}),
+        dev(gm.native(), layout, kIndirect) {}
+
+  static constexpr Features kIndirect{feature_bit(VIRTIO_RING_F_INDIRECT_DESC)};
+  GuestMemory gm;
+  const SplitLayout layout;
+  IndirectPool pool;
+  SplitDriver<> drv;
+  SplitDevice<> dev;
+};
+
 // Indirect tables from a two-slot pool: the first two multi-segment buffers
 // take one descriptor each through a table, the third falls back to direct
 // descriptors when the pool is empty, and a slot freed by a completion is
 // used again. The device sees the same segments either way.
 TEST(SplitIndirect, P7_PoolExhaustionFallsBackToDirect) {
   const uint32_t num = 8;
-  GuestMemory gm(SplitLayout::contiguous_bytes(num) + IndirectPool::bytes(2, 4) + 4096);
-  const SplitLayout layout = SplitLayout::place(gm.alloc(SplitLayout::contiguous_bytes(num)), num);
-  IndirectPool pool(gm.alloc(IndirectPool::bytes(2, 4)), 2, 4);
-  const Features f{feature_bit(VIRTIO_RING_F_INDIRECT_DESC)};
-  SplitDriver<> drv(gm.native(), layout, f, DriverOptions{.indirect_pool = &pool});
-  SplitDevice<> dev(gm.native(), layout, f);
+  IndirectRig rig(num, 2);
+  auto& pool = rig.pool;
+  auto& drv = rig.drv;
+  auto& dev = rig.dev;
 
   const Segment out[] = {{GuestMemory::kBase + 0x10, 12}, {GuestMemory::kBase + 0x40, 100}};
   const Segment in[] = {{GuestMemory::kBase + 0x200, 1500}};
@@ -579,13 +595,10 @@ TEST(SplitIndirect, P7_PoolExhaustionFallsBackToDirect) {
 // A table may hold up to queue-size descriptors; a buffer with more
 // segments than the queue never fits, with or without a table.
 TEST(SplitIndirect, P6_4_P7_TableUpToQueueSize) {
-  const uint32_t num = 2;
-  GuestMemory gm(SplitLayout::contiguous_bytes(num) + IndirectPool::bytes(4, 4) + 4096);
-  const SplitLayout layout = SplitLayout::place(gm.alloc(SplitLayout::contiguous_bytes(num)), num);
-  IndirectPool pool(gm.alloc(IndirectPool::bytes(4, 4)), 4, 4);
-  const Features f{feature_bit(VIRTIO_RING_F_INDIRECT_DESC)};
-  SplitDriver<> drv(gm.native(), layout, f, DriverOptions{.indirect_pool = &pool});
-  SplitDevice<> dev(gm.native(), layout, f);
+  IndirectRig rig(2, 4);
+  auto& pool = rig.pool;
+  auto& drv = rig.drv;
+  auto& dev = rig.dev;
   const Segment two[] = {{GuestMemory::kBase, 8}, {GuestMemory::kBase + 8, 8}};
   const Segment three[] = {{GuestMemory::kBase, 8}, {GuestMemory::kBase + 8, 8}, {GuestMemory::kBase + 16, 8}};
   EXPECT_EQ(drv.add(three, {}, 1), RingError::no_space);
