@@ -4,6 +4,7 @@
 // DeviceBase and DriverBase; nothing here is virtual.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "models/ring/errors.h"
@@ -13,8 +14,14 @@
 
 namespace virtiosim::ring {
 
+// A side starts on a cache line of its own and fills its last one: a
+// driver and a device placed side by side (one struct, one thread each)
+// never share a line, so the indices one thread writes on every buffer do
+// not bounce the other's.
+inline constexpr size_t kRingSideAlign = 64;
+
 template <class Layout, MemoryPolicy Mem, class Options, class Stats>
-class RingSide {
+class alignas(kRingSideAlign) RingSide {
  public:
   bool broken() const { return broken_; }
   RingError last_error() const { return failure_.error; }
