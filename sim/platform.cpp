@@ -166,11 +166,11 @@ class Platform : public sc_core::sc_module {
         const uint16_t slot = static_cast<uint16_t>(q->indices().avail_idx % a.num);
         const uint64_t addr = cfg_.ring == ring::RingLayout::packed ? a.packed().desc_addr(slot)
                                                                     : a.split().avail_ring_addr(slot);
-        monitor_.report(ring::rule(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(),
+        monitor_.report(dev_.ring_failure().rule, dev_.failure(), dev_.failure_time_ps(),
                         device::VhostNet::agent_of(qp), addr, (t ? "tx" : "rx") + std::to_string(qp));
         return;
       }
-    monitor_.report(ring::rule(dev_.failure_error()), dev_.failure(), dev_.failure_time_ps(), 1);
+    monitor_.report(dev_.ring_failure().rule, dev_.failure(), dev_.failure_time_ps(), 1);
   }
 
   static uint64_t ram_bytes(const Config& cfg) {
@@ -239,7 +239,7 @@ class Platform : public sc_core::sc_module {
       if (drv_.failed()) errors_.push_back("driver: " + drv_.failure());
       if (dev_.failed()) {
         errors_.push_back("device: " + dev_.failure());
-        if (dev_.failure_error() != ring::RingError::ok) report_ring_error();
+        if (dev_.ring_failure().error != ring::RingError::ok) report_ring_error();
       }
       if (!errors_.empty() || done()) break;
       if (watching_) monitor_.check_wakeups(sc_core::sc_time_stamp().value(), static_cast<uint64_t>(cfg_.monitor.wakeup_grace_us * 1e6));

@@ -173,7 +173,7 @@ bool VhostNet::check(Worker& w, RingError e, const char* what) {
   // A fatal ring error: the queue is broken; tell the driver (NEEDS_RESET).
   if (!failed_) {
     failed_ = true;
-    failure_error_ = e;
+    ring_failure_ = ring::RingFailure::of(e);
     failure_time_ps_ = w.clock.now_ps();
     failure_ = std::string("queue pair ") + std::to_string(w.qp) + " " + what + ": " + ring::name(e) +
                " (" + ring::describe(e) + ")";

@@ -138,8 +138,9 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   uint64_t busy_ps(uint16_t qp) const;
   bool failed() const { return failed_; }
   std::string failure() const { return failure_; }
-  // The ring error that broke a queue (ok if the failure was not a ring error).
-  ring::RingError failure_error() const { return failure_error_; }
+  // The ring error that broke a queue and the rule it enforces ({ok, ""}
+  // if the failure was not a ring error).
+  const ring::RingFailure& ring_failure() const { return ring_failure_; }
   uint64_t failure_time_ps() const { return failure_time_ps_; }
   uint64_t negotiated_features() const { return features_; }
 
@@ -171,7 +172,7 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   uint64_t features_ = 0;
   bool failed_ = false;
   std::string failure_;
-  ring::RingError failure_error_ = ring::RingError::ok;
+  ring::RingFailure ring_failure_;
   uint64_t failure_time_ps_ = 0;
 };
 

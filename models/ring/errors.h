@@ -48,7 +48,18 @@ const char* name(RingError e);
 const char* describe(RingError e);
 // The rule an error enforces, as reports cite it: the SPEC_NOTES id its
 // description starts with ("P6.4"), else "ring.<name>" ("ring.address_unmapped").
-std::string rule(RingError e);
+// The one table of rule ids; RingFailure carries the answer.
+const char* rule(RingError e);
+
+// What broke a queue: the error and the rule it enforces, so a report, a
+// log line or a test reads the rule id from the failure instead of mapping
+// the kind again. {ok, ""} while the queue is healthy.
+struct RingFailure {
+  RingError error = RingError::ok;
+  const char* rule = "";
+
+  static RingFailure of(RingError e) { return {e, ring::rule(e)}; }
+};
 
 // Errors after which a device side refuses all further work.
 constexpr bool is_fatal(RingError e) {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "models/ring/chain.h"
-#include "models/ring/chain_checks.h"
+#include "models/ring/device_base.h"
 #include "models/ring/errors.h"
 #include "models/ring/event_idx.h"
 #include "models/ring/features.h"
@@ -25,15 +25,16 @@
 namespace virtiosim::ring {
 
 template <MemoryPolicy Mem = NativeMemory>
-class PackedDevice {
+class PackedDevice : public DeviceBase<PackedDevice<Mem>, PackedLayout, Mem> {
+  using Base = DeviceBase<PackedDevice<Mem>, PackedLayout, Mem>;
+  friend Base;
+  using Base::mem_, Base::layout_, Base::features_, Base::shadow_, Base::used_since_signal_,
+      Base::broken_, Base::stats_;
+  using Base::add_segment, Base::fail;
+
  public:
-  // The device does not touch memory until asked: the driver owns the
-  // ring's initial contents.
   PackedDevice(Mem mem, PackedLayout layout, Features features, DeviceOptions opts = {})
-      : mem_(mem), layout_(layout), features_(features), opts_(opts) {
-    validate(layout_, mem_);
-    shadow_.reserve(layout_.num);
-  }
+      : Base(mem, layout, features, opts) {}
 
   // Is a buffer available at last_avail_idx? (busy-poll peek)
   bool has_available() {
@@ -77,42 +78,87 @@ class PackedDevice {
     return {RingError::ok, true};
   }
 
-  // Put back the most recent pop, as Linux vhost_discard_vq_desc does: the
-  // buffer's slots become the next ones pop() takes, so `c` is taken again,
-  // unchanged, by a later pop. Several chains go back in the reverse order
-  // of their pops. Nothing else moves: completions already recorded stay in
-  // the shadow used ring and the used-buffer signal window keeps counting,
-  // so the next flush() + should_signal() still notifies for them.
-  void discard(const Chain& c) {
-    if (broken_ || c.count == 0 || c.count > layout_.num) return;
+  // After flush(): does the driver want a used-buffer notification? Reads
+  // the driver area after a full barrier (P10, P11).
+  bool should_signal() {
+    if (broken_) return false;
+    mem_.barrier(BarrierSite::device_signal_check);
+    const uint32_t snapshot = mem_.read32(layout_.driver_event);
+    const uint16_t off_wrap = static_cast<uint16_t>(snapshot & 0xffff);
+    const uint16_t flags = static_cast<uint16_t>((snapshot >> 16) & 0x3);
+    const uint32_t fresh = this->take_used_since_signal();
+    if (fresh == 0) return false;
+    bool needed;
+    if (flags != kEventFlagDesc) {
+      needed = flags != kEventFlagDisable;
+    } else {
+      // A window covering the whole ring contains any event offset.
+      needed = fresh >= layout_.num ||
+               packed_need_event(off_wrap, used_wrap_counter_, layout_.num, last_used_idx_,
+                                 static_cast<uint16_t>(last_used_idx_ - fresh));
+    }
+    return this->count_signal(needed);
+  }
+
+  // Ask the driver not to notify available buffers (P10).
+  void disable_notifications() { write_event_flags(kEventFlagDisable); }
+
+  // Ask for a notification on the next available buffer; returns true if one
+  // is already available, which the caller must process: it may have been
+  // published before the driver could see the enable.
+  [[nodiscard]] bool enable_notifications() {
+    if (broken_) return false;
+    if (features_.event_idx()) {
+      mem_.write16(layout_.device_event_off_wrap_addr(), packed_off_wrap(last_avail_idx_, avail_wrap_counter_));
+      mem_.barrier(BarrierSite::device_event_write);  // P11: off_wrap before flags
+    }
+    write_event_flags(features_.event_idx() ? kEventFlagDesc : kEventFlagEnable);
+    mem_.barrier(BarrierSite::device_enable_recheck);
+    return packed_desc_is_avail(read_flags(last_avail_idx_), avail_wrap_counter_);
+  }
+
+  // GET_VRING_BASE: where the device stands. Flush first: shadow entries
+  // are not part of the state.
+  RingState state() const {
+    return {last_avail_idx_, avail_wrap_counter_, last_used_idx_, used_wrap_counter_};
+  }
+
+  // SET_VRING_BASE: continue from a saved state.
+  [[nodiscard]] RingError set_state(const RingState& s) {
+    if (s.last_avail_idx >= layout_.num || s.last_used_idx >= layout_.num)
+      return RingError::bad_ring_state;
+    this->reset();
+    last_avail_idx_ = s.last_avail_idx;
+    avail_wrap_counter_ = s.avail_wrap_counter;
+    last_used_idx_ = s.last_used_idx;
+    used_wrap_counter_ = s.used_wrap_counter;
+    return RingError::ok;
+  }
+
+  uint16_t last_avail_idx() const { return last_avail_idx_; }
+  bool avail_wrap_counter() const { return avail_wrap_counter_; }
+  uint16_t last_used_idx() const { return last_used_idx_; }
+  bool used_wrap_counter() const { return used_wrap_counter_; }
+
+ private:
+  // discard(): the chain's slots become the next ones pop() takes.
+  bool rewind_avail(const Chain& c) {
+    if (c.count > layout_.num) return false;
     if (last_avail_idx_ < c.count) {  // the chain wrapped the ring (P2)
       last_avail_idx_ = static_cast<uint16_t>(last_avail_idx_ + layout_.num - c.count);
       avail_wrap_counter_ = !avail_wrap_counter_;
     } else {
       last_avail_idx_ = static_cast<uint16_t>(last_avail_idx_ - c.count);
     }
-    --stats_.popped;
-    ++stats_.discarded;
+    return true;
   }
 
-  // Record a completion in the shadow used ring; flush() publishes it.
-  [[nodiscard]] RingError push_used(const UsedElem& e) {
-    if (broken_) return RingError::queue_broken;
-    if (shadow_.size() == layout_.num)
-      if (RingError err = flush(); err != RingError::ok) return err;
-    shadow_.push_back(e);
-    ++stats_.used;
-    return RingError::ok;
-  }
-
-  // Publish the shadow used ring: ids and lens of the whole batch, a write
-  // barrier, then the flags, the batch's first entry last so the driver sees
-  // the batch at once (P13, as DPDK's vhost_flush_enqueue_shadow_packed).
-  // With IN_ORDER one used descriptor, carrying the batch's last id, stands
-  // for the whole batch (P8).
-  [[nodiscard]] RingError flush() {
-    if (broken_) return RingError::queue_broken;
-    if (shadow_.empty()) return RingError::ok;
+  // flush(): ids and lens of the whole batch, a write barrier, then the
+  // flags, the batch's first entry last so the driver sees the batch at
+  // once (P13, as DPDK's vhost_flush_enqueue_shadow_packed). With IN_ORDER
+  // one used descriptor, carrying the batch's last id, stands for the whole
+  // batch (P8). Returns the used descriptors written.
+  size_t write_used_batch() {
     uint16_t idx = last_used_idx_;
     bool wrap = used_wrap_counter_;
     auto flags_of = [](const UsedElem& e, bool w) {
@@ -149,97 +195,16 @@ class PackedDevice {
     used_since_signal_ += static_cast<uint32_t>(idx - last_used_idx_ + (wrap != used_wrap_counter_ ? layout_.num : 0));
     last_used_idx_ = idx;
     used_wrap_counter_ = wrap;
-    stats_.used_descs_written += descs;
-    ++stats_.flushes;
-    shadow_.clear();
-    return RingError::ok;
+    return descs;
   }
 
-  // After flush(): does the driver want a used-buffer notification? Reads
-  // the driver area after a full barrier (P10, P11).
-  bool should_signal() {
-    if (broken_) return false;
-    mem_.barrier(BarrierSite::device_signal_check);
-    const uint32_t snapshot = mem_.read32(layout_.driver_event);
-    const uint16_t off_wrap = static_cast<uint16_t>(snapshot & 0xffff);
-    const uint16_t flags = static_cast<uint16_t>((snapshot >> 16) & 0x3);
-    const uint32_t fresh = used_since_signal_;
-    used_since_signal_ = 0;
-    if (fresh == 0) return false;
-    bool needed;
-    if (flags != kEventFlagDesc) {
-      needed = flags != kEventFlagDisable;
-    } else {
-      // A window covering the whole ring contains any event offset.
-      needed = fresh >= layout_.num ||
-               packed_need_event(off_wrap, used_wrap_counter_, layout_.num, last_used_idx_,
-                                 static_cast<uint16_t>(last_used_idx_ - fresh));
-    }
-    ++(needed ? stats_.signals : stats_.signals_suppressed);
-    return needed;
-  }
-
-  // Ask the driver not to notify available buffers (P10).
-  void disable_notifications() { write_event_flags(kEventFlagDisable); }
-
-  // Ask for a notification on the next available buffer; returns true if one
-  // is already available, which the caller must process: it may have been
-  // published before the driver could see the enable.
-  [[nodiscard]] bool enable_notifications() {
-    if (broken_) return false;
-    if (features_.event_idx()) {
-      mem_.write16(layout_.device_event_off_wrap_addr(), packed_off_wrap(last_avail_idx_, avail_wrap_counter_));
-      mem_.barrier(BarrierSite::device_event_write);  // P11: off_wrap before flags
-    }
-    write_event_flags(features_.event_idx() ? kEventFlagDesc : kEventFlagEnable);
-    mem_.barrier(BarrierSite::device_enable_recheck);
-    return packed_desc_is_avail(read_flags(last_avail_idx_), avail_wrap_counter_);
-  }
-
-  // GET_VRING_BASE: where the device stands. Flush first: shadow entries
-  // are not part of the state.
-  RingState state() const {
-    return {last_avail_idx_, avail_wrap_counter_, last_used_idx_, used_wrap_counter_};
-  }
-
-  // SET_VRING_BASE: continue from a saved state.
-  [[nodiscard]] RingError set_state(const RingState& s) {
-    if (s.last_avail_idx >= layout_.num || s.last_used_idx >= layout_.num)
-      return RingError::bad_ring_state;
-    reset();
-    last_avail_idx_ = s.last_avail_idx;
-    avail_wrap_counter_ = s.avail_wrap_counter;
-    last_used_idx_ = s.last_used_idx;
-    used_wrap_counter_ = s.used_wrap_counter;
-    return RingError::ok;
-  }
-
-  // Queue reset (P15): back to a fresh ring; unflushed completions are
-  // counted as dropped.
-  void reset() {
-    stats_.completions_dropped += shadow_.size();
-    shadow_.clear();
+  // reset(): a fresh ring's indices and wrap counters (P2).
+  void reset_ring() {
     last_avail_idx_ = last_used_idx_ = 0;
     avail_wrap_counter_ = used_wrap_counter_ = true;
-    used_since_signal_ = 0;
     event_flags_shadow_ = kEventFlagsUnknown;
-    broken_ = false;
-    last_error_ = RingError::ok;
   }
 
-  bool broken() const { return broken_; }
-  RingError last_error() const { return last_error_; }
-  size_t pending_used() const { return shadow_.size(); }
-  uint32_t num() const { return layout_.num; }
-  uint16_t last_avail_idx() const { return last_avail_idx_; }
-  bool avail_wrap_counter() const { return avail_wrap_counter_; }
-  uint16_t last_used_idx() const { return last_used_idx_; }
-  bool used_wrap_counter() const { return used_wrap_counter_; }
-  const DeviceStats& stats() const { return stats_; }
-  const PackedLayout& layout() const { return layout_; }
-  Mem& mem() { return mem_; }
-
- private:
   // The used descriptors a flush writes, each with the ring slots it
   // covers: one per buffer; with IN_ORDER one per run of buffers (P8), a run
   // ending at the shadow's last buffer or at one not used completely, since
@@ -264,16 +229,12 @@ class PackedDevice {
 
   uint16_t read_flags(uint16_t slot) { return mem_.read16(layout_.flags_addr(slot)); }
 
-  RingError add_segment(Chain& c, uint64_t addr, uint32_t len, bool writable) {
-    return ring::add_segment(mem_, opts_, c, addr, len, writable);
-  }
-
   // P7: one indirect descriptor, alone, pointing at len/16 descriptors that
   // carry nothing but WRITE.
   RingError read_indirect(uint64_t table, uint32_t len, uint16_t flags, uint32_t count, Chain& c) {
     if (!features_.indirect_desc()) return RingError::indirect_not_negotiated;
     if ((flags & kDescNext) || count > 0) return RingError::indirect_with_next;
-    if (RingError e = check_indirect_table(mem_, opts_, table, len); e != RingError::ok) return e;
+    if (RingError e = this->check_indirect_table(table, len); e != RingError::ok) return e;
     c.indirect = true;
     for (uint64_t at = table; at < table + len; at += 16) {
       vring_packed_desc d;
@@ -294,29 +255,11 @@ class PackedDevice {
     mem_.write16(layout_.device_event_flags_addr(), flags);
   }
 
-  RingError fail(RingError e) {
-    broken_ = true;
-    last_error_ = e;
-    stats_.errors.add(e);
-    stats_.completions_dropped += shadow_.size();
-    shadow_.clear();
-    return e;
-  }
-
-  Mem mem_;
-  PackedLayout layout_;
-  Features features_;
-  DeviceOptions opts_;
   uint16_t last_avail_idx_ = 0;
   bool avail_wrap_counter_ = true;  // P2
   uint16_t last_used_idx_ = 0;
   bool used_wrap_counter_ = true;
-  uint32_t used_since_signal_ = 0;  // used slots published since should_signal
   uint16_t event_flags_shadow_ = kEventFlagEnable;
-  std::vector<UsedElem> shadow_;
-  bool broken_ = false;
-  RingError last_error_ = RingError::ok;
-  DeviceStats stats_;
 };
 
 }  // namespace virtiosim::ring

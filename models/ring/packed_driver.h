@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "models/ring/chain.h"
+#include "models/ring/driver_base.h"
+#include "models/ring/driver_common.h"
 #include "models/ring/errors.h"
 #include "models/ring/event_idx.h"
 #include "models/ring/features.h"
@@ -23,34 +25,28 @@
 
 namespace virtiosim::ring {
 
-struct DriverOptions {
-  // Guest memory for indirect tables; null disables them even when
-  // VIRTIO_F_INDIRECT_DESC is negotiated.
-  IndirectPool* indirect_pool = nullptr;
-  // Use an indirect table for buffers of at least this many segments.
-  // Linux uses one for any multi-segment buffer (total_sg > 1), hence 2.
-  uint32_t indirect_threshold = 2;
-};
-
-struct DriverStats {
-  uint64_t added = 0;              // buffers made available
-  uint64_t used = 0;               // buffers returned by get_used
-  uint64_t kicks = 0;              // kick_prepare() said notify
-  uint64_t kicks_suppressed = 0;   // kick_prepare() said the device does not want one
-  uint64_t indirect = 0;           // buffers sent through an indirect table
-  uint64_t indirect_fallbacks = 0; // pool exhausted: sent as direct descriptors
-  ErrorCounters errors;
+// A buffer in flight, by buffer id (Linux vring_desc_state_packed).
+struct DescStatePacked {
+  uint64_t token = 0;
+  uint64_t indirect_table = 0;  // 0: direct descriptors
+  uint32_t writable_len = 0;    // reported for in-order buffers the device skipped
+  uint16_t count = 0;           // ring slots the buffer took (P6.6)
+  uint16_t next = 0;            // free list link
+  bool in_flight = false;
 };
 
 template <MemoryPolicy Mem = NativeMemory>
-class PackedDriver {
+class PackedDriver : public DriverBase<PackedDriver<Mem>, PackedLayout, Mem, DescStatePacked> {
+  using Base = DriverBase<PackedDriver<Mem>, PackedLayout, Mem, DescStatePacked>;
+  friend Base;
+  using Base::mem_, Base::layout_, Base::features_, Base::state_, Base::free_head_,
+      Base::num_free_, Base::batch_active_, Base::broken_, Base::stats_;
+  using Base::fail;
+
  public:
   // Zeroes the ring and both event areas: a fresh queue (P1).
   PackedDriver(Mem mem, PackedLayout layout, Features features, DriverOptions opts = {})
-      : mem_(mem), layout_(layout), features_(features), opts_(opts) {
-    validate(layout_, mem_);
-    state_.resize(layout_.num);
-    if (features_.in_order()) in_order_fifo_.resize(layout_.num);
+      : Base(mem, layout, features, opts) {
     reinit();
   }
 
@@ -58,26 +54,16 @@ class PackedDriver {
   // segments available (P6.3). `token` comes back from get_used.
   [[nodiscard]] RingError add(std::span<const Segment> out, std::span<const Segment> in,
                               uint64_t token) {
-    if (broken_) return RingError::queue_broken;
     const uint32_t total = static_cast<uint32_t>(out.size() + in.size());
-    if (total == 0) return RingError::empty_buffer;
-
-    uint64_t table = 0;
-    if (use_indirect(total)) {
-      if (auto t = opts_.indirect_pool->alloc(total)) table = *t;
-      else ++stats_.indirect_fallbacks;
-    }
-    const uint32_t need = table ? 1 : total;
-    if (need > num_free_) {
-      if (table) opts_.indirect_pool->free(table);
-      return RingError::no_space;
-    }
+    if (RingError e = this->check_add(total); e != RingError::ok) return e;
+    uint64_t table;
+    uint32_t need;
+    if (RingError e = this->reserve(total, table, need); e != RingError::ok) return e;
 
     const uint16_t id = free_head_;
     const uint16_t head = next_avail_idx_;
     uint16_t head_flags;
-    uint32_t writable_len = 0;
-    for (const Segment& s : in) writable_len += s.len;
+    const uint32_t writable_len = this->bytes_of(in);
 
     if (table) {
       write_indirect_table(table, out, in);
@@ -103,12 +89,12 @@ class PackedDriver {
       for (const Segment& s : in) put(s, kDescWrite);
     }
 
-    BufferState& st = state_[id];
+    DescStatePacked& st = state_[id];
     free_head_ = st.next;
     st = {token, table, writable_len, static_cast<uint16_t>(need), st.next, true};
     num_free_ -= need;
     num_added_ += need;
-    if (features_.in_order()) push_in_order(id);
+    if (features_.in_order()) this->push_in_order(id);
     ++stats_.added;
 
     // P13: descriptor bodies (and the other flags) before the head flags.
@@ -136,8 +122,7 @@ class PackedDriver {
                packed_need_event(off_wrap, avail_wrap_counter_, layout_.num, next_avail_idx_,
                                  static_cast<uint16_t>(next_avail_idx_ - added));
     }
-    ++(needed ? stats_.kicks : stats_.kicks_suppressed);
-    return needed;
+    return this->count_kick(needed);
   }
 
   // P12: the doorbell value with VIRTIO_F_NOTIFICATION_DATA: queue index,
@@ -150,7 +135,7 @@ class PackedDriver {
   // used yet. A used id that is not in flight breaks the queue.
   [[nodiscard]] Result<bool> get_used(UsedBuffer& out) {
     if (broken_) return {RingError::queue_broken};
-    if (batch_active_) return {RingError::ok, detach_in_order(out)};
+    if (batch_active_) return {RingError::ok, this->detach_in_order(out)};
     if (!packed_desc_is_used(mem_.read16(layout_.flags_addr(last_used_idx_)), used_wrap_counter_))
       return {RingError::ok, false};
     mem_.barrier(BarrierSite::driver_used_read);  // P13: flags before id/len
@@ -159,10 +144,7 @@ class PackedDriver {
     if (id >= layout_.num || !state_[id].in_flight) return {fail(RingError::bad_used_id)};
     if (features_.in_order()) {
       // P8: one used descriptor may stand for every buffer up to `id`.
-      batch_active_ = true;
-      batch_last_id_ = id;
-      batch_last_len_ = len;
-      return {RingError::ok, detach_in_order(out)};
+      return {RingError::ok, this->start_in_order_batch(id, len, out)};
     }
     detach(id, len, out);
     return {RingError::ok, true};
@@ -188,66 +170,27 @@ class PackedDriver {
     return enable_cb_at(static_cast<uint16_t>(idx), wrap);
   }
 
-  // Queue reset: hand back every buffer still in flight (their tokens) and
-  // re-zero the ring so the queue can start again.
-  std::vector<uint64_t> detach_unused() {
-    std::vector<uint64_t> tokens;
-    for (BufferState& st : state_) {
-      if (!st.in_flight) continue;
-      tokens.push_back(st.token);
-      if (st.indirect_table) opts_.indirect_pool->free(st.indirect_table);
-    }
-    reinit();
-    return tokens;
-  }
-
-  bool broken() const { return broken_; }
-  RingError last_error() const { return last_error_; }
-  uint32_t num_free() const { return num_free_; }
-  uint32_t num() const { return layout_.num; }
   uint16_t next_avail_idx() const { return next_avail_idx_; }
   bool avail_wrap_counter() const { return avail_wrap_counter_; }
   uint16_t last_used_idx() const { return last_used_idx_; }
   bool used_wrap_counter() const { return used_wrap_counter_; }
-  const DriverStats& stats() const { return stats_; }
-  const PackedLayout& layout() const { return layout_; }
-  Mem& mem() { return mem_; }
 
  private:
-  struct BufferState {
-    uint64_t token = 0;
-    uint64_t indirect_table = 0;  // 0: direct descriptors
-    uint32_t writable_len = 0;    // reported for in-order buffers the device skipped
-    uint16_t count = 0;           // ring slots the buffer took (P6.6)
-    uint16_t next = 0;            // free list link
-    bool in_flight = false;
-  };
-
   void reinit() {
     mem_.write_bytes(layout_.desc, zeros(PackedLayout::desc_bytes(layout_.num)).data(),
                      PackedLayout::desc_bytes(layout_.num));
     mem_.write32(layout_.driver_event, 0);
     mem_.write32(layout_.device_event, 0);
     for (uint32_t i = 0; i < layout_.num; ++i) state_[i] = {0, 0, 0, 0, static_cast<uint16_t>(i + 1), false};
-    free_head_ = 0;
-    num_free_ = layout_.num;
+    this->reset_bookkeeping();
     next_avail_idx_ = last_used_idx_ = 0;
     avail_wrap_counter_ = used_wrap_counter_ = true;  // P2
     avail_used_flags_ = packed_avail_flags(true);
     num_added_ = 0;
     event_flags_shadow_ = kEventFlagEnable;
-    in_order_head_ = in_order_count_ = 0;
-    batch_active_ = false;
-    broken_ = false;
-    last_error_ = RingError::ok;
   }
 
   static std::vector<uint8_t> zeros(uint64_t n) { return std::vector<uint8_t>(n, 0); }
-
-  bool use_indirect(uint32_t total) const {
-    return opts_.indirect_pool && features_.indirect_desc() && opts_.indirect_threshold > 0 &&
-           total >= opts_.indirect_threshold;
-  }
 
   void write_desc_body(uint16_t slot, uint64_t addr, uint32_t len, uint16_t id) {
     const uint64_t d = layout_.desc_addr(slot);
@@ -277,37 +220,17 @@ class PackedDriver {
     }
   }
 
+  // One buffer back: skip its slots (P6.6), its id back on the free list.
   void detach(uint16_t id, uint32_t len, UsedBuffer& out) {
-    BufferState& st = state_[id];
-    out = {st.token, len};
+    DescStatePacked& st = state_[id];
+    this->release(st, len, out);
     last_used_idx_ = static_cast<uint16_t>(last_used_idx_ + st.count);
     if (last_used_idx_ >= layout_.num) {
       last_used_idx_ = static_cast<uint16_t>(last_used_idx_ - layout_.num);
       used_wrap_counter_ = !used_wrap_counter_;
     }
-    if (st.indirect_table) opts_.indirect_pool->free(st.indirect_table);
-    num_free_ += st.count;
-    st.in_flight = false;
     st.next = free_head_;
     free_head_ = id;
-    ++stats_.used;
-  }
-
-  void push_in_order(uint16_t id) {
-    in_order_fifo_[(in_order_head_ + in_order_count_) % layout_.num] = id;
-    ++in_order_count_;
-  }
-
-  // Hand back the oldest buffer of the current in-order batch. Buffers the
-  // device skipped report their full writable length (as Linux does).
-  bool detach_in_order(UsedBuffer& out) {
-    const uint16_t id = in_order_fifo_[in_order_head_];
-    in_order_head_ = (in_order_head_ + 1) % layout_.num;
-    --in_order_count_;
-    const bool last = id == batch_last_id_;
-    if (last) batch_active_ = false;
-    detach(id, last ? batch_last_len_ : state_[id].writable_len, out);
-    return true;
   }
 
   bool enable_cb_at(uint16_t idx, bool wrap) {
@@ -328,20 +251,6 @@ class PackedDriver {
     mem_.write16(layout_.driver_event_flags_addr(), flags);
   }
 
-  RingError fail(RingError e) {
-    broken_ = true;
-    last_error_ = e;
-    stats_.errors.add(e);
-    return e;
-  }
-
-  Mem mem_;
-  PackedLayout layout_;
-  Features features_;
-  DriverOptions opts_;
-  std::vector<BufferState> state_;  // by buffer id
-  uint16_t free_head_ = 0;
-  uint32_t num_free_ = 0;           // free descriptors (ring slots)
   uint16_t next_avail_idx_ = 0;
   bool avail_wrap_counter_ = true;
   uint16_t avail_used_flags_ = packed_avail_flags(true);  // AVAIL/USED bits for the current lap
@@ -349,16 +258,6 @@ class PackedDriver {
   bool used_wrap_counter_ = true;
   uint16_t num_added_ = 0;          // slots made available since kick_prepare
   uint16_t event_flags_shadow_ = kEventFlagEnable;
-  // IN_ORDER: ids in the order they were made available, and the batch the
-  // device's last used descriptor closes.
-  std::vector<uint16_t> in_order_fifo_;
-  uint32_t in_order_head_ = 0, in_order_count_ = 0;
-  bool batch_active_ = false;
-  uint16_t batch_last_id_ = 0;
-  uint32_t batch_last_len_ = 0;
-  bool broken_ = false;
-  RingError last_error_ = RingError::ok;
-  DriverStats stats_;
 };
 
 }  // namespace virtiosim::ring

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "models/ring/chain.h"
-#include "models/ring/chain_checks.h"
+#include "models/ring/device_base.h"
 #include "models/ring/errors.h"
 #include "models/ring/event_idx.h"
 #include "models/ring/features.h"
@@ -26,14 +26,16 @@
 namespace virtiosim::ring {
 
 template <MemoryPolicy Mem = NativeMemory>
-class SplitDevice {
+class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
+  using Base = DeviceBase<SplitDevice<Mem>, SplitLayout, Mem>;
+  friend Base;
+  using Base::mem_, Base::layout_, Base::features_, Base::shadow_, Base::used_since_signal_,
+      Base::broken_, Base::stats_;
+  using Base::add_segment, Base::fail;
+
  public:
-  // The device does not touch memory until asked: the driver owns the
-  // ring's initial contents.
   SplitDevice(Mem mem, SplitLayout layout, Features features, DeviceOptions opts = {})
-      : mem_(mem), layout_(layout), features_(features), opts_(opts) {
-    validate(layout_, mem_);
-    shadow_.reserve(layout_.num);
+      : Base(mem, layout, features, opts) {
     visited_.assign(layout_.num, 0);
     if (features_.in_order()) writable_bytes_.assign(layout_.num, 0);
   }
@@ -87,8 +89,7 @@ class SplitDevice {
           return {fail(e)};
         break;
       }
-      if (RingError e = add_segment(mem_, opts_, out, le::to_host(d.addr), le::to_host(d.len),
-                                    flags & kDescWrite);
+      if (RingError e = add_segment(out, le::to_host(d.addr), le::to_host(d.len), flags & kDescWrite);
           e != RingError::ok)
         return {fail(e)};
       if (!(flags & kDescNext)) break;
@@ -101,77 +102,6 @@ class SplitDevice {
     return {RingError::ok, true};
   }
 
-  // Put back the most recent pop (Linux vhost_discard_vq_desc): its avail
-  // ring entry becomes the next one pop() takes, so `c` is taken again by a
-  // later pop. Several chains go back in the reverse order of their pops.
-  // Completions already recorded and the used-buffer signal window
-  // (signalled_used) are untouched.
-  void discard(const Chain& c) {
-    if (broken_ || c.count == 0) return;
-    --last_avail_idx_;  // free-running: wraps at 2^16 with avail idx
-    --stats_.popped;
-    ++stats_.discarded;
-  }
-
-  // Record a completion in the shadow used ring; flush() publishes it.
-  [[nodiscard]] RingError push_used(const UsedElem& e) {
-    if (broken_) return RingError::queue_broken;
-    if (shadow_.size() == layout_.num)
-      if (RingError err = flush(); err != RingError::ok) return err;
-    shadow_.push_back(e);
-    ++stats_.used;
-    return RingError::ok;
-  }
-
-  // Publish the shadow used ring: the used elements, a write barrier, then
-  // the used idx, once for the whole batch ("The device MUST set len prior
-  // to updating the used idx"; vhost_add_used_n).
-  //
-  // IN_ORDER (virtio 1.2 "In-order use of descriptors"): the device "writes
-  // out a single used ring entry with the id corresponding to the head entry
-  // of the descriptor chain describing the last buffer in the batch", at the
-  // offset of the batch's first buffer, and "increments the used idx by the
-  // size of the batch". Since "the skipped buffers ... are assumed to have
-  // been used ... completely", a buffer whose len is short of its writable
-  // bytes cannot be skipped: it closes a batch with an entry of its own.
-  [[nodiscard]] RingError flush() {
-    if (broken_) return RingError::queue_broken;
-    if (shadow_.empty()) return RingError::ok;
-    const uint32_t mask = layout_.num - 1;
-    uint32_t written = 0;
-    if (features_.in_order()) {
-      uint16_t batch_start = last_used_idx_;
-      for (size_t k = 0; k < shadow_.size(); ++k) {
-        const UsedElem& e = shadow_[k];
-        const bool complete = e.id < layout_.num && e.len == writable_bytes_[e.id];
-        if (k + 1 == shadow_.size() || !complete) {
-          write_used_elem(batch_start & mask, e);
-          ++written;
-          batch_start = static_cast<uint16_t>(last_used_idx_ + k + 1);
-        }
-      }
-    } else {
-      for (size_t k = 0; k < shadow_.size(); ++k)
-        write_used_elem((last_used_idx_ + k) & mask, shadow_[k]);
-      written = static_cast<uint32_t>(shadow_.size());
-    }
-    mem_.barrier(BarrierSite::device_used_publish);
-    const uint16_t old = last_used_idx_;
-    const uint16_t now = static_cast<uint16_t>(old + shadow_.size());
-    mem_.write16(layout_.used_idx_addr(), now);
-    last_used_idx_ = now;
-    // vhost_add_used_n: if the used idx ran past signalled_used (the driver
-    // went 2^16 buffers without a signal check) the window math no longer
-    // holds; the next should_signal then signals unconditionally.
-    if (static_cast<uint16_t>(now - signalled_used_) < static_cast<uint16_t>(now - old))
-      signalled_used_valid_ = false;
-    used_since_signal_ += static_cast<uint32_t>(shadow_.size());
-    stats_.used_descs_written += written;
-    ++stats_.flushes;
-    shadow_.clear();
-    return RingError::ok;
-  }
-
   // After flush(): does the driver want a used-buffer notification? A full
   // barrier between the used idx write and reading the driver's wish, then
   // used_event with EVENT_IDX (vhost_notify: window (signalled_used, used
@@ -180,9 +110,7 @@ class SplitDevice {
   bool should_signal() {
     if (broken_) return false;
     mem_.barrier(BarrierSite::device_signal_check);
-    const uint32_t fresh = used_since_signal_;
-    used_since_signal_ = 0;
-    if (fresh == 0) return false;
+    if (this->take_used_since_signal() == 0) return false;
     bool needed;
     if (features_.event_idx()) {
       const uint16_t old = signalled_used_;
@@ -194,8 +122,7 @@ class SplitDevice {
     } else {
       needed = !(mem_.read16(layout_.avail_flags_addr()) & VRING_AVAIL_F_NO_INTERRUPT);
     }
-    ++(needed ? stats_.signals : stats_.signals_suppressed);
-    return needed;
+    return this->count_signal(needed);
   }
 
   // Ask the driver not to notify available buffers. Without EVENT_IDX: the
@@ -235,39 +162,77 @@ class SplitDevice {
     const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
     if (static_cast<uint16_t>(s.last_avail_idx - used_idx) > layout_.num)
       return RingError::bad_ring_state;
-    reset();
+    this->reset();
     last_avail_idx_ = avail_idx_ = s.last_avail_idx;
     last_used_idx_ = used_idx;
     return RingError::ok;
   }
 
-  // Queue reset (P15): back to a fresh ring; unflushed completions are
-  // counted as dropped.
-  void reset() {
-    stats_.completions_dropped += shadow_.size();
-    shadow_.clear();
-    last_avail_idx_ = avail_idx_ = last_used_idx_ = 0;
-    signalled_used_ = 0;
-    signalled_used_valid_ = false;
-    used_since_signal_ = 0;
-    used_flags_shadow_ = kUsedFlagsUnknown;
-    no_notify_ = false;
-    broken_ = false;
-    last_error_ = RingError::ok;
-  }
-
-  bool broken() const { return broken_; }
-  RingError last_error() const { return last_error_; }
-  size_t pending_used() const { return shadow_.size(); }
-  uint32_t num() const { return layout_.num; }
   uint16_t last_avail_idx() const { return last_avail_idx_; }
   uint16_t last_used_idx() const { return last_used_idx_; }
   uint16_t signalled_used() const { return signalled_used_; }
-  const DeviceStats& stats() const { return stats_; }
-  const SplitLayout& layout() const { return layout_; }
-  Mem& mem() { return mem_; }
 
  private:
+  // flush(): the used elements, a write barrier, then the used idx, once
+  // for the whole batch ("The device MUST set len prior to updating the
+  // used idx"; vhost_add_used_n). Returns the used ring entries written.
+  //
+  // IN_ORDER (virtio 1.2 "In-order use of descriptors"): the device "writes
+  // out a single used ring entry with the id corresponding to the head entry
+  // of the descriptor chain describing the last buffer in the batch", at the
+  // offset of the batch's first buffer, and "increments the used idx by the
+  // size of the batch". Since "the skipped buffers ... are assumed to have
+  // been used ... completely", a buffer whose len is short of its writable
+  // bytes cannot be skipped: it closes a batch with an entry of its own.
+  size_t write_used_batch() {
+    const uint32_t mask = layout_.num - 1;
+    uint32_t written = 0;
+    if (features_.in_order()) {
+      uint16_t batch_start = last_used_idx_;
+      for (size_t k = 0; k < shadow_.size(); ++k) {
+        const UsedElem& e = shadow_[k];
+        const bool complete = e.id < layout_.num && e.len == writable_bytes_[e.id];
+        if (k + 1 == shadow_.size() || !complete) {
+          write_used_elem(batch_start & mask, e);
+          ++written;
+          batch_start = static_cast<uint16_t>(last_used_idx_ + k + 1);
+        }
+      }
+    } else {
+      for (size_t k = 0; k < shadow_.size(); ++k)
+        write_used_elem((last_used_idx_ + k) & mask, shadow_[k]);
+      written = static_cast<uint32_t>(shadow_.size());
+    }
+    mem_.barrier(BarrierSite::device_used_publish);
+    const uint16_t old = last_used_idx_;
+    const uint16_t now = static_cast<uint16_t>(old + shadow_.size());
+    mem_.write16(layout_.used_idx_addr(), now);
+    last_used_idx_ = now;
+    // vhost_add_used_n: if the used idx ran past signalled_used (the driver
+    // went 2^16 buffers without a signal check) the window math no longer
+    // holds; the next should_signal then signals unconditionally.
+    if (static_cast<uint16_t>(now - signalled_used_) < static_cast<uint16_t>(now - old))
+      signalled_used_valid_ = false;
+    used_since_signal_ += static_cast<uint32_t>(shadow_.size());
+    return written;
+  }
+
+  // discard(): the avail ring entry of the most recent pop becomes the next
+  // one pop() takes; the signal window (signalled_used) is untouched.
+  bool rewind_avail(const Chain&) {
+    --last_avail_idx_;  // free-running: wraps at 2^16 with avail idx
+    return true;
+  }
+
+  // reset(): a fresh ring's indices and notification state.
+  void reset_ring() {
+    last_avail_idx_ = avail_idx_ = last_used_idx_ = 0;
+    signalled_used_ = 0;
+    signalled_used_valid_ = false;
+    used_flags_shadow_ = kUsedFlagsUnknown;
+    no_notify_ = false;
+  }
+
   // used->flags as last written; unknown after a reset or restore, so the
   // next write is never skipped.
   static constexpr uint32_t kUsedFlagsUnknown = 0xffffffff;
@@ -289,7 +254,7 @@ class SplitDevice {
   // does: "A driver MUST NOT create a descriptor chain longer than the Queue
   // Size of the device".
   RingError read_indirect(uint64_t table, uint32_t len, Chain& c) {
-    if (RingError e = check_indirect_table(mem_, opts_, table, len); e != RingError::ok) return e;
+    if (RingError e = this->check_indirect_table(table, len); e != RingError::ok) return e;
     const uint32_t entries = len / 16;
     if (entries > layout_.num) return RingError::chain_too_long;
     c.indirect = true;
@@ -302,8 +267,7 @@ class SplitDevice {
       mem_.read_bytes(table + uint64_t{j} * 16, &d, sizeof d);
       const uint16_t f = le::to_host(d.flags);
       if (f & kDescIndirect) return RingError::indirect_nested;
-      if (RingError e = add_segment(mem_, opts_, c, le::to_host(d.addr), le::to_host(d.len),
-                                    f & kDescWrite);
+      if (RingError e = add_segment(c, le::to_host(d.addr), le::to_host(d.len), f & kDescWrite);
           e != RingError::ok)
         return e;
       if (!(f & kDescNext)) return RingError::ok;
@@ -323,34 +287,16 @@ class SplitDevice {
     mem_.write16(layout_.used_flags_addr(), flags);
   }
 
-  RingError fail(RingError e) {
-    broken_ = true;
-    last_error_ = e;
-    stats_.errors.add(e);
-    stats_.completions_dropped += shadow_.size();
-    shadow_.clear();
-    return e;
-  }
-
-  Mem mem_;
-  SplitLayout layout_;
-  Features features_;
-  DeviceOptions opts_;
   uint16_t last_avail_idx_ = 0;      // next avail ring entry to take, free-running
   uint16_t avail_idx_ = 0;           // avail idx as last read (vhost vq->avail_idx)
   uint16_t last_used_idx_ = 0;       // used idx as last written
   uint16_t signalled_used_ = 0;      // used idx at the last should_signal (vhost)
   bool signalled_used_valid_ = false;
-  uint32_t used_since_signal_ = 0;   // buffers published since should_signal
   uint32_t used_flags_shadow_ = 0;   // the driver zeroes used->flags
   bool no_notify_ = false;
-  std::vector<UsedElem> shadow_;
   std::vector<uint32_t> visited_;    // loop detection stamps, by descriptor index
   uint32_t generation_ = 0;
   std::vector<uint64_t> writable_bytes_;  // IN_ORDER: by head, to tell a complete use
-  bool broken_ = false;
-  RingError last_error_ = RingError::ok;
-  DeviceStats stats_;
 };
 
 }  // namespace virtiosim::ring

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "models/ring/chain.h"
+#include "models/ring/driver_base.h"
+#include "models/ring/driver_common.h"
 #include "models/ring/errors.h"
 #include "models/ring/event_idx.h"
 #include "models/ring/features.h"
@@ -21,23 +23,34 @@
 #include "models/ring/layout.h"
 #include "models/ring/memory_policy.h"
 #include "models/ring/native_memory.h"
-// DriverOptions and DriverStats are shared by both layouts and are defined
-// with the packed driver.
-#include "models/ring/packed_driver.h"
 
 namespace virtiosim::ring {
 
+// A buffer in flight, by head descriptor index (Linux vring_desc_state_split).
+struct DescStateSplit {
+  uint64_t token = 0;
+  uint64_t indirect_table = 0;  // 0: direct descriptors
+  uint32_t writable_len = 0;    // reported for in-order buffers the device skipped
+  uint16_t avail_idx = 0;       // avail idx the buffer was exposed at (in-order batch math)
+  uint16_t count = 0;           // descriptors the buffer took
+  uint16_t last = 0;            // its last descriptor, to splice the chain back
+  bool in_flight = false;
+};
+
 template <MemoryPolicy Mem = NativeMemory>
-class SplitDriver {
+class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescStateSplit> {
+  using Base = DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescStateSplit>;
+  friend Base;
+  using Base::mem_, Base::layout_, Base::features_, Base::state_, Base::free_head_, Base::num_free_,
+      Base::batch_active_, Base::broken_, Base::stats_;
+  using Base::fail;
+
  public:
   // Zeroes the descriptor table, the available ring and the used ring: a
   // fresh queue ("The driver MUST initialize flags in the used ring to 0").
   SplitDriver(Mem mem, SplitLayout layout, Features features, DriverOptions opts = {})
-      : mem_(mem), layout_(layout), features_(features), opts_(opts) {
-    validate(layout_, mem_);
-    state_.resize(layout_.num);
+      : Base(mem, layout, features, opts) {
     desc_next_.resize(layout_.num);
-    if (features_.in_order()) in_order_fifo_.resize(layout_.num);
     reinit();
   }
 
@@ -45,27 +58,17 @@ class SplitDriver {
   // segments available (P6.3). `token` comes back from get_used.
   [[nodiscard]] RingError add(std::span<const Segment> out, std::span<const Segment> in,
                               uint64_t token) {
-    if (broken_) return RingError::queue_broken;
     const uint32_t total = static_cast<uint32_t>(out.size() + in.size());
-    if (total == 0) return RingError::empty_buffer;
+    if (RingError e = this->check_add(total); e != RingError::ok) return e;
     // "A driver MUST NOT create a descriptor chain longer than the Queue
     // Size of the device" holds for indirect tables too (DPDK's split
     // device refuses longer tables), so such a buffer never fits.
     if (total > layout_.num) return RingError::no_space;
+    uint64_t table;
+    uint32_t need;
+    if (RingError e = this->reserve(total, table, need); e != RingError::ok) return e;
 
-    uint64_t table = 0;
-    if (use_indirect(total)) {
-      if (auto t = opts_.indirect_pool->alloc(total)) table = *t;
-      else ++stats_.indirect_fallbacks;
-    }
-    const uint32_t need = table ? 1 : total;
-    if (need > num_free_) {
-      if (table) opts_.indirect_pool->free(table);
-      return RingError::no_space;
-    }
-
-    uint32_t writable_len = 0;
-    for (const Segment& s : in) writable_len += s.len;
+    const uint32_t writable_len = this->bytes_of(in);
 
     const uint16_t head = free_head_;
     uint16_t i = head, last = head;
@@ -93,9 +96,9 @@ class SplitDriver {
     free_head_ = i;
     num_free_ -= need;
 
-    BufferState& st = state_[head];
+    DescStateSplit& st = state_[head];
     st = {token, table, writable_len, avail_idx_shadow_, static_cast<uint16_t>(need), last, true};
-    if (features_.in_order()) push_in_order(head);
+    if (features_.in_order()) this->push_in_order(head);
 
     // Ring entry, then (P13) a write barrier, then the index that exposes it.
     mem_.write16(layout_.avail_ring_addr(avail_idx_shadow_ & (layout_.num - 1)), head);
@@ -125,8 +128,7 @@ class SplitDriver {
     } else {
       needed = !(mem_.read16(layout_.used_flags_addr()) & VRING_USED_F_NO_NOTIFY);
     }
-    ++(needed ? stats_.kicks : stats_.kicks_suppressed);
-    return needed;
+    return this->count_kick(needed);
   }
 
   // The doorbell value with VIRTIO_F_NOTIFICATION_DATA. virtio 1.2 "Driver
@@ -142,7 +144,7 @@ class SplitDriver {
   // past what is in flight, breaks the queue.
   [[nodiscard]] Result<bool> get_used(UsedBuffer& out) {
     if (broken_) return {RingError::queue_broken};
-    if (batch_active_) return {RingError::ok, detach_in_order(out)};
+    if (batch_active_) return {RingError::ok, this->detach_in_order(out)};
     const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
     const uint16_t pending = static_cast<uint16_t>(used_idx - last_used_idx_);
     if (pending == 0) return {RingError::ok, false};
@@ -160,10 +162,7 @@ class SplitDriver {
       // what the used idx says is used.
       const uint16_t position = static_cast<uint16_t>(state_[id].avail_idx - last_used_idx_);
       if (position >= pending) return {fail(RingError::bad_used_id)};
-      batch_active_ = true;
-      batch_last_id_ = static_cast<uint16_t>(id);
-      batch_last_len_ = len;
-      return {RingError::ok, detach_in_order(out)};
+      return {RingError::ok, this->start_in_order_batch(static_cast<uint16_t>(id), len, out)};
     }
     detach(static_cast<uint16_t>(id), len, out);
     return {RingError::ok, true};
@@ -203,41 +202,10 @@ class SplitDriver {
     return pending_after_arm(bufs);
   }
 
-  // Queue reset: hand back every buffer still in flight (their tokens) and
-  // re-zero the rings so the queue can start again.
-  std::vector<uint64_t> detach_unused() {
-    std::vector<uint64_t> tokens;
-    for (BufferState& st : state_) {
-      if (!st.in_flight) continue;
-      tokens.push_back(st.token);
-      if (st.indirect_table) opts_.indirect_pool->free(st.indirect_table);
-    }
-    reinit();
-    return tokens;
-  }
-
-  bool broken() const { return broken_; }
-  RingError last_error() const { return last_error_; }
-  uint32_t num_free() const { return num_free_; }
-  uint32_t num() const { return layout_.num; }
   uint16_t avail_idx_shadow() const { return avail_idx_shadow_; }
   uint16_t last_used_idx() const { return last_used_idx_; }
-  uint16_t free_head() const { return free_head_; }
-  const DriverStats& stats() const { return stats_; }
-  const SplitLayout& layout() const { return layout_; }
-  Mem& mem() { return mem_; }
 
  private:
-  struct BufferState {      // by head descriptor index
-    uint64_t token = 0;
-    uint64_t indirect_table = 0;  // 0: direct descriptors
-    uint32_t writable_len = 0;    // reported for in-order buffers the device skipped
-    uint16_t avail_idx = 0;       // avail idx the buffer was exposed at (in-order batch math)
-    uint16_t count = 0;           // descriptors the buffer took
-    uint16_t last = 0;            // its last descriptor, to splice the chain back
-    bool in_flight = false;
-  };
-
   void reinit() {
     const uint32_t num = layout_.num;
     zero(layout_.desc, SplitLayout::desc_bytes(num));
@@ -250,15 +218,10 @@ class SplitDriver {
       desc_next_[i] = static_cast<uint16_t>((i + 1) & (num - 1));
       state_[i] = {};
     }
-    free_head_ = 0;
-    num_free_ = num;
+    this->reset_bookkeeping();
     avail_idx_shadow_ = last_used_idx_ = 0;
     num_added_ = 0;
     no_interrupt_shadow_ = false;
-    in_order_head_ = in_order_count_ = 0;
-    batch_active_ = false;
-    broken_ = false;
-    last_error_ = RingError::ok;
   }
 
   void zero(uint64_t gpa, uint64_t n) {
@@ -267,11 +230,6 @@ class SplitDriver {
   }
 
   uint16_t in_flight() const { return static_cast<uint16_t>(avail_idx_shadow_ - last_used_idx_); }
-
-  bool use_indirect(uint32_t total) const {
-    return opts_.indirect_pool && features_.indirect_desc() && opts_.indirect_threshold > 0 &&
-           total >= opts_.indirect_threshold;
-  }
 
   void write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
     const uint64_t d = layout_.desc_addr(i);
@@ -301,10 +259,10 @@ class SplitDriver {
     for (const Segment& s : in) put(s, kDescWrite);
   }
 
+  // One buffer back: its chain onto the free list, the used idx one on.
   void detach(uint16_t head, uint32_t len, UsedBuffer& out) {
-    BufferState& st = state_[head];
-    out = {st.token, len};
-    if (st.indirect_table) opts_.indirect_pool->free(st.indirect_table);
+    DescStateSplit& st = state_[head];
+    this->release(st, len, out);
     // Out of order the chain goes back on the front of the free list; in
     // order the descriptors free up in ring order behind the ones in use,
     // so the ring-ordered links stay as they are.
@@ -312,10 +270,7 @@ class SplitDriver {
       desc_next_[st.last] = free_head_;
       free_head_ = head;
     }
-    num_free_ += st.count;
-    st.in_flight = false;
     ++last_used_idx_;
-    ++stats_.used;
     // With EVENT_IDX and callbacks on, ask for a signal on the next used
     // buffer, with a full barrier so the next get_used reads used idx after
     // the device can see the event (Linux virtio_store_mb on used_event).
@@ -323,24 +278,6 @@ class SplitDriver {
       mem_.write16(layout_.used_event_addr(), last_used_idx_);
       mem_.barrier(BarrierSite::driver_enable_recheck);
     }
-  }
-
-  void push_in_order(uint16_t head) {
-    in_order_fifo_[(in_order_head_ + in_order_count_) & (layout_.num - 1)] = head;
-    ++in_order_count_;
-  }
-
-  // Hand back the oldest buffer of the current in-order batch. Skipped
-  // buffers "are assumed to have been used (read or written) by the device
-  // completely": they report their full writable length.
-  bool detach_in_order(UsedBuffer& out) {
-    const uint16_t head = in_order_fifo_[in_order_head_];
-    in_order_head_ = (in_order_head_ + 1) & (layout_.num - 1);
-    --in_order_count_;
-    const bool last = head == batch_last_id_;
-    if (last) batch_active_ = false;
-    detach(head, last ? batch_last_len_ : state_[head].writable_len, out);
-    return true;
   }
 
   // Callbacks on: clear NO_INTERRUPT (without EVENT_IDX) and, with it, set
@@ -360,35 +297,11 @@ class SplitDriver {
     return static_cast<uint16_t>(used_idx - last_used_idx_) > bufs;
   }
 
-  RingError fail(RingError e) {
-    broken_ = true;
-    last_error_ = e;
-    stats_.errors.add(e);
-    return e;
-  }
-
-  Mem mem_;
-  SplitLayout layout_;
-  Features features_;
-  DriverOptions opts_;
-  std::vector<BufferState> state_;  // by head
   std::vector<uint16_t> desc_next_; // driver-private `next` of every descriptor: the free list
-  uint16_t free_head_ = 0;
-  uint32_t num_free_ = 0;           // free descriptors
   uint16_t avail_idx_shadow_ = 0;   // Linux split.avail_idx_shadow: what avail->idx holds
   uint16_t last_used_idx_ = 0;      // next used ring entry to read, free-running
   uint32_t num_added_ = 0;          // buffers made available since kick_prepare
   bool no_interrupt_shadow_ = false;// Linux avail_flags_shadow & VRING_AVAIL_F_NO_INTERRUPT
-  // IN_ORDER: heads in the order they were made available, and the batch the
-  // device's last used entry closes.
-  std::vector<uint16_t> in_order_fifo_;
-  uint32_t in_order_head_ = 0, in_order_count_ = 0;
-  bool batch_active_ = false;
-  uint16_t batch_last_id_ = 0;
-  uint32_t batch_last_len_ = 0;
-  bool broken_ = false;
-  RingError last_error_ = RingError::ok;
-  DriverStats stats_;
 };
 
 }  // namespace virtiosim::ring

@@ -105,8 +105,10 @@ inline void cpu_relax() {
 template <class Ring>
 void two_thread(benchmark::State& state, uint32_t num, uint32_t batch) {
   Rig<Ring> rig(num);
-  std::atomic<bool> stop{false};
-  std::atomic<bool> device_failed{false};
+  // Each flag on a line of its own: the device thread polls `stop` on every
+  // loop, and a driver-thread local next to it (token, u) would bounce it.
+  alignas(64) std::atomic<bool> stop{false};
+  alignas(64) std::atomic<bool> device_failed{false};
   AffinityGuard restore;
   const bool driver_pinned = pin_to(pthread_self(), 0);
 

@@ -184,7 +184,7 @@ TEST_F(SplitDeviceBadInput, IndirectTableExceedsDeviceLimit) {
 // "A driver MUST NOT create a descriptor chain longer than the Queue Size
 // of the device" (indirect descriptors, split-ring.tex); DPDK refuses such
 // tables too.
-TEST_F(SplitDeviceBadInput, IndirectTableLongerThanQueue) {
+TEST_F(SplitDeviceBadInput, P6_4_IndirectTableLongerThanQueue) {
   for (uint16_t j = 0; j < 9; ++j) table_entry(table_, j, data_, 16, j < 8 ? kDescNext : 0, j + 1);
   desc(0, table_, 9 * 16, kDescIndirect);
   publish({0});
@@ -217,7 +217,7 @@ TEST_F(SplitDeviceBadInput, AvailIdxOfExactlyQueueSizeIsAccepted) {
   }
 }
 
-TEST_F(SplitDeviceBadInput, IndirectNotNegotiated) {
+TEST_F(SplitDeviceBadInput, P7_IndirectNotNegotiated) {
   make(8, 0);
   table_entry(table_, 0, data_, 16);
   desc(0, table_, 16, kDescIndirect);
@@ -225,7 +225,7 @@ TEST_F(SplitDeviceBadInput, IndirectNotNegotiated) {
   expect_fatal(RingError::indirect_not_negotiated);
 }
 
-TEST_F(SplitDeviceBadInput, IndirectWithNext) {
+TEST_F(SplitDeviceBadInput, P7_IndirectWithNext) {
   table_entry(table_, 0, data_, 16);
   desc(0, table_, 16, kDescIndirect | kDescNext, 1);
   desc(1, data_, 16);
@@ -233,7 +233,7 @@ TEST_F(SplitDeviceBadInput, IndirectWithNext) {
   expect_fatal(RingError::indirect_with_next);
 }
 
-TEST_F(SplitDeviceBadInput, IndirectNested) {
+TEST_F(SplitDeviceBadInput, P7_IndirectNested) {
   table_entry(table_, 0, data_, 16, kDescNext, 1);
   table_entry(table_, 1, table_ + 0x100, 16, kDescIndirect);
   desc(0, table_, 32, kDescIndirect);
@@ -241,13 +241,13 @@ TEST_F(SplitDeviceBadInput, IndirectNested) {
   expect_fatal(RingError::indirect_nested);
 }
 
-TEST_F(SplitDeviceBadInput, IndirectBadLengthZero) {
+TEST_F(SplitDeviceBadInput, P7_IndirectBadLengthZero) {
   desc(0, table_, 0, kDescIndirect);
   publish({0});
   expect_fatal(RingError::indirect_bad_length);
 }
 
-TEST_F(SplitDeviceBadInput, IndirectBadLengthNotMultipleOf16) {
+TEST_F(SplitDeviceBadInput, P7_IndirectBadLengthNotMultipleOf16) {
   desc(0, table_, 17, kDescIndirect);
   publish({0});
   expect_fatal(RingError::indirect_bad_length);
@@ -271,7 +271,7 @@ TEST_F(SplitDeviceBadInput, ChainLoopInsideIndirectTable) {
 
 // Inside a split table NEXT links are how entries are chained, in any
 // order; the table ends at the first entry without NEXT.
-TEST_F(SplitDeviceBadInput, IndirectTableWithNonSequentialLinksIsAccepted) {
+TEST_F(SplitDeviceBadInput, P7_IndirectTableWithNonSequentialLinksIsAccepted) {
   table_entry(table_, 0, data_ + 0x00, 10, kDescNext, 2);
   table_entry(table_, 2, data_ + 0x10, 20, kDescNext, 1);
   table_entry(table_, 1, data_ + 0x20, 30, kDescWrite);
@@ -289,7 +289,7 @@ TEST_F(SplitDeviceBadInput, IndirectTableWithNonSequentialLinksIsAccepted) {
 
 // "The device MUST handle the case of zero or more normal chained
 // descriptors followed by a single descriptor with INDIRECT".
-TEST_F(SplitDeviceBadInput, DirectDescriptorsFollowedByIndirectAreAccepted) {
+TEST_F(SplitDeviceBadInput, P7_DirectDescriptorsFollowedByIndirectAreAccepted) {
   table_entry(table_, 0, data_ + 0x100, 64, kDescWrite);
   desc(4, data_, 12, kDescNext, 6);
   desc(6, table_, 16, kDescIndirect);
@@ -357,14 +357,14 @@ TEST_F(SplitDeviceBadInput, AddressUnmappedInsideTable) {
   expect_fatal(RingError::address_unmapped);
 }
 
-TEST_F(SplitDeviceBadInput, ReadableAfterWritableDirect) {
+TEST_F(SplitDeviceBadInput, P6_3_ReadableAfterWritableDirect) {
   desc(0, data_, 16, kDescNext | kDescWrite, 1);
   desc(1, data_, 16);
   publish({0});
   expect_fatal(RingError::readable_after_writable);
 }
 
-TEST_F(SplitDeviceBadInput, ReadableAfterWritableInsideTable) {
+TEST_F(SplitDeviceBadInput, P6_3_ReadableAfterWritableInsideTable) {
   table_entry(table_, 0, data_, 16, kDescNext | kDescWrite, 1);
   table_entry(table_, 1, data_, 16);
   desc(0, table_, 32, kDescIndirect);
@@ -372,7 +372,7 @@ TEST_F(SplitDeviceBadInput, ReadableAfterWritableInsideTable) {
   expect_fatal(RingError::readable_after_writable);
 }
 
-TEST_F(SplitDeviceBadInput, ReadableAfterWritableAcrossDirectAndTable) {
+TEST_F(SplitDeviceBadInput, P6_3_ReadableAfterWritableAcrossDirectAndTable) {
   table_entry(table_, 0, data_, 16);
   desc(0, data_, 16, kDescNext | kDescWrite, 1);
   desc(1, table_, 16, kDescIndirect);
@@ -466,21 +466,21 @@ class SplitDriverBadInput : public ::testing::Test {
   std::optional<SplitDriver<RecordingMemory>> drv_;
 };
 
-TEST_F(SplitDriverBadInput, UsedIdOutOfRange) {
+TEST_F(SplitDriverBadInput, P5_UsedIdOutOfRange) {
   add(1);
   used(0, 8, 0);
   used_idx(1);
   expect_fatal(RingError::bad_used_id);
 }
 
-TEST_F(SplitDriverBadInput, UsedIdNotAHeadInFlight) {
+TEST_F(SplitDriverBadInput, P5_UsedIdNotAHeadInFlight) {
   add(1, 3);  // descriptors 0, 1, 2; head 0
   used(0, 1, 0);  // 1 is inside the chain, not a head
   used_idx(1);
   expect_fatal(RingError::bad_used_id);
 }
 
-TEST_F(SplitDriverBadInput, UsedIdReturnedTwice) {
+TEST_F(SplitDriverBadInput, P5_UsedIdReturnedTwice) {
   add(1);
   add(2);
   used(0, 0, 0);
@@ -509,7 +509,7 @@ TEST_F(SplitDriverBadInput, UsedIdxBackwardsIsAJump) {
 
 // IN_ORDER: the batch named by the used id may not reach past the buffers
 // the used idx says are used.
-TEST_F(SplitDriverBadInput, InOrderBatchBeyondUsedIdx) {
+TEST_F(SplitDriverBadInput, P5_P8_InOrderBatchBeyondUsedIdx) {
   make(feature_bit(VIRTIO_F_IN_ORDER));
   add(1);
   add(2);
@@ -519,7 +519,7 @@ TEST_F(SplitDriverBadInput, InOrderBatchBeyondUsedIdx) {
   expect_fatal(RingError::bad_used_id);
 }
 
-TEST_F(SplitDriverBadInput, DetachUnusedRecoversBrokenDriver) {
+TEST_F(SplitDriverBadInput, P15_DetachUnusedRecoversBrokenDriver) {
   add(1);
   add(2);
   used(0, 7, 0);
@@ -533,6 +533,38 @@ TEST_F(SplitDriverBadInput, DetachUnusedRecoversBrokenDriver) {
   EXPECT_EQ(drv_->num_free(), 8u);
   EXPECT_EQ(drv_->avail_idx_shadow(), 0);
   add(3);
+}
+
+// Split queue sizes are powers of two (split-ring.tex: "Queue Size value is
+// always a power of 2"); anything else, and 0 or > 32768, is refused by both
+// sides at construction.
+TEST(SplitConfig, P1_NonPowerOfTwoSizesThrow) {
+  GuestMemory gm(SplitLayout::contiguous_bytes(65536) + 4096);
+  for (uint32_t num : {3u, 1000u, 0u, 65536u}) {
+    const SplitLayout layout{GuestMemory::kBase, GuestMemory::kBase + 0x80000,
+                             GuestMemory::kBase + 0x100000, num};
+    try {
+      SplitDriver<> drv(gm.native(), layout, {});
+      ADD_FAILURE() << "driver accepted queue size " << num;
+    } catch (const RingConfigError& e) {
+      EXPECT_EQ(e.error(), RingError::bad_queue_size) << num;
+    }
+    try {
+      SplitDevice<> dev(gm.native(), layout, {});
+      ADD_FAILURE() << "device accepted queue size " << num;
+    } catch (const RingConfigError& e) {
+      EXPECT_EQ(e.error(), RingError::bad_queue_size) << num;
+    }
+  }
+}
+
+TEST(SplitConfig, P1_MisalignedOrUnmappedLayoutThrows) {
+  GuestMemory gm(SplitLayout::contiguous_bytes(256) + 4096);
+  SplitLayout l = SplitLayout::place(GuestMemory::kBase, 256);
+  l.used += 2;  // used ring must be 4-aligned
+  EXPECT_THROW((SplitDriver<>(gm.native(), l, {})), RingConfigError);
+  l = SplitLayout::place(GuestMemory::kBase + gm.size(), 256);
+  EXPECT_THROW((SplitDevice<>(gm.native(), l, {})), RingConfigError);
 }
 
 }  // namespace

@@ -98,7 +98,7 @@ class SplitEvents : public ::testing::Test {
 };
 
 // Without EVENT_IDX the device's VRING_USED_F_NO_NOTIFY decides every kick.
-TEST_F(SplitEvents, NoNotifyFlagSuppressesKicks) {
+TEST_F(SplitEvents, P10_NoNotifyFlagSuppressesKicks) {
   make(16, 0);
   add(1);
   EXPECT_TRUE(drv_->kick_prepare());
@@ -121,7 +121,7 @@ TEST_F(SplitEvents, NoNotifyFlagSuppressesKicks) {
 
 // Without EVENT_IDX the driver's VRING_AVAIL_F_NO_INTERRUPT decides every
 // signal; enable_cb reports buffers used while callbacks were off.
-TEST_F(SplitEvents, NoInterruptFlagSuppressesSignals) {
+TEST_F(SplitEvents, P10_NoInterruptFlagSuppressesSignals) {
   make(16, 0);
   add(1);
   device_complete(1);
@@ -154,7 +154,7 @@ TEST_F(SplitEvents, NoInterruptFlagSuppressesSignals) {
 //   device disables (EVENT_IDX: avail_event left at 3); add 1 -> none
 // = 2 kicks, 3 suppressed. A comparison that ignores the u16 wrap gets the
 // first one wrong.
-TEST_F(SplitEvents, EventIdxKicksAcrossAvailIdxWrap) {
+TEST_F(SplitEvents, P11_EventIdxKicksAcrossAvailIdxWrap) {
   make(256, kEventIdx);
   advance(65534);
   ASSERT_EQ(drv_->avail_idx_shadow(), 65534);
@@ -193,7 +193,7 @@ TEST_F(SplitEvents, EventIdxKicksAcrossAvailIdxWrap) {
 //   enable_cb: used_event = 3, 3 already used -> pending; flush 1 -> none
 //   (the window (6, 7] does not hold 3: the driver has not reaped them)
 // = 2 signals, 3 suppressed.
-TEST_F(SplitEvents, EventIdxSignalsAcrossUsedIdxWrap) {
+TEST_F(SplitEvents, P11_EventIdxSignalsAcrossUsedIdxWrap) {
   make(256, kEventIdx);
   advance(65530);
   const DeviceStats base = dev_->stats();
@@ -235,7 +235,7 @@ TEST_F(SplitEvents, EventIdxSignalsAcrossUsedIdxWrap) {
 
 // With EVENT_IDX the driver re-arms used_event after every buffer it takes
 // (Linux virtqueue_get_buf_ctx_split), but not while callbacks are off.
-TEST_F(SplitEvents, EventIdxGetUsedWritesUsedEvent) {
+TEST_F(SplitEvents, P11_EventIdxGetUsedWritesUsedEvent) {
   make(16, kEventIdx);
   for (int k = 0; k < 3; ++k) add(k);
   device_complete(3);
@@ -256,7 +256,7 @@ TEST_F(SplitEvents, EventIdxGetUsedWritesUsedEvent) {
 // device writes ONE used entry per batch, at the offset of the batch's
 // first buffer, carrying the head of its last buffer, and moves used idx by
 // the number of buffers. A buffer not used completely ends a batch.
-TEST_F(SplitEvents, InOrderBatchedUsedEntry) {
+TEST_F(SplitEvents, P8_InOrderBatchedUsedEntry) {
   make(8, kInOrder);
   add(1, 1);
   add(2, 3);
@@ -314,7 +314,7 @@ TEST_F(SplitEvents, InOrderBatchedUsedEntry) {
 }
 
 // An IN_ORDER driver also accepts a device that writes every used entry.
-TEST_F(SplitEvents, InOrderDriverAcceptsUnbatchedDevice) {
+TEST_F(SplitEvents, P8_InOrderDriverAcceptsUnbatchedDevice) {
   make(8, kInOrder);
   SplitDevice<> plain(gm_->native(), layout_, Features{0});
   for (int k = 0; k < 3; ++k) add(k + 1, 2);
@@ -331,7 +331,7 @@ TEST_F(SplitEvents, InOrderDriverAcceptsUnbatchedDevice) {
 
 // virtio 1.2 "Driver Notifications": split next_off/next_wrap are the 15
 // low bits and the top bit of the avail idx, i.e. the whole idx << 16.
-TEST_F(SplitEvents, NotificationDataCarriesAvailIdx) {
+TEST_F(SplitEvents, P12_NotificationDataCarriesAvailIdx) {
   make(256, feature_bit(VIRTIO_F_NOTIFICATION_DATA));
   EXPECT_EQ(drv_->notification_data(3), 3u);
   add(1);
@@ -351,7 +351,7 @@ TEST_F(SplitEvents, NotificationDataCarriesAvailIdx) {
 // across the index wrap, restore into a fresh SplitDevice: it continues at
 // the next available buffer; every token comes back exactly once. The used
 // idx is taken from the used ring, not from the state.
-TEST_F(SplitEvents, SaveRestoreMidStreamIntoFreshDevice) {
+TEST_F(SplitEvents, VU2_SaveRestoreMidStreamIntoFreshDevice) {
   make(16, kEventIdx);
   advance(65530);
   for (uint64_t t = 100; t < 112; ++t) add(t);
@@ -431,7 +431,7 @@ class SplitOrdering : public ::testing::Test {
 
 // Driver: descriptors and the avail ring entry, then driver_publish, then
 // avail idx, written last.
-TEST_F(SplitOrdering, AvailIdxAfterRingEntryWithPublishBarrier) {
+TEST_F(SplitOrdering, P13_AvailIdxAfterRingEntryWithPublishBarrier) {
   log_.clear();
   const Segment segs[] = {{data_, 8}, {data_ + 8, 8}};
   ASSERT_EQ(drv_->add(segs, {}, 1), RingError::ok);
@@ -458,7 +458,7 @@ TEST_F(SplitOrdering, AvailIdxAfterRingEntryWithPublishBarrier) {
 // Device: avail idx, device_avail_read, then the ring entry and descriptors;
 // on flush used elems, device_used_publish, then used idx last; the signal
 // check reads used_event after device_signal_check.
-TEST_F(SplitOrdering, UsedIdxAfterUsedElemsWithPublishBarrier) {
+TEST_F(SplitOrdering, P13_UsedIdxAfterUsedElemsWithPublishBarrier) {
   for (uint64_t t = 1; t <= 3; ++t) {
     const Segment in{data_, 16};
     ASSERT_EQ(drv_->add({}, std::span(&in, 1), t), RingError::ok);
@@ -514,6 +514,104 @@ TEST_F(SplitOrdering, UsedIdxAfterUsedElemsWithPublishBarrier) {
   ASSERT_LT(re, log_.size());
   EXPECT_LT(ri, rb);
   EXPECT_LT(rb, re);
+}
+
+// A split ring of `num` entries with VIRTIO_F_INDIRECT_DESC and a pool of
+// `tables` indirect tables of 4 entries for the driver.
+struct IndirectRig {
+  IndirectRig(uint32_t num, uint32_t tables)
+      : gm(SplitLayout::contiguous_bytes(num) + IndirectPool::bytes(tables, 4) + 4096),
+        layout(SplitLayout::place(gm.alloc(SplitLayout::contiguous_bytes(num)), num)),
+        pool(gm.alloc(IndirectPool::bytes(tables, 4)), tables, 4),
+        drv(gm.native(), layout, kIndirect, DriverOptions{.indirect_pool = &pool}),
+        dev(gm.native(), layout, kIndirect) {}
+
+  static constexpr Features kIndirect{feature_bit(VIRTIO_RING_F_INDIRECT_DESC)};
+  GuestMemory gm;
+  const SplitLayout layout;
+  IndirectPool pool;
+  SplitDriver<> drv;
+  SplitDevice<> dev;
+};
+
+// Indirect tables from a two-slot pool: the first two multi-segment buffers
+// take one descriptor each through a table, the third falls back to direct
+// descriptors when the pool is empty, and a slot freed by a completion is
+// used again. The device sees the same segments either way.
+TEST(SplitIndirect, P7_PoolExhaustionFallsBackToDirect) {
+  const uint32_t num = 8;
+  IndirectRig rig(num, 2);
+  auto& pool = rig.pool;
+  auto& drv = rig.drv;
+  auto& dev = rig.dev;
+
+  const Segment out[] = {{GuestMemory::kBase + 0x10, 12}, {GuestMemory::kBase + 0x40, 100}};
+  const Segment in[] = {{GuestMemory::kBase + 0x200, 1500}};
+  Chain chain;
+  for (uint64_t t = 1; t <= 3; ++t) ASSERT_EQ(drv.add(out, in, t), RingError::ok);
+  EXPECT_EQ(drv.stats().indirect, 2u);
+  EXPECT_EQ(drv.stats().indirect_fallbacks, 1u);
+  EXPECT_EQ(drv.num_free(), num - 1 - 1 - 3);
+  EXPECT_EQ(pool.free_slots(), 0u);
+  for (int k = 0; k < 3; ++k) {
+    auto r = dev.pop(chain);
+    ASSERT_TRUE(r.ok() && r.value) << name(r.error);
+    EXPECT_EQ(chain.indirect, k < 2);
+    ASSERT_EQ(chain.readable.size(), 2u);
+    ASSERT_EQ(chain.writable.size(), 1u);
+    EXPECT_EQ(chain.readable[1].addr, out[1].addr);
+    EXPECT_EQ(chain.readable_bytes, 112u);
+    EXPECT_EQ(chain.writable_bytes, 1500u);
+    ASSERT_EQ(dev.push_used(chain.used(1500)), RingError::ok);
+    if (k == 0) {
+      ASSERT_EQ(dev.flush(), RingError::ok);
+      UsedBuffer u;
+      auto g = drv.get_used(u);
+      ASSERT_TRUE(g.ok() && g.value);
+      EXPECT_EQ(u.token, 1u);
+      EXPECT_EQ(pool.free_slots(), 1u);
+      ASSERT_EQ(drv.add(out, in, 4), RingError::ok);  // reuses the freed table
+      EXPECT_EQ(drv.stats().indirect, 3u);
+    }
+  }
+  auto r = dev.pop(chain);
+  ASSERT_TRUE(r.ok() && r.value);
+  EXPECT_TRUE(chain.indirect);
+  ASSERT_EQ(dev.push_used(chain.used(1500)), RingError::ok);
+  ASSERT_EQ(dev.flush(), RingError::ok);
+  UsedBuffer u;
+  std::vector<uint64_t> tokens;
+  while (true) {
+    auto g = drv.get_used(u);
+    ASSERT_TRUE(g.ok());
+    if (!g.value) break;
+    tokens.push_back(u.token);
+  }
+  EXPECT_EQ(tokens, (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_EQ(pool.free_slots(), 2u);
+  EXPECT_EQ(drv.num_free(), num);
+}
+
+// A table may hold up to queue-size descriptors; a buffer with more
+// segments than the queue never fits, with or without a table.
+TEST(SplitIndirect, P6_4_P7_TableUpToQueueSize) {
+  IndirectRig rig(2, 4);
+  auto& pool = rig.pool;
+  auto& drv = rig.drv;
+  auto& dev = rig.dev;
+  const Segment two[] = {{GuestMemory::kBase, 8}, {GuestMemory::kBase + 8, 8}};
+  const Segment three[] = {{GuestMemory::kBase, 8}, {GuestMemory::kBase + 8, 8}, {GuestMemory::kBase + 16, 8}};
+  EXPECT_EQ(drv.add(three, {}, 1), RingError::no_space);
+  EXPECT_EQ(pool.free_slots(), 4u) << "a refused add must give its table back";
+  ASSERT_EQ(drv.add(two, {}, 2), RingError::ok);
+  ASSERT_EQ(drv.add(two, {}, 3), RingError::ok);  // two tables, one descriptor each
+  Chain chain;
+  for (int k = 0; k < 2; ++k) {
+    auto r = dev.pop(chain);
+    ASSERT_TRUE(r.ok() && r.value) << name(r.error);
+    EXPECT_TRUE(chain.indirect);
+    EXPECT_EQ(chain.readable.size(), 2u);
+  }
 }
 
 }  // namespace

@@ -567,8 +567,8 @@ void Backend::report_broken(Dev& dev, uint32_t index) {
     std::fprintf(stderr,
                  "vhost-user: vring %u broken: %s %s (%s) at %s 0x%llx (ring index %u, %s ring at gpa 0x%llx); "
                  "NEEDS_RESET%s\n",
-                 index, ring::rule(dev.last_error()).c_str(), ring::name(dev.last_error()),
-                 ring::describe(dev.last_error()), std::is_same_v<Dev, Packed> ? "descriptor" : "avail entry",
+                 index, dev.failure().rule, ring::name(dev.failure().error), ring::describe(dev.failure().error),
+                 std::is_same_v<Dev, Packed> ? "descriptor" : "avail entry",
                  static_cast<unsigned long long>(where), head, std::is_same_v<Dev, Packed> ? "packed" : "split",
                  static_cast<unsigned long long>(dev.layout().desc),
                  v.err.valid() ? ", error eventfd signalled" : ", no error eventfd (SET_VRING_ERR) to signal");
