@@ -8,6 +8,7 @@
 
 #include "models/ring/chain.h"
 #include "models/ring/errors.h"
+#include "models/ring/stat.h"
 #include "models/ring/memory_policy.h"
 
 namespace virtiosim::ring {
@@ -17,16 +18,23 @@ struct DeviceOptions {
   uint32_t max_segments = 1024;
 };
 
+#define VIRTIOSIM_DEVICE_STATS(X)                                                                 \
+  X(popped, "buffers taken from the ring (less those put back)")                                  \
+  X(discarded, "popped buffers put back with discard()")                                          \
+  X(used, "buffers completed (push_used)")                                                        \
+  X(used_descs_written, "used descriptors / used ring entries written (< used with IN_ORDER batching)") \
+  X(flushes, "shadow used ring flushes")                                                          \
+  X(signals, "should_signal() said signal")                                                       \
+  X(signals_suppressed, "should_signal() said the driver does not want one")                      \
+  X(completions_dropped, "pushed but not flushed when the queue broke")
+
 struct DeviceStats {
-  uint64_t popped = 0;               // buffers taken from the ring (less those put back)
-  uint64_t discarded = 0;            // popped buffers put back with discard()
-  uint64_t used = 0;                 // buffers completed (push_used)
-  uint64_t used_descs_written = 0;   // used descriptors / used ring entries written (< used with IN_ORDER batching)
-  uint64_t flushes = 0;              // shadow used ring flushes
-  uint64_t signals = 0;              // should_signal() said signal
-  uint64_t signals_suppressed = 0;   // should_signal() said the driver does not want one
-  uint64_t completions_dropped = 0;  // pushed but not flushed when the queue broke
+  VIRTIOSIM_DEVICE_STATS(VIRTIOSIM_STAT_FIELD)
   ErrorCounters errors;
+  template <class F>
+  void visit(F&& f) const {
+    VIRTIOSIM_DEVICE_STATS(VIRTIOSIM_STAT_VISIT)
+  }
 };
 
 // Append one descriptor's extent to `c`: it must not wrap 64 bits, must be

@@ -6,6 +6,7 @@
 
 #include "models/ring/errors.h"
 #include "models/ring/indirect_pool.h"
+#include "models/ring/stat.h"
 
 namespace virtiosim::ring {
 
@@ -18,14 +19,21 @@ struct DriverOptions {
   uint32_t indirect_threshold = 2;
 };
 
+#define VIRTIOSIM_DRIVER_STATS(X)                                          \
+  X(added, "buffers made available")                                       \
+  X(used, "buffers returned by get_used")                                  \
+  X(kicks, "kick_prepare() said notify")                                   \
+  X(kicks_suppressed, "kick_prepare() said the device does not want one")  \
+  X(indirect, "buffers sent through an indirect table")                    \
+  X(indirect_fallbacks, "pool exhausted: sent as direct descriptors")
+
 struct DriverStats {
-  uint64_t added = 0;              // buffers made available
-  uint64_t used = 0;               // buffers returned by get_used
-  uint64_t kicks = 0;              // kick_prepare() said notify
-  uint64_t kicks_suppressed = 0;   // kick_prepare() said the device does not want one
-  uint64_t indirect = 0;           // buffers sent through an indirect table
-  uint64_t indirect_fallbacks = 0; // pool exhausted: sent as direct descriptors
+  VIRTIOSIM_DRIVER_STATS(VIRTIOSIM_STAT_FIELD)
   ErrorCounters errors;
+  template <class F>
+  void visit(F&& f) const {
+    VIRTIOSIM_DRIVER_STATS(VIRTIOSIM_STAT_VISIT)
+  }
 };
 
 }  // namespace virtiosim::ring

@@ -97,6 +97,12 @@ struct ErrorCounters {
     for (uint64_t c : count) t += c;
     return t;
   }
+  // f(name, count) for each error seen, in RingError order.
+  template <class F>
+  void visit(F&& f) const {
+    for (unsigned k = 1; k < kRingErrorKinds; ++k)
+      if (count[k]) f(name(static_cast<RingError>(k)), count[k]);
+  }
 };
 
 }  // namespace virtiosim::ring

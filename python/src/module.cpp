@@ -141,26 +141,13 @@ struct Device {
   }
 };
 
-py::dict driver_stats(const DriverStats& s) {
+// Every counter a side's stats declare, and the ring errors it counted.
+template <class Stats>
+py::dict stats_dict(const Stats& s) {
   py::dict d;
-  d["added"] = s.added, d["used"] = s.used, d["kicks"] = s.kicks, d["kicks_suppressed"] = s.kicks_suppressed;
-  d["indirect"] = s.indirect, d["indirect_fallbacks"] = s.indirect_fallbacks;
+  s.visit([&](const char* name, uint64_t v) { d[name] = v; });
   py::dict e;
-  for (unsigned k = 1; k < kRingErrorKinds; ++k)
-    if (s.errors.count[k]) e[name(static_cast<RingError>(k))] = s.errors.count[k];
-  d["errors"] = e;
-  return d;
-}
-
-py::dict device_stats(const DeviceStats& s) {
-  py::dict d;
-  d["popped"] = s.popped, d["discarded"] = s.discarded, d["used"] = s.used;
-  d["used_descs_written"] = s.used_descs_written;
-  d["flushes"] = s.flushes, d["signals"] = s.signals, d["signals_suppressed"] = s.signals_suppressed;
-  d["completions_dropped"] = s.completions_dropped;
-  py::dict e;
-  for (unsigned k = 1; k < kRingErrorKinds; ++k)
-    if (s.errors.count[k]) e[name(static_cast<RingError>(k))] = s.errors.count[k];
+  s.errors.visit([&](const char* name, uint64_t n) { e[name] = n; });
   d["errors"] = e;
   return d;
 }
@@ -194,7 +181,7 @@ void bind_driver_common(py::class_<D>& c) {
       .def_property_readonly("broken", [](const D& d) { return d.r->broken(); })
       .def_property_readonly("last_error", [](const D& d) { return std::string(name(d.r->last_error())); })
       .def_property_readonly("last_used_idx", [](const D& d) { return d.r->last_used_idx(); })
-      .def_property_readonly("stats", [](const D& d) { return driver_stats(d.r->stats()); });
+      .def_property_readonly("stats", [](const D& d) { return stats_dict(d.r->stats()); });
 }
 
 template <class V>
@@ -244,7 +231,7 @@ void bind_device_common(py::class_<V>& c) {
       .def_property_readonly("last_error", [](const V& v) { return std::string(name(v.r->last_error())); })
       .def_property_readonly("last_avail_idx", [](const V& v) { return v.r->last_avail_idx(); })
       .def_property_readonly("last_used_idx", [](const V& v) { return v.r->last_used_idx(); })
-      .def_property_readonly("stats", [](const V& v) { return device_stats(v.r->stats()); });
+      .def_property_readonly("stats", [](const V& v) { return stats_dict(v.r->stats()); });
 }
 
 using PDrv = Driver<PackedDriver<NativeMemory>, PackedLayout>;

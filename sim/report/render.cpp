@@ -27,33 +27,23 @@ double mean(const std::vector<double>& v) {
   return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
 }
 
-Json ring_errors(const ring::ErrorCounters& e) {
+// One side of a queue: every counter its stats declare, then whether it
+// broke and the ring errors it counted.
+template <class Stats>
+Json side_json(const Stats& s, bool broken) {
   Json j = Json::object();
-  for (unsigned k = 1; k < ring::kRingErrorKinds; ++k)
-    if (e.count[k]) j[ring::name(static_cast<ring::RingError>(k))] = e.count[k];
+  s.visit([&](const char* name, uint64_t v) { j[name] = v; });
+  j["broken"] = broken;
+  Json errors = Json::object();
+  s.errors.visit([&](const char* name, uint64_t n) { errors[name] = n; });
+  j["errors"] = errors;
   return j;
 }
 
 Json queue_json(const QueueFigures& q) {
   Json j = {{"name", q.name}};
-  if (q.driver) {
-    const ring::DriverStats& s = q.driver->stats;
-    j["driver"] = {{"added", s.added},       {"used", s.used},         {"kicks", s.kicks},
-                   {"kicks_suppressed", s.kicks_suppressed}, {"indirect", s.indirect},
-                   {"broken", q.driver->broken}, {"errors", ring_errors(s.errors)}};
-  }
-  if (q.device) {
-    const ring::DeviceStats& s = q.device->stats;
-    j["device"] = {{"popped", s.popped},
-                   {"used", s.used},
-                   {"used_descs_written", s.used_descs_written},
-                   {"flushes", s.flushes},
-                   {"signals", s.signals},
-                   {"signals_suppressed", s.signals_suppressed},
-                   {"completions_dropped", s.completions_dropped},
-                   {"broken", q.device->broken},
-                   {"errors", ring_errors(s.errors)}};
-  }
+  if (q.driver) j["driver"] = side_json(q.driver->stats, q.driver->broken);
+  if (q.device) j["device"] = side_json(q.device->stats, q.device->broken);
   return j;
 }
 

@@ -1,6 +1,10 @@
 // Stage 3: the JSON report and the summary of synthetic figures.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "sim/report/render.h"
@@ -40,6 +44,29 @@ TEST(Render, FiguresAndRatesPerPacket) {
   EXPECT_EQ(j["queues"][1]["name"], "tx0");
   EXPECT_EQ(j["queues"][1]["driver"]["added"], 1000);
   EXPECT_EQ(j["queues"][1]["driver"]["broken"], false);
+}
+
+// Each side of a queue carries every counter its stats declare, in their
+// order, then broken and the ring errors by name.
+TEST(Render, QueueSidesCarryEveryDeclaredCounter) {
+  RunFigures r = synthetic_run();
+  ring::DriverStats& d = r.queues[1].driver->stats;
+  d.indirect_fallbacks = 7;
+  d.errors.add(ring::RingError::no_space);
+  const auto j = rendered(r);
+  std::vector<std::string> keys, declared;
+  for (const auto& [k, v] : j["queues"][1]["driver"].items()) keys.push_back(k);
+  d.visit([&](const char* name, uint64_t) { declared.push_back(name); });
+  declared.push_back("broken");
+  declared.push_back("errors");
+  EXPECT_EQ(keys, declared);
+  EXPECT_EQ(j["queues"][1]["driver"]["indirect_fallbacks"], 7);
+  EXPECT_EQ(j["queues"][1]["driver"]["errors"]["no_space"], 1);
+  ASSERT_TRUE(r.queues[1].device);
+  std::vector<std::string> device_keys;
+  for (const auto& [k, v] : j["queues"][1]["device"].items()) device_keys.push_back(k);
+  EXPECT_EQ(device_keys.front(), "popped");
+  EXPECT_NE(std::find(device_keys.begin(), device_keys.end(), "discarded"), device_keys.end());
 }
 
 TEST(Render, ConfigIsEchoedWithNumbersAsNumbers) {
