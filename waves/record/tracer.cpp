@@ -11,15 +11,22 @@
 
 namespace virtiosim::waves {
 
+namespace {
+// One side's ring position, as traced (32-bit indices: GTKWave shows them in decimal).
+struct SideIndices {
+  uint32_t avail_idx = 0, used_idx = 0;
+  bool avail_wrap = true, used_wrap = true;
+  void take(const ring::RingIndices& r) {
+    avail_idx = r.avail_idx, avail_wrap = r.avail_wrap;
+    used_idx = r.used_idx, used_wrap = r.used_wrap;
+  }
+};
+}  // namespace
+
 struct Tracer::Queue {
   uint16_t index = 0;
-  // Driver side.
-  uint32_t drv_avail_idx = 0, drv_used_idx = 0;
-  bool drv_avail_wrap = true, drv_used_wrap = true;
-  uint32_t in_flight = 0;
-  // Device side.
-  uint32_t dev_avail_idx = 0, dev_used_idx = 0;
-  bool dev_avail_wrap = true, dev_used_wrap = true;
+  SideIndices drv, dev;
+  uint32_t in_flight = 0;  // driver side
   // Event suppression as visible in memory: driver area (used-buffer
   // notifications), device area (available-buffer notifications).
   uint32_t driver_event_flags = 0, driver_event_off_wrap = 0;
@@ -54,15 +61,15 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
     q.index = i;
     const std::string g = (i % 2 ? "tx" : "rx") + std::to_string(i / 2) + ".";
     auto named = [&g](queue_signal::Id s) { return g + queue_signal::name(s); };
-    sc_core::sc_trace(file_, q.drv_avail_idx, named(queue_signal::driver_next_avail_idx));
-    sc_core::sc_trace(file_, q.drv_avail_wrap, named(queue_signal::driver_avail_wrap_counter));
-    sc_core::sc_trace(file_, q.drv_used_idx, named(queue_signal::driver_last_used_idx));
-    sc_core::sc_trace(file_, q.drv_used_wrap, named(queue_signal::driver_used_wrap_counter));
+    sc_core::sc_trace(file_, q.drv.avail_idx, named(queue_signal::driver_next_avail_idx));
+    sc_core::sc_trace(file_, q.drv.avail_wrap, named(queue_signal::driver_avail_wrap_counter));
+    sc_core::sc_trace(file_, q.drv.used_idx, named(queue_signal::driver_last_used_idx));
+    sc_core::sc_trace(file_, q.drv.used_wrap, named(queue_signal::driver_used_wrap_counter));
     sc_core::sc_trace(file_, q.in_flight, named(queue_signal::driver_in_flight));
-    sc_core::sc_trace(file_, q.dev_avail_idx, named(queue_signal::device_last_avail_idx));
-    sc_core::sc_trace(file_, q.dev_avail_wrap, named(queue_signal::device_avail_wrap_counter));
-    sc_core::sc_trace(file_, q.dev_used_idx, named(queue_signal::device_last_used_idx));
-    sc_core::sc_trace(file_, q.dev_used_wrap, named(queue_signal::device_used_wrap_counter));
+    sc_core::sc_trace(file_, q.dev.avail_idx, named(queue_signal::device_last_avail_idx));
+    sc_core::sc_trace(file_, q.dev.avail_wrap, named(queue_signal::device_avail_wrap_counter));
+    sc_core::sc_trace(file_, q.dev.used_idx, named(queue_signal::device_last_used_idx));
+    sc_core::sc_trace(file_, q.dev.used_wrap, named(queue_signal::device_used_wrap_counter));
     sc_core::sc_trace(file_, q.driver_event_flags, named(queue_signal::driver_area_flags));
     sc_core::sc_trace(file_, q.driver_event_off_wrap, named(queue_signal::driver_area_off_wrap));
     sc_core::sc_trace(file_, q.device_event_flags, named(queue_signal::device_area_flags));
@@ -108,11 +115,7 @@ void Tracer::sample() {
     const uint16_t pair = q.index / 2;
     const bool tx = q.index % 2;
     if (const ring::DriverQueue* d = tx ? drv_.tx_queue(pair) : drv_.rx_queue(pair)) {
-      const ring::RingIndices r = d->indices();
-      q.drv_avail_idx = r.avail_idx;
-      q.drv_avail_wrap = r.avail_wrap;
-      q.drv_used_idx = r.used_idx;
-      q.drv_used_wrap = r.used_wrap;
+      q.drv.take(d->indices());
       q.in_flight = d->num() - d->num_free();
       q.queue_size = d->num();
       const uint64_t kicks = d->stats().kicks;
@@ -141,11 +144,7 @@ void Tracer::sample() {
       }
     }
     if (const ring::DeviceQueue* d = tx ? dev_.tx_queue(pair) : dev_.rx_queue(pair)) {
-      const ring::RingIndices r = d->indices();
-      q.dev_avail_idx = r.avail_idx;
-      q.dev_avail_wrap = r.avail_wrap;
-      q.dev_used_idx = r.used_idx;
-      q.dev_used_wrap = r.used_wrap;
+      q.dev.take(d->indices());
       const uint64_t n = tx ? drv_.stats(pair).tx_interrupts : drv_.stats(pair).rx_interrupts;
       q.interrupt = n != q.interrupts;
       q.interrupts = n;
