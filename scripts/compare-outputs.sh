@@ -16,6 +16,8 @@ while read -r from to; do
   # Keys stand in quotes in the reports and the parameter table.
   sed -i "s/\"${from//./\\.}\"/\"$to\"/g" "$tmp"/*.json
 done < <("$build/sim/virtiosim" params --renamed)
+# Report keys renamed with them (README, "Renamed keys").
+sed -i 's/"doorbells_\(lost\|corrupted\|delayed\)"/"kicks_\1"/g' "$tmp"/*.json
 # Reports, VCDs, summaries and the barrier table byte for byte; the
 # parameter table by key, unit, default and accepted values (its one-line
 # reasons are documentation and may be reworded).

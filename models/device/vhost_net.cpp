@@ -217,7 +217,7 @@ void VhostNet::flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_
   if (q.should_signal()) {
     w.clock.sync();  // the interrupt leaves at the worker's time
     transport->signal_queue(queue_index);
-    ++w.stats.signals_sent;
+    ++w.stats.interrupts_raised;
   }
 }
 

@@ -80,7 +80,7 @@ struct QueuePairStats {
   uint64_t dropped_too_big = 0;           // frame larger than the RX buffers can hold
   uint64_t kicks_received = 0;
   uint64_t notify_data_checked = 0;        // doorbells whose notification data was checked (P12)
-  uint64_t signals_sent = 0;
+  uint64_t interrupts_raised = 0;
   uint64_t polls = 0;                     // busy-poll iterations
   uint64_t restarts = 0;                  // ring state saved and restored (restart_every_us)
   uint64_t queue_resets = 0;              // queues reset by the driver (P15)

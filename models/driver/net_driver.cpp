@@ -369,7 +369,7 @@ void NetDriver::kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index) {
   const bool data = features_ & (uint64_t{1} << VIRTIO_F_NOTIFICATION_DATA);
   mmio_write(q, mmio, notify_ + uint64_t{index} * notify_multiplier_, data ? 4 : 2,
              data ? vq.notification_data(index) : index);
-  ++q.stats.doorbells;
+  ++q.stats.kicks;
 }
 
 void NetDriver::refill_rx(QueuePair& q) {

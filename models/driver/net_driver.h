@@ -79,7 +79,7 @@ struct QueuePairDriverStats {
   uint64_t rx_corrupt = 0;     // failed payload verification
   uint64_t rx_duplicate = 0;   // a sequence number seen twice
   uint64_t rx_unexpected = 0;  // a frame of another queue pair or never sent
-  uint64_t doorbells = 0;
+  uint64_t kicks = 0;  // doorbell writes (kick_decision said kick)
   uint64_t rx_interrupts = 0, tx_interrupts = 0;
   uint64_t napi_polls = 0;
   uint64_t tx_ring_full = 0;  // xmit found no room and waited

@@ -40,7 +40,7 @@ RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driv
     r.tx_bytes += d.tx_bytes, r.rx_bytes += d.rx_bytes;
     r.rx_corrupt += d.rx_corrupt, r.rx_duplicate += d.rx_duplicate, r.rx_unexpected += d.rx_unexpected;
     r.dropped_wire_full += v.dropped_wire_full, r.dropped_too_big += v.dropped_too_big;
-    r.doorbells += d.doorbells;
+    r.kicks += d.kicks;
     r.interrupts_handled += d.rx_interrupts + d.tx_interrupts;
     r.faults.device_restarts += v.restarts;
     r.faults.queue_resets += d.queue_resets;
@@ -84,9 +84,9 @@ RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driv
   r.last_events = last_events;
 
   const faults::NotificationFaultStats& n = notification_faults;
-  r.faults.doorbells_corrupted = n.kicks_corrupted;
-  r.faults.doorbells_lost = n.kicks_lost, r.faults.interrupts_lost = n.interrupts_lost;
-  r.faults.doorbells_delayed = n.kicks_delayed, r.faults.interrupts_delayed = n.interrupts_delayed;
+  r.faults.kicks_corrupted = n.kicks_corrupted;
+  r.faults.kicks_lost = n.kicks_lost, r.faults.interrupts_lost = n.interrupts_lost;
+  r.faults.kicks_delayed = n.kicks_delayed, r.faults.interrupts_delayed = n.interrupts_delayed;
   r.faults.stores_corrupted = mem.store_faults_applied();
   return r;
 }

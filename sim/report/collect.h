@@ -47,7 +47,7 @@ struct RunFigures {
   uint64_t tx_bytes = 0, rx_bytes = 0;
   uint64_t rx_corrupt = 0, rx_duplicate = 0, rx_unexpected = 0;
   uint64_t dropped_wire_full = 0, dropped_too_big = 0;
-  uint64_t doorbells = 0, kicks_suppressed = 0;
+  uint64_t kicks = 0, kicks_suppressed = 0;
   uint64_t interrupts = 0;  // issued by the device: sent as MSI-X messages, or lost on the way (fault injection)
   uint64_t signals_suppressed = 0, interrupts_handled = 0;
   uint64_t driver_busy_ps = 0, device_busy_ps = 0;
@@ -68,8 +68,8 @@ struct RunFigures {
   std::vector<memory::LogRecord> last_events;  // before a stall: the newest access-log records
 
   struct Faults {
-    uint64_t barriers_dropped = 0, loads_hoisted = 0, doorbells_corrupted = 0, doorbells_lost = 0;
-    uint64_t interrupts_lost = 0, doorbells_delayed = 0, interrupts_delayed = 0, stores_corrupted = 0;
+    uint64_t barriers_dropped = 0, loads_hoisted = 0, kicks_corrupted = 0, kicks_lost = 0;
+    uint64_t interrupts_lost = 0, kicks_delayed = 0, interrupts_delayed = 0, stores_corrupted = 0;
     uint64_t device_restarts = 0, queue_resets = 0;
   } faults;
 

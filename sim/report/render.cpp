@@ -115,9 +115,9 @@ std::string render_json(const RunFigures& run, const Verdict& verdict) {
                 {"rx_mpps", figure(per(double(t.received) * 1e3, sim_ns))},
                 {"tx_gbps", figure(per(double(run.tx_bytes) * 8, sim_ns))},
                 {"rx_gbps", figure(per(double(run.rx_bytes) * 8, sim_ns))}};
-  j["kicks"] = {{"issued", run.doorbells},
+  j["kicks"] = {{"issued", run.kicks},
                 {"suppressed", run.kicks_suppressed},
-                {"per_packet", figure(per(double(run.doorbells), pkts))}};
+                {"per_packet", figure(per(double(run.kicks), pkts))}};
   j["interrupts"] = {{"issued", run.interrupts},
                      {"suppressed", run.signals_suppressed},
                      {"handled", run.interrupts_handled},
@@ -144,8 +144,8 @@ std::string render_json(const RunFigures& run, const Verdict& verdict) {
   j["monitor"] = monitor_json(run);
   const RunFigures::Faults& f = run.faults;
   j["faults"] = {{"barriers_dropped", f.barriers_dropped},     {"loads_hoisted", f.loads_hoisted},
-                 {"doorbells_corrupted", f.doorbells_corrupted}, {"doorbells_lost", f.doorbells_lost},
-                 {"interrupts_lost", f.interrupts_lost},       {"doorbells_delayed", f.doorbells_delayed},
+                 {"kicks_corrupted", f.kicks_corrupted}, {"kicks_lost", f.kicks_lost},
+                 {"interrupts_lost", f.interrupts_lost},       {"kicks_delayed", f.kicks_delayed},
                  {"interrupts_delayed", f.interrupts_delayed}, {"stores_corrupted", f.stores_corrupted},
                  {"device_restarts", f.device_restarts},       {"queue_resets", f.queue_resets}};
   j["queues"] = Json::array();
@@ -171,7 +171,7 @@ std::string render_summary(const RunFigures& run, const Verdict& verdict) {
                 memory::name(cfg.ordering), memory::name(cfg.timing), cfg.queue_pairs,
                 static_cast<unsigned long long>(t.sent), static_cast<unsigned long long>(t.received),
                 static_cast<unsigned long long>(t.dropped), sim_ns / 1000, per(pkts * 1e3, sim_ns),
-                per(double(run.tx_bytes) * 8, sim_ns), per(double(run.doorbells), pkts),
+                per(double(run.tx_bytes) * 8, sim_ns), per(double(run.kicks), pkts),
                 per(double(run.interrupts), pkts), per(double(run.reads + run.writes), pkts),
                 per(double(run.cache_line_transfers), pkts), mean(lat), percentile(lat, 0.5), percentile(lat, 0.99),
                 run.wall_seconds, per(pkts, run.wall_seconds));

@@ -234,7 +234,7 @@ TEST_P(LostNotification, IsNamedThenEndsInAReportedStall) {
   EXPECT_EQ(r.report.get<uint64_t>(Path(std::string("monitor/by_rule/") + GetParam().rule, '/')), 1u);
   EXPECT_EQ(r.report.get_child("monitor.first").front().second.get<std::string>("rule"), GetParam().rule);
   EXPECT_EQ(r.report.get_child("monitor.last_events").size(), 16u);
-  EXPECT_GT(r.get<uint64_t>("faults.doorbells_lost") + r.get<uint64_t>("faults.interrupts_lost"), 0u);
+  EXPECT_GT(r.get<uint64_t>("faults.kicks_lost") + r.get<uint64_t>("faults.interrupts_lost"), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, LostNotification,
@@ -363,7 +363,7 @@ TEST_P(NotificationData, WrongDoorbellDataIsReportedAsP12) {
   EXPECT_EQ(clean.get<uint64_t>("monitor.violations"), 0u);
   const SimRun bad = run_virtiosim(base + " --set fault.corrupt_kick_data_every=5");
   ASSERT_EQ(bad.exit_code, 0) << bad.output;  // a wrong hint still wakes the device
-  const uint64_t corrupted = bad.get<uint64_t>("faults.doorbells_corrupted");
+  const uint64_t corrupted = bad.get<uint64_t>("faults.kicks_corrupted");
   EXPECT_GT(corrupted, 0u);
   EXPECT_EQ(rules_of(bad), std::vector<std::string>{"P12"});
   EXPECT_EQ(bad.get<uint64_t>("monitor.by_rule.P12"), corrupted);

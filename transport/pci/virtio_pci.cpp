@@ -177,7 +177,7 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
       const double arrive_ns = path_ == AccessPath::vhost ? p_.vhost_kick_ns : p_.pcie_mmio_write_ns;
       delay += sc_time(doorbell_guest_ns(), SC_NS);
       sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
-      ++stats_.doorbells;
+      ++stats_.kicks;
       if (event_) event_(Event::kick_sent, static_cast<uint16_t>(queue));
       if (!doorbells_.empty()) at = std::max(at, doorbells_.back().at);  // posted writes stay in order
       doorbells_.push_back({at, static_cast<uint16_t>(queue), static_cast<uint32_t>(get_le(data, len))});

@@ -71,7 +71,7 @@ struct PciLayout {
 
 struct PciStats {
   uint64_t mmio_reads = 0, mmio_writes = 0;
-  uint64_t doorbells = 0;
+  uint64_t kicks = 0;  // doorbell writes
   uint64_t interrupts = 0;        // MSI-X messages sent
   uint64_t interrupts_masked = 0; // held pending because the vector was masked
 };

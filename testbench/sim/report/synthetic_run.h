@@ -17,7 +17,7 @@ inline sim::RunFigures synthetic_run() {
   r.traffic.completed = 1000;
   r.traffic.received = 1000;
   r.tx_bytes = r.rx_bytes = 64000;
-  r.doorbells = 10;
+  r.kicks = 10;
   r.interrupts = 20;
   r.interrupts_handled = 20;
   r.reads = 3000, r.writes = 1000;

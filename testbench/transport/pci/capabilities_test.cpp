@@ -160,7 +160,7 @@ PCI_BENCH_TEST(PciCapabilities, EachQueueHasItsOwnDoorbell) {
     EXPECT_EQ(b.dev.notifies[i].queue, kNumQueues - 1 - i);
     EXPECT_EQ(b.dev.notifies[i].data, kNumQueues - 1u - i);  // no notification data: the index (4.1.5.2)
   }
-  EXPECT_EQ(b.fn.stats().doorbells, kNumQueues);
+  EXPECT_EQ(b.fn.stats().kicks, kNumQueues);
 }
 
 // A doorbell costs the vCPU the path's exit / posted write (returned as
@@ -212,7 +212,7 @@ PCI_BENCH_TEST(PciCapabilities, DoorbellBeforeDriverOkIsDropped) {
   b.wr(b.doorbell(0), 2, 0);
   b.sleep(b.doorbell_latency() * 2);
   EXPECT_TRUE(b.dev.notifies.empty());
-  EXPECT_EQ(b.fn.stats().doorbells, 1u);  // counted as written, not delivered
+  EXPECT_EQ(b.fn.stats().kicks, 1u);  // counted as written, not delivered
 }
 
 // 4.1.4.5: reading the ISR returns its bits and clears them; bit 0 is a
