@@ -139,27 +139,16 @@ class Bench : public sc_core::sc_module {
     return t.get_response_status();
   }
 
-  // MMIO at an absolute address; the access must succeed.
-  uint64_t rd(uint64_t addr, unsigned len) {
-    uint64_t v = 0;
-    EXPECT_EQ(access(mmio_socket, false, addr, len, v), tlm::TLM_OK_RESPONSE)
-        << "read 0x" << std::hex << addr;
+  // MMIO at an absolute address, or configuration space at an offset; the
+  // access must succeed.
+  uint64_t rd(uint64_t addr, unsigned len) { return must(mmio_socket, false, addr, len, 0, "read"); }
+  void wr(uint64_t addr, unsigned len, uint64_t v) { must(mmio_socket, true, addr, len, v, "write"); }
+  uint64_t cfg_rd(uint64_t off, unsigned len) { return must(config_socket, false, off, len, 0, "config read"); }
+  void cfg_wr(uint64_t off, unsigned len, uint64_t v) { must(config_socket, true, off, len, v, "config write"); }
+  uint64_t must(tlm_utils::simple_initiator_socket<Bench>& s, bool write, uint64_t addr, unsigned len, uint64_t v,
+                const char* what) {
+    EXPECT_EQ(access(s, write, addr, len, v), tlm::TLM_OK_RESPONSE) << what << " 0x" << std::hex << addr;
     return v;
-  }
-  void wr(uint64_t addr, unsigned len, uint64_t v) {
-    EXPECT_EQ(access(mmio_socket, true, addr, len, v), tlm::TLM_OK_RESPONSE)
-        << "write 0x" << std::hex << addr;
-  }
-  // Configuration space.
-  uint64_t cfg_rd(uint64_t off, unsigned len) {
-    uint64_t v = 0;
-    EXPECT_EQ(access(config_socket, false, off, len, v), tlm::TLM_OK_RESPONSE)
-        << "config read 0x" << std::hex << off;
-    return v;
-  }
-  void cfg_wr(uint64_t off, unsigned len, uint64_t v) {
-    EXPECT_EQ(access(config_socket, true, off, len, v), tlm::TLM_OK_RESPONSE)
-        << "config write 0x" << std::hex << off;
   }
 
   // Common configuration (virtio_pci_common_cfg), at the fixed layout;
