@@ -5,8 +5,9 @@ set -euo pipefail
 # The Python module (python/) is built with pybind11 for Debian's /usr/bin/python3.
 # CLI11 (header-only) parses the command line (run, params, waves, vhost-user).
 # nlohmann-json (header-only) reads JSON configs and writes reports (support/json_text).
+# pugixml writes JUnit XML (support/junit: vhost-user check, run --junit).
 build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-dev libsystemc-dev libboost-dev libcli11-dev
-            nlohmann-json3-dev pybind11-dev python3-dev)
+            nlohmann-json3-dev libpugixml-dev pybind11-dev python3-dev)
 # dpdk-testpmd (interop tests) is in dpdk-dev on Debian 12; the vhost and
 # virtio-user PMDs and the ring mempool are only Recommends of dpdk.
 # vcd2fst (gtkwave) checks that our VCD files parse with GTKWave's reader.
