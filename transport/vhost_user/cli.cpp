@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "transport/vhost_user/check/check.h"
 #include "transport/vhost_user/drive.h"
 #include "transport/vhost_user/serve.h"
 
@@ -100,6 +101,31 @@ void add_drive_options(CLI::App& drive, DriveOptions& o) {
                "1 a frame lost, corrupted or duplicated, a stall or a protocol error, 2 bad arguments.");
 }
 
+void add_check_options(CLI::App& check, check::CheckOptions& o) {
+  check.add_option("--socket", o.socket_path, "the vhost-user back-end under test (it listens)");
+  add_choice(check, "--mode", o.echo, {{"sink", false}, {"echo", true}}, "sink",
+             "what the back-end does with transmitted frames: sink (consumes them) or echo (returns them on RX; "
+             "MACs swapped or not); the RX scenarios need echo");
+  check.add_option("--scenario", o.scenarios, "run only these (names or globs, e.g. 'wrap/*'; see --list)");
+  check.add_option("--junit", o.junit_path, "write a JUnit XML report (one test case per scenario)");
+  check.add_option("--json", o.json_path, "write every verdict with its evidence as JSON");
+  check.add_option("--expect", o.expect_path,
+                   "known verdicts, 'NAME VERDICT' per line: a listed scenario must give exactly that verdict");
+  check.add_option("--timeout-ms", o.timeout_ms, "how long to wait for what must happen")
+      ->check(in_range(10u, 600000u))
+      ->capture_default_str();
+  check.add_option("--settle-ms", o.settle_ms, "how long to watch for what must not happen")
+      ->check(in_range(1u, 60000u))
+      ->capture_default_str();
+  check.add_flag("--list", o.list, "print the catalogue (name, rule, input, statement) and exit");
+  check.add_flag("--quiet", o.quiet, "print only scenarios not accepted, and the summary");
+  check.footer("Each scenario runs on a fresh connection and is followed by one more that must still move traffic.\n"
+               "Verdicts: PASS, FAIL, REJECT (refused cleanly), WEDGED, SKIP. Valid-input scenarios accept PASS, "
+               "hostile-input ones PASS or REJECT.\n"
+               "Exit codes: 0 every verdict accepted (with --expect: as listed), 1 some not, 2 bad arguments or "
+               "an output file not written.");
+}
+
 int bad_arguments(const std::string& what) {
   std::fprintf(stderr, "virtiosim vhost-user: %s\nRun with --help for more information.\n", what.c_str());
   return kBadArguments;
@@ -108,7 +134,8 @@ int bad_arguments(const std::string& what) {
 }  // namespace
 
 int vhost_user_main(int argc, char** argv) {
-  CLI::App app("Meet real vhost-user peers: be a virtio-net back-end (serve) or front-end (drive).",
+  CLI::App app("Meet real vhost-user peers: be a virtio-net back-end (serve) or front-end (drive), or check "
+               "another back-end's conformance (check).",
                "virtiosim vhost-user");
   app.require_subcommand(1);
   ServeOptions so;
@@ -116,11 +143,16 @@ int vhost_user_main(int argc, char** argv) {
   CLI::App* serve_cmd = app.add_subcommand("serve", "be a virtio-net vhost-user back-end on a Unix socket");
   CLI::App* drive_cmd =
       app.add_subcommand("drive", "be a vhost-user front-end: send numbered frames, check the echoes");
+  check::CheckOptions co;
+  CLI::App* check_cmd = app.add_subcommand(
+      "check", "test a vhost-user back-end against the packed-ring and vhost-user rules, scenario by scenario");
   add_serve_options(*serve_cmd, so);
   add_drive_options(*drive_cmd, d);
+  add_check_options(*check_cmd, co);
   // CLI11 would call an unknown word a missing subcommand; name it instead.
   const std::string_view first = argc >= 2 ? argv[1] : "";
-  if (!first.empty() && first[0] != '-' && first != serve_cmd->get_name() && first != drive_cmd->get_name())
+  if (!first.empty() && first[0] != '-' && first != serve_cmd->get_name() && first != drive_cmd->get_name() &&
+      first != check_cmd->get_name())
     return bad_arguments("unknown subcommand '" + std::string(first) + "'");
   try {
     // argv[0] is "vhost-user": CLI11 skips it as the program name.
@@ -131,6 +163,10 @@ int vhost_user_main(int argc, char** argv) {
     return bad_arguments(e.what());
   }
   if (serve_cmd->parsed()) return serve(so);
+  if (check_cmd->parsed()) {
+    if (!co.list && co.socket_path.empty()) return bad_arguments("check: --socket is required (or --list)");
+    return check::run_check(co);
+  }
   if (d.rx_buffers > d.queue_size)
     return bad_arguments("--rx-buffers: " + std::to_string(d.rx_buffers) + " is more than --queue-size " +
                          std::to_string(d.queue_size));

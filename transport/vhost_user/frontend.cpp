@@ -12,7 +12,8 @@ namespace virtiosim::vhost_user {
 
 using ring::feature_bit;
 
-GuestMemfd::GuestMemfd(uint64_t size) : size_((size + 4095) & ~uint64_t{4095}) {
+GuestMemfd::GuestMemfd(uint64_t size, uint64_t gpa_base)
+    : size_((size + 4095) & ~uint64_t{4095}), gpa_base_(gpa_base) {
   fd_.reset(::memfd_create("virtiosim-guest", MFD_CLOEXEC));
   if (!fd_.valid()) throw std::runtime_error(std::string("memfd_create: ") + std::strerror(errno));
   if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0)
@@ -21,7 +22,7 @@ GuestMemfd::GuestMemfd(uint64_t size) : size_((size + 4095) & ~uint64_t{4095}) {
   if (p == MAP_FAILED) throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
   base_ = static_cast<uint8_t*>(p);
   MappedRegion r;
-  r.gpa = kGpaBase;
+  r.gpa = gpa_base_;
   r.size = size_;
   r.uva = reinterpret_cast<uint64_t>(base_);
   r.host = base_;
@@ -36,10 +37,10 @@ uint64_t GuestMemfd::alloc(uint64_t bytes, uint64_t align) {
   const uint64_t at = (next_ + align - 1) / align * align;
   if (at + bytes > size_) throw std::length_error("guest memory exhausted");
   next_ = at + bytes;
-  return kGpaBase + at;
+  return gpa_base_ + at;
 }
 
-MemRegion GuestMemfd::region() const { return {kGpaBase, size_, reinterpret_cast<uint64_t>(base_), 0}; }
+MemRegion GuestMemfd::region() const { return {gpa_base_, size_, reinterpret_cast<uint64_t>(base_), 0}; }
 
 Socket connect_unix(boost::asio::io_context& io, const std::string& path) {
   Socket s(io);

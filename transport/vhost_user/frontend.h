@@ -26,22 +26,26 @@ namespace virtiosim::vhost_user {
 class GuestMemfd {
  public:
   static constexpr uint64_t kGpaBase = 0x40000000;  // non-zero: a zero gpa would hide translation bugs
-  explicit GuestMemfd(uint64_t size);
+  // A region of `size` bytes at guest-physical `gpa_base`.
+  explicit GuestMemfd(uint64_t size, uint64_t gpa_base = kGpaBase);
   ~GuestMemfd();
   GuestMemfd(const GuestMemfd&) = delete;
   GuestMemfd& operator=(const GuestMemfd&) = delete;
 
   uint64_t alloc(uint64_t bytes, uint64_t align = 64);
-  uint8_t* host(uint64_t gpa) const { return base_ + (gpa - kGpaBase); }
+  uint8_t* host(uint64_t gpa) const { return base_ + (gpa - gpa_base_); }
   uint64_t uva(uint64_t gpa) const { return reinterpret_cast<uint64_t>(host(gpa)); }
   SharedMemory memory() const { return SharedMemory(table_); }
   MemRegion region() const;
   int fd() const { return fd_.get(); }
+  uint64_t gpa_base() const { return gpa_base_; }
+  uint64_t size() const { return size_; }
 
  private:
   Fd fd_;
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
+  uint64_t gpa_base_ = kGpaBase;
   uint64_t next_ = 0;
   std::shared_ptr<const MemoryTable> table_;
 };
