@@ -99,14 +99,11 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
     sc.setup.decline = feature_bit(VIRTIO_RING_F_INDIRECT_DESC);
     out.push_back(sc);
   }
-  out.push_back(needs_indirect(with("indirect/nested", "P7", kIndirect, Input::hostile,
-                                    hostile(
-                                        [](Session& s) {
-                                          uint32_t len = 0;
-                                          const uint64_t t = table(s, 2, kDescIndirect, &len);
-                                          indirect(s, t, len);
-                                        },
-                                        "P7", "used a table whose entries are INDIRECT (nested)"))));
+  out.push_back(needs_indirect(with("indirect/nested", "P7", kIndirect, Input::hostile, hostile([](Session& s) {
+                                      uint32_t len = 0;
+                                      const uint64_t t = table(s, 2, kDescIndirect, &len);
+                                      indirect(s, t, len);
+                                    }))));
   out.push_back(needs_indirect(with("indirect/with-next", "P7", kIndirect, Input::hostile, hostile([](Session& s) {
                                       // INDIRECT|NEXT then a plain descriptor: the QEMU livelock (CVE-2024-?; virtio-villain).
                                       uint32_t len = 0;

@@ -23,15 +23,6 @@ const char* kEventIdx =
     "P11 (§2.8.10, §2.8.14): with DESC the device notifies when it uses the descriptor at off_wrap's offset "
     "in off_wrap's wrap; over a batch old..new it notifies iff (u16)(new - off - 1) < (u16)(new - old)";
 
-// P11 for one flush: did the device, having moved its used position from
-// `old` to `now` (now in wrap `wrap`), cross the driver's event?
-bool crossed(uint16_t event, uint16_t old, uint16_t now, bool wrap, uint32_t size) {
-  uint16_t off = event & 0x7fff;
-  if (((event & kEventWrapBit) != 0) != wrap) off = static_cast<uint16_t>(off - size);
-  if (now <= old) old = static_cast<uint16_t>(old - size);
-  return static_cast<uint16_t>(now - off - 1) < static_cast<uint16_t>(now - old);
-}
-
 // One batch of `n` frames the device sees at once.
 Outcome batch(Session& s, uint32_t n, uint64_t seq) {
   std::vector<std::vector<Desc>> lists;
@@ -122,7 +113,7 @@ Outcome event_idx_oracle(Session& s, uint32_t n, bool flip, uint32_t stride) {
       const uint64_t before = s.calls(Queue::tx);
       if (Outcome b = batch(s, n, seq); b.verdict != Verdict::PASS) return b;
       seq += n;
-      const bool want = crossed(event, old, s.tx().next_used(), s.tx().used_wrap(), size);
+      const bool want = event_crossed(event, old, s.tx().next_used(), s.tx().used_wrap(), size);
       expected += want;
       if (want && calls_reaching(s, before + 1, s.target().timeout) == before)
         return fail("P11", "no call after used " + std::to_string(old) + ".." + std::to_string(s.tx().next_used()) +
@@ -159,7 +150,7 @@ Outcome honour_device_suppression(Session& s) {
     bool kick = flags == kEventFlagEnable;
     if (flags == kEventFlagDesc && s.has(VIRTIO_RING_F_EVENT_IDX)) {
       (void)old_wrap;
-      kick = crossed(s.tx().device_event_off_wrap(), old, s.tx().next_avail(), s.tx().avail_wrap(), s.tx().size());
+      kick = event_crossed(s.tx().device_event_off_wrap(), old, s.tx().next_avail(), s.tx().avail_wrap(), s.tx().size());
     }
     if (kick) {
       s.kick(Queue::tx);

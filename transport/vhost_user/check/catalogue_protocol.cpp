@@ -16,8 +16,22 @@ namespace {
 using ring::feature_bit;
 
 const char* kMessage =
-    "VU1 (vhost-user.rst \"Message specification\"): a back-end refuses a malformed or out-of-place message "
-    "(an error reply, or closing the connection) and keeps serving new front-ends";
+    "a back-end refuses a malformed or out-of-place message (an error reply, or closing the connection) and "
+    "keeps serving new front-ends";
+
+// What each rule says a message must be.
+std::string message_statement(const std::string& rule) {
+  const char* what = rule == "VU1"   ? "VU1 (vhost-user.rst \"Message specification\"): header u32 request, u32 flags "
+                                       "(version 1, reply, need-reply), u32 size, then size bytes of payload"
+                     : rule == "VU2" ? "VU2 (vhost-user.rst SET_VRING_BASE): the index lies within the ring"
+                     : rule == "VU3" ? "VU3 (vhost-user.rst): SET_VRING_KICK/CALL carry an fd unless bit 8 says none; "
+                                       "SET_FEATURES acknowledges only offered bits"
+                     : rule == "VU5" ? "VU5 (vhost-user.rst SET_MEM_TABLE): 1 to 8 regions, one fd each, non-empty, "
+                                       "not overlapping, within their fd; ring addresses inside them"
+                     : rule == "P1"  ? "P1 (virtio 1.2 §2.8): a packed queue has at most 32768 entries"
+                                     : "";
+  return std::string(what) + "; " + kMessage;
+}
 
 // Negotiated, memory shared, rings not started: where the set-up messages
 // of a front-end would come next.
@@ -71,8 +85,8 @@ uint32_t ack_flag(Session& s) {
 Scenario message(std::string name, std::string rule, std::function<Outcome(Session&)> run, Setup setup = negotiated()) {
   Scenario sc;
   sc.name = std::move(name);
+  sc.statement = message_statement(rule);
   sc.rule = std::move(rule);
-  sc.statement = kMessage;
   sc.input = Input::hostile;
   sc.setup = setup;
   sc.run = std::move(run);
@@ -197,7 +211,7 @@ void add_protocol_scenarios(std::vector<Scenario>& out) {
     Scenario sc;
     sc.name = "message/hang-up-mid-header";
     sc.rule = "VU1";
-    sc.statement = kMessage;
+    sc.statement = message_statement(sc.rule);
     sc.input = Input::hostile;
     sc.setup = negotiated();
     sc.run = [](Session& s) {

@@ -9,6 +9,7 @@
 
 #include "support/json_text.h"
 #include "support/junit.h"
+#include "transport/vhost_user/frontend.h"
 #include "transport/vhost_user/check/observe.h"
 #include "transport/vhost_user/check/scenario.h"
 
@@ -150,6 +151,14 @@ int run_check(const CheckOptions& o) {
 
   const Target t{o.socket_path, o.echo, std::chrono::milliseconds(o.timeout_ms),
                  std::chrono::milliseconds(o.settle_ms)};
+  // Nothing to test without a back-end: say so once, not per scenario.
+  try {
+    boost::asio::io_context io;
+    connect_unix(io, o.socket_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "virtiosim vhost-user check: cannot connect to %s: %s\n", o.socket_path.c_str(), e.what());
+    return kCheckFailed;
+  }
   std::vector<Result> results;
   size_t not_ok = 0;
   for (const Scenario* sc : chosen) {

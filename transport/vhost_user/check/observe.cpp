@@ -58,6 +58,13 @@ Outcome check_echoes(Session& s, const std::vector<UsedDesc>& got) {
 
 }  // namespace
 
+bool event_crossed(uint16_t off_wrap, uint16_t old, uint16_t now, bool wrap, uint32_t size) {
+  uint16_t off = off_wrap & 0x7fff;
+  if (((off_wrap & ring::kEventWrapBit) != 0) != wrap) off = static_cast<uint16_t>(off - size);
+  if (now <= old) old = static_cast<uint16_t>(old - size);
+  return static_cast<uint16_t>(now - off - 1) < static_cast<uint16_t>(now - old);
+}
+
 std::string hex(uint64_t v) {
   char b[24];
   std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));

@@ -48,6 +48,12 @@ void post_rx(Session& s, size_t n);
 // After a scenario: can a fresh connection still move traffic? Empty if so.
 std::string survives(const Target& t);
 
+// P11 for one step of a packed ring: did the side that moved from `old`
+// to `now` (now in wrap `wrap`) cross the other side's event `off_wrap`?
+// Written from the specification and DPDK's vhost_vring_call_packed, not
+// from the ring core (models/ring/event_idx.h), which it judges.
+bool event_crossed(uint16_t off_wrap, uint16_t old, uint16_t now, bool wrap, uint32_t size);
+
 std::string hex(uint64_t v);
 Outcome pass(std::string evidence);
 Outcome fail(const std::string& rule, std::string evidence);

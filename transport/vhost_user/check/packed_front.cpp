@@ -171,7 +171,7 @@ std::optional<UsedDesc> PackedFront::take_used(Violation& v) {
     v = {"P2", "used descriptor with AVAIL != USED (" + u.text() + ")"};
     return u;
   }
-  if (flags & kDescNext) {
+  if (strict_used_ && (flags & kDescNext)) {
     v = {"P5", "NEXT set in a used descriptor (" + u.text() + ")"};
     return u;
   }
@@ -180,7 +180,7 @@ std::optional<UsedDesc> PackedFront::take_used(Violation& v) {
     v = {"P3", "used descriptor for id " + std::to_string(d.id) + ", which is not in flight (" + u.text() + ")"};
     return u;
   }
-  if (d.len > f.writable) {
+  if (d.len > f.writable && (f.writable > 0 || strict_used_)) {
     v = {"P5", "used len " + std::to_string(d.len) + " beyond the " + std::to_string(f.writable) +
                    " device-writable bytes of the buffer (" + u.text() + ")"};
     return u;

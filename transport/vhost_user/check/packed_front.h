@@ -77,10 +77,16 @@ class PackedFront {
   // Where the device resumes (SET_VRING_BASE) when this ring is not fresh.
   void resume_at(uint16_t avail, bool avail_wrap, uint16_t used, bool used_wrap);
 
-  // The next used descriptor, if the device wrote one: judged (P2, P5, P3
-  // for ids never made available or returned twice, P6.6 skips) and, if it
-  // is sound, consumed. A violation leaves it in place.
+  // The next used descriptor, if the device wrote one: judged (P2, P3 for
+  // ids never made available or returned twice, P5 for a len beyond a
+  // buffer's writable bytes, P6.6 skips) and, if it is sound, consumed. A
+  // violation leaves it in place.
   std::optional<UsedDesc> take_used(Violation& v);
+  // Also judge what a front-end can live with and a dedicated scenario
+  // reports: NEXT in a used descriptor (P5: reserved), a non-zero len for a
+  // buffer with nothing device-writable (P5). Off by default, so that one
+  // such habit of a back-end does not hide everything else it does.
+  void judge_reserved_fields(bool on) { strict_used_ = on; }
   // The device wrote a used descriptor at the next used slot (not judged,
   // not consumed).
   bool used_pending() const;
@@ -110,6 +116,7 @@ class PackedFront {
   // The flags this side last wrote in each slot: what is there and differs
   // was written by the device.
   std::vector<uint16_t> written_flags_;
+  bool strict_used_ = false;
   size_t in_flight_ = 0;
 };
 

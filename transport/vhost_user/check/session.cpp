@@ -178,10 +178,9 @@ bool Session::closed() {
 
 std::string Session::refusal() {
   if (closed()) return "the back-end closed the connection";
-  for (uint32_t q = 0; q < 2; ++q) {
-    if (!err_seen_[q]) err_seen_[q] = read_eventfd(err_[q]) != 0;
-    if (err_seen_[q]) return "the back-end signalled vring " + std::to_string(q) + "'s err eventfd (SET_VRING_ERR)";
-  }
+  if (err_signalled())
+    for (uint32_t q = 0; q < 2; ++q)
+      if (err_seen_[q]) return "the back-end signalled vring " + std::to_string(q) + "'s err eventfd (SET_VRING_ERR)";
   if (fe_->protocol_features() & feature_bit(protocol_feature::STATUS)) {
     Payload p;
     if (fe_->request(Request::GET_STATUS, NoPayload{}, &p) != ProtocolError::ok)
@@ -189,6 +188,12 @@ std::string Session::refusal() {
     if (std::get<uint64_t>(p) & kStatusNeedsReset) return "the back-end reports NEEDS_RESET (GET_STATUS)";
   }
   return {};
+}
+
+bool Session::err_signalled() {
+  for (uint32_t q = 0; q < 2; ++q)
+    if (!err_seen_[q]) err_seen_[q] = read_eventfd(err_[q]) != 0;
+  return err_seen_[0] || err_seen_[1];
 }
 
 uint64_t Session::alloc(uint64_t n, uint8_t fill) {
@@ -216,8 +221,8 @@ Session::Waited Session::wait(std::chrono::milliseconds w, const std::function<b
   for (uint32_t i = 0;; ++i) {
     service_rx();
     if (done()) return Waited::done;
-    // Cheap refusals every pass; GET_STATUS only when time is up.
-    if ((i & 63) == 0 && closed()) return Waited::refused;
+    // The cheap refusals now and then; GET_STATUS only when time is up.
+    if ((i & 63) == 0 && (closed() || err_signalled())) return Waited::refused;
     if (std::chrono::steady_clock::now() >= until) return refusal().empty() ? Waited::timeout : Waited::refused;
     pause_briefly();
   }

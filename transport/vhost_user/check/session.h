@@ -91,6 +91,7 @@ class Session {
   // Empty: it did not.
   std::string refusal();
   bool closed();
+  bool err_signalled();
 
   // A TX buffer: a net header (zeroed) and a numbered test frame of
   // `frame` bytes, at a fresh address in the buffer region.
