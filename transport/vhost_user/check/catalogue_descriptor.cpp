@@ -112,6 +112,14 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
                                                                 {s.tx_frame(3), s.tx_frame_len(), 0, 0}};
                                       s.tx().add(l, s.tx().next_avail());
                                     }))));
+  out.push_back(needs_indirect(with("indirect/two-tables-via-next", "P7", kIndirect, Input::hostile,
+                                    hostile([](Session& s) {
+                                      uint32_t len = 0;
+                                      const uint64_t t1 = table(s, 2, 0, &len), t2 = table(s, 2, 0, &len);
+                                      const std::vector<Desc> l{{t1, len, 0, static_cast<uint16_t>(kDescIndirect | kDescNext)},
+                                                                {t2, len, 0, kDescIndirect}};
+                                      s.tx().add(l, s.tx().next_avail());
+                                    }))));
   out.push_back(needs_indirect(with("indirect/next-inside-table", "P7", kIndirect, Input::hostile,
                                     hostile([](Session& s) {
                                       uint32_t len = 0;
@@ -153,6 +161,13 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
     return [addr, len](Session& s) { s.tx().add_one(addr, len, s.tx().next_avail()); };
   };
   out.push_back(with("address/outside-every-region", "VU5", kMemory, Input::hostile, hostile(one(0x10000, 76))));
+  out.push_back(with("address/zero", "VU5", kMemory, Input::hostile, hostile(one(0, 76))));
+  out.push_back(with("address/list-length-overflows-32-bits", "VU5", kMemory, Input::hostile, hostile([](Session& s) {
+                       // Two descriptors of 2^31 + 76 bytes: their sum wraps a u32 to a small number.
+                       const uint64_t a = s.tx_frame(1);
+                       const std::vector<Desc> l{{a, 0x80000000u + 76, 0, kDescNext}, {a, 0x80000000u, 0, 0}};
+                       s.tx().add(l, s.tx().next_avail());
+                     })));
   out.push_back(with("address/wraps-2^64", "VU5", kMemory, Input::hostile, hostile(one(~uint64_t{0} - 15, 76))));
   out.push_back(with("address/straddles-region-end", "VU5", kMemory, Input::hostile, hostile([](Session& s) {
                        GuestMemfd& m = s.buffers();

@@ -210,6 +210,41 @@ void add_event_scenarios(std::vector<Scenario>& out) {
         }
         return pass("flags " + hex(s.tx().device_event_flags()) + " off_wrap " + hex(s.tx().device_event_off_wrap()));
       }));
+  out.push_back(event_scenario(
+      "event/kick-on-empty-ring", "P3",
+      "P3 (§2.8.21.2): the device uses only descriptors made available; a kick with nothing available uses nothing",
+      true, [](Session& s) {
+        if (Outcome o = round_trip(s, 4); o.verdict != Verdict::PASS) return o;
+        for (int i = 0; i < 16; ++i) s.kick(Queue::tx);
+        Observed o = observe(s, Queue::tx, 1, s.target().settle);
+        if (!o.used.empty() || o.violation) return fail("P3", "used something after kicks on an empty ring: " + o.text());
+        if (!o.refusal.empty()) return fail("P3", "refused an empty ring's kicks: " + o.refusal);
+        return round_trip(s, 4);
+      }));
+  {
+    Scenario sc = event_scenario(
+        "event/driver-flags-reserved", "P10",
+        "P10 (§2.8.10): the driver's event flags 3 are reserved; a device must not be led astray by them", true,
+        [](Session& s) {
+          s.tx().set_driver_event(3, 0);
+          return round_trip(s, 16);
+        });
+    sc.input = Input::hostile;
+    out.push_back(sc);
+  }
+  {
+    Scenario sc = event_scenario(
+        "event/off-wrap-beyond-ring", "P11",
+        "P11 (§2.8.10): off_wrap's offset lies within the ring; an offset at or past the queue size must not lead "
+        "the device astray",
+        true, [](Session& s) {
+          s.tx().set_driver_event(kEventFlagDesc, static_cast<uint16_t>(s.tx().size() | kEventWrapBit));
+          return round_trip(s, 16);
+        });
+    sc.input = Input::hostile;
+    sc.setup.queue_size = 8;
+    out.push_back(sc);
+  }
   out.push_back(event_scenario("event/device-suppression-honoured", "P10",
                                "P10/P11 (§2.8.10): the device's structure gates available-buffer notifications; "
                                "a device that asks for no kick must still find what was made available",

@@ -279,6 +279,24 @@ void add_ring_scenarios(std::vector<Scenario>& out) {
       "descriptors carries no frame",
       nullptr, "", [](Session& s) { s.tx().add_one(s.alloc(128), 128, s.tx().next_avail(), kDescWrite); }));
 
+  // Flags that never say "available" (P2): AVAIL == USED, in either lap.
+  struct BadFlags {
+    const char* name;
+    uint16_t flags;
+  };
+  for (const BadFlags& b : {BadFlags{"flags/avail-and-used-set", kDescAvail | kDescUsed},
+                            BadFlags{"flags/avail-and-used-clear", 0},
+                            BadFlags{"flags/every-bit-set", 0xffff}}) {
+    out.push_back(hostile_list(
+        b.name, "P2",
+        "P2 (§2.8.1): a descriptor is available only when AVAIL equals the driver's wrap counter and USED its "
+        "inverse; the device must not use one that is not (P3)",
+        "P3", "used a descriptor whose AVAIL/USED do not say available", [flags = b.flags](Session& s) {
+          const Desc d{s.tx_frame(9), s.tx_frame_len(), 0, flags};
+          s.tx().add({&d, 1}, s.tx().next_avail(), true);
+        }));
+  }
+
   out.push_back(id_scenario("id/equal-to-queue-size", 64, false));
   out.push_back(id_scenario("id/0xffff", 0xffff, false));
   out.push_back(id_scenario("id/in-flight-twice", 3, true));

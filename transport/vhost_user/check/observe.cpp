@@ -159,7 +159,7 @@ Outcome round_trip(Session& s, size_t n) {
     }
     done += k;
   }
-  return pass(std::to_string(n) + " used; " + tx.evidence);
+  return n <= chunk ? tx : pass(std::to_string(n) + " used, " + std::to_string(chunk) + " at a time; " + tx.evidence);
 }
 
 std::string survives(const Target& t) {
