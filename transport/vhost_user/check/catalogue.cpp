@@ -29,6 +29,18 @@ bool accepted(const Scenario& s, Verdict v) {
   return v == Verdict::REJECT && s.input == Input::hostile;
 }
 
+Scenario make_scenario(std::string name, std::string rule, std::string statement, Input input, Setup setup,
+                       std::function<Outcome(Session&)> run) {
+  Scenario sc;
+  sc.name = std::move(name);
+  sc.rule = std::move(rule);
+  sc.statement = std::move(statement);
+  sc.input = input;
+  sc.setup = setup;
+  sc.run = std::move(run);
+  return sc;
+}
+
 std::vector<Scenario> catalogue() {
   std::vector<Scenario> all;
   add_ring_scenarios(all);

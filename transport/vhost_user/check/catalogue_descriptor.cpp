@@ -43,17 +43,6 @@ uint64_t table(Session& s, uint32_t entries, uint16_t inner_flags = 0, uint32_t*
   return t;
 }
 
-Scenario with(std::string name, std::string rule, std::string statement, Input input,
-              std::function<Outcome(Session&)> run) {
-  Scenario sc;
-  sc.name = std::move(name);
-  sc.rule = std::move(rule);
-  sc.statement = std::move(statement);
-  sc.input = input;
-  sc.run = std::move(run);
-  return sc;
-}
-
 // Two sound frames, then what `publish` makes available; judged as hostile.
 std::function<Outcome(Session&)> hostile(std::function<void(Session&)> publish, const char* harm_rule = nullptr,
                                          std::string harm = {}) {
@@ -79,7 +68,7 @@ Scenario needs_indirect(Scenario sc) {
 void add_descriptor_scenarios(std::vector<Scenario>& out) {
   // Indirect tables.
   for (uint32_t n : {1u, 3u, 16u}) {
-    out.push_back(needs_indirect(with("indirect/table-of-" + std::to_string(n), "P7", kIndirect, Input::valid,
+    out.push_back(needs_indirect(make_scenario("indirect/table-of-" + std::to_string(n), "P7", kIndirect, Input::valid, {},
                                       [n](Session& s) {
                                         for (int i = 0; i < 4; ++i) {
                                           uint32_t len = 0;
@@ -91,7 +80,7 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
                                       })));
   }
   {
-    Scenario sc = with("indirect/not-negotiated", "P7", kIndirect, Input::hostile, hostile([](Session& s) {
+    Scenario sc = make_scenario("indirect/not-negotiated", "P7", kIndirect, Input::hostile, {}, hostile([](Session& s) {
                          uint32_t len = 0;
                          const uint64_t t = table(s, 3, 0, &len);
                          indirect(s, t, len);
@@ -99,12 +88,12 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
     sc.setup.decline = feature_bit(VIRTIO_RING_F_INDIRECT_DESC);
     out.push_back(sc);
   }
-  out.push_back(needs_indirect(with("indirect/nested", "P7", kIndirect, Input::hostile, hostile([](Session& s) {
+  out.push_back(needs_indirect(make_scenario("indirect/nested", "P7", kIndirect, Input::hostile, {}, hostile([](Session& s) {
                                       uint32_t len = 0;
                                       const uint64_t t = table(s, 2, kDescIndirect, &len);
                                       indirect(s, t, len);
                                     }))));
-  out.push_back(needs_indirect(with("indirect/with-next", "P7", kIndirect, Input::hostile, hostile([](Session& s) {
+  out.push_back(needs_indirect(make_scenario("indirect/with-next", "P7", kIndirect, Input::hostile, {}, hostile([](Session& s) {
                                       // INDIRECT|NEXT then a plain descriptor: the QEMU livelock (CVE-2024-?; virtio-villain).
                                       uint32_t len = 0;
                                       const uint64_t t = table(s, 2, 0, &len);
@@ -112,7 +101,7 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
                                                                 {s.tx_frame(3), s.tx_frame_len(), 0, 0}};
                                       s.tx().add(l, s.tx().next_avail());
                                     }))));
-  out.push_back(needs_indirect(with("indirect/two-tables-via-next", "P7", kIndirect, Input::hostile,
+  out.push_back(needs_indirect(make_scenario("indirect/two-tables-via-next", "P7", kIndirect, Input::hostile, {},
                                     hostile([](Session& s) {
                                       uint32_t len = 0;
                                       const uint64_t t1 = table(s, 2, 0, &len), t2 = table(s, 2, 0, &len);
@@ -120,34 +109,34 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
                                                                 {t2, len, 0, kDescIndirect}};
                                       s.tx().add(l, s.tx().next_avail());
                                     }))));
-  out.push_back(needs_indirect(with("indirect/next-inside-table", "P7", kIndirect, Input::hostile,
+  out.push_back(needs_indirect(make_scenario("indirect/next-inside-table", "P7", kIndirect, Input::hostile, {},
                                     hostile([](Session& s) {
                                       uint32_t len = 0;
                                       const uint64_t t = table(s, 3, kDescNext, &len);
                                       indirect(s, t, len);
                                     }))));
-  out.push_back(needs_indirect(with("indirect/odd-length", "P7", kIndirect, Input::hostile, hostile([](Session& s) {
+  out.push_back(needs_indirect(make_scenario("indirect/odd-length", "P7", kIndirect, Input::hostile, {}, hostile([](Session& s) {
                                       const uint64_t t = table(s, 3);
                                       indirect(s, t, 40);  // 2.5 descriptors
                                     }))));
-  out.push_back(needs_indirect(with("indirect/zero-length", "P7", kIndirect, Input::hostile,
+  out.push_back(needs_indirect(make_scenario("indirect/zero-length", "P7", kIndirect, Input::hostile, {},
                                     hostile([](Session& s) { indirect(s, table(s, 1), 0); }))));
-  out.push_back(needs_indirect(with("indirect/more-entries-than-queue", "P7", kIndirect, Input::hostile,
+  out.push_back(needs_indirect(make_scenario("indirect/more-entries-than-queue", "P7", kIndirect, Input::hostile, {},
                                     hostile([](Session& s) {
                                       // 300 entries on a 256-entry ring.
                                       uint32_t len = 0;
                                       const uint64_t t = table(s, 300, 0, &len);
                                       indirect(s, t, len);
                                     }))));
-  out.push_back(needs_indirect(with("indirect/write-on-indirect", "P7", kIndirect, Input::hostile,
+  out.push_back(needs_indirect(make_scenario("indirect/write-on-indirect", "P7", kIndirect, Input::hostile, {},
                                     hostile([](Session& s) {
                                       uint32_t len = 0;
                                       const uint64_t t = table(s, 2, 0, &len);
                                       indirect(s, t, len, kDescWrite);  // reserved on the indirect descriptor
                                     }))));
-  out.push_back(needs_indirect(with("indirect/table-outside-memory", "VU5", kMemory, Input::hostile,
+  out.push_back(needs_indirect(make_scenario("indirect/table-outside-memory", "VU5", kMemory, Input::hostile, {},
                                     hostile([](Session& s) { indirect(s, 0x10000, 48); }))));
-  out.push_back(needs_indirect(with("indirect/entry-outside-memory", "VU5", kMemory, Input::hostile,
+  out.push_back(needs_indirect(make_scenario("indirect/entry-outside-memory", "VU5", kMemory, Input::hostile, {},
                                     hostile([](Session& s) {
                                       uint32_t len = 0;
                                       const uint64_t t = table(s, 2, 0, &len);
@@ -160,39 +149,39 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
   auto one = [](uint64_t addr, uint32_t len) {
     return [addr, len](Session& s) { s.tx().add_one(addr, len, s.tx().next_avail()); };
   };
-  out.push_back(with("address/outside-every-region", "VU5", kMemory, Input::hostile, hostile(one(0x10000, 76))));
-  out.push_back(with("address/zero", "VU5", kMemory, Input::hostile, hostile(one(0, 76))));
-  out.push_back(with("address/list-length-overflows-32-bits", "VU5", kMemory, Input::hostile, hostile([](Session& s) {
+  out.push_back(make_scenario("address/outside-every-region", "VU5", kMemory, Input::hostile, {}, hostile(one(0x10000, 76))));
+  out.push_back(make_scenario("address/zero", "VU5", kMemory, Input::hostile, {}, hostile(one(0, 76))));
+  out.push_back(make_scenario("address/list-length-overflows-32-bits", "VU5", kMemory, Input::hostile, {}, hostile([](Session& s) {
                        // Two descriptors of 2^31 + 76 bytes: their sum wraps a u32 to a small number.
                        const uint64_t a = s.tx_frame(1);
                        const std::vector<Desc> l{{a, 0x80000000u + 76, 0, kDescNext}, {a, 0x80000000u, 0, 0}};
                        s.tx().add(l, s.tx().next_avail());
                      })));
-  out.push_back(with("address/wraps-2^64", "VU5", kMemory, Input::hostile, hostile(one(~uint64_t{0} - 15, 76))));
-  out.push_back(with("address/straddles-region-end", "VU5", kMemory, Input::hostile, hostile([](Session& s) {
+  out.push_back(make_scenario("address/wraps-2^64", "VU5", kMemory, Input::hostile, {}, hostile(one(~uint64_t{0} - 15, 76))));
+  out.push_back(make_scenario("address/straddles-region-end", "VU5", kMemory, Input::hostile, {}, hostile([](Session& s) {
                        GuestMemfd& m = s.buffers();
                        s.tx().add_one(m.gpa_base() + m.size() - 16, 76, s.tx().next_avail());
                      })));
-  out.push_back(with("address/len-4GiB", "VU5", kMemory, Input::hostile,
+  out.push_back(make_scenario("address/len-4GiB", "VU5", kMemory, Input::hostile, {},
                      hostile([](Session& s) { s.tx().add_one(s.tx_frame(1), 0xffffffff, s.tx().next_avail()); })));
-  out.push_back(with("address/len-zero", "P6.1",
+  out.push_back(make_scenario("address/len-zero", "P6.1",
                      "P6.1 (§2.8.4): a buffer is its descriptors' addr/len; a zero-length TX buffer carries no frame",
-                     Input::hostile,
+                     Input::hostile, {},
                      hostile([](Session& s) { s.tx().add_one(s.tx_frame(1), 0, s.tx().next_avail()); })));
   for (uint32_t regions : {2u, 3u, 8u}) {
-    Scenario sc = with("memory/" + std::to_string(regions) + "-regions", "VU5",
+    Scenario sc = make_scenario("memory/" + std::to_string(regions) + "-regions", "VU5",
                        "VU5 (vhost-user.rst SET_MEM_TABLE): up to 8 regions, each an fd; rings in the first, "
                        "buffers in the last, holes between them",
-                       Input::valid, [](Session& s) { return round_trip(s, 64); });
+                       Input::valid, {}, [](Session& s) { return round_trip(s, 64); });
     sc.setup.regions = regions;
     out.push_back(sc);
   }
 
   // Ownership.
-  out.push_back(with("ownership/stale-wrap-not-available", "P2",
+  out.push_back(make_scenario("ownership/stale-wrap-not-available", "P2",
                      "P2/P3 (§2.8.1): a descriptor is available only when AVAIL equals the driver's wrap "
                      "counter and USED its inverse; one from the previous lap must not be used",
-                     Input::hostile, [](Session& s) {
+                     Input::hostile, {}, [](Session& s) {
                        Outcome o = round_trip(s, s.tx().size());  // one lap: the driver's wrap is now 0
                        if (o.verdict != Verdict::PASS) return o;
                        // Slot 0 rewritten with a fresh body but the previous lap's AVAIL/USED.
@@ -206,9 +195,9 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
                          return fail("P3", "used a descriptor from the previous lap: " + ob.text());
                        return pass("not used: " + ob.text());
                      }));
-  out.push_back(with("ownership/used-slot-rewritten", "P3",
+  out.push_back(make_scenario("ownership/used-slot-rewritten", "P3",
                      "P3 (§2.8.21.2): the device must not touch a descriptor after marking it used",
-                     Input::hostile, [](Session& s) {
+                     Input::hostile, {}, [](Session& s) {
                        Outcome o = round_trip(s, 4);
                        if (o.verdict != Verdict::PASS) return o;
                        // The driver owns slots 0-3 again and scribbles on their bodies, flags untouched.
@@ -225,10 +214,10 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
                        o = round_trip(s, 4);
                        return o.verdict == Verdict::PASS ? pass("used slots left alone; traffic goes on") : o;
                      }));
-  out.push_back(with("race/body-rewritten-after-publish", "P3",
+  out.push_back(make_scenario("race/body-rewritten-after-publish", "P3",
                      "P3 (§2.8.21.1): the driver must not change a descriptor it made available until it is "
                      "used; a device that reads it twice must still not be led outside guest memory",
-                     Input::hostile, hostile([](Session& s) {
+                     Input::hostile, {}, hostile([](Session& s) {
                        const uint16_t slot = s.tx().next_avail();
                        s.tx().add_one(s.tx_frame(1), s.tx_frame_len(), slot);
                        s.kick(Queue::tx);
@@ -236,10 +225,10 @@ void add_descriptor_scenarios(std::vector<Scenario>& out) {
                        d.addr = 0x10000;  // now outside every region
                        s.tx().write_desc(slot, d);
                      })));
-  out.push_back(with("race/flags-before-body", "P13",
+  out.push_back(make_scenario("race/flags-before-body", "P13",
                      "P13/P6.5 (§2.8.21.1): the driver writes the body, a write barrier, then the flags; "
                      "flags published first with a body outside guest memory must not be followed there",
-                     Input::hostile, hostile([](Session& s) {
+                     Input::hostile, {}, hostile([](Session& s) {
                        const uint16_t slot = s.tx().next_avail();
                        const bool w = s.tx().avail_wrap();
                        const uint16_t avail = w ? kDescAvail : kDescUsed;

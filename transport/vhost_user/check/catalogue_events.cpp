@@ -55,14 +55,9 @@ Outcome warm_up(Session& s) {
 
 Scenario event_scenario(std::string name, std::string rule, std::string statement, bool event_idx,
                         std::function<Outcome(Session&)> run) {
-  Scenario sc;
-  sc.name = std::move(name);
-  sc.rule = std::move(rule);
-  sc.statement = std::move(statement);
-  if (event_idx) sc.setup.require = feature_bit(VIRTIO_RING_F_EVENT_IDX);
-  else sc.setup.decline = feature_bit(VIRTIO_RING_F_EVENT_IDX);
-  sc.run = std::move(run);
-  return sc;
+  Setup setup;
+  (event_idx ? setup.require : setup.decline) = feature_bit(VIRTIO_RING_F_EVENT_IDX);
+  return make_scenario(std::move(name), std::move(rule), std::move(statement), Input::valid, setup, std::move(run));
 }
 
 Outcome disabled_no_calls(Session& s) {

@@ -82,27 +82,10 @@ uint32_t ack_flag(Session& s) {
   return kVersion | ((s.frontend().protocol_features() & feature_bit(protocol_feature::REPLY_ACK)) ? kFlagNeedReply : 0);
 }
 
-Scenario message(std::string name, std::string rule, std::function<Outcome(Session&)> run, Setup setup = negotiated()) {
-  Scenario sc;
-  sc.name = std::move(name);
-  sc.statement = message_statement(rule);
-  sc.rule = std::move(rule);
-  sc.input = Input::hostile;
-  sc.setup = setup;
-  sc.run = std::move(run);
-  return sc;
-}
-
-Scenario plain(std::string name, std::string rule, std::string statement, Input input, Setup setup,
-               std::function<Outcome(Session&)> run) {
-  Scenario sc;
-  sc.name = std::move(name);
-  sc.rule = std::move(rule);
-  sc.statement = std::move(statement);
-  sc.input = input;
-  sc.setup = setup;
-  sc.run = std::move(run);
-  return sc;
+Scenario message(std::string name, std::string rule, std::function<Outcome(Session&)> run) {
+  std::string statement = message_statement(rule);
+  return make_scenario(std::move(name), std::move(rule), std::move(statement), Input::hostile, negotiated(),
+                       std::move(run));
 }
 
 const char* kBase =
@@ -124,7 +107,7 @@ Outcome base_after(Session& s, uint32_t frames, uint32_t& got, uint32_t& want) {
 Scenario get_base(std::string name, uint32_t frames, bool both_halves) {
   Setup st;
   st.queue_size = 8;
-  return plain(std::move(name), "VU2", kBase, Input::valid, st, [frames, both_halves](Session& s) {
+  return make_scenario(std::move(name), "VU2", kBase, Input::valid, st, [frames, both_halves](Session& s) {
     uint32_t got = 0, want = 0;
     if (Outcome o = base_after(s, frames, got, want); o.verdict != Verdict::PASS) return o;
     const uint32_t mask = both_halves ? 0xffffffffu : 0xffffu;
@@ -232,10 +215,10 @@ void add_protocol_scenarios(std::vector<Scenario>& out) {
     Setup st;
     st.queue_size = 8;
     st.tx_base = ring::encode_vring_base_packed({5, false, 5, false});
-    out.push_back(plain("ring-base/resume-mid-ring-wrap-0", "VU2", kBase, Input::valid, st,
+    out.push_back(make_scenario("ring-base/resume-mid-ring-wrap-0", "VU2", kBase, Input::valid, st,
                         [](Session& s) { return round_trip(s, 6); }));
   }
-  out.push_back(plain("ring-base/get-stops-the-ring", "VU3",
+  out.push_back(make_scenario("ring-base/get-stops-the-ring", "VU3",
                       "VU3 (vhost-user.rst \"Ring states\"): GET_VRING_BASE stops the ring; a stopped ring is not "
                       "processed",
                       Input::valid, Setup{}, [](Session& s) {
@@ -248,7 +231,7 @@ void add_protocol_scenarios(std::vector<Scenario>& out) {
                         if (!o.used.empty()) return fail("VU3", "used a buffer on a stopped ring: " + o.text());
                         return pass("stopped at " + hex(base) + "; nothing used after");
                       }));
-  out.push_back(plain("ring-base/resume-on-new-connection", "VU2", kBase, Input::valid, Setup{}, [](Session& s) {
+  out.push_back(make_scenario("ring-base/resume-on-new-connection", "VU2", kBase, Input::valid, Setup{}, [](Session& s) {
     if (Outcome o = round_trip(s, 300); o.verdict != Verdict::PASS) return o;
     uint32_t tx = 0, rx = 0;
     if (s.frontend().get_vring_base(kTxVring, tx) != ProtocolError::ok ||
@@ -270,7 +253,7 @@ void add_protocol_scenarios(std::vector<Scenario>& out) {
   }));
 
   // VU3: enabling.
-  out.push_back(plain("enable/disabled-ring-not-processed", "VU3",
+  out.push_back(make_scenario("enable/disabled-ring-not-processed", "VU3",
                       "VU3 (vhost-user.rst \"Ring states\"): with protocol features negotiated every ring starts "
                       "disabled; a disabled ring is not processed until SET_VRING_ENABLE 1",
                       Input::valid, Setup{}, [](Session& s) {
@@ -292,18 +275,18 @@ void add_protocol_scenarios(std::vector<Scenario>& out) {
 
   // Front-ends that leave.
   Setup st;
-  out.push_back(plain("reconnect/hang-up-with-buffers-in-flight", "VU3",
+  out.push_back(make_scenario("reconnect/hang-up-with-buffers-in-flight", "VU3",
                       "VU3 (vhost-user.rst): a front-end may disconnect at any time; the back-end stops the "
                       "rings and serves the next front-end",
                       Input::valid, st, [](Session& s) {
                         send_frames(s, 64);
                         return pass("64 buffers made available, then hung up at once");
                       }));
-  out.push_back(plain("reconnect/hang-up-after-mem-table", "VU3",
+  out.push_back(make_scenario("reconnect/hang-up-after-mem-table", "VU3",
                       "VU3 (vhost-user.rst): a front-end may disconnect at any time; the back-end unmaps its "
                       "memory and serves the next front-end",
                       Input::valid, negotiated(), [](Session&) { return pass("hung up after SET_MEM_TABLE"); }));
-  out.push_back(plain("reconnect/ten-front-ends-in-a-row", "VU3",
+  out.push_back(make_scenario("reconnect/ten-front-ends-in-a-row", "VU3",
                       "VU3 (vhost-user.rst): one front-end after another, each from scratch", Input::valid, st,
                       [](Session& s) {
                         if (Outcome o = round_trip(s, 4); o.verdict != Verdict::PASS) return o;

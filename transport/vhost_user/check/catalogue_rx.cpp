@@ -20,14 +20,10 @@ using ring::kEventFlagEnable;
 
 Scenario rx_scenario(std::string name, std::string rule, std::string statement, Input input,
                      std::function<Outcome(Session&)> run) {
-  Scenario sc;
-  sc.name = std::move(name);
-  sc.rule = std::move(rule);
-  sc.statement = std::move(statement);
-  sc.input = input;
+  Setup setup;
+  setup.auto_rx = false;
+  Scenario sc = make_scenario(std::move(name), std::move(rule), std::move(statement), input, setup, std::move(run));
   sc.needs_echo = true;
-  sc.setup.auto_rx = false;
-  sc.run = std::move(run);
   return sc;
 }
 

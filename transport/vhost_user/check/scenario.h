@@ -55,6 +55,10 @@ struct Scenario {
 
 bool accepted(const Scenario& s, Verdict v);
 
+// The usual scenario: `run` on a connection set up as `setup` asks.
+Scenario make_scenario(std::string name, std::string rule, std::string statement, Input input, Setup setup,
+                       std::function<Outcome(Session&)> run);
+
 // The whole catalogue, in the order it runs.
 std::vector<Scenario> catalogue();
 
