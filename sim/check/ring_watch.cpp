@@ -93,6 +93,16 @@ void RingWatch::restart(uint64_t driver_seq) {
   driver_seq_floor_ = driver_seq;
 }
 
+void RingWatch::resume(const ring::RingState& s) {
+  if (layout_ == ring::RingLayout::packed) {
+    avail_pos_ = used_pos_ = s.last_avail_idx;
+    avail_wrap_ = used_wrap_ = s.avail_wrap_counter;
+  } else {
+    avail_idx_ = s.last_avail_idx;
+    used_idx_ = s.last_used_idx;
+  }
+}
+
 // ---- packed ---------------------------------------------------------------
 
 bool RingWatch::packed_owned(uint32_t slot) const {
@@ -158,6 +168,7 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
     uint32_t pos = avail_pos_;
     bool wrap = avail_wrap_;
     uint16_t count = 0, id = 0;
+    bool writable = false;
     for (;;) {
       const uint16_t f = peek16(driver_agent_, p.flags_addr(pos));
       if (count > 0 && !packed_desc_is_avail(f, wrap)) {  // P6.2: the list runs into a slot not made available
@@ -166,6 +177,11 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
                        p.flags_addr(pos), f, packed_avail_flags(wrap), driver_agent_});
         break;
       }
+      if (writable && !(f & ring::kDescWrite))
+        out.push_back({"P6.3", "descriptor " + std::to_string(count) + " of the list at slot " + std::to_string(head) +
+                                   " is device-readable after a device-writable one",
+                       p.flags_addr(pos), f, uint64_t{f} | ring::kDescWrite, driver_agent_});
+      writable |= (f & ring::kDescWrite) != 0;
       id = peek16(driver_agent_, p.id_addr(pos));  // P6.1: the last descriptor's id names the buffer
       published_by_[pos] = seq;
       avail_ahead_[pos] = 0;
@@ -224,6 +240,7 @@ void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Findin
     const uint16_t head = peek16(driver_agent_, entry);
     if (head >= areas_.num) continue;  // the device rejects it (ring.bad_head)
     std::vector<uint16_t> chain;
+    bool writable = false;
     for (uint16_t d = head; chain.size() < areas_.num;) {  // a loop is the device's to reject
       if (owner_[d] >= 0)
         out.push_back({"P3", "descriptor " + std::to_string(d) + " made available again while in flight (head " +
@@ -231,6 +248,11 @@ void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Findin
                        s.desc_addr(d), 0, 0, driver_agent_});
       chain.push_back(d);
       const uint16_t f = peek16(driver_agent_, s.flags_addr(d));
+      if (writable && !(f & ring::kDescWrite))
+        out.push_back({"P6.3", "descriptor " + std::to_string(d) + " of the chain of head " + std::to_string(head) +
+                                   " is device-readable after a device-writable one",
+                       s.flags_addr(d), f, uint64_t{f} | ring::kDescWrite, driver_agent_});
+      writable |= (f & ring::kDescWrite) != 0;
       if (!(f & kDescNext) || (f & ring::kDescIndirect)) break;  // P7 is the device's to report
       d = peek16(driver_agent_, s.next_addr(d));
       if (d >= areas_.num) break;

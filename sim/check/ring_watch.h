@@ -22,6 +22,7 @@
 
 #include "models/ring/features.h"
 #include "models/ring/layout.h"
+#include "models/ring/ring_state.h"
 #include "models/ring/virtqueue.h"
 
 namespace virtiosim::sim {
@@ -73,6 +74,12 @@ class RingWatch {
   bool interrupt_owed() const;
 
   size_t in_flight() const { return in_flight_; }
+  // Ring positions made available so far (slots packed, entries split).
+  uint64_t published() const { return published_; }
+  // Where the driver publishes next (packed slot / split avail idx) and,
+  // packed, its wrap counter there.
+  uint16_t avail_pos() const { return layout_ == ring::RingLayout::packed ? avail_pos_ : avail_idx_; }
+  bool avail_wrap() const { return avail_wrap_; }
   // Any of the queue's areas (descriptors, driver and device areas).
   bool touches(uint64_t addr) const;
   // A quick first test for the monitor's per-access path: the span from
@@ -82,6 +89,10 @@ class RingWatch {
   // driver's stores before its `driver_seq`-th (the re-zeroing, possibly
   // visible later) belong to the old one.
   void restart(uint64_t driver_seq);
+  // Watching starts on a ring that is not fresh: the device resumes at
+  // `s` (SET_VRING_BASE), with nothing in flight between its used and
+  // avail positions (a drained ring; split: avail idx and used idx).
+  void resume(const ring::RingState& s);
 
  private:
   struct Buffer {

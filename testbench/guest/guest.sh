@@ -17,6 +17,11 @@
 #   packed-noopts  packed, event_idx=off, indirect_desc=off, mrg_rxbuf=off
 #   reconnect      split; serve killed after phase 1 and started again on
 #                  the same socket, QEMU (reconnect=1) connects again
+#   packed-check   packed with serve --check: no finding (the guest's driver
+#                  breaks no rule serve can see), exit 0
+#   split-reload-check
+#                  split-reload with serve --check: also GET_VRING_BASE and
+#                  the fresh setup after it (VU2)
 #   packed-broken, split-broken
 #                  after phase 1 the test points every RX descriptor
 #                  outside guest memory (corrupt_ring.py on the file that
@@ -39,9 +44,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # Scenario per case: ring, queue pairs, vCPUs, pinging CPUs, pings per CPU
 # and phase, phases and what happens between them, extra device options.
-packed=on queues=1 smp=1 cpus=0 frames=100 phases=1 between=none devopts= chardevopts=
+packed=on queues=1 smp=1 cpus=0 frames=100 phases=1 between=none devopts= chardevopts= check=0
 case "$case_name" in
   packed) ;;
+  packed-check) check=1 ;;
+  split-reload-check) packed=off phases=2 between=reload frames=60 devopts=,event_idx=off check=1 ;;
   split) packed=off ;;
   packed-mq) queues=2 smp=2 cpus=0,1 frames=60 devopts=,mrg_rxbuf=off ;;
   split-reload) packed=off phases=2 between=reload frames=60 devopts=,event_idx=off ;;
@@ -92,6 +99,7 @@ start_serve() {
   serve_n=$((serve_n + 1))
   local args=(vhost-user serve --socket "$sock" --mode echo)
   [ "$queues" -gt 1 ] && args+=(--queues "$queues")
+  [ "$check" = 1 ] && args+=(--check)
   "$virtiosim" "${args[@]}" >"$dir/serve$serve_n.out" 2>"$dir/serve$serve_n.log" &
   serve_pid=$!
   for _ in $(seq 200); do [ -S "$sock" ] && return 0; kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.05; done
@@ -103,7 +111,7 @@ stop_serve() {
   local rc=0
   wait "$serve_pid" || rc=$?
   serve_pid=
-  [ "$rc" = 0 ] || fail "serve #$serve_n exited with $rc (ring or protocol errors, or a crash)"
+  [ "$rc" = 0 ] || fail "serve #$serve_n exited with $rc (1: ring or protocol errors, 3: --check findings, else a crash)"
   grep -q 'serve (exit):' "$dir/serve$serve_n.out" || fail "serve #$serve_n printed no exit counters"
 }
 serve_counter() {  # instance key
@@ -293,6 +301,10 @@ else
       [ "$(serve_counter "$i" $k)" = 0 ] || fail "serve #$i $k=$(serve_counter "$i" $k)"
     done
     [ "$(serve_counter "$i" connections)" -ge 1 ] || fail "serve #$i saw no connection"
+    if [ "$check" = 1 ]; then
+      [ "$(serve_counter "$i" check_findings)" = 0 ] ||
+        fail "serve #$i --check: $(grep 'vhost-user: check:' "$dir/serve$i.log" | head -3)"
+    fi
     b_tx=$((b_tx + $(serve_counter "$i" tx_packets))); b_rx=$((b_rx + $(serve_counter "$i" rx_packets)))
     b_txb=$((b_txb + $(serve_counter "$i" tx_bytes))); b_rxb=$((b_rxb + $(serve_counter "$i" rx_bytes)))
   done

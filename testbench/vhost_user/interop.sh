@@ -6,15 +6,18 @@
 #
 # usage: interop.sh CASE VIRTIOSIM_BINARY
 #   sink-packed | sink-split  testpmd virtio-user txonly -> serve --mode sink
-#   echo                      testpmd virtio-user io --tx-first <-> serve --mode echo
+#   echo | echo-split         testpmd virtio-user io --tx-first <-> serve --mode echo
 #   drive-packed | drive-split  drive -> testpmd vhost back-end, macswap
 #   drive-irq-packed | drive-irq-split  the same with drive --notify irq
 #   drive-irq-rx4             irq with 4 RX buffers and 4 frames in flight: all back
 #   drive-irq-rx4-drops       irq with 4 RX buffers, no window: testpmd drops, the counts must agree
 #   restart                   testpmd port stop/start mid-stream, then a
 #                             reconnect, against one serve --mode sink
+#   check-CASE                a serve case (sink-*, echo*, restart) with
+#                             serve --check --json: also no finding at all
 set -uo pipefail
 case_name=${1:?case}
+base=${case_name#check-}
 virtiosim=${2:?virtiosim binary}
 testpmd=$(command -v dpdk-testpmd || true)
 if [ -z "$testpmd" ]; then
@@ -35,6 +38,8 @@ cleanup() {
   rm -rf "$dir" "/var/run/dpdk/vsim$$"* 2>/dev/null
 }
 trap cleanup EXIT
+serve_extra=()
+[ "$base" != "$case_name" ] && serve_extra=(--check --json "$dir/serve.json")
 fail() { echo "FAIL ($case_name): $*" >&2; for f in "$dir"/*.log "$dir"/*.out; do [ -f "$f" ] && { echo "--- $f" >&2; tail -25 "$f" >&2; }; done; exit 1; }
 
 # EAL flags that work without hugepages or PCI (SPEC_NOTES "Real peers"):
@@ -44,7 +49,8 @@ app="--total-num-mbufs=32768 --stats-period 1"
 
 start_serve() {  # mode -> sets serve_pid
   rm -f "$dir/sock"
-  taskset -c 1 "$virtiosim" vhost-user serve --socket "$dir/sock" --mode "$1" >"$dir/serve.out" 2>"$dir/serve.log" &
+  taskset -c 1 "$virtiosim" vhost-user serve --socket "$dir/sock" --mode "$1" "${serve_extra[@]}" \
+    >"$dir/serve.out" 2>"$dir/serve.log" &
   serve_pid=$!
   pids+=("$serve_pid")
   for _ in $(seq 100); do [ -S "$dir/sock" ] && return 0; sleep 0.05; done
@@ -67,9 +73,9 @@ virtio_user() {  # name packed seconds forward-args...
     >"$dir/$name.log" 2>&1
 }
 
-case "$case_name" in
+case "$base" in
   sink-packed | sink-split)
-    packed=1; [ "$case_name" = sink-split ] && packed=0
+    packed=1; [ "$base" = sink-split ] && packed=0
     start_serve sink
     virtio_user pmd "$packed" 6 --forward-mode=txonly
     sleep 0.3
@@ -83,9 +89,10 @@ case "$case_name" in
     [ "$(counter tx_malformed)" = 0 ] && [ "$(counter ring_errors)" = 0 ] && [ "$(counter protocol_errors)" = 0 ] ||
       fail "errors in serve counters"
     ;;
-  echo)
+  echo | echo-split)
+    packed=1; [ "$base" = echo-split ] && packed=0
     start_serve echo
-    virtio_user pmd 1 6 --forward-mode=io --tx-first
+    virtio_user pmd "$packed" 6 --forward-mode=io --tx-first
     sleep 0.3
     stop_serve
     tx=$(pmd_last "$dir/pmd.log" TX-packets)
@@ -180,4 +187,10 @@ case "$case_name" in
     ;;
   *) echo "unknown case $case_name" >&2; exit 2 ;;
 esac
+if [ ${#serve_extra[@]} -gt 0 ]; then
+  # serve --check: a correct front-end (DPDK's virtio-user) breaks no rule.
+  echo "serve --check: check_findings=$(counter check_findings)"
+  [ "$(counter check_findings)" = 0 ] || fail "serve --check reported findings: $(grep -o ' check_[A-Z0-9.]*=[0-9]*' "$dir/serve.out" | tr '\n' ' ')"
+  grep -q '"findings": 0' "$dir/serve.json" || fail "serve --json: no zero findings in $(cat "$dir/serve.json")"
+fi
 echo "PASS ($case_name)"

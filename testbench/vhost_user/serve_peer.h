@@ -25,11 +25,10 @@ inline std::string temp_socket(const std::string& tag) {
 // the constructor returns; it exits when its first front-end leaves.
 class ServeThread {
  public:
-  ServeThread(const std::string& tag, NetMode mode) {
+  ServeThread(const std::string& tag, NetMode mode) : ServeThread(tag, once(mode)) {}
+  // Any options; the socket is chosen here.
+  ServeThread(const std::string& tag, ServeOptions opts) : opts_(std::move(opts)) {
     opts_.socket_path = temp_socket(tag);
-    opts_.backend.mode = mode;
-    opts_.backend.log = false;
-    opts_.once = true;
     thread_ = std::thread([this] { rc_ = serve(opts_); });
     for (int i = 0; i < 200 && !std::filesystem::exists(opts_.socket_path); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -38,6 +37,14 @@ class ServeThread {
     if (thread_.joinable()) thread_.join();
   }
   const ServeOptions& options() const { return opts_; }
+  // `serve --mode mode --once`, quiet.
+  static ServeOptions once(NetMode mode) {
+    ServeOptions o;
+    o.backend.mode = mode;
+    o.backend.log = false;
+    o.once = true;
+    return o;
+  }
   // Waits for serve to end; its exit code.
   int join() {
     thread_.join();

@@ -35,6 +35,7 @@ Backend::Backend(boost::asio::io_context& io, BackendOptions opts) : io_(io), op
   if (opts_.queue_pairs > 1) offered_features_ |= feature_bit(net::kFeatureMq);
   offered_protocol_features_ = feature_bit(protocol_feature::MQ) | feature_bit(protocol_feature::REPLY_ACK) |
                                feature_bit(protocol_feature::STATUS);
+  if (opts_.check) check_ = std::make_unique<PeerCheck>(opts_.log);
 }
 
 Backend::~Backend() {
@@ -244,6 +245,7 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
       }
       v.base = s.num;
       v.base_set = true;
+      if (check_) check_->set_base(s.index, s.num, packed());
       return ack(msg, 0);
     }
 
@@ -253,6 +255,7 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
       Vring& v = vrings_[s.index];
       if (running(v)) drain(s.index);
       stop_ring(s.index);
+      if (check_ && v.base_set) check_->answered_base(s.index, v.base, packed());
       return reply(msg.request, VringState{s.index, v.base});
     }
 
@@ -368,8 +371,11 @@ ProtocolError Backend::start_ring(uint32_t index) {
                  index, packed() ? "packed" : "split", v.num, static_cast<unsigned long long>(*desc),
                  static_cast<unsigned long long>(*avail), static_cast<unsigned long long>(*used), v.base,
                  v.base_set ? "" : " (none set: a fresh ring)");
-  std::visit([](auto& d) {
-    if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.disable_notifications();
+  std::visit([&](auto& d) {
+    if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) {
+      d.disable_notifications();
+      if (check_) check_->start(index, mem_, {*desc, *avail, *used, v.num}, f, d.state());
+    }
   }, v.dev);
   watch_kick(index);
   return ProtocolError::ok;
@@ -389,13 +395,16 @@ void Backend::watch_kick(uint32_t index) {
                 [this, index, w](const boost::system::error_code& ec) {
                   if (ec || index >= vrings_.size() || vrings_[index].kick_wait.get() != w) return;
                   uint64_t n;
-                  while (::read(w->native_handle(), &n, sizeof n) == sizeof n) counters_.kicks += n;
+                  bool kicked = false;
+                  while (::read(w->native_handle(), &n, sizeof n) == sizeof n) counters_.kicks += n, kicked = true;
+                  if (check_ && kicked) check_->kicked(index);
                   watch_kick(index);
                 });
 }
 
 void Backend::stop_ring(uint32_t index) {
   Vring& v = vrings_[index];
+  if (check_) check_->stop(index);
   std::visit([&](auto& d) {
     using D = std::decay_t<decltype(d)>;
     if constexpr (std::is_same_v<D, Packed>) {
@@ -423,7 +432,14 @@ ProtocolError Backend::rebuild_rings() {
 }
 
 template <class Dev>
-size_t Backend::sink(Dev& tx, uint32_t budget) {
+void Backend::complete(Dev& dev, uint32_t index, const ring::UsedElem& e) {
+  if (check_)
+    if (VringWatch* w = check_->watch(index)) w->completed(e);
+  (void)dev.push_used(e);  // fails only on a broken queue, seen by finish()
+}
+
+template <class Dev>
+size_t Backend::sink(Dev& tx, uint32_t tx_index, uint32_t budget) {
   const size_t hdr = net_header_len();
   size_t n = 0;
   while (n < budget) {
@@ -445,14 +461,15 @@ size_t Backend::sink(Dev& tx, uint32_t budget) {
       counters_.tx_bytes += bytes;
       counters_.tx_checksum += sum;
     }
-    (void)tx.push_used(chain_.used(0));  // fails only on a broken queue, seen by finish()
+    complete(tx, tx_index, chain_.used(0));
     ++n;
   }
   return n;
 }
 
 template <class TxDev, class RxDev>
-size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
+size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t pair, uint32_t budget) {
+  const uint32_t rx_index = pair * 2, tx_index = pair * 2 + 1;
   const size_t hdr = net_header_len();
   const bool mergeable = features_ & feature_bit(net::kFeatureMrgRxbuf);
   size_t n = 0;
@@ -468,7 +485,7 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
     }
     if (frame_.size() < hdr) {
       ++counters_.tx_malformed;
-      (void)tx.push_used(chain_.used(0));
+      complete(tx, tx_index, chain_.used(0));
       ++n;
       continue;
     }
@@ -499,7 +516,7 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
         break;
       }
       ++counters_.rx_too_big;  // can never fit: completed on TX, not echoed
-      (void)tx.push_used(chain_.used(0));
+      complete(tx, tx_index, chain_.used(0));
       ++n;
       continue;
     }
@@ -519,9 +536,9 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t budget) {
         off += len;
         written += len;
       }
-      (void)rx.push_used(rx_chains_[j].used(written));
+      complete(rx, rx_index, rx_chains_[j].used(written));
     }
-    (void)tx.push_used(chain_.used(0));
+    complete(tx, tx_index, chain_.used(0));
     ++counters_.rx_packets;
     counters_.rx_bytes += frame_.size() - hdr;
     counters_.rx_buffers += k;
@@ -537,7 +554,15 @@ void Backend::finish(Dev& dev, uint32_t index) {
   // to publish and nothing to signal (should_signal() would answer false
   // after its full barrier): an idle poll costs no fence.
   const size_t completed = dev.pending_used();
+  // --check: what the device popped goes into the shadow before the used
+  // entries that return it.
+  ring::RingState before;
+  if (check_ && completed != 0) {
+    check_->sync(index);
+    before = dev.state();
+  }
   if (completed != 0 && dev.flush() == ring::RingError::ok) {
+    if (check_) check_->flushed(index, before);
     counters_.vring_used[index] += completed;
     if (dev.should_signal()) {
       signal_eventfd(v.call);
@@ -583,7 +608,7 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
   if (opts_.mode == NetMode::sink) {
     std::visit([&](auto& tx) {
       if constexpr (!std::is_same_v<std::decay_t<decltype(tx)>, std::monostate>) {
-        n = sink(tx, budget);
+        n = sink(tx, tx_index, budget);
         finish(tx, tx_index);
       }
     }, txv.dev);
@@ -594,7 +619,7 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
     using T = std::decay_t<decltype(tx)>;
     using R = std::decay_t<decltype(rx)>;
     if constexpr (!std::is_same_v<T, std::monostate> && std::is_same_v<T, R>) {
-      n = echo(tx, rx, budget);
+      n = echo(tx, rx, pair, budget);
       finish(rx, rx_index);
       finish(tx, tx_index);
     }
@@ -605,6 +630,11 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
 size_t Backend::poll() {
   size_t n = 0;
   try {
+    // --check: every running ring is sampled, also those the mode leaves
+    // alone (sink's RX).
+    if (check_)
+      for (uint32_t i = 0; i < vrings_.size(); ++i)
+        if (running(vrings_[i])) check_->sync(i);
     for (uint32_t p = 0; p < opts_.queue_pairs; ++p) n += process_pair(p, opts_.burst);
   } catch (const OutOfRegion& e) {
     close_with(ProtocolError::vring_addr_unmapped, e.what());
@@ -626,9 +656,12 @@ void Backend::drain(uint32_t index) {
 
 bool Backend::arm_notifications() {
   bool pending = false;
-  for (Vring& v : vrings_) {
+  for (uint32_t i = 0; i < vrings_.size(); ++i) {
+    Vring& v = vrings_[i];
     if (!running(v) || v.notifications_armed) continue;
     v.notifications_armed = true;
+    if (check_)
+      if (VringWatch* w = check_->watch(i)) w->armed();
     std::visit([&](auto& d) {
       if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) pending |= d.enable_notifications();
     }, v.dev);
@@ -637,9 +670,12 @@ bool Backend::arm_notifications() {
 }
 
 void Backend::disarm_notifications() {
-  for (Vring& v : vrings_) {
+  for (uint32_t i = 0; i < vrings_.size(); ++i) {
+    Vring& v = vrings_[i];
     if (!running(v) || !v.notifications_armed) continue;
     v.notifications_armed = false;
+    if (check_)
+      if (VringWatch* w = check_->watch(i)) w->disarmed();
     std::visit([](auto& d) {
       if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.disable_notifications();
     }, v.dev);
@@ -649,13 +685,13 @@ void Backend::disarm_notifications() {
 std::string Backend::report() const {
   const BackendCounters& c = counters_;
   std::ostringstream o;
-  o << "mode=" << (opts_.mode == NetMode::sink ? "sink" : "echo") << " connections=" << c.connections
-    << " tx_packets=" << c.tx_packets << " tx_bytes=" << c.tx_bytes << " tx_checksum=" << c.tx_checksum
-    << " rx_packets=" << c.rx_packets << " rx_bytes=" << c.rx_bytes << " rx_buffers=" << c.rx_buffers
-    << " kicks=" << c.kicks << " calls=" << c.calls << " tx_malformed=" << c.tx_malformed
-    << " rx_too_big=" << c.rx_too_big << " ring_errors=" << c.ring_errors
-    << " error_signals=" << c.error_signals << " protocol_errors=" << c.protocol_errors;
+  o << "mode=" << (opts_.mode == NetMode::sink ? "sink" : "echo");
+  c.visit([&o](const char* key, uint64_t value) { o << ' ' << key << '=' << value; });
   for (size_t i = 0; i < c.vring_used.size(); ++i) o << " vring" << i << "_used=" << c.vring_used[i];
+  if (check_) {  // findings by rule id: check_P3=2
+    o << " check_findings=" << check_->findings();
+    for (const auto& [rule, r] : check_->rules()) o << " check_" << rule << '=' << r.count;
+  }
   return o.str();
 }
 

@@ -46,6 +46,7 @@
 #include "transport/vhost_user/connection.h"
 #include "transport/vhost_user/memory_table.h"
 #include "transport/vhost_user/net.h"
+#include "transport/vhost_user/peer_watch.h"
 #include "transport/vhost_user/protocol.h"
 #include "transport/vhost_user/shared_memory.h"
 
@@ -58,6 +59,10 @@ struct BackendOptions {
   uint32_t queue_pairs = 1;       // --queues
   uint32_t burst = 64;            // buffers per ring per poll, then flush and signal
   bool log = true;                // protocol errors and connection events to stderr
+  // serve --check: watch the front-end through shared memory at every poll
+  // (peer_watch.h). Off, the data path pays one pointer test per poll and
+  // per completion.
+  bool check = false;
 };
 
 struct BackendCounters {
@@ -76,6 +81,16 @@ struct BackendCounters {
   uint64_t calls = 0;
   uint64_t error_signals = 0;       // broken rings reported through the SET_VRING_ERR eventfd
   std::vector<uint64_t> vring_used; // buffers completed, by vring (2k RX, 2k+1 TX of pair k)
+
+  // Every scalar counter, once, in the order the report prints them.
+  template <class F>
+  void visit(F&& f) const {
+    f("connections", connections), f("tx_packets", tx_packets), f("tx_bytes", tx_bytes);
+    f("tx_checksum", tx_checksum), f("rx_packets", rx_packets), f("rx_bytes", rx_bytes);
+    f("rx_buffers", rx_buffers), f("kicks", kicks), f("calls", calls), f("tx_malformed", tx_malformed);
+    f("rx_too_big", rx_too_big), f("ring_errors", ring_errors), f("error_signals", error_signals);
+    f("protocol_errors", protocol_errors);
+  }
 };
 
 class Backend {
@@ -99,6 +114,8 @@ class Backend {
   void disarm_notifications();
 
   const BackendCounters& counters() const { return counters_; }
+  // serve --check's findings; nullptr without --check.
+  const PeerCheck* check() const { return check_.get(); }
   std::string report() const;
   ProtocolError last_error() const { return last_error_; }
   uint64_t offered_features() const { return offered_features_; }
@@ -154,8 +171,10 @@ class Backend {
   }
 
   // Data path, one instantiation per ring layout.
-  template <class Dev> size_t sink(Dev& tx, uint32_t budget);
-  template <class TxDev, class RxDev> size_t echo(TxDev& tx, RxDev& rx, uint32_t budget);
+  template <class Dev> size_t sink(Dev& tx, uint32_t tx_index, uint32_t budget);
+  template <class TxDev, class RxDev> size_t echo(TxDev& tx, RxDev& rx, uint32_t pair, uint32_t budget);
+  // Records a completion (push_used), and tells the check.
+  template <class Dev> void complete(Dev& dev, uint32_t index, const ring::UsedElem& e);
   // Publishes a ring's completions and signals the front-end if it wants it.
   template <class Dev> void finish(Dev& dev, uint32_t index);
   // A ring the core broke: NEEDS_RESET, the error eventfd, one log line
@@ -182,6 +201,7 @@ class Backend {
   ring::Chain chain_, rx_chain_;
   std::vector<uint8_t> frame_;
   std::vector<ring::Chain> rx_chains_;
+  std::unique_ptr<PeerCheck> check_;  // --check
 };
 
 }  // namespace virtiosim::vhost_user

@@ -65,7 +65,14 @@ void add_serve_options(CLI::App& serve, ServeOptions& o) {
       ->check(in_range(0u, kMaxPollUs))
       ->capture_default_str();
   serve.add_flag("--once", o.once, "exit when the first front-end disconnects");
-  serve.footer("Counters are printed on exit (SIGINT, SIGTERM) and on SIGUSR1.");
+  serve.add_flag("--check", o.backend.check,
+                 "watch the front-end through shared memory at every poll and report the rules it breaks "
+                 "(P2, P3, P6.2, P6.3, P10, VU2) in the counters");
+  serve.add_option("--json", o.json_path, "on exit, write the counters (and --check's findings) to FILE as JSON")
+      ->type_name("FILE");
+  serve.footer("Counters are printed on exit (SIGINT, SIGTERM) and on SIGUSR1. Exit codes: 0; 1 the socket or "
+               "--json FILE could not be set up, or a protocol or ring error; 2 bad arguments; 3 only --check "
+               "findings.");
 }
 
 void add_drive_options(CLI::App& drive, DriveOptions& o) {
@@ -94,11 +101,19 @@ void add_drive_options(CLI::App& drive, DriveOptions& o) {
       ->check(in_range(1u, 32768u));
   add_choice(drive, "--event-idx", o.event_idx, {{"on", true}, {"off", false}}, "on",
              "negotiate VIRTIO_RING_F_EVENT_IDX when offered");
+  std::map<std::string, Fault> faults{{"none", Fault::none}};
+  std::string fault_help = "inject one violation for a back-end's checker (serve --check) to find:";
+  for (const FaultInfo& f : kFaults) {
+    faults.emplace(f.name, f.fault);
+    fault_help += std::string(" ") + f.name + " (" + f.rule + (f.packed_only ? ", packed" : "") + ")";
+  }
+  add_choice(drive, "--fault", o.fault, faults, "none", fault_help);
   drive.add_flag("--allow-drops", o.allow_drops,
                  "the back-end may drop frames when RX is empty: frames it took and never returned are "
                  "reported as dropped, not lost (confirm them with its own counters)");
-  drive.footer("Exit codes: 0 every frame came back intact (or was dropped, with --allow-drops), "
-               "1 a frame lost, corrupted or duplicated, a stall or a protocol error, 2 bad arguments.");
+  drive.footer("Exit codes: 0 every frame came back intact (or was dropped, with --allow-drops; with --fault: "
+               "the fault was injected), 1 a frame lost, corrupted or duplicated, a stall or a protocol error, "
+               "2 bad arguments.");
 }
 
 void add_check_options(CLI::App& check, check::CheckOptions& o) {
@@ -172,6 +187,11 @@ int vhost_user_main(int argc, char** argv) {
                          std::to_string(d.queue_size));
   if (!d.packed && (d.queue_size & (d.queue_size - 1)))
     return bad_arguments("--queue-size: a split ring's size must be a power of two");
+  if (d.fault != Fault::none && info(d.fault).packed_only && !d.packed)
+    return bad_arguments(std::string("--fault ") + info(d.fault).name + ": a packed-ring rule, needs --ring packed");
+  if (d.fault == Fault::rewrite_in_flight && d.frame_size > kMaxRewriteFrame)
+    return bad_arguments("--fault rewrite_in_flight: --size must be at most " + std::to_string(kMaxRewriteFrame) +
+                         " (the rewritten RX buffer is one byte shorter)");
   return drive(d);
 }
 

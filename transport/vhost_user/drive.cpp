@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <sstream>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "models/ring/packed_driver.h"
@@ -21,6 +23,12 @@
 namespace virtiosim::vhost_user {
 
 using ring::feature_bit;
+
+const FaultInfo& info(Fault f) {
+  for (const FaultInfo& i : kFaults)
+    if (i.fault == f) return i;
+  throw std::invalid_argument("no such fault");
+}
 
 namespace {
 
@@ -44,8 +52,9 @@ constexpr uint32_t kRxQueue = 0, kTxQueue = 1;  // virtio-net queue pair 0
 template <class Driver, class Layout>
 class Traffic {
  public:
-  Traffic(const DriveOptions& o, Frontend& fe, GuestMemfd& mem, uint64_t features, DriveReport& rep)
-      : o_(o), fe_(fe), mem_(mem), rep_(rep), hdr_(net::header_len(features)),
+  Traffic(const DriveOptions& o, boost::asio::io_context& io, Frontend& fe, GuestMemfd& mem, uint64_t features,
+          DriveReport& rep)
+      : o_(o), io_(io), fe_(fe), mem_(mem), rep_(rep), features_(features), hdr_(net::header_len(features)),
         rx_count_(o.rx_buffers ? o.rx_buffers : o.queue_size),
         // DriveOptions::window
         window_(o.window ? o.window : o.allow_drops ? UINT64_MAX : std::max<uint32_t>(o.queue_size / 2, 1)),
@@ -66,11 +75,13 @@ class Traffic {
     for (uint32_t i = 0; i < rx_count_; ++i)
       if (!post_rx(i)) return;
     if (rx_.vq.kick_prepare()) kick(rx_);
+    if (o_.fault == Fault::rewrite_in_flight) rewrite_rx_in_flight();
 
     const auto start = clock::now();
     auto last_progress = start;
     uint32_t idle_passes = 0;
-    while (rep_.received < o_.packets && !failed_) {
+    // After a terminal fault only the frames already sent come back.
+    while (rep_.received < (stopped_ ? rep_.sent : o_.packets) && !failed_) {
       size_t work = transmit();
       if (o_.notify == Notify::poll) {
         work += reap(tx_, SIZE_MAX) + reap(rx_, SIZE_MAX);
@@ -112,12 +123,13 @@ class Traffic {
     rep_.lost = rep_.sent > returned ? rep_.sent - returned : 0;
 
     // Stop both rings (GET_VRING_BASE) so the back-end lets go cleanly.
-    uint32_t base = 0;
+    uint32_t base[2] = {};
     for (uint32_t q : {0u, 1u})
-      if (ProtocolError ge = fe_.get_vring_base(q, base); ge != ProtocolError::ok) {
+      if (ProtocolError ge = fe_.get_vring_base(q, base[q]); ge != ProtocolError::ok) {
         rep_.protocol_failed = true;
         rep_.error = std::string("GET_VRING_BASE: ") + name(ge) + ": " + fe_.detail();
       }
+    if (o_.fault == Fault::bad_vring_base && !rep_.protocol_failed) resume_tx_elsewhere(base[kTxQueue]);
   }
 
  private:
@@ -180,7 +192,11 @@ class Traffic {
   size_t transmit() {
     const size_t wire = hdr_ + o_.frame_size;
     size_t added = 0;
-    while (rep_.sent < o_.packets && rep_.sent - rep_.received < window_ && !free_slots_.empty()) {
+    while (!stopped_ && rep_.sent < o_.packets && rep_.sent - rep_.received < window_ && !free_slots_.empty()) {
+      if (raw_fault_due()) {
+        write_raw_fault();
+        break;
+      }
       const uint32_t slot = free_slots_.back();
       const uint64_t gpa = tx_bufs_ + uint64_t{slot} * kTxSlotSize;
       uint8_t* p = mem_.host(gpa);
@@ -197,8 +213,116 @@ class Traffic {
       ++rep_.sent;
       ++added;
     }
-    if (added && tx_.vq.kick_prepare()) kick(tx_);
+    if (added) {
+      const bool wanted = tx_.vq.kick_prepare();
+      if (!wanted && o_.fault == Fault::kick_while_suppressed) rep_.fault_injected = true;
+      if (wanted || o_.fault == Fault::kick_while_suppressed) kick(tx_);
+    }
     return added;
+  }
+
+  // The faults written as raw descriptors go in halfway through the
+  // frames, on a TX ring with room for a two-descriptor list.
+  bool raw_fault_due() const {
+    if (o_.fault == Fault::none || !info(o_.fault).terminal || rep_.fault_injected) return false;
+    return rep_.sent >= o_.packets / 2 && tx_.vq.num_free() >= 2 && free_slots_.size() >= 2;
+  }
+
+  // P2, P6.2, P6.3: a TX list the ring core would never write, at the slot
+  // its next add() would take, then a kick. Nothing is sent after it: the
+  // back-end either never sees it (P2) or breaks the ring on it.
+  void write_raw_fault() {
+    if constexpr (std::is_same_v<Layout, ring::PackedLayout>) {
+      const ring::PackedLayout l = tx_.vq.layout();
+      const uint16_t id = tx_.vq.free_head();  // an id not in flight
+      const uint16_t slot = tx_.vq.next_avail_idx();
+      const bool wrap = tx_.vq.avail_wrap_counter();
+      const uint64_t buf = tx_bufs_ + uint64_t{free_slots_.back()} * kTxSlotSize;
+      const uint32_t wire = static_cast<uint32_t>(hdr_ + o_.frame_size);
+      // P13: body first, the flags with release.
+      auto put = [&](uint16_t s, uint32_t len, uint16_t flags) {
+        uint8_t* d = mem_.host(l.desc_addr(s));
+        std::memcpy(d + ring::packed_off::addr, &buf, 8);
+        std::memcpy(d + ring::packed_off::len, &len, 4);
+        std::memcpy(d + ring::packed_off::id, &id, 2);
+        __atomic_store_n(reinterpret_cast<uint16_t*>(d + ring::packed_off::flags), flags, __ATOMIC_RELEASE);
+      };
+      const uint16_t avail = ring::packed_avail_flags(wrap);
+      switch (o_.fault) {
+        case Fault::avail_encoding:  // AVAIL == USED == wrap: reads as used, not available
+          put(slot, wire, ring::packed_used_flags(wrap));
+          break;
+        case Fault::next_on_last:  // the only descriptor says another follows
+          put(slot, wire, avail | ring::kDescNext);
+          break;
+        case Fault::write_on_head: {  // writable head, readable tail; the head's flags last
+          const bool next_wrap = slot + 1u == o_.queue_size ? !wrap : wrap;
+          put(static_cast<uint16_t>((slot + 1u) % o_.queue_size), wire, ring::packed_avail_flags(next_wrap));
+          put(slot, wire, avail | ring::kDescNext | ring::kDescWrite);
+          break;
+        }
+        default:
+          return;
+      }
+      rep_.fault_injected = true;
+      stopped_ = true;
+      kick(tx_);
+    }
+  }
+
+  // P3: once the back-end has had time to see the RX buffers posted, the
+  // first one's descriptor gets a new len (one byte shorter: the echo
+  // still fits) while the device owns it.
+  void rewrite_rx_in_flight() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRewriteAfterMs));
+    uint64_t len_addr;
+    if constexpr (std::is_same_v<Layout, ring::PackedLayout>) {
+      len_addr = rx_.vq.layout().len_addr(0);
+    } else {
+      uint16_t head;
+      std::memcpy(&head, mem_.host(rx_.vq.layout().avail_ring_addr(0)), 2);
+      len_addr = rx_.vq.layout().len_addr(head);
+    }
+    const uint32_t len = kRxBufferSize - 1;
+    std::memcpy(mem_.host(len_addr), &len, 4);
+    rep_.fault_injected = true;
+  }
+
+  // VU2: a second connection that sets TX's base one position before
+  // where GET_VRING_BASE said the back-end stood (never a fresh ring).
+  // The ring is not started: the request is the violation, and a device
+  // that checks the base against the ring (split: used->idx) would refuse
+  // the start anyway.
+  void resume_tx_elsewhere(uint32_t answered) {
+    const uint32_t fresh = o_.packed ? ring::encode_vring_base_packed({}) : 0;
+    uint32_t wrong = answered;
+    for (uint32_t back = 1; wrong == answered || wrong == fresh; ++back) {
+      if (o_.packed) {
+        ring::RingState s = ring::decode_vring_base_packed(answered);
+        auto step_back = [&](uint16_t& idx, bool& wrap) {
+          const uint32_t b = back % o_.queue_size;
+          if (idx < b) idx = static_cast<uint16_t>(idx + o_.queue_size - b), wrap = !wrap;
+          else idx = static_cast<uint16_t>(idx - b);
+        };
+        step_back(s.last_avail_idx, s.avail_wrap_counter);
+        step_back(s.last_used_idx, s.used_wrap_counter);
+        wrong = ring::encode_vring_base_packed(s);
+      } else {
+        wrong = static_cast<uint16_t>(answered - back);
+      }
+    }
+    fe_.connection().close();  // serve takes one front-end at a time
+    Frontend fe(connect_unix(io_, o_.socket_path));
+    uint64_t features = 0;
+    ProtocolError e = fe.negotiate(features_, 0, features);
+    if (e == ProtocolError::ok) e = fe.request(Request::SET_VRING_NUM, VringState{kTxQueue, o_.queue_size});
+    if (e == ProtocolError::ok) e = fe.request(Request::SET_VRING_BASE, VringState{kTxQueue, wrong});
+    rep_.fault_injected = e == ProtocolError::ok;
+    if (e != ProtocolError::ok) {
+      rep_.protocol_failed = true;
+      rep_.error = std::string("reconnect: ") + name(e) + ": " + fe.detail();
+    }
+    fe.connection().close();
   }
 
   // Takes up to `budget` used buffers of one queue: TX slots back to the
@@ -300,9 +424,11 @@ class Traffic {
   }
 
   const DriveOptions& o_;
+  boost::asio::io_context& io_;
   Frontend& fe_;
   GuestMemfd& mem_;
   DriveReport& rep_;
+  const uint64_t features_;  // negotiated
   const size_t hdr_;
   const uint32_t rx_count_;
   const uint64_t window_;
@@ -311,6 +437,7 @@ class Traffic {
   std::vector<uint32_t> free_slots_;  // TX slots (and buffer tokens) not in flight
   std::vector<uint8_t> seen_;         // by sequence number
   bool failed_ = false;               // a ring error ended the run
+  bool stopped_ = false;              // a terminal fault: nothing more is sent
 };
 
 }  // namespace
@@ -322,12 +449,14 @@ std::string DriveReport::text() const {
     << " corrupted=" << corrupted << " duplicates=" << duplicates << " lost=" << lost
     << " ring_errors=" << ring_errors << " kicks=" << kicks << " calls=" << calls() << " rx_calls=" << rx_calls
     << " tx_calls=" << tx_calls << " event_idx=" << event_idx << " errors=" << errors();
+  if (fault != Fault::none) o << " fault=" << info(fault).name << " fault_injected=" << fault_injected;
   if (!error.empty()) o << " error=\"" << error << '"';
   return o.str();
 }
 
 DriveReport run_drive(const DriveOptions& o) {
   DriveReport rep;
+  rep.fault = o.fault;
   try {
     boost::asio::io_context io;
     Frontend fe(connect_unix(io, o.socket_path));
@@ -344,8 +473,8 @@ DriveReport run_drive(const DriveOptions& o) {
     GuestMemfd mem(2 * ring::SplitLayout::contiguous_bytes(o.queue_size) + 2 * qs * 16 + qs * (kRxBufferSize + kTxSlotSize) +
                    (1 << 20));
     rep.event_idx = features & feature_bit(VIRTIO_RING_F_EVENT_IDX);
-    if (o.packed) Traffic<ring::PackedDriver<SharedMemory>, ring::PackedLayout>(o, fe, mem, features, rep).run();
-    else Traffic<ring::SplitDriver<SharedMemory>, ring::SplitLayout>(o, fe, mem, features, rep).run();
+    if (o.packed) Traffic<ring::PackedDriver<SharedMemory>, ring::PackedLayout>(o, io, fe, mem, features, rep).run();
+    else Traffic<ring::SplitDriver<SharedMemory>, ring::SplitLayout>(o, io, fe, mem, features, rep).run();
     fe.connection().close();
   } catch (const std::exception& e) {
     rep.protocol_failed = true;
@@ -355,6 +484,7 @@ DriveReport run_drive(const DriveOptions& o) {
 }
 
 int exit_code(const DriveReport& rep, const DriveOptions& o) {
+  if (o.fault != Fault::none) return rep.fault_injected && !rep.protocol_failed ? 0 : 1;
   return rep.errors() == 0 && rep.sent == o.packets && rep.echoed() + rep.dropped == o.packets ? 0 : 1;
 }
 

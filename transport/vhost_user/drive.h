@@ -25,6 +25,35 @@ inline constexpr uint32_t kMaxDriveFrame = 2036;  // fits one 2 KiB RX buffer wi
 enum class Notify : uint8_t { poll, irq };
 inline const char* name(Notify n) { return n == Notify::poll ? "poll" : "irq"; }
 
+// --fault: one violation of a front-end rule, injected once, for testing a
+// back-end's checker (serve --check). The ring core stays correct; drive
+// writes the violation into ring memory itself.
+enum class Fault : uint8_t {
+  none,
+  avail_encoding,         // P2: a TX head whose flags read AVAIL == USED (packed)
+  next_on_last,           // P6.2: a one-descriptor TX list with NEXT set (packed)
+  write_on_head,          // P6.3: a device-writable head before a readable descriptor (packed)
+  rewrite_in_flight,      // P3: an RX descriptor the device owns gets a new len
+  kick_while_suppressed,  // P10: every TX kick sent, also when the device said DISABLE
+  bad_vring_base,         // VU2: a reconnect resumes TX one slot before where GET_VRING_BASE said
+};
+struct FaultInfo {
+  Fault fault;
+  const char* name;
+  const char* rule;  // SPEC_NOTES id the back-end should report
+  bool packed_only;  // the rule is about the packed ring's encoding
+  bool terminal;     // the TX ring takes nothing after it: drive stops sending
+};
+inline constexpr FaultInfo kFaults[] = {
+    {Fault::avail_encoding, "avail_encoding", "P2", true, true},
+    {Fault::next_on_last, "next_on_last", "P6.2", true, true},
+    {Fault::write_on_head, "write_on_head", "P6.3", true, true},
+    {Fault::rewrite_in_flight, "rewrite_in_flight", "P3", false, false},
+    {Fault::kick_while_suppressed, "kick_while_suppressed", "P10", false, false},
+    {Fault::bad_vring_base, "bad_vring_base", "VU2", false, false},
+};
+const FaultInfo& info(Fault f);  // f != Fault::none
+
 struct DriveOptions {
   std::string socket_path;
   uint64_t packets = 100000;
@@ -47,7 +76,15 @@ struct DriveOptions {
   // allow_drops: dropped frames would hold it shut). A window no larger
   // than rx_buffers keeps a back-end that drops from ever finding RX empty.
   uint32_t window = 0;
+  Fault fault = Fault::none;
 };
+
+// rewrite_in_flight shortens an RX descriptor by one byte: the frame must
+// still fit.
+inline constexpr uint32_t kMaxRewriteFrame = kMaxDriveFrame - 1;
+// rewrite_in_flight: how long the RX buffers stay posted before one is
+// rewritten, so that the back-end has looked at them.
+inline constexpr uint32_t kRewriteAfterMs = 200;
 
 // --allow-drops: how long RX must stay quiet, with every TX buffer back,
 // before the missing frames count as dropped.
@@ -69,6 +106,8 @@ struct DriveReport {
   bool stalled = false;      // no progress for --timeout
   double seconds = 0;
   bool protocol_failed = false;
+  Fault fault = Fault::none;
+  bool fault_injected = false;  // --fault: the violation was written (kick_while_suppressed: a kick not wanted)
   std::string error;
 
   uint64_t echoed() const { return received - corrupted - duplicates; }
@@ -82,7 +121,8 @@ struct DriveReport {
 
 DriveReport run_drive(const DriveOptions& opts);
 // 0 iff every frame was sent and came back intact or (with allow_drops)
-// was dropped by the back-end; 1 otherwise.
+// was dropped by the back-end; 1 otherwise. With a fault: 0 iff it was
+// injected and the protocol held (a terminal fault stops the traffic).
 int exit_code(const DriveReport& rep, const DriveOptions& opts);
 // Runs, prints the report, returns exit_code().
 int drive(const DriveOptions& opts);

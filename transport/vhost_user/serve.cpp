@@ -13,8 +13,30 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+
+#include "support/json_text.h"
 
 namespace virtiosim::vhost_user {
+
+std::string serve_json(const Backend& backend) {
+  json::Json counters = json::Json::object();
+  backend.counters().visit([&counters](const char* key, uint64_t value) { counters[key] = value; });
+  counters["vring_used"] = backend.counters().vring_used;
+  json::Json doc = {{"counters", std::move(counters)}};
+  if (const PeerCheck* check = backend.check()) {
+    json::Json rules = json::Json::object();
+    for (const auto& [rule, r] : check->rules()) {
+      json::Json evidence = json::Json::array();
+      for (const PeerFinding& f : r.evidence)
+        evidence.push_back({{"vring", f.vring}, {"slot", f.slot}, {"id", f.id}, {"flags", f.flags},
+                            {"wrap", f.wrap}, {"what", f.what}});
+      rules[rule] = {{"count", r.count}, {"evidence", std::move(evidence)}};
+    }
+    doc["check"] = {{"findings", check->findings()}, {"rules", std::move(rules)}};
+  }
+  return json::dump(doc, 4) + "\n";
+}
 
 int serve(const ServeOptions& opts) {
   namespace asio = boost::asio;
@@ -33,6 +55,13 @@ int serve(const ServeOptions& opts) {
     std::fprintf(stderr, "virtiosim vhost-user serve: %s: %s\n", opts.socket_path.c_str(),
                  lock.valid() && errno == EWOULDBLOCK ? "in use by another serve; not taken over"
                                                       : ("cannot lock " + lock_path + ": " + std::strerror(errno)).c_str());
+    return 1;
+  }
+
+  // Refused now rather than after a whole run.
+  if (!opts.json_path.empty() && !std::ofstream(opts.json_path)) {
+    std::fprintf(stderr, "virtiosim vhost-user serve: --json %s: cannot write: %s\n", opts.json_path.c_str(),
+                 std::strerror(errno));
     return 1;
   }
 
@@ -105,8 +134,18 @@ int serve(const ServeOptions& opts) {
   acceptor.close();
   std::error_code fec;
   std::filesystem::remove(opts.socket_path, fec);
+  bool json_failed = false;
+  if (!opts.json_path.empty()) {
+    std::ofstream out(opts.json_path);
+    out << serve_json(backend);
+    if (!out.flush()) {
+      std::fprintf(stderr, "virtiosim vhost-user serve: --json %s: write failed\n", opts.json_path.c_str());
+      json_failed = true;
+    }
+  }
   const BackendCounters& c = backend.counters();
-  return (c.protocol_errors || c.ring_errors) ? 1 : 0;
+  if (c.protocol_errors || c.ring_errors || json_failed) return 1;
+  return backend.check() && backend.check()->findings() ? kServeFindings : 0;
 }
 
 }  // namespace virtiosim::vhost_user

@@ -16,13 +16,23 @@ struct ServeOptions {
   uint32_t idle_poll_us = 200;
   // Exit (printing the counters) when the first front-end leaves.
   bool once = false;
+  // Also write the counters (and --check's findings by rule) here on exit.
+  std::string json_path;
 };
+
+// Exit code of a serve whose only failure is findings of --check.
+inline constexpr int kServeFindings = 3;
 
 // Runs until SIGINT/SIGTERM (or, with `once`, the first disconnect). Prints
 // the counters on exit and on SIGUSR1. Returns the process exit code: 0,
-// or 1 if the socket could not be set up (also: another back-end is
-// listening on it) or a protocol/ring error occurred.
+// 1 if the socket or the JSON file could not be set up (also: another
+// back-end is listening on it) or a protocol/ring error occurred, else
+// kServeFindings if --check found the front-end breaking a rule.
 int serve(const ServeOptions& opts);
+
+// The counters and, with --check, the findings by rule with their
+// evidence: what --json writes.
+std::string serve_json(const Backend& backend);
 
 // Largest --poll-us: one minute.
 inline constexpr uint32_t kMaxPollUs = 60'000'000;

@@ -148,6 +148,25 @@ TEST(RingWatchPacked, ListRunningIntoAnUnavailableSlotIsP6_2) {
   EXPECT_EQ(q.monitor().violations().front().addr, q.packed().flags_addr(1));
 }
 
+// P6.3: a device-readable descriptor after a device-writable one, in a
+// packed list (head written last) and in a split chain.
+TEST(RingWatchPacked, ReadableAfterWritableIsP6_3) {
+  SyntheticQueue q(RingLayout::packed);
+  q.packed_avail(1, 0, true);
+  q.packed_avail(0, 0, true, ring::kDescNext | ring::kDescWrite);
+  ASSERT_EQ(q.rules(), Strings{"P6.3"});
+  EXPECT_EQ(q.monitor().violations().front().addr, q.packed().flags_addr(1));
+}
+
+TEST(RingWatchSplit, ReadableAfterWritableIsP6_3) {
+  SyntheticQueue q(RingLayout::split);
+  q.split_desc(0, ring::kDescNext | ring::kDescWrite, 1);
+  q.split_desc(1);
+  q.split_avail(0, 0);
+  ASSERT_EQ(q.rules(), Strings{"P6.3"});
+  EXPECT_EQ(q.monitor().violations().front().addr, q.split().flags_addr(1));
+}
+
 // P4: used entries in another order than the device completed the buffers;
 // without IN_ORDER completing out of order is legal if written as completed.
 TEST(RingWatchPacked, UsedEntriesInAnotherOrderThanCompletedAreP4) {
