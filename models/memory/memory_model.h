@@ -118,7 +118,7 @@ class MemoryModel {
   // P13 names what each one orders).
   void drop_barrier(ring::BarrierSite site) { dropped_[static_cast<unsigned>(site)] = true; }
   bool dropped(ring::BarrierSite site) const { return dropped_[static_cast<unsigned>(site)]; }
-  // One-shot: armed until a matching store takes it.
+  // Armed until a matching store takes it (with StoreFault::every, never).
   void arm_store_fault(const StoreFault& f) { store_faults_.push_back(f); }
   uint64_t store_faults_applied() const { return store_faults_applied_; }
 
