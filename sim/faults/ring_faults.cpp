@@ -92,12 +92,11 @@ memory::StoreFault driver_event_flags(unsigned agent, const ring::QueueAreas& a)
   return f;
 }
 
-// Every later flags store of the driver to the TX descriptor ring.
+// The flags field of the driver's TX descriptors (packed).
 memory::StoreFault tx_desc_flags(const driver::NetDriver::TxPublish& p) {
   const ring::PackedLayout tx = p.areas.packed();
   memory::StoreFault f{driver::NetDriver::agent_of(p.qp), tx.desc, tx.desc + ring::PackedLayout::desc_bytes(tx.num)};
   f.offset = static_cast<uint32_t>(ring::packed_off::flags);
-  f.every = true;
   return f;
 }
 
@@ -143,6 +142,7 @@ void install_replay(Replay r, ring::RingLayout layout, memory::MemoryModel& mem,
         stale = true;
         memory::StoreFault f = tx_desc_flags(p);
         f.xor_mask = ring::kDescAvail | ring::kDescUsed;
+        f.every = true;
         mem.arm_store_fault(f);
       };
       break;
