@@ -83,6 +83,10 @@ class Platform : public sc_core::sc_module {
     dev_.on_complete([this](uint16_t queue, uint16_t id, uint64_t time_ps) {
       if (watch_queues()) monitor_.on_complete(queue, id, time_ps);
     });
+    dev_.on_restore([this](uint16_t queue, uint32_t base, const ring::RingState& restored, uint64_t time_ps) {
+      monitor_.on_ring_restored(queue_name(queue), device::VhostNet::agent_of(static_cast<uint16_t>(queue / 2)),
+                                drv_.areas(queue).desc, base, restored, time_ps);
+    });
     fn_.on_event([this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); });
     mem_.on_load([this](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
       if (watching_) monitor_.on_load(agent, now_ps, gpa, data, bytes);
@@ -127,6 +131,9 @@ class Platform : public sc_core::sc_module {
                         mem_.store_buffer(driver::NetDriver::agent_of(static_cast<uint16_t>(queue / 2))).stores());
   }
 
+  // "rx0", "tx0", "rx1", ...: virtqueue 2i is queue pair i's RX, 2i+1 its TX.
+  static std::string queue_name(uint16_t queue) { return (queue % 2 ? "tx" : "rx") + std::to_string(queue / 2); }
+
   // The monitor learns where the queues are once the driver has probed
   // (before it makes any buffer available). True once it watches.
   bool watch_queues() {
@@ -139,7 +146,7 @@ class Platform : public sc_core::sc_module {
     };
     for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp)
       for (uint16_t t = 0; t < 2; ++t)
-        monitor_.add_queue((t ? "tx" : "rx") + std::to_string(qp), drv_.areas(static_cast<uint16_t>(2 * qp + t)),
+        monitor_.add_queue(queue_name(static_cast<uint16_t>(2 * qp + t)), drv_.areas(static_cast<uint16_t>(2 * qp + t)),
                            ring::Features{drv_.negotiated_features()}, driver::NetDriver::agent_of(qp),
                            device::VhostNet::agent_of(qp), peek);
     return true;
@@ -167,7 +174,7 @@ class Platform : public sc_core::sc_module {
         const uint64_t addr = cfg_.ring == ring::RingLayout::packed ? a.packed().desc_addr(slot)
                                                                     : a.split().avail_ring_addr(slot);
         monitor_.report(dev_.ring_failure().rule, dev_.failure(), dev_.failure_time_ps(),
-                        device::VhostNet::agent_of(qp), addr, (t ? "tx" : "rx") + std::to_string(qp));
+                        device::VhostNet::agent_of(qp), addr, queue_name(index));
         return;
       }
     monitor_.report(dev_.ring_failure().rule, dev_.failure(), dev_.failure_time_ps(), 1);
@@ -250,6 +257,7 @@ class Platform : public sc_core::sc_module {
         std::ostringstream o;
         o << "stall: no progress for " << cfg_.stall_timeout_us << " us with packets pending (lost wake-up?)";
         errors_.push_back(o.str());
+        monitor_.diagnose_stall(last_change.value());
         monitor_.report("watchdog.stall", o.str(), last_change.value(), 0);
         const std::vector<memory::LogRecord> log = mem_.log().snapshot();
         last_events_.assign(log.end() - static_cast<std::ptrdiff_t>(std::min<size_t>(log.size(), 16)), log.end());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sim/config.h"
+#include "support/junit.h"
 
 namespace virtiosim::sim {
 
@@ -24,6 +25,7 @@ struct RunOutcome {
   std::vector<std::string> errors;
   std::string report_json;  // the full report
   std::string summary;      // a few lines for people
+  junit::TestSuite junit;   // one case per monitor rule and the verdict (run --junit)
 };
 
 // Build the platform from `cfg`, simulate to completion (or failure or

@@ -213,8 +213,13 @@ bool VhostNet::release_held(Worker& w) {
 void VhostNet::flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_index) {
   if (&q == w.tx.get() && !release_held(w)) return;
   if (q.pending_used() == 0) return;
+  const ring::RingIndices before = q.indices();
   if (!check(w, q.flush(), "flush")) return;
-  if (q.should_signal()) {
+  bool signal = q.should_signal();
+  if (interrupt_decision)
+    signal = interrupt_decision({queue_index, signal, before, q.indices(), queue_index % 2 ? w.tx_areas : w.rx_areas,
+                                 *w.mem});
+  if (signal) {
     w.clock.sync();  // the interrupt leaves at the worker's time
     transport->signal_queue(queue_index);
     ++w.stats.interrupts_raised;
@@ -266,7 +271,11 @@ void VhostNet::restart(Worker& w) {
     const uint32_t base = packed ? ring::encode_vring_base_packed(q->state()) : ring::encode_vring_base_split(q->state());
     const ring::QueueAreas areas = t ? w.tx_areas : w.rx_areas;
     q = ring::make_device_queue(cfg_.layout, *w.mem, areas, ring::Features{features_});
-    const ring::RingState s = packed ? ring::decode_vring_base_packed(base) : ring::RingState{static_cast<uint16_t>(base)};
+    ring::RingState s{static_cast<uint16_t>(base)};
+    if (packed) {
+      s = read_vring_base ? read_vring_base(base) : ring::decode_vring_base_packed(base);
+      if (restore_) restore_(qi, base, s, w.clock.now_ps());
+    }
     if (!check(w, q->set_state(s), "restart set_state")) return;
   }
   w.clock.advance(cfg_.params.restart_ns);

@@ -20,6 +20,7 @@
 #include "models/memory/agent_clock.h"
 #include "models/memory/memory_model.h"
 #include "models/param.h"
+#include "models/ring/ring_state.h"
 #include "models/ring/virtqueue.h"
 #include "transport/pci/virtio_if.h"
 
@@ -102,6 +103,10 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   // order SPEC_NOTES P4 and P8 are about), before its used entry is written.
   using CompletionSink = std::function<void(uint16_t queue, uint16_t id, uint64_t time_ps)>;
   void on_complete(CompletionSink sink) { completion_ = std::move(sink); }
+  // Each ring a restart restores: the base it saved (GET_VRING_BASE, VU2
+  // encoding; packed rings) and the state it continues from.
+  using RestoreSink = std::function<void(uint16_t queue, uint32_t base, const ring::RingState& restored, uint64_t time_ps)>;
+  void on_restore(RestoreSink sink) { restore_ = std::move(sink); }
 
   // Hook points for a fault plan (sim/faults); a plain run sets none.
   // Each TX completion of a queue pair (`count`: TX packets taken so far),
@@ -115,6 +120,21 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   // A queue reset the driver asked for: true acknowledges it at once and
   // stops the queue only after the worker's next round.
   std::function<bool(uint16_t queue)> ack_reset_early;
+  // After a flush of queue `queue`: interrupt or not, given whether the
+  // driver's event suppression asked (the ring core's should_signal), the
+  // device's used position before and after the flush, and the worker's
+  // own memory to read the driver area with.
+  struct InterruptDecision {
+    uint16_t queue;
+    bool driver_asked;
+    ring::RingIndices before, after;
+    const ring::QueueAreas& areas;
+    DeviceMemory& mem;
+  };
+  std::function<bool(const InterruptDecision&)> interrupt_decision;
+  // A restart reading back a packed ring's saved base (SET_VRING_BASE);
+  // unset: as VU2 encodes it.
+  std::function<ring::RingState(uint32_t base)> read_vring_base;
 
   // VirtioDeviceIf
   uint16_t device_id() const override { return VIRTIO_ID_NET_; }
@@ -167,6 +187,7 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   VhostNetConfig cfg_;
   ViolationSink violation_;
   CompletionSink completion_;
+  RestoreSink restore_;
   std::vector<std::unique_ptr<Worker>> workers_;
   sc_core::sc_event ready_;
   uint64_t features_ = 0;

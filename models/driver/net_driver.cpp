@@ -287,6 +287,7 @@ void NetDriver::setup_queue(QueuePair& owner, uint16_t index, std::unique_ptr<ri
   const ring::QueueAreas areas = ring::place_queue(cfg_.layout, alloc(ring::ring_bytes(cfg_.layout, size), kPage), size);
   if (areas_.size() <= index) areas_.resize(index + 1u);
   areas_[index] = areas;
+  if (queue_placed) queue_placed(index, agent_of(owner.index), areas);
   write_queue_areas(q, areas);
   wr(VIRTIO_PCI_COMMON_Q_MSIX, 2, index);
   if (rd(VIRTIO_PCI_COMMON_Q_MSIX, 2) != index) return fail("MSI-X vector refused for queue " + std::to_string(index));

@@ -113,6 +113,9 @@ class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
   // The kick decision: given whether the device's event suppression asked
   // for a notification (the ring core's kick_prepare), kick or not.
   std::function<bool(bool device_asked)> kick_decision;
+  // Queue `queue` was placed in guest memory, before the driver's queue
+  // zeroes it; `agent` is the vCPU that will drive it.
+  std::function<void(uint16_t queue, unsigned agent, const ring::QueueAreas& areas)> queue_placed;
 
   // pci::MsiSinkIf: vector 2i is queue pair i's RX, 2i+1 its TX, the last
   // of the function's table configuration changes.

@@ -107,7 +107,7 @@ bool MemoryModel::apply_store_fault(unsigned agent, uint64_t gpa, uint64_t n, ui
     std::memcpy(&v, value, n);  // little-endian guest memory on a little-endian host
     v = ((v & f.and_mask) | f.or_mask) ^ f.xor_mask;
     std::memcpy(value, &v, n);
-    store_faults_.erase(it);
+    if (!f.every) store_faults_.erase(it);
     ++store_faults_applied_;
     return true;
   }

@@ -76,13 +76,15 @@ struct Origin {
 // Fault injection at an agent's memory port: the next typed store of
 // `size` bytes by `agent` to the field at `offset` of a `stride`-byte record
 // in [lo, hi), after `skip` such stores, leaves as ((value & and_mask) |
-// or_mask) ^ xor_mask. Models a bug in that agent: its own later loads see
-// the corrupted value too.
+// or_mask) ^ xor_mask; with `every`, each such store from then on (a bug
+// in code the agent runs each time, not one bad store). Models a bug in
+// that agent: its own later loads see the corrupted value too.
 struct StoreFault {
   unsigned agent = 0;
   uint64_t lo = 0, hi = 0;
   uint32_t stride = 16, offset = 0, size = 2, skip = 0;
   uint64_t and_mask = ~uint64_t{0}, or_mask = 0, xor_mask = 0;
+  bool every = false;
 };
 
 class MemoryModel {
@@ -116,7 +118,7 @@ class MemoryModel {
   // P13 names what each one orders).
   void drop_barrier(ring::BarrierSite site) { dropped_[static_cast<unsigned>(site)] = true; }
   bool dropped(ring::BarrierSite site) const { return dropped_[static_cast<unsigned>(site)]; }
-  // One-shot: armed until a matching store takes it.
+  // Armed until a matching store takes it (with StoreFault::every, never).
   void arm_store_fault(const StoreFault& f) { store_faults_.push_back(f); }
   uint64_t store_faults_applied() const { return store_faults_applied_; }
 
@@ -148,7 +150,7 @@ class MemoryModel {
   AnomalyObserver anomaly_observer_;
   LoadObserver load_observer_;
   bool dropped_[ring::kBarrierSites] = {};
-  std::vector<StoreFault> store_faults_;  // armed, not yet applied
+  std::vector<StoreFault> store_faults_;  // armed: not yet applied, or `every`
   uint64_t store_faults_applied_ = 0;
   bool apply_store_fault(unsigned agent, uint64_t gpa, uint64_t n, uint8_t* value);
 

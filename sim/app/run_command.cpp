@@ -16,9 +16,15 @@ namespace virtiosim::app {
 
 namespace {
 
-bool write_file(const std::string& path, const std::string& text) {
+// An output's folder is made if missing; a failure shows when the file is written.
+void make_parent(const std::string& path) {
   const std::filesystem::path p(path);
-  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  std::error_code ignored;
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ignored);
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  make_parent(path);
   std::ofstream out(path, std::ios::trunc);
   out << text;
   return static_cast<bool>(out);
@@ -50,12 +56,16 @@ class RunCommand : public Command {
         ->trigger_on_parse();
     app->add_option("--vcd", opt_.vcd_path, "write VCD waves to FILE (and FILE.gtkw next to it)")->type_name("FILE");
     app->add_option("--report", report_path_, "write the JSON report to FILE")->type_name("FILE");
+    app->add_option("--junit", junit_path_,
+                    "write JUnit XML to FILE: one test case per conformance rule (failed with the findings' "
+                    "evidence), one for the run's verdict")
+        ->type_name("FILE");
     app->add_flag("--quiet", quiet_, "print nothing on success: no summary, no progress line");
     app->add_option("--error-json", error_json_,
                     "on exit 2, write {\"exit_code\": 2, \"key\": KEY or null, \"message\": ...} to FILE: the "
                     "parameter that was refused, for programs")
         ->type_name("FILE");
-    app->footer(std::string("Prints a summary, writes the JSON report (--report) and VCD waves (--vcd).\n"
+    app->footer(std::string("Prints a summary, writes the JSON report (--report), JUnit XML (--junit) and VCD waves (--vcd).\n"
                             "`virtiosim params` lists every key.\n") +
                 kExitCodes);
   }
@@ -70,19 +80,21 @@ class RunCommand : public Command {
       return refuse(e.key().empty() ? std::nullopt : std::optional<std::string>(e.key()), e.what());
     }
     opt_.progress = !quiet_;
-    if (!opt_.vcd_path.empty()) {
-      const std::filesystem::path p(opt_.vcd_path);
-      if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-    }
+    if (!opt_.vcd_path.empty()) make_parent(opt_.vcd_path);
     const sim::RunOutcome out = sim::run(cfg_, opt_);
     if (!report_path_.empty() && !write_file(report_path_, out.report_json)) {
       std::fprintf(stderr, "virtiosim run: cannot write %s\n", report_path_.c_str());
+      return kFailed;
+    }
+    if (std::string error; !junit_path_.empty() && !write_junit(out.junit, error)) {
+      std::fprintf(stderr, "virtiosim run: %s\n", error.c_str());
       return kFailed;
     }
     if (!quiet_) {
       std::fputs(out.summary.c_str(), stdout);
       if (!report_path_.empty()) std::printf("  report: %s\n", report_path_.c_str());
       if (!opt_.vcd_path.empty()) std::printf("  waves: %s\n", opt_.vcd_path.c_str());
+      if (!junit_path_.empty()) std::printf("  junit: %s\n", junit_path_.c_str());
     }
     return out.ok ? kOk : kFailed;
   }
@@ -94,6 +106,11 @@ class RunCommand : public Command {
            name, [this, apply](const std::string& v) { settings_.push_back([apply, v] { apply(v); }); }, help)
         ->type_name(type)
         ->trigger_on_parse();
+  }
+
+  bool write_junit(const junit::TestSuite& suite, std::string& error) const {
+    make_parent(junit_path_);
+    return junit::write(suite, junit_path_, error);
   }
 
   // Exit 2 naming what was refused; with --error-json, the same for programs.
@@ -112,7 +129,7 @@ class RunCommand : public Command {
   sim::Config cfg_;
   sim::RunOptions opt_;
   std::vector<std::function<void()>> settings_;
-  std::string report_path_, error_json_;
+  std::string report_path_, junit_path_, error_json_;
   bool quiet_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "sim/check/monitor.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "models/ring/layout.h"
 
@@ -30,6 +31,13 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P7", "indirect descriptor rules"},
       {"ring.address_unmapped", "a buffer outside guest memory"},
       {"ring.address_overflow", "a buffer whose address + length overflows"},
+      // Appended, so that monitor.rule keeps its values in waves: what the
+      // known-bug replays brought (README, "Known-bug replays").
+      {"P10.ignored_suppression",
+       "a notification sent although the sender had just read that the other side wants none (DISABLE)"},
+      {"P10.disabled_wait",
+       "no progress: the driver waits with used buffers it has not seen while its own event suppression asks for no interrupt"},
+      {"VU2", "a restarted device continued a packed ring from another position than the ring base it saved"},
   };
   return rules;
 }
@@ -91,14 +99,20 @@ void Monitor::on_event(pci::TransportEvent e, uint16_t queue, uint64_t time_ps, 
   RingWatch& w = q.watch;
   if (e == N::interrupt_sent && q.in_reset) reset_violation(q, "signalled the queue", time_ps, q.areas.driver);
   switch (e) {
-    case N::kick_sent:
+    case N::kick_sent: {
       ++notifications_;
-      if (!w.kick_wanted()) ++spurious_kicks_;
+      const RingWatch::Asked a = w.kick_wanted();
+      if (!a.visible) ++spurious_kicks_;
+      if (a.ignored) ignored(q, q.kick_ignored, time_ps, true);
       break;
-    case N::interrupt_sent:
+    }
+    case N::interrupt_sent: {
       ++notifications_;
-      if (!w.interrupt_wanted()) ++spurious_interrupts_;
+      const RingWatch::Asked a = w.interrupt_wanted();
+      if (!a.visible) ++spurious_interrupts_;
+      if (a.ignored) ignored(q, q.interrupt_ignored, time_ps, false);
       break;
+    }
     case N::kick_delivered: w.kick_delivered(); break;
     case N::interrupt_delivered: w.interrupt_delivered(); break;
     case N::queue_reset:  // the buffers in flight are the driver's to take back
@@ -126,6 +140,42 @@ void Monitor::check_owed(const Queue& q, Queue::Owed& o, bool owed, uint64_t now
   add({kick ? "P10.lost_kick" : "P10.lost_interrupt",
        what + "; none arrived in " + std::to_string((now_ps - o.since_ps) / 1000000) + " us", o.since_ps,
        kick ? q.driver_agent : q.device_agent, kick ? q.areas.device : q.areas.driver, 0, 0, q.name});
+}
+
+// Once per queue and direction: every later one is the same bug.
+void Monitor::ignored(const Queue& q, bool& reported, uint64_t time_ps, bool kick) {
+  if (reported) return;
+  reported = true;
+  add({"P10.ignored_suppression",
+       kick ? "the driver kicked although it had just read the device's event suppression asking for no kick"
+            : "the device interrupted although it had just read the driver's event suppression asking for no interrupt",
+       time_ps, kick ? q.driver_agent : q.device_agent, kick ? q.areas.device : q.areas.driver, 0, 0, q.name});
+}
+
+void Monitor::diagnose_stall(uint64_t since_ps) {
+  for (const Queue& q : queues_) {
+    if (q.in_reset) continue;
+    if (q.watch.interrupt_disabled_while_waiting())
+      add({"P10.disabled_wait",
+           "the driver has used buffers it has not seen and its event suppression asks for no interrupt", since_ps,
+           q.driver_agent, q.areas.driver, 0, 0, q.name});
+  }
+}
+
+void Monitor::on_ring_restored(const std::string& queue, unsigned agent, uint64_t addr, uint32_t base,
+                               const ring::RingState& restored, uint64_t time_ps) {
+  if (layout_ != ring::RingLayout::packed) return;
+  const ring::RingState meant = ring::decode_vring_base_packed(base);
+  if (restored == meant) return;
+  char what[200];
+  std::snprintf(what, sizeof what,
+                "ring base 0x%08x means avail %u/%u used %u/%u (index/wrap); the device continued from avail %u/%u "
+                "used %u/%u",
+                base, meant.last_avail_idx, meant.avail_wrap_counter, meant.last_used_idx, meant.used_wrap_counter,
+                restored.last_avail_idx, restored.avail_wrap_counter, restored.last_used_idx, restored.used_wrap_counter);
+  const bool used = restored.last_used_idx != meant.last_used_idx || restored.used_wrap_counter != meant.used_wrap_counter;
+  add({"VU2", what, time_ps, agent, addr, used ? restored.last_used_idx : restored.last_avail_idx,
+       used ? meant.last_used_idx : meant.last_avail_idx, queue});
 }
 
 void Monitor::check_wakeups(uint64_t now_ps, uint64_t grace_ps) {

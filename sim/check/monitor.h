@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/memory/memory_model.h"
+#include "models/ring/ring_state.h"
 #include "models/ring/virtqueue.h"
 #include "sim/check/ring_watch.h"
 #include "transport/pci/transport_event.h"
@@ -60,6 +61,17 @@ class Monitor {
   // and has not seen the buffers) for `grace_ps` without one arriving is a
   // lost wake-up (P10.lost_kick, P10.lost_interrupt), reported once.
   void check_wakeups(uint64_t now_ps, uint64_t grace_ps);
+  // The run made no progress since `since_ps` (the stall watchdog): a
+  // driver that looked, found nothing and waits while its own event
+  // suppression asks for no interrupt waits for one it disabled
+  // (P10.disabled_wait; RingWatch::interrupt_disabled_while_waiting).
+  void diagnose_stall(uint64_t since_ps);
+  // A restarted device (`agent`) continued queue `queue` (its ring at
+  // `addr`) from `restored`, having saved `base` (packed rings): both must
+  // mean the same position (VU2). Needs no shadow of the ring: a restart
+  // may come before the driver has finished probing.
+  void on_ring_restored(const std::string& queue, unsigned agent, uint64_t addr, uint32_t base,
+                        const ring::RingState& restored, uint64_t time_ps);
   void report(const std::string& rule, const std::string& what, uint64_t time_ps, unsigned agent, uint64_t addr = 0,
               const std::string& queue = "");
 
@@ -85,9 +97,11 @@ class Monitor {
       uint64_t since_ps = 0;
     } kick, interrupt;
     bool in_reset = false, reset_violated = false;  // P15: reset done, not yet enabled again
+    bool kick_ignored = false, interrupt_ignored = false;  // P10.ignored_suppression reported
   };
   void reset_violation(Queue& q, const std::string& what, uint64_t time_ps, uint64_t addr);
   void check_owed(const Queue& q, Queue::Owed& o, bool owed, uint64_t now_ps, uint64_t grace_ps, bool kick);
+  void ignored(const Queue& q, bool& reported, uint64_t time_ps, bool kick);
   bool enabled(const std::string& rule) const;
   void add(Violation v);
   void add_findings(const Queue& q, uint64_t time_ps);

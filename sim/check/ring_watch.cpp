@@ -356,7 +356,15 @@ void RingWatch::on_complete(uint16_t id, std::vector<Finding>& out) {
 
 // ---- P10 ------------------------------------------------------------------
 
+void RingWatch::note_read(uint64_t addr, uint64_t size, const uint8_t* data, const EventArea& area,
+                          uint32_t& flags_read) {
+  if (area.flags_addr >= addr && area.flags_addr + 2 <= addr + size)
+    flags_read = 1u + (data[area.flags_addr - addr] | data[area.flags_addr - addr + 1] << 8);
+}
+
 void RingWatch::on_load(unsigned agent, uint64_t addr, uint64_t size, const uint8_t* data) {
+  if (agent == device_agent_) note_read(addr, size, data, driver_area(), device_read_flags_);
+  if (agent == driver_agent_) note_read(addr, size, data, device_area(), driver_read_flags_);
   if (size != 2) return;
   const uint16_t v = static_cast<uint16_t>(data[0] | data[1] << 8);
   if (layout_ == ring::RingLayout::packed) {
@@ -364,61 +372,85 @@ void RingWatch::on_load(unsigned agent, uint64_t addr, uint64_t size, const uint
     if (!p.in_desc_ring(addr) || addr != p.flags_addr(p.slot_of(addr))) return;
     const uint32_t slot = p.slot_of(addr);
     if (agent == device_agent_ && slot == avail_pos_ && !packed_desc_is_avail(v, avail_wrap_)) device_seen_ = published_;
-    if (agent == driver_agent_ && slot == used_pos_ && !packed_desc_is_used(v, used_wrap_)) driver_seen_ = used_;
+    if (agent == driver_agent_) {
+      driver_found_none_ = slot == used_pos_ && !packed_desc_is_used(v, used_wrap_);
+      if (driver_found_none_) driver_seen_ = used_;
+    }
     return;
   }
   const ring::SplitLayout s = areas_.split();
   if (agent == device_agent_ && addr == s.avail_idx_addr() && v == avail_idx_) device_seen_ = published_;
-  if (agent == driver_agent_ && addr == s.used_idx_addr() && v == used_idx_) driver_seen_ = used_;
+  if (agent == driver_agent_ && addr == s.used_idx_addr()) {
+    driver_found_none_ = v == used_idx_;
+    if (driver_found_none_) driver_seen_ = used_;
+  }
+}
+
+RingWatch::EventArea RingWatch::driver_area() const {
+  if (layout_ == ring::RingLayout::packed) {
+    const ring::PackedLayout p = areas_.packed();
+    return {p.driver_event_flags_addr(), p.driver_event_off_wrap_addr(), 0};
+  }
+  const ring::SplitLayout s = areas_.split();
+  return {s.avail_flags_addr(), s.used_event_addr(), VRING_AVAIL_F_NO_INTERRUPT};
+}
+
+RingWatch::EventArea RingWatch::device_area() const {
+  if (layout_ == ring::RingLayout::packed) {
+    const ring::PackedLayout p = areas_.packed();
+    return {p.device_event_flags_addr(), p.device_event_off_wrap_addr(), 0};
+  }
+  const ring::SplitLayout s = areas_.split();
+  return {s.used_flags_addr(), s.avail_event_addr(), VRING_USED_F_NO_NOTIFY};
+}
+
+bool RingWatch::says_none(uint16_t flags, const EventArea& area) const {
+  if (layout_ == ring::RingLayout::packed) return flags == ring::kEventFlagDisable;
+  return !features_.event_idx() && (flags & area.no_notify);
 }
 
 // Does the other side's event suppression, as visible now, ask for a
 // notification for the `added` positions up to `new_idx`? Packed: its event
-// structure, flags at `flags_addr` and off_wrap at `event_addr` (P10, P11).
-// Split: with EVENT_IDX the index at `event_addr`, else the `no_notify` bit
-// of the flags at `flags_addr`.
-bool RingWatch::wants(uint64_t added, uint16_t new_idx, bool wrap, uint64_t event_addr, uint64_t flags_addr,
-                      uint16_t no_notify) const {
+// structure (P10, P11). Split: with EVENT_IDX the event index, else the
+// `no_notify` bit of the flags.
+bool RingWatch::wants(uint64_t added, uint16_t new_idx, bool wrap, const EventArea& area) const {
   if (added == 0) return false;
   const uint16_t old_idx = static_cast<uint16_t>(new_idx - added);
+  const uint16_t flags = peek16(kVisible, area.flags_addr);
   if (layout_ == ring::RingLayout::packed) {
-    const uint16_t flags = peek16(kVisible, flags_addr);
     if (flags == ring::kEventFlagDesc)
-      return ring::packed_need_event(peek16(kVisible, event_addr), wrap, areas_.num, new_idx, old_idx);
+      return ring::packed_need_event(peek16(kVisible, area.event_addr), wrap, areas_.num, new_idx, old_idx);
     return flags == ring::kEventFlagEnable;
   }
-  if (features_.event_idx()) return ring::need_event(peek16(kVisible, event_addr), new_idx, old_idx);
-  return !(peek16(kVisible, flags_addr) & no_notify);
+  if (features_.event_idx()) return ring::need_event(peek16(kVisible, area.event_addr), new_idx, old_idx);
+  return !(flags & area.no_notify);
 }
 
 bool RingWatch::device_wants_kick(uint64_t added) const {
-  if (layout_ == ring::RingLayout::packed) {
-    const ring::PackedLayout p = areas_.packed();
-    return wants(added, avail_pos_, avail_wrap_, p.device_event_off_wrap_addr(), p.device_event_flags_addr(), 0);
-  }
-  const ring::SplitLayout s = areas_.split();
-  return wants(added, avail_idx_, avail_wrap_, s.avail_event_addr(), s.used_flags_addr(), VRING_USED_F_NO_NOTIFY);
+  return wants(added, layout_ == ring::RingLayout::packed ? avail_pos_ : avail_idx_, avail_wrap_, device_area());
 }
 
 bool RingWatch::driver_wants_interrupt(uint64_t added) const {
-  if (layout_ == ring::RingLayout::packed) {
-    const ring::PackedLayout p = areas_.packed();
-    return wants(added, used_pos_, used_wrap_, p.driver_event_off_wrap_addr(), p.driver_event_flags_addr(), 0);
-  }
-  const ring::SplitLayout s = areas_.split();
-  return wants(added, used_idx_, used_wrap_, s.used_event_addr(), s.avail_flags_addr(), VRING_AVAIL_F_NO_INTERRUPT);
+  return wants(added, layout_ == ring::RingLayout::packed ? used_pos_ : used_idx_, used_wrap_, driver_area());
 }
 
-bool RingWatch::kick_wanted() {
+RingWatch::Asked RingWatch::kick_wanted() {
   const uint64_t added = published_ - published_at_kick_;
   published_at_kick_ = published_;
-  return device_wants_kick(added);
+  return {device_wants_kick(added),
+          driver_read_flags_ != 0 && says_none(static_cast<uint16_t>(driver_read_flags_ - 1), device_area())};
 }
 
-bool RingWatch::interrupt_wanted() {
+RingWatch::Asked RingWatch::interrupt_wanted() {
   const uint64_t added = used_ - used_at_signal_;
   used_at_signal_ = used_;
-  return driver_wants_interrupt(added);
+  return {driver_wants_interrupt(added),
+          device_read_flags_ != 0 && says_none(static_cast<uint16_t>(device_read_flags_ - 1), driver_area())};
+}
+
+bool RingWatch::interrupt_disabled_while_waiting() const {
+  return driver_found_none_ && used_ > std::max(interrupt_delivered_at_, driver_seen_) &&
+         says_none(peek16(kVisible, driver_area().flags_addr), driver_area());
 }
 
 bool RingWatch::kick_owed() const {

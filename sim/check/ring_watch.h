@@ -59,10 +59,19 @@ class RingWatch {
   // the current index, has seen everything before it).
   void on_load(unsigned agent, uint64_t addr, uint64_t size, const uint8_t* data);
 
-  // P10: did the other side's event suppression, as visible now, ask for
-  // this notification? Each call also opens the next window.
-  bool kick_wanted();       // a doorbell from the driver
-  bool interrupt_wanted();  // a used-buffer notification from the device
+  // P10: did the other side's event suppression ask for this
+  // notification? `visible`: as every agent sees it now (false: a
+  // spurious notification, counted); `ignored`: the sender itself had just
+  // read "no notifications at all" there (packed DISABLE; split NO_NOTIFY
+  // or NO_INTERRUPT without EVENT_IDX) and sent one anyway, which a sender
+  // that follows what it reads never does. Each call also opens the next
+  // window.
+  struct Asked {
+    bool visible = true;
+    bool ignored = false;
+  };
+  Asked kick_wanted();       // a doorbell from the driver
+  Asked interrupt_wanted();  // a used-buffer notification from the device
   // A notification reached the other side: it will look at everything
   // published so far.
   void kick_delivered() { kick_delivered_at_ = published_; }
@@ -72,6 +81,14 @@ class RingWatch {
   // suppression, as visible now, asks for a notification for them.
   bool kick_owed() const;
   bool interrupt_owed() const;
+  // The opposite wait: the driver's last look at its next used position
+  // found nothing (it went to wait), used buffers came after that, and its
+  // own event suppression, as visible now, asks for no interrupt at all:
+  // nothing will wake it (P10.disabled_wait, asked at a stall). Asked of
+  // the driver only: a device may leave available buffers for later
+  // because it has no use for them yet (RX buffers and no frame to
+  // deliver), which the ring does not show.
+  bool interrupt_disabled_while_waiting() const;
 
   size_t in_flight() const { return in_flight_; }
   // Ring positions made available so far (slots packed, entries split).
@@ -156,18 +173,33 @@ class RingWatch {
   std::vector<int32_t> owner_;  // -1: the driver's
   std::vector<std::vector<uint16_t>> chains_;  // by head: the descriptors of its chain
 
+  // One side's event suppression structure as a reader sees it: where
+  // its flags and its event index (off_wrap; split: used_event or
+  // avail_event) are, and the split flag bit that means "none".
+  struct EventArea {
+    uint64_t flags_addr, event_addr;
+    uint16_t no_notify;
+  };
+  EventArea driver_area() const;  // the driver's wishes, read by the device
+  EventArea device_area() const;  // the device's wishes, read by the driver
   // Event suppression of the other side asks for a notification for the
   // positions in (new - added, new].
   bool device_wants_kick(uint64_t added) const;
   bool driver_wants_interrupt(uint64_t added) const;
-  bool wants(uint64_t added, uint16_t new_idx, bool wrap, uint64_t event_addr, uint64_t flags_addr,
-             uint16_t no_notify) const;
+  bool wants(uint64_t added, uint16_t new_idx, bool wrap, const EventArea& area) const;
+  // The flags say "no notification at all", whatever the event index.
+  bool says_none(uint16_t flags, const EventArea& area) const;
+  // What each side last read of the other side's flags (0: nothing yet,
+  // else the value + 1).
+  uint32_t device_read_flags_ = 0, driver_read_flags_ = 0;
+  void note_read(uint64_t addr, uint64_t size, const uint8_t* data, const EventArea& area, uint32_t& flags_read);
 
   // P10 windows: ring positions published / used in all (slots for packed,
   // entries for split), at the last notification sent and delivered, and
   // as far as each side has looked.
   uint64_t published_ = 0, used_ = 0, published_at_kick_ = 0, used_at_signal_ = 0;
   uint64_t kick_delivered_at_ = 0, interrupt_delivered_at_ = 0, device_seen_ = 0, driver_seen_ = 0;
+  bool driver_found_none_ = false;  // the driver's last look at its next used position found nothing
 };
 
 }  // namespace virtiosim::sim

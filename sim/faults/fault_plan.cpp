@@ -28,16 +28,59 @@ const char* name(UsedCorruption c) {
   return "unknown";
 }
 
-void FaultPlan::validate(ring::RingLayout layout, uint32_t tx_segments, bool indirect, bool ring_reset) const {
+const char* name(Replay r) {
+  switch (r) {
+    case Replay::none: return "none";
+    case Replay::event_idx_equality: return "event_idx_equality";
+    case Replay::always_interrupt: return "always_interrupt";
+    case Replay::inverted_enable: return "inverted_enable";
+    case Replay::chain_len_qsize_wrap: return "chain_len_qsize_wrap";
+    case Replay::vring_base_used_mask: return "vring_base_used_mask";
+  }
+  return "unknown";
+}
+
+namespace {
+
+void validate_replay(Replay r, const RunShape& run) {
+  auto refuse = [r](const std::string& needs) {
+    throw sim::ConfigError("fault.replay", std::string(name(r)) + " needs " + needs);
+  };
+  const bool packed = run.layout == ring::RingLayout::packed;
+  switch (r) {
+    case Replay::event_idx_equality:
+      if (!run.event_idx) refuse("event_idx=1 (it compares the driver's event index)");
+      break;
+    case Replay::inverted_enable:
+      if (!packed || run.event_idx) refuse("ring=packed and event_idx=0 (the ENABLE/DISABLE flags of a packed ring)");
+      break;
+    case Replay::chain_len_qsize_wrap:
+      if (!packed || run.indirect || run.tx_segments != run.queue_size)
+        refuse("ring=packed, indirect=0 and a TX list as long as the ring: driver.tx_segments equal to queue_size "
+               "(--queue-size 2 --set driver.tx_segments=2)");
+      break;
+    case Replay::vring_base_used_mask:
+      if (!packed || run.restart_every_us <= 0)
+        refuse("ring=packed and backend restarts (vhost.restart_every_us > 0) to save and restore the ring base");
+      break;
+    case Replay::none:
+    case Replay::always_interrupt: break;
+  }
+}
+
+}  // namespace
+
+void FaultPlan::validate(const RunShape& run) const {
   using sim::ConfigError;
   const bool flags_fault = corrupt_used == UsedCorruption::next || corrupt_used == UsedCorruption::encoding;
-  if (layout == ring::RingLayout::split &&
+  if (run.layout == ring::RingLayout::split &&
       (flags_fault || corrupt_desc == DescCorruption::avail_encoding || corrupt_desc == DescCorruption::next_on_last))
     throw ConfigError(flags_fault ? "fault.corrupt_used" : "fault.corrupt_desc",
                       "AVAIL/USED/NEXT flag faults need ring=packed (split used elements and descriptors carry no wrap encoding)");
-  if (corrupt_desc == DescCorruption::write_on_head && (tx_segments < 2 || indirect))
+  if (corrupt_desc == DescCorruption::write_on_head && (run.tx_segments < 2 || run.indirect))
     throw ConfigError("fault.corrupt_desc", "write_on_head needs driver.tx_segments=2 and indirect=0 (a list of two in the ring)");
-  if (reset_tx_at_us > 0 && !ring_reset) throw ConfigError("fault.reset_tx_at_us", "a queue reset needs ring_reset=1");
+  if (reset_tx_at_us > 0 && !run.ring_reset) throw ConfigError("fault.reset_tx_at_us", "a queue reset needs ring_reset=1");
+  validate_replay(replay, run);
 }
 
 std::vector<ring::BarrierSite> FaultPlan::dropped_barriers() const {

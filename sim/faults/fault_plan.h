@@ -41,6 +41,56 @@ const char* name(DescCorruption c);
 enum class UsedCorruption : uint8_t { none, next, encoding, write_order, complete_order };
 const char* name(UsedCorruption c);
 
+// Known bugs of real drivers and devices, put back into the simulated
+// ones (`fault.replay`). Each names its source; the conformance monitor
+// names the rule from what it observes, as it would for any
+// implementation with that bug (README, "Known-bug replays").
+//  event_idx_equality: the device interrupts only when the last used
+//    entry it wrote is the one the driver's event index names, not when
+//    any entry of the batch is (VCML src/vcml/protocols/virtio.cpp,
+//    split_virtqueue::do_put: used_event == used->idx; OpenVMM PR #4267).
+//    Batches step over the event: P10.lost_interrupt. Needs event_idx=1.
+//  always_interrupt: the device interrupts after every used batch,
+//    whatever the driver's event suppression says (crosvm
+//    devices/src/virtio/queue/packed_queue.rs, queue_wants_interrupt
+//    computes the answer and returns true): P10.ignored_suppression.
+//  inverted_enable: the driver's idea of "interrupts enabled" is the
+//    opposite of the flags it writes (virtio-win issue #1631:
+//    virtqueue_is_interrupt_enabled_packed returns shadow & DISABLE), so
+//    it writes DISABLE where it means ENABLE and the reverse; it waits for
+//    interrupts it asked not to get: P10.disabled_wait. Needs ring=packed
+//    and event_idx=0 (with EVENT_IDX the flags it writes are DESC).
+//  chain_len_qsize_wrap: a list exactly as long as the ring does not flip
+//    the driver's avail wrap counter (Linux 1acfe2c12258 "virtio_ring: fix
+//    avail_wrap_counter in virtqueue_add_packed", 2023: `i < head` where
+//    `i <= head` is needed; OpenVMM #3990); every list after it carries
+//    the previous lap's AVAIL/USED bits: P2. Needs ring=packed, indirect=0
+//    and driver.tx_segments equal to queue_size (queue_size=2,
+//    driver.tx_segments=2).
+//  vring_base_used_mask: a restarted backend reads the used half of the
+//    packed ring base with the mask 0x7ffff, so the used wrap counter
+//    lands in the used index (QEMU hw/virtio/virtio.c,
+//    virtio_queue_packed_set_last_avail_idx, fixed 2023 by "virtio: Fix
+//    packed virtqueue used_idx mask"): VU2. Needs ring=packed and
+//    vhost.restart_every_us > 0.
+enum class Replay : uint8_t {
+  none,
+  event_idx_equality,
+  always_interrupt,
+  inverted_enable,
+  chain_len_qsize_wrap,
+  vring_base_used_mask
+};
+const char* name(Replay r);
+
+// What the faults need to know of the run they are checked against.
+struct RunShape {
+  ring::RingLayout layout = ring::RingLayout::packed;
+  uint32_t queue_size = 0, tx_segments = 1;
+  bool indirect = false, ring_reset = false, event_idx = true;
+  double restart_every_us = 0;
+};
+
 // Ring-core barriers not executed: comma-separated ring::BarrierSite names.
 struct BarrierList {
   std::string text;
@@ -69,7 +119,9 @@ struct BarrierList {
   X(uint64_t, corrupt_desc_at, 1, "packet", 1, 1e12, "fault injection: which TX packet (1-based, queue pair 0)") \
   X(UsedCorruption, corrupt_used, UsedCorruption::none, "", 0, 0,                                            \
     "fault injection: a TX used entry with NEXT (P5) or a wrong AVAIL bit (P2), written out of completion order (P4), or completed out of order (P8 with in_order)") \
-  X(uint64_t, corrupt_used_at, 1, "packet", 1, 1e12, "fault injection: which TX completion (1-based, queue pair 0)")
+  X(uint64_t, corrupt_used_at, 1, "packet", 1, 1e12, "fault injection: which TX completion (1-based, queue pair 0)") \
+  X(Replay, replay, Replay::none, "", 0, 0,                                                                  \
+    "a known bug of a real driver or device put back: event_idx_equality (VCML, OpenVMM #4267), always_interrupt (crosvm queue_wants_interrupt), inverted_enable (virtio-win #1631), chain_len_qsize_wrap (Linux 1acfe2c12258, OpenVMM #3990), vring_base_used_mask (QEMU 2023, used mask 0x7ffff); README \"Known-bug replays\" says what each needs")
 
 struct FaultPlan {
   VIRTIOSIM_FAULT_PARAMS(VIRTIOSIM_RANGED_FIELD)
@@ -80,8 +132,9 @@ struct FaultPlan {
 
   // The faults that need something of the run (throws sim::ConfigError,
   // naming the fault's key): flag faults need a packed ring, write_on_head
-  // a two-descriptor list in the ring, a queue reset RING_RESET.
-  void validate(ring::RingLayout layout, uint32_t tx_segments, bool indirect, bool ring_reset) const;
+  // a two-descriptor list in the ring, a queue reset RING_RESET, each
+  // replay what its comment above says.
+  void validate(const RunShape& run) const;
   std::vector<ring::BarrierSite> dropped_barriers() const;
 };
 

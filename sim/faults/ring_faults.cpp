@@ -1,6 +1,8 @@
 #include "sim/faults/ring_faults.h"
 
+#include "models/ring/event_idx.h"
 #include "models/ring/packed_flags.h"
+#include "models/ring/ring_state.h"
 #include "models/ring/store_order.h"
 
 namespace virtiosim::faults {
@@ -62,6 +64,94 @@ void arm_used_fault(UsedCorruption c, memory::MemoryModel& mem, const ring::Queu
   mem.arm_store_fault(f);
 }
 
+// event_idx_equality (VCML, OpenVMM #4267): interrupt only if the last
+// used entry of the flush is the one the driver's event index names; the
+// window (old, new] of P11 is what the spec asks.
+bool last_entry_is_event(ring::RingLayout layout, const device::VhostNet::InterruptDecision& d) {
+  uint16_t event;
+  if (layout == ring::RingLayout::packed) {
+    const ring::PackedLayout p = d.areas.packed();
+    const uint32_t snapshot = d.mem.read32(p.driver_event);  // off_wrap and flags at once, as should_signal
+    if (((snapshot >> 16) & 0x3) != ring::kEventFlagDesc) return d.driver_asked;
+    const uint16_t off_wrap = static_cast<uint16_t>(snapshot);
+    event = off_wrap & static_cast<uint16_t>(~ring::kEventWrapBit);
+    if (((off_wrap & ring::kEventWrapBit) != 0) != d.after.used_wrap)  // named on the other lap
+      event = static_cast<uint16_t>(event - d.areas.num);
+  } else {
+    event = d.mem.read16(d.areas.split().used_event_addr());
+  }
+  return static_cast<uint16_t>(d.after.used_idx - 1) == event;
+}
+
+// The flags field of the driver's event suppression structure (packed).
+memory::StoreFault driver_event_flags(unsigned agent, const ring::QueueAreas& a) {
+  const ring::PackedLayout p = a.packed();
+  memory::StoreFault f{agent, p.driver_event, p.driver_event + ring::PackedLayout::event_bytes};
+  f.stride = static_cast<uint32_t>(ring::PackedLayout::event_bytes);
+  f.offset = static_cast<uint32_t>(p.driver_event_flags_addr() - p.driver_event);
+  return f;
+}
+
+// The flags field of the driver's TX descriptors (packed).
+memory::StoreFault tx_desc_flags(const driver::NetDriver::TxPublish& p) {
+  const ring::PackedLayout tx = p.areas.packed();
+  memory::StoreFault f{driver::NetDriver::agent_of(p.qp), tx.desc, tx.desc + ring::PackedLayout::desc_bytes(tx.num)};
+  f.offset = static_cast<uint32_t>(ring::packed_off::flags);
+  return f;
+}
+
+// vring_base_used_mask (QEMU virtio_queue_packed_set_last_avail_idx before
+// 2023): the used half masked with 0x7ffff instead of 0x7fff.
+ring::RingState read_base_with_wide_used_mask(uint32_t base) {
+  ring::RingState s = ring::decode_vring_base_packed(base);
+  s.last_used_idx = static_cast<uint16_t>((base >> 16) & 0x7ffff);  // bit 15: the used wrap counter
+  return s;
+}
+
+void install_replay(Replay r, ring::RingLayout layout, memory::MemoryModel& mem, driver::NetDriver& drv,
+                    device::VhostNet& dev) {
+  switch (r) {
+    case Replay::event_idx_equality:
+      dev.interrupt_decision = [layout](const device::VhostNet::InterruptDecision& d) {
+        return last_entry_is_event(layout, d);
+      };
+      break;
+    case Replay::always_interrupt:
+      dev.interrupt_decision = [](const device::VhostNet::InterruptDecision&) { return true; };
+      break;
+    case Replay::inverted_enable:
+      // ENABLE (0) and DISABLE (1) swapped in every flags store of the
+      // driver's event suppression (event_idx=0: no DESC to swap).
+      drv.queue_placed = [&mem](uint16_t, unsigned agent, const ring::QueueAreas& a) {
+        memory::StoreFault f = driver_event_flags(agent, a);
+        f.xor_mask = ring::kEventFlagDisable;
+        f.every = true;
+        mem.arm_store_fault(f);
+      };
+      break;
+    case Replay::chain_len_qsize_wrap: {
+      // After a TX list as long as the ring, the driver's wrap counter is
+      // a lap behind: every descriptor it publishes from then on carries
+      // AVAIL and USED of the previous lap (a second such list would put
+      // it right again; the device never takes the next list, so the
+      // driver does not get that far).
+      auto previous = std::move(drv.after_tx_publish);
+      drv.after_tx_publish = [previous, &mem, stale = false](const driver::NetDriver::TxPublish& p) mutable {
+        if (previous) previous(p);
+        if (stale || p.descriptors != p.areas.num) return;
+        stale = true;
+        memory::StoreFault f = tx_desc_flags(p);
+        f.xor_mask = ring::kDescAvail | ring::kDescUsed;
+        f.every = true;
+        mem.arm_store_fault(f);
+      };
+      break;
+    }
+    case Replay::vring_base_used_mask: dev.read_vring_base = read_base_with_wide_used_mask; break;
+    case Replay::none: break;
+  }
+}
+
 }  // namespace
 
 void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel& mem, driver::NetDriver& drv,
@@ -94,6 +184,7 @@ void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel
     };
   if (plan.kick_always) drv.kick_decision = [](bool) { return true; };
   if (plan.reset_ack_early) dev.ack_reset_early = [](uint16_t) { return true; };
+  install_replay(plan.replay, layout, mem, drv, dev);
 }
 
 }  // namespace virtiosim::faults

@@ -1,7 +1,8 @@
 // Faults in what the two sides write to the ring, and in how they drive
 // it: corrupted descriptors and used entries (a store of the ring core
 // changed on its way to memory: models/memory StoreFault), completions
-// out of order, spurious kicks, an early queue-reset acknowledgement.
+// out of order, spurious kicks, an early queue-reset acknowledgement, and
+// the known bugs of real drivers and devices (fault.replay).
 // Installed on the models' hook points (NetDriver::before_tx_publish, ...);
 // the models know the hooks, not the faults.
 #pragma once

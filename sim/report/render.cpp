@@ -192,6 +192,7 @@ RunOutcome report(const RunFigures& run) {
   out.errors = v.errors;
   out.report_json = render_json(run, v);
   out.summary = render_summary(run, v);
+  out.junit = junit_cases(run, v);
   return out;
 }
 

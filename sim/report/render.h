@@ -10,6 +10,7 @@
 
 #include "sim/platform.h"
 #include "sim/report/collect.h"
+#include "sim/report/junit_cases.h"
 #include "sim/report/verdict.h"
 
 namespace virtiosim::sim {
@@ -17,7 +18,7 @@ namespace virtiosim::sim {
 std::string render_json(const RunFigures& run, const Verdict& verdict);     // ends with a newline
 std::string render_summary(const RunFigures& run, const Verdict& verdict);  // a few lines
 
-// Verdict, report and summary of a collected run.
+// Verdict, report, summary and JUnit cases of a collected run.
 RunOutcome report(const RunFigures& run);
 
 }  // namespace virtiosim::sim

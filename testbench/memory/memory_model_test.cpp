@@ -66,6 +66,25 @@ TEST(MemoryModel, ChargesTheCostModelAndLogsEveryAccess) {
   EXPECT_EQ(snap.back().value, 1u);
 }
 
+// A store fault hits the next matching store only; with `every`, each one
+// (a bug in code the agent runs each time).
+TEST(MemoryModel, StoreFaultHitsTheNextMatchingStoreOrEvery) {
+  for (const bool every : {false, true}) {
+    BackingStore ram(kBase, 1 << 16);
+    MemoryModel m(ram, {}, Ordering::sc, 2, 1);
+    StoreFault f{kDriver, kBase, kBase + 0x40};
+    f.stride = 4, f.offset = 2, f.xor_mask = 1, f.every = every;
+    m.arm_store_fault(f);
+    const uint16_t zero = 0;
+    m.write(kDevice, 0, kBase + 2, &zero, 2, true);  // another agent: untouched
+    EXPECT_EQ(read16(m, kDriver, 0, kBase + 2), 0);
+    for (uint64_t at : {kBase + 2, kBase + 6}) m.write(kDriver, 0, at, &zero, 2, true);
+    EXPECT_EQ(read16(m, kDriver, 0, kBase + 2), 1);
+    EXPECT_EQ(read16(m, kDriver, 0, kBase + 6), every ? 1 : 0);
+    EXPECT_EQ(m.store_faults_applied(), every ? 2u : 1u);
+  }
+}
+
 TEST(MemoryModel, RefusesAccessOutsideGuestMemory) {
   BackingStore ram(kBase, 4096);
   MemoryModel m(ram, {}, Ordering::sc, 2, 1);

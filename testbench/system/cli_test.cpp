@@ -115,8 +115,35 @@ TEST(Cli, HelpDocumentsExitCodes) {
 TEST(Cli, RunHelpListsEveryOption) {
   const Outcome o = run("run --help");
   for (const char* opt : {"--config", "--set", "--ring", "--queue-size", "--packets", "--seed", "--vcd", "--report",
-                          "--strict", "--quiet", "--error-json"})
+                          "--strict", "--quiet", "--error-json", "--junit"})
     EXPECT_NE(o.out.find(opt), std::string::npos) << opt << "\n" << o.out;
+}
+
+// --junit: one test case per monitor rule and one for the verdict; a
+// finding fails its rule's case with the evidence, and with --strict the
+// run exits 1. A clean run passes every case and exits 0.
+TEST(Cli, JUnitHasOneCasePerRuleAndTheEvidence) {
+  const std::filesystem::path dir = fresh_dir();
+  const std::string bad_xml = (dir / "bad" / "run.xml").string(), clean_xml = (dir / "clean.xml").string();
+  const SimRun bad = run_virtiosim("run --quiet --packets 200 --strict --set fault.corrupt_desc=avail_encoding "
+                                   "--set stall_timeout_us=300 --junit " + bad_xml);
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  const std::string xml = slurp(bad_xml);
+  EXPECT_NE(xml.find("<testcase classname=\"P2\" name=\"P2\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<failure message=\"1 finding (AVAIL/USED"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("queue=tx0 agent=0 addr=0x"), std::string::npos) << xml;  // the evidence
+  EXPECT_NE(xml.find("name=\"run.verdict\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("name=\"P10.lost_kick\" time=\"0.000\" />"), std::string::npos) << xml;  // passed
+
+  const SimRun clean = run_virtiosim("run --quiet --packets 200 --strict --junit " + clean_xml);
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  const std::string ok = slurp(clean_xml);
+  EXPECT_NE(ok.find("failures=\"0\""), std::string::npos) << ok;
+  EXPECT_EQ(ok.find("<failure"), std::string::npos) << ok;
+
+  const SimRun unwritable = run_virtiosim("run --quiet --packets 20 --junit /proc/nope/x.xml", false);
+  EXPECT_EQ(unwritable.exit_code, 1);
+  EXPECT_NE(unwritable.output.find("/proc/nope/x.xml"), std::string::npos) << unwritable.output;
 }
 
 // Configuration options apply in command-line order: the later one wins.

@@ -191,7 +191,7 @@ void VringWatch::kicked(std::vector<PeerFinding>& out) {
   sync(out);
   const uint64_t added = watch_.published() - published_at_kick_;
   published_at_kick_ = watch_.published();
-  const bool wanted = watch_.kick_wanted();  // the device's suppression as visible now
+  const bool wanted = watch_.kick_wanted().visible;  // the device's suppression as visible now
   // P10: buffers made available and a kick for them, while the device has
   // said DISABLE (packed flags, split NO_NOTIFY) since before the driver
   // could have decided it. A kick for nothing new (front-ends kick on
