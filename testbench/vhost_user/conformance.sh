@@ -17,15 +17,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/virtiosim-conformance.XXXXXX)
 out=${3:-$dir}
 mkdir -p "$out"
-pids=()
+. "$here/peer_processes.sh"
 keep=0
 cleanup() {
-  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  wait 2>/dev/null
+  stop_peers
   rm -rf "/var/run/dpdk/vchk$$"* 2>/dev/null
   [ "$keep" = 1 ] || rm -rf "$dir"
 }

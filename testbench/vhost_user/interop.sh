@@ -25,16 +25,9 @@ if [ -z "$testpmd" ]; then
   exit 1
 fi
 dir=$(mktemp -d /tmp/virtiosim-interop.XXXXXX)
-pids=()
+. "$(dirname "$0")/peer_processes.sh"
 cleanup() {
-  # SIGINT lets testpmd close its ports and print totals; KILL only what is
-  # still there after 10 s.
-  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  wait 2>/dev/null
+  stop_peers
   rm -rf "$dir" "/var/run/dpdk/vsim$$"* 2>/dev/null
 }
 trap cleanup EXIT
