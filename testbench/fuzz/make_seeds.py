@@ -9,8 +9,8 @@ The targets read their input through LLVM's FuzzedDataProvider, which takes
 integers from the END of the input (the first byte taken is the most
 significant) and byte strings from the FRONT. `Input` mirrors that, call for
 call, in the order the harness makes them. The checked-in corpus
-(testbench/fuzz/corpus/) is these seeds merged (-merge=1) with what the
-fuzzers found from them.
+(testbench/fuzz/corpus/<target>/) is these seeds merged with -merge=1:
+  build-fuzz/testbench/fuzz/<target> -merge=1 testbench/fuzz/corpus/<target> OUT_DIR/<target>
 """
 import os
 import struct

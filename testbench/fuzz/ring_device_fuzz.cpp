@@ -23,8 +23,10 @@
 //    queue_broken and performs no memory access at all, until reset().
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "models/ring/packed_device.h"

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "models/ring/indirect_pool.h"

@@ -15,6 +15,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <span>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "testbench/fuzz/checked_memory.h"
