@@ -232,11 +232,13 @@ class PackedDevice : public DeviceBase<PackedDevice<Mem>, PackedLayout, Mem> {
   }
 
   // Slots between the used and the avail position: popped, completed or
-  // not, and not yet marked used.
+  // not, and not yet marked used. Positions count two laps (the wrap
+  // counter is the lap's parity); a compare instead of a modulo keeps a
+  // division off every pop.
   uint32_t slots_in_flight() const {
     const uint32_t avail = last_avail_idx_ + (avail_wrap_counter_ ? 0 : layout_.num);
     const uint32_t used = last_used_idx_ + (used_wrap_counter_ ? 0 : layout_.num);
-    return (avail + 2 * layout_.num - used) % (2 * layout_.num);
+    return avail >= used ? avail - used : avail + 2 * layout_.num - used;
   }
 
   // The device area's flags as last written; unknown after a restore, so
