@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps deps-test build run test bench sanitizers clean
+.PHONY: all deps deps-test deps-fuzz build run test bench sanitizers fuzz clean
 
 all: build
 
@@ -15,6 +15,9 @@ deps:
 # `make test` also runs the interop tests against DPDK's testpmd.
 deps-test:
 	@scripts/install-deps.sh test
+
+deps-fuzz:
+	@scripts/install-deps.sh fuzz
 
 $(BUILD)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
@@ -44,5 +47,14 @@ sanitizers: deps
 	cmake --build $(BUILD)-tsan -j $(JOBS) --target ring_tests
 	ctest --test-dir $(BUILD)-tsan --output-on-failure -j $(JOBS) -L ring
 
+# The libFuzzer targets (testbench/fuzz) under ASan+UBSan, built with clang
+# in their own directory, each run for FUZZ_SECONDS from a copy of its
+# checked-in corpus (CI runs this too). Fails if any target fails.
+FUZZ_SECONDS ?= 60
+fuzz: deps-fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIRTIOSIM_FUZZ=ON
+	cmake --build $(BUILD)-fuzz -j $(JOBS)
+	scripts/fuzz.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages virtiosim needs, only when one is missing.
-# Usage: scripts/install-deps.sh [build|test]
+# Usage: scripts/install-deps.sh [build|test|fuzz]
 set -euo pipefail
 # The Python module (python/) is built with pybind11 for Debian's /usr/bin/python3.
 # CLI11 (header-only) parses the command line (run, params, waves, vhost-user).
@@ -20,10 +20,14 @@ build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-
 test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23 gtkwave
            python3-pytest python3-numpy python3-matplotlib python3-tqdm python3-distributed
            qemu-system-x86 busybox-static cpio)
+# The fuzz targets (make fuzz, testbench/fuzz) need clang and its runtime
+# libraries: libclang_rt.fuzzer (libFuzzer), ASan and UBSan.
+fuzz_pkgs=(clang libclang-rt-14-dev)
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+  fuzz) want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|fuzz]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${want[@]}"; do

@@ -18,6 +18,8 @@ constexpr Text kTexts[kRingErrorKinds] = {
     {"next_out_of_range", "ring.next_out_of_range", "NEXT index is outside the descriptor table"},
     {"head_out_of_range", "ring.head_out_of_range", "available ring names a head outside the descriptor table"},
     {"avail_idx_jump", "ring.avail_idx_jump", "available index moved by more than the queue size"},
+    {"queue_size_exceeded", "P3",
+     "P3: more buffers in flight than the queue size (the driver made available a descriptor the device still owns)"},
     {"unavailable_in_chain", "P6.2", "P6.2: unexpected unavailable descriptor in a chain"},
     {"indirect_not_negotiated", "P7", "P7: INDIRECT flag without VIRTIO_F_INDIRECT_DESC"},
     {"indirect_with_next", "P7", "P7: INDIRECT descriptor is part of a NEXT-linked list"},

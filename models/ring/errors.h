@@ -19,6 +19,7 @@ enum class RingError : uint8_t {
   next_out_of_range,        // split: NEXT index >= queue size
   head_out_of_range,        // split: avail ring names a head >= queue size
   avail_idx_jump,           // split: avail idx moved by more than the queue size
+  queue_size_exceeded,      // P3: more in flight than the queue size (a descriptor the device owns made available)
   unavailable_in_chain,     // P6.2: unexpected unavailable descriptor in a chain
   indirect_not_negotiated,  // P7: INDIRECT without VIRTIO_F_INDIRECT_DESC
   indirect_with_next,       // P7: INDIRECT combined with NEXT

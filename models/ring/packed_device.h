@@ -51,6 +51,13 @@ class PackedDevice : public DeviceBase<PackedDevice<Mem>, PackedLayout, Mem> {
     if (!packed_desc_is_avail(flags, wrap)) return {RingError::ok, false};
     mem_.barrier(BarrierSite::device_avail_read);  // P13: flags before the bodies
 
+    // P3: the slots popped and not yet marked used are the device's; the
+    // driver has no free slot to make available past them (QEMU refuses
+    // this as "Virtqueue size exceeded"). Without this check the device
+    // would take a slot it owns a second time and its used index would lap
+    // its avail index.
+    const uint32_t in_flight = slots_in_flight();
+    if (in_flight >= layout_.num) return {fail(RingError::queue_size_exceeded)};
     out.clear();
     uint32_t count = 0;
     for (;;) {
@@ -68,6 +75,7 @@ class PackedDevice : public DeviceBase<PackedDevice<Mem>, PackedLayout, Mem> {
       if (++slot >= layout_.num) slot = 0, wrap = !wrap;
       if (!(flags & kDescNext)) break;
       if (count >= layout_.num) return {fail(RingError::chain_too_long)};  // P6.4
+      if (in_flight + count >= layout_.num) return {fail(RingError::queue_size_exceeded)};  // P3
       flags = read_flags(slot);
       if (!packed_desc_is_avail(flags, wrap)) return {fail(RingError::unavailable_in_chain)};  // P6.2
     }
@@ -221,6 +229,16 @@ class PackedDevice : public DeviceBase<PackedDevice<Mem>, PackedLayout, Mem> {
         skip = 0;
       }
     }
+  }
+
+  // Slots between the used and the avail position: popped, completed or
+  // not, and not yet marked used. Positions count two laps (the wrap
+  // counter is the lap's parity); a compare instead of a modulo keeps a
+  // division off every pop.
+  uint32_t slots_in_flight() const {
+    const uint32_t avail = last_avail_idx_ + (avail_wrap_counter_ ? 0 : layout_.num);
+    const uint32_t used = last_used_idx_ + (used_wrap_counter_ ? 0 : layout_.num);
+    return avail >= used ? avail - used : avail + 2 * layout_.num - used;
   }
 
   // The device area's flags as last written; unknown after a restore, so

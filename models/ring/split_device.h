@@ -57,6 +57,13 @@ class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
       const uint16_t idx = mem_.read16(layout_.avail_idx_addr());
       if (static_cast<uint16_t>(idx - last_avail_idx_) > layout_.num)
         return {fail(RingError::avail_idx_jump)};
+      // Buffers popped and not yet published as used are the device's: a
+      // driver cannot have more than the queue size in flight (QEMU:
+      // "Virtqueue size exceeded"). Checked against the used idx too, or
+      // the device would pop a head it still holds and its used ring would
+      // overrun what the driver has read.
+      if (static_cast<uint16_t>(idx - last_used_idx_) > layout_.num)
+        return {fail(RingError::queue_size_exceeded)};
       if (idx == last_avail_idx_) return {RingError::ok, false};
       avail_idx_ = idx;
       mem_.barrier(BarrierSite::device_avail_read);  // avail idx before ring entries and descriptors

@@ -273,6 +273,49 @@ TEST_F(PackedDeviceBadInput, P2_ChainAcrossRingEndWithRightWrapBitsIsAccepted) {
   EXPECT_FALSE(dev_->avail_wrap_counter());
 }
 
+// P3, found by ring_device_fuzz: with the whole ring popped and nothing
+// marked used, the driver owns no slot. Slot 0 made available again for
+// the next lap is a descriptor the device still owns; taking it would pop
+// more than the queue size and let the used index lap the avail index.
+TEST_F(PackedDeviceBadInput, P3_SlotTheDeviceOwnsMadeAvailableAgain) {
+  make(kPlain);
+  for (uint32_t s = 0; s < kNum; ++s) slot(s, buf(s), kBufLen, static_cast<uint16_t>(s), 0);
+  Chain c;
+  for (uint32_t s = 0; s < kNum; ++s) expect_pop_ok(c);
+  slot(0, buf(0), kBufLen, 0, 0, /*wrap=*/false);
+  expect_pop_fails(RingError::queue_size_exceeded);
+}
+
+// P3 in the middle of a list: 6 slots in flight leave the driver 2, so a
+// list of 3 (slots 6, 7, then 0 of the next lap) cannot be the driver's.
+TEST_F(PackedDeviceBadInput, P3_ListRunningIntoSlotsTheDeviceOwns) {
+  make(kPlain);
+  for (uint32_t s = 0; s < 6; ++s) slot(s, buf(s), kBufLen, static_cast<uint16_t>(s), 0);
+  Chain c;
+  for (uint32_t s = 0; s < 6; ++s) expect_pop_ok(c);
+  slot(6, buf(6), kBufLen, 6, kDescNext);
+  slot(7, buf(7), kBufLen, 6, kDescNext);
+  slot(0, buf(0), kBufLen, 6, 0, /*wrap=*/false);
+  expect_pop_fails(RingError::queue_size_exceeded);
+}
+
+// P3 control: once the device marked slot 0 used, it is the driver's again
+// and a buffer made available there in the next lap is taken.
+TEST_F(PackedDeviceBadInput, P3_SlotMarkedUsedMayBeMadeAvailableAgain) {
+  make(kPlain);
+  for (uint32_t s = 0; s < kNum; ++s) slot(s, buf(s), kBufLen, static_cast<uint16_t>(s), 0);
+  Chain c;
+  expect_pop_ok(c);
+  const Chain first = c;
+  for (uint32_t s = 1; s < kNum; ++s) expect_pop_ok(c);
+  ASSERT_EQ(dev_->push_used(first.used(0)), RingError::ok);
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  slot(0, buf(0), kBufLen, 0, 0, /*wrap=*/false);
+  expect_pop_ok(c);
+  EXPECT_EQ(dev_->last_avail_idx(), 1);
+  EXPECT_FALSE(dev_->avail_wrap_counter());
+}
+
 TEST_F(PackedDeviceBadInput, AddressOverflowDirect) {
   make(kPlain);
   slot(0, ~uint64_t{0} - 15, 32, 0, 0);

@@ -217,6 +217,33 @@ TEST_F(SplitDeviceBadInput, AvailIdxOfExactlyQueueSizeIsAccepted) {
   }
 }
 
+// P3, found by ring_device_fuzz: eight buffers popped and none used leave
+// the driver no descriptor; a ninth head in the avail ring (avail idx one
+// past last_avail_idx, nine past the used idx) is more in flight than the
+// queue holds.
+TEST_F(SplitDeviceBadInput, P3_MoreInFlightThanTheQueueSize) {
+  for (uint16_t i = 0; i < 8; ++i) desc(i, data_, 16);
+  publish({0, 1, 2, 3, 4, 5, 6, 7});
+  Chain c;
+  for (int k = 0; k < 8; ++k) ASSERT_TRUE(dev_->pop(c).value);
+  publish({0});
+  expect_fatal(RingError::queue_size_exceeded);
+}
+
+// P3 control: once one buffer is published as used, the ninth is taken.
+TEST_F(SplitDeviceBadInput, P3_NinthBufferAfterOneUsedIsAccepted) {
+  for (uint16_t i = 0; i < 8; ++i) desc(i, data_, 16);
+  publish({0, 1, 2, 3, 4, 5, 6, 7});
+  Chain c;
+  for (int k = 0; k < 8; ++k) ASSERT_TRUE(dev_->pop(c).value);
+  ASSERT_EQ(dev_->push_used(UsedElem{0, 0, 1, false}), RingError::ok);
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  publish({0});
+  auto r = dev_->pop(c);
+  ASSERT_TRUE(r.ok() && r.value) << name(r.error);
+  EXPECT_EQ(c.id, 0);
+}
+
 TEST_F(SplitDeviceBadInput, P7_IndirectNotNegotiated) {
   make(8, 0);
   table_entry(table_, 0, data_, 16);
