@@ -81,7 +81,7 @@ struct EnumValues<faults::Replay> {
   static std::vector<faults::Replay> all() {
     using R = faults::Replay;
     return {R::none, R::event_idx_equality, R::always_interrupt, R::inverted_enable, R::chain_len_qsize_wrap,
-            R::vring_base_used_mask};
+            R::vring_base_used_mask, R::dpdk_event_flags_overwrite};
   }
 };
 template <>

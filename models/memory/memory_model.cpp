@@ -85,6 +85,7 @@ double MemoryModel::write(unsigned agent, uint64_t now_ps, uint64_t gpa, const v
   if (typed && !store_faults_.empty() && n <= sizeof faulted) {
     std::memcpy(faulted, src, n);
     if (apply_store_fault(agent, gpa, n, faulted)) src = faulted;
+    if (!ram_.maps(gpa, n)) throw std::out_of_range("modeled write outside guest memory");
   }
   ++stats_[agent].writes;
   log_access(LogRecord::Op::write, agent, now_ps, gpa, n, src, typed);
@@ -94,7 +95,7 @@ double MemoryModel::write(unsigned agent, uint64_t now_ps, uint64_t gpa, const v
   return ns + ps_to_ns(stall_ps);
 }
 
-bool MemoryModel::apply_store_fault(unsigned agent, uint64_t gpa, uint64_t n, uint8_t* value) {
+bool MemoryModel::apply_store_fault(unsigned agent, uint64_t& gpa, uint64_t n, uint8_t* value) {
   for (auto it = store_faults_.begin(); it != store_faults_.end(); ++it) {
     StoreFault& f = *it;
     if (f.agent != agent || f.size != n || gpa < f.lo || gpa + n > f.hi || (gpa - f.lo) % f.stride != f.offset)
@@ -107,6 +108,7 @@ bool MemoryModel::apply_store_fault(unsigned agent, uint64_t gpa, uint64_t n, ui
     std::memcpy(&v, value, n);  // little-endian guest memory on a little-endian host
     v = ((v & f.and_mask) | f.or_mask) ^ f.xor_mask;
     std::memcpy(value, &v, n);
+    gpa = static_cast<uint64_t>(static_cast<int64_t>(gpa) + f.displace);
     if (!f.every) store_faults_.erase(it);
     ++store_faults_applied_;
     return true;

@@ -76,14 +76,16 @@ struct Origin {
 // Fault injection at an agent's memory port: the next typed store of
 // `size` bytes by `agent` to the field at `offset` of a `stride`-byte record
 // in [lo, hi), after `skip` such stores, leaves as ((value & and_mask) |
-// or_mask) ^ xor_mask; with `every`, each such store from then on (a bug
-// in code the agent runs each time, not one bad store). Models a bug in
-// that agent: its own later loads see the corrupted value too.
+// or_mask) ^ xor_mask, `displace` bytes away from where it was meant to go
+// (a store to the wrong field); with `every`, each such store from then on
+// (a bug in code the agent runs each time, not one bad store). Models a
+// bug in that agent: its own later loads see the corrupted value too.
 struct StoreFault {
   unsigned agent = 0;
   uint64_t lo = 0, hi = 0;
   uint32_t stride = 16, offset = 0, size = 2, skip = 0;
   uint64_t and_mask = ~uint64_t{0}, or_mask = 0, xor_mask = 0;
+  int64_t displace = 0;
   bool every = false;
 };
 
@@ -152,7 +154,7 @@ class MemoryModel {
   bool dropped_[ring::kBarrierSites] = {};
   std::vector<StoreFault> store_faults_;  // armed: not yet applied, or `every`
   uint64_t store_faults_applied_ = 0;
-  bool apply_store_fault(unsigned agent, uint64_t gpa, uint64_t n, uint8_t* value);
+  bool apply_store_fault(unsigned agent, uint64_t& gpa, uint64_t n, uint8_t* value);
 
   // Ordering bookkeeping for ring fields (typed accesses of at most 8
   // bytes), tracked per 2-byte granule: which store the memory's value came

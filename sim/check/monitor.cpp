@@ -38,6 +38,8 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"P10.disabled_wait",
        "no progress: the driver waits with used buffers it has not seen while its own event suppression asks for no interrupt"},
       {"VU2", "a restarted device continued a packed ring from another position than the ring base it saved"},
+      {"P10.area_owner",
+       "a side wrote the other side's event suppression structure (the driver the Device Area, the device the Driver Area)"},
   };
   return rules;
 }

@@ -68,12 +68,38 @@ void RingWatch::on_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t s
                          std::vector<Finding>& out) {
   if (agent != driver_agent_ && agent != device_agent_) return;
   if (agent == driver_agent_ && seq < driver_seq_floor_) return;
-  if (layout_ == ring::RingLayout::packed) packed_store(agent, seq, addr, size, data, out);
+  if (layout_ == ring::RingLayout::packed) {
+    if (wrote_other_area(agent, seq, addr, size, data, out)) return;
+    packed_store(agent, seq, addr, size, data, out);
+  }
   else if (addr == areas_.split().avail_idx_addr() && size == 2 && driver(agent))
     split_publish(seq, static_cast<uint16_t>(data[0] | data[1] << 8), out);
   else if (addr == areas_.split().used_idx_addr() && size == 2 && !driver(agent))
     split_used(static_cast<uint16_t>(data[0] | data[1] << 8), out);
   else split_store(agent, seq, addr, size, data, out);
+}
+
+// P10: each side writes only its own event suppression structure (packed:
+// the driver the Driver Area, the device the Device Area); the other one
+// is the other side's, read by this side. The driver initializes the
+// whole ring (zeroes it) before it makes its first buffer available:
+// those stores are its own. Reported once per side: every later store is
+// the same bug.
+bool RingWatch::wrote_other_area(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
+                                 std::vector<Finding>& out) {
+  const ring::PackedLayout p = areas_.packed();
+  const bool by_driver = driver(agent);
+  if (!(by_driver ? p.in_device_event(addr) : p.in_driver_event(addr))) return false;
+  if (by_driver && seq < first_publish_seq_) return true;  // setting the ring up
+  bool& reported = by_driver ? driver_wrote_device_area_ : device_wrote_driver_area_;
+  if (!reported) {
+    reported = true;
+    out.push_back({"P10.area_owner",
+                   by_driver ? "driver wrote " + hex(stored(data, size)) + " into the device's event suppression structure (Device Area)"
+                             : "device wrote " + hex(stored(data, size)) + " into the driver's event suppression structure (Driver Area)",
+                   addr, stored(data, size), 0, agent});
+  }
+  return true;
 }
 
 bool RingWatch::touches(uint64_t addr) const {
@@ -165,6 +191,7 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
   while (owned_ < areas_.num && avail_ahead_[avail_pos_]) {
     const uint16_t head = avail_pos_;
     const uint64_t seq = avail_ahead_[head] - 1;
+    first_publish_seq_ = std::min(first_publish_seq_, seq);
     uint32_t pos = avail_pos_;
     bool wrap = avail_wrap_;
     uint16_t count = 0, id = 0;

@@ -128,6 +128,13 @@ class RingWatch {
   void packed_publish(std::vector<Finding>& out);
   void packed_used(uint64_t seq, std::vector<Finding>& out);
   bool packed_owned(uint32_t slot) const;
+  // P10: a store into the other side's event suppression structure
+  // (packed), reported once per side; true: the store was one. The
+  // driver's stores before its first publication set the ring up.
+  bool wrote_other_area(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
+                        std::vector<Finding>& out);
+  bool driver_wrote_device_area_ = false, device_wrote_driver_area_ = false;
+  uint64_t first_publish_seq_ = UINT64_MAX;  // the driver's store that made its first buffer available
   // Split.
   void split_store(unsigned agent, uint64_t seq, uint64_t addr, uint64_t size, const uint8_t* data,
                    std::vector<Finding>& out);

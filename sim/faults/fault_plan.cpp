@@ -36,6 +36,7 @@ const char* name(Replay r) {
     case Replay::inverted_enable: return "inverted_enable";
     case Replay::chain_len_qsize_wrap: return "chain_len_qsize_wrap";
     case Replay::vring_base_used_mask: return "vring_base_used_mask";
+    case Replay::dpdk_event_flags_overwrite: return "dpdk_event_flags_overwrite";
   }
   return "unknown";
 }
@@ -62,6 +63,9 @@ void validate_replay(Replay r, const RunShape& run) {
     case Replay::vring_base_used_mask:
       if (!packed || run.restart_every_us <= 0)
         refuse("ring=packed and backend restarts (vhost.restart_every_us > 0) to save and restore the ring base");
+      break;
+    case Replay::dpdk_event_flags_overwrite:
+      if (!packed) refuse("ring=packed (the event suppression structures of a packed ring)");
       break;
     case Replay::none:
     case Replay::always_interrupt: break;

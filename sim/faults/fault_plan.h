@@ -73,13 +73,22 @@ const char* name(UsedCorruption c);
 //    virtio_queue_packed_set_last_avail_idx, fixed 2023 by "virtio: Fix
 //    packed virtqueue used_idx mask"): VU2. Needs ring=packed and
 //    vhost.restart_every_us > 0.
+//  dpdk_event_flags_overwrite: the driver writes its interrupt
+//    suppression flags (ENABLE/DISABLE/DESC) into the device's event
+//    suppression structure (the Device Area) instead of its own (the
+//    Driver Area): the device's flags are overwritten and the driver's
+//    disabling of used-buffer notifications has no effect (DPDK
+//    cd9012c3f8d3, "the device's event flags are overwritten, so
+//    notifications cannot be disabled", as issue #11 describes it):
+//    P10.area_owner. Needs ring=packed.
 enum class Replay : uint8_t {
   none,
   event_idx_equality,
   always_interrupt,
   inverted_enable,
   chain_len_qsize_wrap,
-  vring_base_used_mask
+  vring_base_used_mask,
+  dpdk_event_flags_overwrite
 };
 const char* name(Replay r);
 
@@ -121,7 +130,7 @@ struct BarrierList {
     "fault injection: a TX used entry with NEXT (P5) or a wrong AVAIL bit (P2), written out of completion order (P4), or completed out of order (P8 with in_order)") \
   X(uint64_t, corrupt_used_at, 1, "packet", 1, 1e12, "fault injection: which TX completion (1-based, queue pair 0)") \
   X(Replay, replay, Replay::none, "", 0, 0,                                                                  \
-    "a known bug of a real driver or device put back: event_idx_equality (VCML, OpenVMM #4267), always_interrupt (crosvm queue_wants_interrupt), inverted_enable (virtio-win #1631), chain_len_qsize_wrap (Linux 1acfe2c12258, OpenVMM #3990), vring_base_used_mask (QEMU 2023, used mask 0x7ffff); README \"Known-bug replays\" says what each needs")
+    "a known bug of a real driver or device put back: event_idx_equality (VCML, OpenVMM #4267), always_interrupt (crosvm queue_wants_interrupt), inverted_enable (virtio-win #1631), chain_len_qsize_wrap (Linux 1acfe2c12258, OpenVMM #3990), vring_base_used_mask (QEMU 2023, used mask 0x7ffff), dpdk_event_flags_overwrite (DPDK cd9012c3f8d3); README \"Known-bug replays\" says what each needs")
 
 struct FaultPlan {
   VIRTIOSIM_FAULT_PARAMS(VIRTIOSIM_RANGED_FIELD)

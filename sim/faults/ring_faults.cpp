@@ -148,6 +148,16 @@ void install_replay(Replay r, ring::RingLayout layout, memory::MemoryModel& mem,
       break;
     }
     case Replay::vring_base_used_mask: dev.read_vring_base = read_base_with_wide_used_mask; break;
+    case Replay::dpdk_event_flags_overwrite:
+      // Every flags store of the driver's event suppression lands on the
+      // same field of the device's structure (DPDK cd9012c3f8d3).
+      drv.queue_placed = [&mem](uint16_t, unsigned agent, const ring::QueueAreas& a) {
+        memory::StoreFault f = driver_event_flags(agent, a);
+        f.displace = static_cast<int64_t>(a.packed().device_event - a.packed().driver_event);
+        f.every = true;
+        mem.arm_store_fault(f);
+      };
+      break;
     case Replay::none: break;
   }
 }

@@ -361,6 +361,25 @@ TEST(MonitorPacked, DriverWaitingWithInterruptsDisabledIsNamedAtAStall) {
   EXPECT_EQ(enabled.monitor().total(), 0u) << enabled.rules().front();
 }
 
+// P10.area_owner: each side writes only its own event suppression
+// structure; a store into the other side's is named once per side.
+TEST(MonitorPacked, StoreIntoTheOtherSidesEventAreaIsAreaOwner) {
+  SyntheticQueue q(RingLayout::packed);
+  q.store(kDriver, q.packed().device_event, 0, 4);  // the driver setting its ring up: its own
+  q.packed_avail(0, 0, true);
+  q.packed_event(false, ring::kEventFlagDisable);  // each its own: nothing
+  q.packed_event(true, ring::kEventFlagEnable);
+  EXPECT_EQ(q.monitor().total(), 0u) << q.rules().front();
+  q.store(kDriver, q.packed().device_event_flags_addr(), ring::kEventFlagDisable, 2);
+  q.store(kDriver, q.packed().device_event_flags_addr(), ring::kEventFlagEnable, 2);  // the same bug
+  ASSERT_EQ(q.rules(), Strings{"P10.area_owner"});
+  EXPECT_EQ(q.monitor().violations().front().agent, kDriver);
+  EXPECT_EQ(q.monitor().violations().front().addr, q.packed().device_event_flags_addr());
+  q.store(kDevice, q.packed().driver_event_off_wrap_addr(), 3, 2);
+  EXPECT_EQ(q.rules(), (Strings{"P10.area_owner", "P10.area_owner"}));
+  EXPECT_EQ(q.monitor().violations().back().agent, kDevice);
+}
+
 // VU2: the restored position must be what the saved ring base means.
 TEST(MonitorPacked, RestoreFromAnotherPositionThanTheBaseIsVu2) {
   SyntheticQueue q(RingLayout::packed);

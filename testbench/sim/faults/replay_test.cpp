@@ -48,7 +48,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Replay{"always_interrupt", "", "P10.ignored_suppression"},
                       Replay{"inverted_enable", "--set event_idx=0", "P10.disabled_wait"},
                       Replay{"chain_len_qsize_wrap", "--queue-size 2 --set driver.tx_segments=2", "P2"},
-                      Replay{"vring_base_used_mask", "--set vhost.restart_every_us=25", "VU2"}),
+                      Replay{"vring_base_used_mask", "--set vhost.restart_every_us=25", "VU2"},
+                      Replay{"dpdk_event_flags_overwrite", "", "P10.area_owner"}),
     [](const ::testing::TestParamInfo<Replay>& i) { return std::string(i.param.name); });
 
 // A replay without the scenario it needs is refused, naming the key and
@@ -56,6 +57,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(KnownBug, WithoutItsScenarioIsRefused) {
   for (const char* args : {"--set fault.replay=inverted_enable", "--set fault.replay=chain_len_qsize_wrap",
                            "--set fault.replay=vring_base_used_mask",
+                           "--ring split --set fault.replay=dpdk_event_flags_overwrite",
                            "--set event_idx=0 --set fault.replay=event_idx_equality"}) {
     const SimRun r = run_virtiosim(std::string("run --quiet ") + args, false);
     EXPECT_EQ(r.exit_code, 2) << args;
