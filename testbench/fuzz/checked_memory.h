@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "models/ring/features.h"
 #include "models/ring/memory_policy.h"
 #include "models/ring/native_memory.h"
 
@@ -82,5 +83,15 @@ class CheckedMemory {
 };
 
 static_assert(ring::MemoryPolicy<CheckedMemory>);
+
+// Both ring targets' first input byte: bit 0 packed (read by the caller),
+// bits 1-3 the ring features INDIRECT_DESC, EVENT_IDX, IN_ORDER.
+inline ring::Features ring_features(uint8_t cfg) {
+  ring::Features f;
+  if (cfg & 2) f.bits |= ring::feature_bit(VIRTIO_RING_F_INDIRECT_DESC);
+  if (cfg & 4) f.bits |= ring::feature_bit(VIRTIO_RING_F_EVENT_IDX);
+  if (cfg & 8) f.bits |= ring::feature_bit(VIRTIO_F_IN_ORDER);
+  return f;
+}
 
 }  // namespace virtiosim::fuzz

@@ -397,10 +397,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   const uint8_t cfg = in.ConsumeIntegral<uint8_t>();
   const bool packed = cfg & 1;
-  ring::Features f;
-  if (cfg & 2) f.bits |= ring::feature_bit(VIRTIO_RING_F_INDIRECT_DESC);
-  if (cfg & 4) f.bits |= ring::feature_bit(VIRTIO_RING_F_EVENT_IDX);
-  if (cfg & 8) f.bits |= ring::feature_bit(VIRTIO_F_IN_ORDER);
+  const ring::Features f = fuzz::ring_features(cfg);
   ring::DeviceOptions opts;
   if (cfg & 16) opts.max_segments = 1u + (cfg >> 5);  // a small device limit: 1..8 segments
   // Small queues: every wrap and boundary is a few operations away. Packed

@@ -328,10 +328,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   const uint8_t cfg = in.ConsumeIntegral<uint8_t>();
   const bool packed = cfg & 1;
-  ring::Features f;
-  if (cfg & 2) f.bits |= ring::feature_bit(VIRTIO_RING_F_INDIRECT_DESC);
-  if (cfg & 4) f.bits |= ring::feature_bit(VIRTIO_RING_F_EVENT_IDX);
-  if (cfg & 8) f.bits |= ring::feature_bit(VIRTIO_F_IN_ORDER);
+  const ring::Features f = fuzz::ring_features(cfg);
   const bool pool = cfg & 16;
   const uint8_t q = in.ConsumeIntegral<uint8_t>();
   if (packed) {
