@@ -81,7 +81,8 @@ struct EnumValues<faults::Replay> {
   static std::vector<faults::Replay> all() {
     using R = faults::Replay;
     return {R::none, R::event_idx_equality, R::always_interrupt, R::inverted_enable, R::chain_len_qsize_wrap,
-            R::vring_base_used_mask, R::dpdk_event_flags_overwrite};
+            R::vring_base_used_mask, R::dpdk_event_flags_overwrite, R::missing_avail_rmb,
+            R::dpdk_wrap_head_not_last};
   }
 };
 template <>
@@ -243,7 +244,8 @@ void Config::validate() const {
   if (path == pci::AccessPath::vhost && metadata == device::MetadataAccess::dma)
     throw ConfigError("metadata", "dma needs path=pcie");
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
-  fault.validate({ring, queue_size, driver.tx_segments, indirect, ring_reset, event_idx, vhost.restart_every_us});
+  fault.validate({ring, queue_size, driver.tx_segments, indirect, ring_reset, event_idx, vhost.restart_every_us,
+                  ordering == memory::Ordering::weak, vhost.busy_poll_ns > 0});
   if (!mrg_rxbuf && max_frame_bytes() > 1518)
     throw ConfigError("packet_bytes", "frames above 1518 bytes need mrg_rxbuf=1 (no big-packet mode)");
   if (mrg_rxbuf && driver.rx_buffer_bytes <= net::kNetHdrBytes)

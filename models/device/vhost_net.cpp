@@ -307,7 +307,10 @@ void VhostNet::busy_poll(Worker& w) {
   while (w.clock.now().to_seconds() * 1e9 < end_ns) {
     ++w.stats.polls;
     w.clock.advance(cfg_.params.poll_interval_ns);
-    if (w.kick_pending || (w.tx && w.tx->has_available()) || (!w.wire.empty() && w.rx && w.rx->has_available()))
+    // A kick is consumed here as by the wait below: left pending, every
+    // later busy poll would return at once without looking at the rings.
+    if (std::exchange(w.kick_pending, false) || (w.tx && w.tx->has_available()) ||
+        (!w.wire.empty() && w.rx && w.rx->has_available()))
       return;
   }
   if (w.tx && w.tx->enable_notifications()) return;

@@ -84,9 +84,29 @@ double MemoryModel::write(unsigned agent, uint64_t now_ps, uint64_t gpa, const v
   uint8_t faulted[8];
   if (typed && !store_faults_.empty() && n <= sizeof faulted) {
     std::memcpy(faulted, src, n);
-    if (apply_store_fault(agent, gpa, n, faulted)) src = faulted;
-    if (!ram_.maps(gpa, n)) throw std::out_of_range("modeled write outside guest memory");
+    switch (apply_store_fault(agent, gpa, n, faulted)) {
+      case Faulted::no: break;
+      case Faulted::changed:
+        src = faulted;
+        if (!ram_.maps(gpa, n)) throw std::out_of_range("modeled write outside guest memory");
+        break;
+      case Faulted::deferred: return 0;  // made (and charged) with the store that releases it
+    }
   }
+  double ns = issue(agent, now_ps, gpa, src, n, typed);
+  // Deferred stores this one releases follow it, in their program order.
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (!it->released_by.matches(agent, gpa, n)) {
+      ++it;
+      continue;
+    }
+    ns += issue(agent, now_ps, it->gpa, it->value, it->n, true);
+    it = deferred_.erase(it);
+  }
+  return ns;
+}
+
+double MemoryModel::issue(unsigned agent, uint64_t now_ps, uint64_t gpa, const void* src, uint64_t n, bool typed) {
   ++stats_[agent].writes;
   log_access(LogRecord::Op::write, agent, now_ps, gpa, n, src, typed);
   const double ns = cost_.access(agent, gpa, n, true);
@@ -95,25 +115,30 @@ double MemoryModel::write(unsigned agent, uint64_t now_ps, uint64_t gpa, const v
   return ns + ps_to_ns(stall_ps);
 }
 
-bool MemoryModel::apply_store_fault(unsigned agent, uint64_t& gpa, uint64_t n, uint8_t* value) {
+MemoryModel::Faulted MemoryModel::apply_store_fault(unsigned agent, uint64_t& gpa, uint64_t n, uint8_t* value) {
   for (auto it = store_faults_.begin(); it != store_faults_.end(); ++it) {
     StoreFault& f = *it;
-    if (f.agent != agent || f.size != n || gpa < f.lo || gpa + n > f.hi || (gpa - f.lo) % f.stride != f.offset)
-      continue;
+    if (!f.matches(agent, gpa, n)) continue;
     if (f.skip > 0) {
       --f.skip;
-      return false;
+      return Faulted::no;
     }
     uint64_t v = 0;
     std::memcpy(&v, value, n);  // little-endian guest memory on a little-endian host
     v = ((v & f.and_mask) | f.or_mask) ^ f.xor_mask;
     std::memcpy(value, &v, n);
     gpa = static_cast<uint64_t>(static_cast<int64_t>(gpa) + f.displace);
-    if (!f.every) store_faults_.erase(it);
     ++store_faults_applied_;
-    return true;
+    const bool defer = f.defer;
+    if (defer) {
+      DeferredStore d{f, gpa, n, {}};
+      std::memcpy(d.value, value, n);
+      deferred_.push_back(d);
+    }
+    if (!f.every && --f.count == 0) store_faults_.erase(it);
+    return defer ? Faulted::deferred : Faulted::changed;
   }
-  return false;
+  return Faulted::no;
 }
 
 double MemoryModel::barrier(unsigned agent, uint64_t now_ps, ring::BarrierSite site) {

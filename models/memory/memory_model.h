@@ -77,16 +77,23 @@ struct Origin {
 // `size` bytes by `agent` to the field at `offset` of a `stride`-byte record
 // in [lo, hi), after `skip` such stores, leaves as ((value & and_mask) |
 // or_mask) ^ xor_mask, `displace` bytes away from where it was meant to go
-// (a store to the wrong field); with `every`, each such store from then on
-// (a bug in code the agent runs each time, not one bad store). Models a
-// bug in that agent: its own later loads see the corrupted value too.
+// (a store to the wrong field); `count` such stores in a row, or with
+// `every` each such store from then on (a bug in code the agent runs each
+// time, not one bad store). With `defer` the store is made later than the
+// agent's program put it: right after the agent's next store that this
+// fault matches and does not take (a store moved after another, e.g. a
+// list's descriptor flags written after its head's). Models a bug in that
+// agent: its own later loads see the corrupted (or not yet made) store too.
 struct StoreFault {
   unsigned agent = 0;
   uint64_t lo = 0, hi = 0;
-  uint32_t stride = 16, offset = 0, size = 2, skip = 0;
+  uint32_t stride = 16, offset = 0, size = 2, skip = 0, count = 1;
   uint64_t and_mask = ~uint64_t{0}, or_mask = 0, xor_mask = 0;
   int64_t displace = 0;
-  bool every = false;
+  bool every = false, defer = false;
+  bool matches(unsigned a, uint64_t gpa, uint64_t n) const {
+    return a == agent && n == size && gpa >= lo && gpa + n <= hi && (gpa - lo) % stride == offset;
+  }
 };
 
 class MemoryModel {
@@ -154,7 +161,17 @@ class MemoryModel {
   bool dropped_[ring::kBarrierSites] = {};
   std::vector<StoreFault> store_faults_;  // armed: not yet applied, or `every`
   uint64_t store_faults_applied_ = 0;
-  bool apply_store_fault(unsigned agent, uint64_t& gpa, uint64_t n, uint8_t* value);
+  enum class Faulted : uint8_t { no, changed, deferred };
+  Faulted apply_store_fault(unsigned agent, uint64_t& gpa, uint64_t n, uint8_t* value);
+  // Stores a `defer` fault took, in program order, each with the fault
+  // whose next untaken match releases it.
+  struct DeferredStore {
+    StoreFault released_by;
+    uint64_t gpa, n;
+    uint8_t value[8];
+  };
+  std::vector<DeferredStore> deferred_;
+  double issue(unsigned agent, uint64_t now_ps, uint64_t gpa, const void* src, uint64_t n, bool typed);
 
   // Ordering bookkeeping for ring fields (typed accesses of at most 8
   // bytes), tracked per 2-byte granule: which store the memory's value came

@@ -31,6 +31,7 @@ enum class BarrierSite : uint8_t {
   device_signal_check,    // mb: used publish before reading the driver's event suppression / used_event
   device_event_write,     // wmb: device area off_wrap before its flags
   device_enable_recheck,  // mb: enabling notifications before re-checking for available buffers
+  device_avail_check,     // rmb: split avail idx read by an emptiness check before the entries the next pop reads
   count_
 };
 
@@ -45,6 +46,7 @@ constexpr BarrierKind kind_of(BarrierSite s) {
       return BarrierKind::write;
     case BarrierSite::driver_used_read:
     case BarrierSite::device_avail_read:
+    case BarrierSite::device_avail_check:
       return BarrierKind::read;
     default:
       return BarrierKind::full;

@@ -40,12 +40,13 @@ class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
     if (features_.in_order()) writable_bytes_.assign(layout_.num, 0);
   }
 
-  // Is a buffer available at last_avail_idx? (busy-poll peek; a bad avail
-  // idx is reported by the pop that follows)
+  // Is a buffer available at last_avail_idx? (busy-poll peek, Linux
+  // vhost_vq_avail_empty; a bad avail idx is reported by the pop that
+  // follows)
   bool has_available() {
     if (broken_) return false;
     if (avail_idx_ != last_avail_idx_) return true;
-    return mem_.read16(layout_.avail_idx_addr()) != last_avail_idx_;
+    return check_avail_idx(mem_.read16(layout_.avail_idx_addr()));
   }
 
   // Take the next available buffer into `out`. value: false if none.
@@ -55,15 +56,7 @@ class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
       // Re-read the index only when the cached one is used up (vhost's
       // vq->avail_idx), so a burst costs one index read and one barrier.
       const uint16_t idx = mem_.read16(layout_.avail_idx_addr());
-      if (static_cast<uint16_t>(idx - last_avail_idx_) > layout_.num)
-        return {fail(RingError::avail_idx_jump)};
-      // Buffers popped and not yet published as used are the device's: a
-      // driver cannot have more than the queue size in flight (QEMU:
-      // "Virtqueue size exceeded"). Checked against the used idx too, or
-      // the device would pop a head it still holds and its used ring would
-      // overrun what the driver has read.
-      if (static_cast<uint16_t>(idx - last_used_idx_) > layout_.num)
-        return {fail(RingError::queue_size_exceeded)};
+      if (RingError e = avail_idx_error(idx); e != RingError::ok) return {fail(e)};
       if (idx == last_avail_idx_) return {RingError::ok, false};
       avail_idx_ = idx;
       mem_.barrier(BarrierSite::device_avail_read);  // avail idx before ring entries and descriptors
@@ -151,7 +144,7 @@ class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
     if (features_.event_idx()) mem_.write16(layout_.avail_event_addr(), last_avail_idx_);
     else write_used_flags(0);
     mem_.barrier(BarrierSite::device_enable_recheck);
-    return mem_.read16(layout_.avail_idx_addr()) != last_avail_idx_;
+    return check_avail_idx(mem_.read16(layout_.avail_idx_addr()));
   }
 
   // GET_VRING_BASE: where the device stands. Flush first: shadow entries are
@@ -180,6 +173,34 @@ class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
   uint16_t signalled_used() const { return signalled_used_; }
 
  private:
+  // What is wrong with an avail idx the driver published, if anything.
+  RingError avail_idx_error(uint16_t idx) const {
+    if (static_cast<uint16_t>(idx - last_avail_idx_) > layout_.num) return RingError::avail_idx_jump;
+    // Buffers popped and not yet published as used are the device's: a
+    // driver cannot have more than the queue size in flight (QEMU:
+    // "Virtqueue size exceeded"). Checked against the used idx too, or the
+    // device would pop a head it still holds and its used ring would
+    // overrun what the driver has read.
+    if (static_cast<uint16_t>(idx - last_used_idx_) > layout_.num) return RingError::queue_size_exceeded;
+    return RingError::ok;
+  }
+
+  // An emptiness check (has_available, enable_notifications) read `idx`:
+  // does it show buffers? A valid one is kept for the pops that follow, as
+  // vhost keeps vq->avail_idx, so they read neither the index nor pass a
+  // barrier again; the entries they read must then be ordered after this
+  // read here (Linux "vhost: Add smp_rmb() in vhost_vq_avail_empty()" and
+  // "... in vhost_enable_notify()", 2024: without it arm64 read stale ring
+  // entries; fault.replay=missing_avail_rmb). A bad one is not kept: the
+  // pop re-reads it and fails.
+  bool check_avail_idx(uint16_t idx) {
+    if (idx == last_avail_idx_) return false;
+    if (avail_idx_error(idx) != RingError::ok) return true;
+    avail_idx_ = idx;
+    mem_.barrier(BarrierSite::device_avail_check);
+    return true;
+  }
+
   // flush(): the used elements, a write barrier, then the used idx, once
   // for the whole batch ("The device MUST set len prior to updating the
   // used idx"; vhost_add_used_n). Returns the used ring entries written.

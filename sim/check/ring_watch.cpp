@@ -53,7 +53,9 @@ RingWatch::RingWatch(ring::RingLayout layout, const ring::QueueAreas& areas, rin
   const uint64_t device_bytes = packed ? ring::PackedLayout::event_bytes : ring::SplitLayout::used_bytes(areas.num);
   span_hi_ = std::max({areas.desc + ring::desc_area_bytes(layout, areas.num), areas.driver + driver_bytes,
                        areas.device + device_bytes});
-  if (packed) avail_ahead_.assign(areas.num, 0), used_ahead_.assign(areas.num, false), returned_by_.assign(areas.num, 0);
+  if (packed)
+    avail_ahead_.assign(areas.num, 0), used_ahead_.assign(areas.num, false), returned_by_.assign(areas.num, 0),
+        list_head_.assign(areas.num, 0);
   else owner_.assign(areas.num, -1), chains_.resize(areas.num);
   published_by_.assign(areas.num, 0);
 }
@@ -144,6 +146,18 @@ void RingWatch::packed_store(unsigned agent, uint64_t seq, uint64_t addr, uint64
   const uint16_t flags = flags_store ? static_cast<uint16_t>(data[0] | data[1] << 8) : 0;
   if (driver(agent)) {
     if (packed_owned(slot) && seq > published_by_[slot]) {
+      // The store that makes a list's later descriptor available comes
+      // after the store of its head's flags in the driver's program: the
+      // device could see the head and run into a descriptor not yet
+      // available. The ordering checker names the same rule when only the
+      // visibility is out of order (a missing write barrier).
+      const bool wrap = slot >= used_pos_ ? used_wrap_ : !used_wrap_;
+      if (flags_store && list_head_[slot] != slot && packed_desc_is_avail(flags, wrap)) {
+        out.push_back({"P6.5", "driver made slot " + std::to_string(slot) + " of the list at slot " +
+                                   std::to_string(list_head_[slot]) + " available after the list's head",
+                       addr, flags, 0, agent});
+        return;
+      }
       out.push_back({"P3", "driver wrote slot " + std::to_string(slot) + " (offset " +
                                std::to_string(addr - p.desc_addr(slot)) + ") while the device owns it",
                      addr, stored(data, size), 0, agent});
@@ -211,6 +225,7 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
       writable |= (f & ring::kDescWrite) != 0;
       id = peek16(driver_agent_, p.id_addr(pos));  // P6.1: the last descriptor's id names the buffer
       published_by_[pos] = seq;
+      list_head_[pos] = head;
       avail_ahead_[pos] = 0;
       ++count;
       if (++pos == areas_.num) pos = 0, wrap = !wrap;

@@ -175,6 +175,7 @@ class RingWatch {
   // Per slot (packed) or descriptor (split): program-order number of the
   // store that handed it to the device, and (packed) back to the driver.
   std::vector<uint64_t> published_by_, returned_by_;
+  std::vector<uint16_t> list_head_;  // packed: the head slot of the list each slot was published in
   // Split: indices as published, and which head owns each descriptor.
   uint16_t avail_idx_ = 0, used_idx_ = 0;
   std::vector<int32_t> owner_;  // -1: the driver's

@@ -37,6 +37,8 @@ const char* name(Replay r) {
     case Replay::chain_len_qsize_wrap: return "chain_len_qsize_wrap";
     case Replay::vring_base_used_mask: return "vring_base_used_mask";
     case Replay::dpdk_event_flags_overwrite: return "dpdk_event_flags_overwrite";
+    case Replay::missing_avail_rmb: return "missing_avail_rmb";
+    case Replay::dpdk_wrap_head_not_last: return "dpdk_wrap_head_not_last";
   }
   return "unknown";
 }
@@ -66,6 +68,16 @@ void validate_replay(Replay r, const RunShape& run) {
       break;
     case Replay::dpdk_event_flags_overwrite:
       if (!packed) refuse("ring=packed (the event suppression structures of a packed ring)");
+      break;
+    case Replay::missing_avail_rmb:
+      if (packed || !run.weak_ordering || !run.busy_poll)
+        refuse("ring=split, ordering=weak and vhost.busy_poll_ns > 0 (the avail idx of a split ring, kept by the "
+               "busy poll's emptiness check; loads pass loads only on weakly ordered CPUs such as arm64)");
+      break;
+    case Replay::dpdk_wrap_head_not_last:
+      if (!packed || run.indirect || run.tx_segments < 2 || run.queue_size % run.tx_segments == 0)
+        refuse("ring=packed, indirect=0 and TX lists that wrap the ring end: driver.tx_segments=2 and an odd "
+               "queue_size (--queue-size 255 --set driver.tx_segments=2)");
       break;
     case Replay::none:
     case Replay::always_interrupt: break;

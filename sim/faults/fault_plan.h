@@ -81,6 +81,21 @@ const char* name(UsedCorruption c);
 //    cd9012c3f8d3, "the device's event flags are overwritten, so
 //    notifications cannot be disabled", as issue #11 describes it):
 //    P10.area_owner. Needs ring=packed.
+//  missing_avail_rmb: the split device's emptiness checks (busy poll,
+//    re-enabling notifications) keep the avail idx they read for the pops
+//    that follow, with no read barrier after it, so the pop may read the
+//    ring entry before the index (Linux vhost vhost_vq_avail_empty and
+//    vhost_enable_notify before "vhost: Add smp_rmb() in ..." by Gavin
+//    Shan, 2024; seen on arm64 after years): P13.avail_body. Needs
+//    ring=split, ordering=weak (on x86 loads do not pass loads) and busy
+//    polling: the re-enable path reads the index right after a full
+//    barrier, which leaves the pop's loads no earlier load to pass.
+//  dpdk_wrap_head_not_last: in a list that wraps the ring end, the driver
+//    writes the flags of the descriptors past the end after the head's,
+//    so the head is not written last (DPDK af4d7ad5d90b as issue #11
+//    describes it; the commit is not in our corpus): P6.5. Needs
+//    ring=packed, indirect=0 and TX lists that wrap the ring end
+//    (driver.tx_segments=2 and an odd queue_size).
 enum class Replay : uint8_t {
   none,
   event_idx_equality,
@@ -88,7 +103,9 @@ enum class Replay : uint8_t {
   inverted_enable,
   chain_len_qsize_wrap,
   vring_base_used_mask,
-  dpdk_event_flags_overwrite
+  dpdk_event_flags_overwrite,
+  missing_avail_rmb,
+  dpdk_wrap_head_not_last
 };
 const char* name(Replay r);
 
@@ -98,6 +115,8 @@ struct RunShape {
   uint32_t queue_size = 0, tx_segments = 1;
   bool indirect = false, ring_reset = false, event_idx = true;
   double restart_every_us = 0;
+  bool weak_ordering = false;  // ordering=weak: loads may pass loads
+  bool busy_poll = false;      // vhost.busy_poll_ns > 0
 };
 
 // Ring-core barriers not executed: comma-separated ring::BarrierSite names.
@@ -130,7 +149,7 @@ struct BarrierList {
     "fault injection: a TX used entry with NEXT (P5) or a wrong AVAIL bit (P2), written out of completion order (P4), or completed out of order (P8 with in_order)") \
   X(uint64_t, corrupt_used_at, 1, "packet", 1, 1e12, "fault injection: which TX completion (1-based, queue pair 0)") \
   X(Replay, replay, Replay::none, "", 0, 0,                                                                  \
-    "a known bug of a real driver or device put back: event_idx_equality (VCML, OpenVMM #4267), always_interrupt (crosvm queue_wants_interrupt), inverted_enable (virtio-win #1631), chain_len_qsize_wrap (Linux 1acfe2c12258, OpenVMM #3990), vring_base_used_mask (QEMU 2023, used mask 0x7ffff), dpdk_event_flags_overwrite (DPDK cd9012c3f8d3); README \"Known-bug replays\" says what each needs")
+    "a known bug of a real driver or device put back: event_idx_equality (VCML, OpenVMM #4267), always_interrupt (crosvm queue_wants_interrupt), inverted_enable (virtio-win #1631), chain_len_qsize_wrap (Linux 1acfe2c12258, OpenVMM #3990), vring_base_used_mask (QEMU 2023, used mask 0x7ffff), dpdk_event_flags_overwrite (DPDK cd9012c3f8d3), missing_avail_rmb (Linux vhost_vq_avail_empty, 2024), dpdk_wrap_head_not_last (DPDK af4d7ad5d90b); README \"Known-bug replays\" says what each needs")
 
 struct FaultPlan {
   VIRTIOSIM_FAULT_PARAMS(VIRTIOSIM_RANGED_FIELD)

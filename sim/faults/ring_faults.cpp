@@ -158,6 +158,24 @@ void install_replay(Replay r, ring::RingLayout layout, memory::MemoryModel& mem,
         mem.arm_store_fault(f);
       };
       break;
+    case Replay::dpdk_wrap_head_not_last: {
+      // In a TX list that wraps the ring end, the flags stores of the
+      // descriptors past the end are made after the head's (the ring
+      // core's store order puts the head's last).
+      auto previous = std::move(drv.before_tx_publish);
+      drv.before_tx_publish = [previous, &mem](const driver::NetDriver::TxPublish& p) {
+        if (previous) previous(p);
+        const uint32_t before_end = p.areas.num - p.avail_idx;  // the list's descriptors up to the ring end
+        if (p.descriptors <= before_end) return;
+        memory::StoreFault f = tx_desc_flags(p);
+        f.skip = ring::flags_stores_before(ring::RingLayout::packed, before_end, p.descriptors);
+        f.count = p.descriptors - before_end;
+        f.defer = true;
+        mem.arm_store_fault(f);
+      };
+      break;
+    }
+    case Replay::missing_avail_rmb: mem.drop_barrier(ring::BarrierSite::device_avail_check); break;
     case Replay::none: break;
   }
 }

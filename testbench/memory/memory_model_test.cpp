@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace virtiosim::memory {
 namespace {
@@ -83,6 +85,39 @@ TEST(MemoryModel, StoreFaultHitsTheNextMatchingStoreOrEvery) {
     EXPECT_EQ(read16(m, kDriver, 0, kBase + 6), every ? 1 : 0);
     EXPECT_EQ(m.store_faults_applied(), every ? 2u : 1u);
   }
+}
+
+// `count` stores in a row are deferred and made, in their program order,
+// right after the next store the fault matches and does not take (a list's
+// flags written after its head's): the order in which they become visible
+// and their program-order numbers both say so.
+TEST(MemoryModel, DeferredStoresFollowTheStoreThatReleasesThem) {
+  BackingStore ram(kBase, 1 << 16);
+  MemoryModel m(ram, {}, Ordering::tso, 2, 1);
+  std::vector<std::pair<uint64_t, uint64_t>> visible;  // addr, seq
+  m.on_visible([&](unsigned agent, const PendingStore& st) {
+    if (agent == kDriver) visible.emplace_back(st.addr, st.seq);
+  });
+  StoreFault f{kDriver, kBase, kBase + 0x40};
+  f.offset = 14, f.skip = 1, f.count = 2, f.defer = true;  // 16-byte records, the flags at 14
+  m.arm_store_fault(f);
+  const uint16_t one = 1;
+  for (uint64_t rec : {0x00, 0x10, 0x20}) m.write(kDriver, 0, kBase + rec + 14, &one, 2, true);
+  // Not made yet: the agent's own loads do not see them either.
+  EXPECT_EQ(read16(m, kDriver, 0, kBase + 0x10 + 14), 0);
+  m.write(kDriver, 0, kBase + 0x08, &one, 2, true);  // not a field the fault matches: releases nothing
+  EXPECT_EQ(read16(m, kDriver, 0, kBase + 0x20 + 14), 0);
+  m.write(kDriver, 0, kBase + 0x30 + 14, &one, 2, true);  // the releasing store
+  EXPECT_EQ(read16(m, kDriver, 0, kBase + 0x10 + 14), 1);
+  m.settle(1'000'000'000);
+  const std::vector<uint64_t> order = {kBase + 14, kBase + 0x08, kBase + 0x30 + 14, kBase + 0x10 + 14,
+                                       kBase + 0x20 + 14};
+  ASSERT_EQ(visible.size(), order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    EXPECT_EQ(visible[i].first, order[i]) << i;
+    if (i > 0) EXPECT_GT(visible[i].second, visible[i - 1].second) << i;
+  }
+  EXPECT_EQ(m.store_faults_applied(), 2u);
 }
 
 TEST(MemoryModel, RefusesAccessOutsideGuestMemory) {

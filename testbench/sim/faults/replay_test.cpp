@@ -49,7 +49,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Replay{"inverted_enable", "--set event_idx=0", "P10.disabled_wait"},
                       Replay{"chain_len_qsize_wrap", "--queue-size 2 --set driver.tx_segments=2", "P2"},
                       Replay{"vring_base_used_mask", "--set vhost.restart_every_us=25", "VU2"},
-                      Replay{"dpdk_event_flags_overwrite", "", "P10.area_owner"}),
+                      Replay{"dpdk_event_flags_overwrite", "", "P10.area_owner"},
+                      Replay{"missing_avail_rmb", "--ring split --set ordering=weak --set vhost.busy_poll_ns=5000",
+                             "P13.avail_body"},
+                      Replay{"dpdk_wrap_head_not_last", "--queue-size 255 --set driver.tx_segments=2", "P6.5"}),
     [](const ::testing::TestParamInfo<Replay>& i) { return std::string(i.param.name); });
 
 // A replay without the scenario it needs is refused, naming the key and
@@ -58,7 +61,11 @@ TEST(KnownBug, WithoutItsScenarioIsRefused) {
   for (const char* args : {"--set fault.replay=inverted_enable", "--set fault.replay=chain_len_qsize_wrap",
                            "--set fault.replay=vring_base_used_mask",
                            "--ring split --set fault.replay=dpdk_event_flags_overwrite",
-                           "--set event_idx=0 --set fault.replay=event_idx_equality"}) {
+                           "--set event_idx=0 --set fault.replay=event_idx_equality",
+                           "--ring split --set fault.replay=missing_avail_rmb",
+                           "--set ordering=weak --set fault.replay=missing_avail_rmb",
+                           "--ring split --set ordering=weak --set fault.replay=missing_avail_rmb",
+                           "--set driver.tx_segments=2 --set fault.replay=dpdk_wrap_head_not_last"}) {
     const SimRun r = run_virtiosim(std::string("run --quiet ") + args, false);
     EXPECT_EQ(r.exit_code, 2) << args;
     EXPECT_NE(r.output.find("fault.replay"), std::string::npos) << r.output;
