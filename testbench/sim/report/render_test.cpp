@@ -82,9 +82,10 @@ TEST(Render, SectionsInTheirOrderWallLast) {
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   const std::vector<std::string> want = {"virtiosim_version", "systemc_version", "result", "errors", "config",
-                                         "seed", "timing_mode", "negotiated_features", "sim_time_ns", "packets",
-                                         "rates", "kicks", "interrupts", "cpu_ns_per_packet", "memory",
-                                         "latency_ns", "monitor", "faults", "queues", "wall"};
+                                         "seed", "timing_mode", "negotiated_features", "negotiated_feature_names",
+                                         "sim_time_ns", "packets", "rates", "kicks", "interrupts",
+                                         "cpu_ns_per_packet", "memory", "latency_ns", "load", "monitor", "faults",
+                                         "timeline", "queues", "wall"};
   EXPECT_EQ(keys, want);
 }
 
