@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <numeric>
 
-#include "models/net/feature_names.h"
+#include "sim/report/feature_names.h"
 #include "sim/version.h"
 #include "support/json_text.h"
 
@@ -144,7 +144,7 @@ std::string render_json(const RunFigures& run, const Verdict& verdict) {
   j["seed"] = cfg.seed;
   j["timing_mode"] = memory::name(cfg.timing);
   j["negotiated_features"] = run.negotiated_features;
-  j["negotiated_feature_names"] = net::feature_names(run.negotiated_features);
+  j["negotiated_feature_names"] = feature_names(run.negotiated_features);
   j["sim_time_ns"] = figure(sim_ns);
   j["packets"] = {{"tx", t.sent},
                   {"rx", t.received},
@@ -229,7 +229,7 @@ std::string render_summary(const RunFigures& run, const Verdict& verdict) {
                 run.wall_seconds, per(pkts, run.wall_seconds));
   std::string out = buf;
   std::string names;
-  for (const std::string& n : net::feature_names(run.negotiated_features)) names += (names.empty() ? "" : " ") + n;
+  for (const std::string& n : feature_names(run.negotiated_features)) names += (names.empty() ? "" : " ") + n;
   out += "  features: " + (names.empty() ? std::string("none negotiated") : names) + "\n";
   if (const Load l = load(run); l.queueing_dominated) {
     std::snprintf(buf, sizeof buf,

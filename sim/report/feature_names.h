@@ -1,6 +1,6 @@
 // The names of virtio-net feature bits, as the specification and Linux
 // spell them (virtio 1.2 5.1.3 "Feature bits" and 6 "Reserved Feature
-// Bits"), for reports: a negotiated feature word reads as names, not as a
+// Bits"), for the report: a negotiated feature word reads as names, not as a
 // decimal number.
 #pragma once
 
@@ -9,18 +9,9 @@
 #include <vector>
 
 #include "models/net/virtio_net_uapi.h"
+#include "models/ring/features.h"  // the reserved bits, those the uapi headers predate too
 
-#include <linux/virtio_config.h>
-#include <linux/virtio_ring.h>
-
-#ifndef VIRTIO_F_NOTIFICATION_DATA
-#define VIRTIO_F_NOTIFICATION_DATA 38  // virtio 1.2, 6 "Reserved Feature Bits"
-#endif
-#ifndef VIRTIO_F_RING_RESET
-#define VIRTIO_F_RING_RESET 40
-#endif
-
-namespace virtiosim::net {
+namespace virtiosim::sim {
 
 struct FeatureName {
   unsigned bit;
@@ -67,4 +58,4 @@ inline std::vector<std::string> feature_names(uint64_t features) {
   return out;
 }
 
-}  // namespace virtiosim::net
+}  // namespace virtiosim::sim
