@@ -276,7 +276,7 @@ class Platform : public sc_core::sc_module {
                      sc_core::sc_time_stamp().to_seconds() * 1e6);
       }
     }
-    capture_timeline();  // a finding of the last period
+    capture_timeline(true);  // a finding of the last period
     if (tty) std::fputs("\r\033[K", stderr);
     sc_core::sc_stop();
   }
@@ -285,7 +285,7 @@ class Platform : public sc_core::sc_module {
   // the first finding once there is one (its records are still in the log:
   // the controller looks every kCheckUs), until then the newest records of
   // the controller period with the most accesses so far.
-  void capture_timeline() {
+  void capture_timeline(bool last = false) {
     if (timeline_.around_finding) return;
     const memory::AccessLog& log = mem_.log();
     if (monitor_.total() > 0 && !monitor_.violations().empty()) {
@@ -294,6 +294,12 @@ class Platform : public sc_core::sc_module {
       const auto at = std::find_if(held.begin(), held.end(), [t](const memory::LogRecord& r) { return r.time_ps >= t; });
       const auto from = at - std::min<std::ptrdiff_t>(at - held.begin(), kTimelineEvents / 2);
       const auto to = from + std::min<std::ptrdiff_t>(held.end() - from, kTimelineEvents);
+      // The records after the finding may still be coming: wait for them a
+      // period (the log holds many periods' records) unless the run ends.
+      if (to - from < kTimelineEvents && !last && !timeline_waited_) {
+        timeline_waited_ = true;
+        return;
+      }
       timeline_ = {{from, to}, true, 0};
       return;
     }
@@ -318,6 +324,7 @@ class Platform : public sc_core::sc_module {
   std::vector<memory::LogRecord> last_events_;  // before a stall, for the report
   Timeline timeline_;
   uint64_t timeline_log_total_ = 0;  // the access log's count at the previous controller period
+  bool timeline_waited_ = false;     // a period for the records after the first finding
 };
 
 }  // namespace
