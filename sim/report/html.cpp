@@ -64,7 +64,7 @@ constexpr const char* kScript = R"(
     });
     for (let k = 0; k <= 4; ++k) {
       const t = view[0] + (view[1] - view[0]) * k / 4;
-      el('text', {x: x(t) - 20, y: 14}, svg, t.toFixed(1) + ' ns');
+      el('text', {x: x(t), y: 14, 'text-anchor': k === 0 ? 'start' : k === 4 ? 'end' : 'middle'}, svg, t.toFixed(1) + ' ns');
     }
     if (data.finding_ns !== null && data.finding_ns >= view[0] && data.finding_ns <= view[1])
       el('line', {class: 'finding', x1: x(data.finding_ns), x2: x(data.finding_ns), y1: 20, y2: H - 4});
@@ -284,7 +284,7 @@ std::string timeline_section(const Json& report) {
   for (size_t i = 0; (i = payload.find("</", i)) != std::string::npos; i += 3) payload.replace(i, 2, "<\\/");
   return "<h2 id=\"ring-timeline\">Ring timeline</h2>\n<p>Ring-memory accesses around the " + esc(t.at("around")) +
          " (" + std::to_string(t.at("events").size()) +
-         " records of the access log; the red line is the first finding). Wheel or <button id=\"zoom-in\">+</button> "
+         " records of the access log" + (first.empty() ? "" : "; the red line is the first finding") + "). Wheel or <button id=\"zoom-in\">+</button> "
          "<button id=\"zoom-out\">&minus;</button> to zoom, drag to pan, <button id=\"zoom-reset\">reset</button>. "
          "Writes sit high in a lane, other accesses low; hover for the field and value.</p>\n"
          "<p id=\"timeline-status\"></p>\n<svg id=\"timeline\" width=\"1200\"></svg>\n"
