@@ -17,9 +17,10 @@ build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-
 # The guest tests (testbench/guest) boot a Debian kernel under QEMU with a
 # busybox initramfs built with cpio (the kernel itself is fetched with
 # apt-get download, not installed).
+# The HTML run report is loaded in headless chromium (testbench/sim/report).
 test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23 gtkwave
            python3-pytest python3-numpy python3-matplotlib python3-tqdm python3-distributed
-           qemu-system-x86 busybox-static cpio)
+           qemu-system-x86 busybox-static cpio chromium)
 # The fuzz targets (make fuzz, testbench/fuzz) need clang and its runtime
 # libraries: libclang_rt.fuzzer (libFuzzer), ASan and UBSan.
 fuzz_pkgs=(clang libclang-rt-14-dev)

@@ -30,6 +30,7 @@ namespace {
 
 constexpr uint64_t kRamBase = 0x40000000;  // 1 GiB: guest RAM starts above the low MMIO hole
 constexpr double kCheckUs = 5.0;           // controller period: completion and stall checks
+constexpr std::ptrdiff_t kTimelineEvents = 128;  // access-log records in the report's ring timeline
 
 using pci::TransportEvent;
 
@@ -123,6 +124,7 @@ class Platform : public sc_core::sc_module {
   const std::vector<std::string>& errors() const { return errors_; }
   const Monitor& monitor() const { return monitor_; }
   const std::vector<memory::LogRecord>& last_events() const { return last_events_; }
+  const Timeline& timeline() const { return timeline_; }
 
  private:
   void on_transport_event(TransportEvent what, uint16_t queue) {
@@ -243,6 +245,7 @@ class Platform : public sc_core::sc_module {
     const bool tty = opt_.progress && isatty(STDERR_FILENO);
     for (;;) {
       sc_core::wait(period);
+      capture_timeline();
       if (drv_.failed()) errors_.push_back("driver: " + drv_.failure());
       if (dev_.failed()) {
         errors_.push_back("device: " + dev_.failure());
@@ -273,8 +276,36 @@ class Platform : public sc_core::sc_module {
                      sc_core::sc_time_stamp().to_seconds() * 1e6);
       }
     }
+    capture_timeline(true);  // a finding of the last period
     if (tty) std::fputs("\r\033[K", stderr);
     sc_core::sc_stop();
+  }
+
+  // The report's ring timeline, a bounded window of the access log: around
+  // the first finding once there is one (its records are still in the log:
+  // the controller looks every kCheckUs), until then the newest records of
+  // the controller period with the most accesses so far.
+  void capture_timeline(bool last = false) {
+    if (timeline_.around_finding) return;
+    const memory::AccessLog& log = mem_.log();
+    if (monitor_.total() > 0 && !monitor_.violations().empty()) {
+      const uint64_t t = monitor_.violations().front().time_ps;
+      const std::vector<memory::LogRecord> held = log.snapshot();
+      const auto at = std::find_if(held.begin(), held.end(), [t](const memory::LogRecord& r) { return r.time_ps >= t; });
+      const auto from = at - std::min<std::ptrdiff_t>(at - held.begin(), kTimelineEvents / 2);
+      const auto to = from + std::min<std::ptrdiff_t>(held.end() - from, kTimelineEvents);
+      // The records after the finding may still be coming: wait for them a
+      // period (the log holds many periods' records) unless the run ends.
+      if (to - from < kTimelineEvents && !last && !timeline_waited_) {
+        timeline_waited_ = true;
+        return;
+      }
+      timeline_ = {{from, to}, true, 0};
+      return;
+    }
+    const uint64_t accesses = log.total() - timeline_log_total_;
+    timeline_log_total_ = log.total();
+    if (accesses > timeline_.busiest_period_accesses) timeline_ = {log.newest(kTimelineEvents), false, accesses};
   }
 
   Config cfg_;
@@ -291,6 +322,9 @@ class Platform : public sc_core::sc_module {
   std::unique_ptr<waves::Tracer> tracer_;
   std::vector<std::string> errors_;
   std::vector<memory::LogRecord> last_events_;  // before a stall, for the report
+  Timeline timeline_;
+  uint64_t timeline_log_total_ = 0;  // the access log's count at the previous controller period
+  bool timeline_waited_ = false;     // a period for the records after the first finding
 };
 
 }  // namespace
@@ -305,7 +339,7 @@ RunOutcome run(Config cfg, const RunOptions& opt) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   top.finish_waves();
   return report(collect(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.notification_faults().stats(),
-                        top.monitor(), top.last_events(), top.errors(), wall));
+                        top.monitor(), top.last_events(), top.timeline(), top.errors(), wall));
 }
 
 }  // namespace virtiosim::sim

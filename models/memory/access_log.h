@@ -4,6 +4,7 @@
 // running totals that never lose a count.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -33,9 +34,11 @@ class AccessLog {
   }
 
   // Records still held, oldest first.
-  std::vector<LogRecord> snapshot() const {
+  std::vector<LogRecord> snapshot() const { return newest(records_.size()); }
+  // The newest `count` records still held (fewer if fewer are), oldest first.
+  std::vector<LogRecord> newest(size_t count) const {
     std::vector<LogRecord> out;
-    const uint64_t n = next_ < records_.size() ? next_ : records_.size();
+    const uint64_t n = std::min<uint64_t>({next_, records_.size(), count});
     out.reserve(n);
     for (uint64_t i = next_ - n; i < next_; ++i) out.push_back(records_[i & (records_.size() - 1)]);
     return out;

@@ -37,5 +37,6 @@ int print_bad_arguments(const std::string& who, const std::string& what);
 std::unique_ptr<Command> add_run_command(CLI::App& parent);
 std::unique_ptr<Command> add_params_command(CLI::App& parent);
 std::unique_ptr<Command> add_waves_command(CLI::App& parent);
+std::unique_ptr<Command> add_report_command(CLI::App& parent);
 
 }  // namespace virtiosim::app

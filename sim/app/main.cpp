@@ -62,6 +62,7 @@ int virtiosim_main(int argc, char** argv) {
   commands.push_back(add_run_command(top));
   commands.push_back(add_params_command(top));
   commands.push_back(add_waves_command(top));
+  commands.push_back(add_report_command(top));
   // vhost-user has its own CLI11 app (transport/vhost_user/cli.cpp), its
   // --help included: it is listed here and handed the rest of the line.
   top.add_subcommand("vhost-user", "meet real vhost-user peers: serve | drive (virtiosim vhost-user --help)")

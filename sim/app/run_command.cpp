@@ -1,34 +1,20 @@
 // `virtiosim run`: one simulation from a configuration.
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "sim/app/command.h"
+#include "sim/app/output_file.h"
 #include "sim/config.h"
 #include "sim/platform.h"
+#include "sim/report/html.h"
 #include "support/json_text.h"
 
 namespace virtiosim::app {
 
 namespace {
-
-// An output's folder is made if missing; a failure shows when the file is written.
-void make_parent(const std::string& path) {
-  const std::filesystem::path p(path);
-  std::error_code ignored;
-  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ignored);
-}
-
-bool write_file(const std::string& path, const std::string& text) {
-  make_parent(path);
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  return static_cast<bool>(out);
-}
 
 class RunCommand : public Command {
  public:
@@ -56,6 +42,9 @@ class RunCommand : public Command {
         ->trigger_on_parse();
     app->add_option("--vcd", opt_.vcd_path, "write VCD waves to FILE (and FILE.gtkw next to it)")->type_name("FILE");
     app->add_option("--report", report_path_, "write the JSON report to FILE")->type_name("FILE");
+    app->add_option("--html", html_path_,
+                    "write the report as one self-contained HTML page to FILE (as `virtiosim report` renders it)")
+        ->type_name("FILE");
     app->add_option("--junit", junit_path_,
                     "write JUnit XML to FILE: one test case per conformance rule (failed with the findings' "
                     "evidence), one for the run's verdict")
@@ -65,7 +54,7 @@ class RunCommand : public Command {
                     "on exit 2, write {\"exit_code\": 2, \"key\": KEY or null, \"message\": ...} to FILE: the "
                     "parameter that was refused, for programs")
         ->type_name("FILE");
-    app->footer(std::string("Prints a summary, writes the JSON report (--report), JUnit XML (--junit) and VCD waves (--vcd).\n"
+    app->footer(std::string("Prints a summary, writes the JSON report (--report), an HTML page of it (--html), JUnit XML (--junit) and VCD waves (--vcd).\n"
                             "`virtiosim params` lists every key.\n") +
                 kExitCodes);
   }
@@ -82,8 +71,13 @@ class RunCommand : public Command {
     opt_.progress = !quiet_;
     if (!opt_.vcd_path.empty()) make_parent(opt_.vcd_path);
     const sim::RunOutcome out = sim::run(cfg_, opt_);
-    if (!report_path_.empty() && !write_file(report_path_, out.report_json)) {
+    if (!report_path_.empty() && !write_output(report_path_, out.report_json)) {
       std::fprintf(stderr, "virtiosim run: cannot write %s\n", report_path_.c_str());
+      return kFailed;
+    }
+    // The page is rendered from the report's JSON text, the way `virtiosim report` reads it back.
+    if (!html_path_.empty() && !write_output(html_path_, sim::render_html(json::Json::parse(out.report_json)))) {
+      std::fprintf(stderr, "virtiosim run: cannot write %s\n", html_path_.c_str());
       return kFailed;
     }
     if (std::string error; !junit_path_.empty() && !write_junit(out.junit, error)) {
@@ -93,6 +87,7 @@ class RunCommand : public Command {
     if (!quiet_) {
       std::fputs(out.summary.c_str(), stdout);
       if (!report_path_.empty()) std::printf("  report: %s\n", report_path_.c_str());
+      if (!html_path_.empty()) std::printf("  html: %s\n", html_path_.c_str());
       if (!opt_.vcd_path.empty()) std::printf("  waves: %s\n", opt_.vcd_path.c_str());
       if (!junit_path_.empty()) std::printf("  junit: %s\n", junit_path_.c_str());
     }
@@ -120,7 +115,7 @@ class RunCommand : public Command {
       const json::Json doc = {{"exit_code", kBadArguments},
                               {"key", key ? json::Json(*key) : json::Json(nullptr)},
                               {"message", what}};
-      if (!write_file(error_json_, json::dump(doc) + "\n"))
+      if (!write_output(error_json_, json::dump(doc) + "\n"))
         std::fprintf(stderr, "virtiosim run: cannot write %s\n", error_json_.c_str());
     }
     return kBadArguments;
@@ -129,7 +124,7 @@ class RunCommand : public Command {
   sim::Config cfg_;
   sim::RunOptions opt_;
   std::vector<std::function<void()>> settings_;
-  std::string report_path_, junit_path_, error_json_;
+  std::string report_path_, html_path_, junit_path_, error_json_;
   bool quiet_ = false;
 };
 

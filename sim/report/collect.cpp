@@ -18,10 +18,27 @@ Accounting account(const driver::QueuePairDriverStats& d, const device::QueuePai
   return a;
 }
 
+std::string ring_field(ring::RingLayout layout, const std::vector<std::pair<std::string, ring::QueueAreas>>& queues,
+                       uint64_t addr) {
+  for (const auto& [name, a] : queues) {
+    if (!a.num) continue;  // not placed (the driver failed before)
+    const bool packed = layout == ring::RingLayout::packed;
+    if (addr >= a.desc && addr - a.desc < ring::desc_area_bytes(layout, a.num))
+      return name + " desc[" + std::to_string((addr - a.desc) / 16) + "]";
+    // Packed: the two event suppression structures; split: avail and used rings (flags, idx, ring, event).
+    const uint64_t driver_bytes = packed ? ring::PackedLayout::event_bytes : 6 + 2 * uint64_t{a.num};
+    const uint64_t device_bytes = packed ? ring::PackedLayout::event_bytes : 6 + 8 * uint64_t{a.num};
+    if (addr >= a.driver && addr - a.driver < driver_bytes) return name + (packed ? " driver event" : " avail");
+    if (addr >= a.device && addr - a.device < device_bytes) return name + (packed ? " device event" : " used");
+  }
+  return "";
+}
+
 RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
                    const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
                    const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
-                   const std::vector<memory::LogRecord>& last_events, std::vector<std::string> run_errors,
+                   const std::vector<memory::LogRecord>& last_events, const Timeline& timeline,
+                   std::vector<std::string> run_errors,
                    double wall_seconds) {
   RunFigures r;
   r.cfg = cfg;
@@ -82,6 +99,12 @@ RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driv
     if (const uint64_t n = monitor.count(rule.id)) r.monitor.by_rule.emplace_back(rule.id, n);
   r.monitor.first = monitor.violations();
   r.last_events = last_events;
+  std::vector<std::pair<std::string, ring::QueueAreas>> queues;
+  for (uint16_t q = 0; q < 2 * cfg.queue_pairs; ++q)
+    queues.emplace_back((q % 2 ? "tx" : "rx") + std::to_string(q / 2), drv.areas(q));
+  for (const memory::LogRecord& rec : timeline.records)
+    r.timeline.push_back({rec, rec.op == memory::LogRecord::Op::barrier ? "" : ring_field(cfg.ring, queues, rec.addr)});
+  r.timeline_around_finding = timeline.around_finding;
 
   const faults::NotificationFaultStats& n = notification_faults;
   r.faults.kicks_corrupted = n.kicks_corrupted;

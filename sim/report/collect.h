@@ -12,6 +12,7 @@
 #include "models/memory/access_log.h"
 #include "models/ring/chain_checks.h"
 #include "models/ring/packed_driver.h"
+#include "models/ring/virtqueue.h"
 #include "sim/config.h"
 #include "sim/check/monitor.h"
 #include "sim/faults/notification_faults.h"
@@ -33,6 +34,26 @@ struct QueueFigures {
   std::optional<DriverSide> driver;
   std::optional<DeviceSide> device;
 };
+
+// A bounded window of the access log for the report's ring timeline: around
+// the first finding, or (none) the newest records of the busiest controller
+// period (sim/platform.cpp).
+struct Timeline {
+  std::vector<memory::LogRecord> records;  // in log order
+  bool around_finding = false;
+  uint64_t busiest_period_accesses = 0;
+};
+
+// One access of the timeline and the ring field it hit: "tx0 desc[12]",
+// "rx0 driver area", "rx0 device area"; empty for a buffer or a barrier.
+struct TimelineEvent {
+  memory::LogRecord record;
+  std::string where;
+};
+
+// The queue and ring field `addr` falls in, or "".
+std::string ring_field(ring::RingLayout layout, const std::vector<std::pair<std::string, ring::QueueAreas>>& queues,
+                       uint64_t addr);
 
 struct RunFigures {
   Config cfg;
@@ -66,6 +87,8 @@ struct RunFigures {
     std::vector<Violation> first;                           // the first ones kept
   } monitor;
   std::vector<memory::LogRecord> last_events;  // before a stall: the newest access-log records
+  std::vector<TimelineEvent> timeline;
+  bool timeline_around_finding = false;  // else: the busiest controller period's newest accesses
 
   struct Faults {
     uint64_t barriers_dropped = 0, loads_hoisted = 0, kicks_corrupted = 0, kicks_lost = 0;
@@ -83,7 +106,8 @@ Accounting account(const driver::QueuePairDriverStats& d, const device::QueuePai
 RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
                    const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
                    const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
-                   const std::vector<memory::LogRecord>& last_events, std::vector<std::string> run_errors,
+                   const std::vector<memory::LogRecord>& last_events, const Timeline& timeline,
+                   std::vector<std::string> run_errors,
                    double wall_seconds);
 
 }  // namespace virtiosim::sim

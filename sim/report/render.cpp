@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "sim/report/feature_names.h"
 #include "sim/version.h"
 #include "support/json_text.h"
 
@@ -47,6 +48,58 @@ Json queue_json(const QueueFigures& q) {
   return j;
 }
 
+// Every fault counter, by its report name.
+std::vector<std::pair<const char*, uint64_t>> fault_counters(const RunFigures::Faults& f) {
+  return {{"barriers_dropped", f.barriers_dropped},     {"loads_hoisted", f.loads_hoisted},
+          {"kicks_corrupted", f.kicks_corrupted},       {"kicks_lost", f.kicks_lost},
+          {"interrupts_lost", f.interrupts_lost},       {"kicks_delayed", f.kicks_delayed},
+          {"interrupts_delayed", f.interrupts_delayed}, {"stores_corrupted", f.stores_corrupted},
+          {"device_restarts", f.device_restarts},       {"queue_resets", f.queue_resets}};
+}
+
+// Latency against the time one packet costs the busier side: with the
+// driver sending as fast as the ring allows (driver.offered_pps=0), a mean
+// latency many service times long is time spent waiting in the ring, not
+// the path's own delay.
+struct Load {
+  bool full = false;
+  double service_ns = 0;  // per packet, the busier of driver and device
+  bool queueing_dominated = false;
+};
+constexpr double kQueueingFactor = 10;  // mean latency over service time above which queueing dominates
+Load load(const RunFigures& run) {
+  const double pkts = double(run.traffic.sent);
+  Load l;
+  l.full = run.cfg.driver.offered_pps == 0;
+  l.service_ns = per(double(std::max(run.driver_busy_ps, run.device_busy_ps)) / 1000, pkts);
+  l.queueing_dominated = l.full && l.service_ns > 0 && mean(run.latencies_ns) > kQueueingFactor * l.service_ns;
+  return l;
+}
+
+// Latencies in kHistogramBins equal bins from 0 to the largest.
+constexpr size_t kHistogramBins = 40;
+Json histogram_json(const std::vector<double>& lat) {
+  const double top = lat.empty() ? 0 : lat.back();
+  const double width = top > 0 ? top / kHistogramBins : 1;
+  std::vector<uint64_t> counts(kHistogramBins, 0);
+  for (double v : lat) ++counts[std::min(kHistogramBins - 1, static_cast<size_t>(v / width))];
+  return {{"bin_ns", figure(width)}, {"counts", counts}};
+}
+
+constexpr const char* kOps[] = {"read", "write", "barrier", "visible"};
+
+Json event_json(const memory::LogRecord& r) {
+  Json e = {{"time_ns", figure(double(r.time_ps) / 1000)},
+            {"agent", uint64_t{r.agent}},
+            {"op", kOps[static_cast<unsigned>(r.op)]}};
+  if (r.op == memory::LogRecord::Op::barrier) {
+    e["site"] = ring::name(static_cast<ring::BarrierSite>(r.value));
+  } else {
+    e["addr"] = r.addr, e["size"] = uint64_t{r.size}, e["value"] = r.value;
+  }
+  return e;
+}
+
 Json monitor_json(const RunFigures& run) {
   const RunFigures::Monitor& m = run.monitor;
   // P10: notifications sent although the other side's event suppression did
@@ -70,18 +123,7 @@ Json monitor_json(const RunFigures& run) {
                           {"value_read", v.value_read},
                           {"value_expected", v.value_expected}});
   }
-  for (const memory::LogRecord& r : run.last_events) {  // before a stall: the newest access-log records
-    static constexpr const char* kOps[] = {"read", "write", "barrier", "visible"};
-    Json e = {{"time_ns", figure(double(r.time_ps) / 1000)},
-              {"agent", uint64_t{r.agent}},
-              {"op", kOps[static_cast<unsigned>(r.op)]}};
-    if (r.op == memory::LogRecord::Op::barrier) {
-      e["site"] = ring::name(static_cast<ring::BarrierSite>(r.value));
-    } else {
-      e["addr"] = r.addr, e["size"] = uint64_t{r.size}, e["value"] = r.value;
-    }
-    j["last_events"].push_back(std::move(e));
-  }
+  for (const memory::LogRecord& r : run.last_events) j["last_events"].push_back(event_json(r));  // before a stall
   return j;
 }
 
@@ -102,6 +144,7 @@ std::string render_json(const RunFigures& run, const Verdict& verdict) {
   j["seed"] = cfg.seed;
   j["timing_mode"] = memory::name(cfg.timing);
   j["negotiated_features"] = run.negotiated_features;
+  j["negotiated_feature_names"] = feature_names(run.negotiated_features);
   j["sim_time_ns"] = figure(sim_ns);
   j["packets"] = {{"tx", t.sent},
                   {"rx", t.received},
@@ -140,14 +183,23 @@ std::string render_json(const RunFigures& run, const Verdict& verdict) {
                      {"p50", figure(percentile(lat, 0.5))},
                      {"p99", figure(percentile(lat, 0.99))},
                      {"max", figure(lat.empty() ? 0.0 : lat.back())},
-                     {"samples", uint64_t{lat.size()}}};
+                     {"samples", uint64_t{lat.size()}},
+                     {"histogram", histogram_json(lat)}};
+  const Load l = load(run);
+  j["load"] = {{"full", l.full},
+               {"service_ns_per_packet", figure(l.service_ns)},
+               {"queueing_dominated", l.queueing_dominated}};
   j["monitor"] = monitor_json(run);
-  const RunFigures::Faults& f = run.faults;
-  j["faults"] = {{"barriers_dropped", f.barriers_dropped},     {"loads_hoisted", f.loads_hoisted},
-                 {"kicks_corrupted", f.kicks_corrupted}, {"kicks_lost", f.kicks_lost},
-                 {"interrupts_lost", f.interrupts_lost},       {"kicks_delayed", f.kicks_delayed},
-                 {"interrupts_delayed", f.interrupts_delayed}, {"stores_corrupted", f.stores_corrupted},
-                 {"device_restarts", f.device_restarts},       {"queue_resets", f.queue_resets}};
+  j["faults"] = Json::object();
+  for (const auto& [name, n] : fault_counters(run.faults)) j["faults"][name] = n;
+  // The ring around the first finding, or the busiest stretch of the run.
+  j["timeline"] = {{"around", run.timeline_around_finding ? "first finding" : "busiest controller period"},
+                   {"events", Json::array()}};
+  for (const TimelineEvent& e : run.timeline) {
+    Json ej = event_json(e.record);
+    if (!e.where.empty()) ej["where"] = e.where;
+    j["timeline"]["events"].push_back(std::move(ej));
+  }
   j["queues"] = Json::array();
   for (const QueueFigures& q : run.queues) j["queues"].push_back(queue_json(q));
   j["wall"] = {{"seconds", figure(run.wall_seconds)},
@@ -176,10 +228,39 @@ std::string render_summary(const RunFigures& run, const Verdict& verdict) {
                 per(double(run.cache_line_transfers), pkts), mean(lat), percentile(lat, 0.5), percentile(lat, 0.99),
                 run.wall_seconds, per(pkts, run.wall_seconds));
   std::string out = buf;
+  std::string names;
+  for (const std::string& n : feature_names(run.negotiated_features)) names += (names.empty() ? "" : " ") + n;
+  out += "  features: " + (names.empty() ? std::string("none negotiated") : names) + "\n";
+  if (const Load l = load(run); l.queueing_dominated) {
+    std::snprintf(buf, sizeof buf,
+                  "  latency was measured at full offered load (driver.offered_pps=0) and is queueing-dominated: "
+                  "mean %.0f ns is %.0f times the %.0f ns a packet costs the busier side\n",
+                  mean(lat), mean(lat) / l.service_ns, l.service_ns);
+    out += buf;
+  }
+  // What the faults did: every counter that moved, frames a queue reset took, spurious notifications.
+  std::string effects;
+  auto effect = [&](uint64_t n, const std::string& what) {
+    if (n) effects += (effects.empty() ? "" : ", ") + std::to_string(n) + " " + what;
+  };
+  for (const auto& [name, n] : fault_counters(run.faults)) {
+    std::string what = name;
+    std::replace(what.begin(), what.end(), '_', ' ');
+    effect(n, what);
+  }
+  effect(t.lost_at_reset, "frames lost at reset");
+  effect(t.taken_back, "TX buffers taken back at reset");
+  if (!effects.empty()) out += "  fault effects: " + effects + "\n";
+  if (run.monitor.spurious_kicks || run.monitor.spurious_interrupts)  // P10: counted, not violations
+    out += "  notifications: " + std::to_string(run.monitor.spurious_kicks) + " spurious kicks, " +
+           std::to_string(run.monitor.spurious_interrupts) +
+           " spurious interrupts (sent although the other side's event suppression asked for none)\n";
   if (run.monitor.violations && !run.monitor.first.empty()) {
     const Violation& v = run.monitor.first.front();
     out += "  monitor: " + std::to_string(run.monitor.violations) + " violations; first " + v.rule + " at " +
            std::to_string(v.time_ps / 1000) + " ns on " + v.queue + ": " + v.what + "\n";
+  } else {
+    out += "  monitor: no violations\n";
   }
   for (const std::string& e : verdict.errors) out += "  error: " + e + "\n";
   return out;

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <numeric>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "sim/report/feature_names.h"
 #include "sim/report/render.h"
 #include "testbench/sim/report/synthetic_run.h"
 
@@ -82,9 +84,10 @@ TEST(Render, SectionsInTheirOrderWallLast) {
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   const std::vector<std::string> want = {"virtiosim_version", "systemc_version", "result", "errors", "config",
-                                         "seed", "timing_mode", "negotiated_features", "sim_time_ns", "packets",
-                                         "rates", "kicks", "interrupts", "cpu_ns_per_packet", "memory",
-                                         "latency_ns", "monitor", "faults", "queues", "wall"};
+                                         "seed", "timing_mode", "negotiated_features", "negotiated_feature_names",
+                                         "sim_time_ns", "packets", "rates", "kicks", "interrupts",
+                                         "cpu_ns_per_packet", "memory", "latency_ns", "load", "monitor", "faults",
+                                         "timeline", "queues", "wall"};
   EXPECT_EQ(keys, want);
 }
 
@@ -127,6 +130,83 @@ TEST(Render, SummaryForPeople) {
   EXPECT_NE(s.find("  latency ns: mean 250, p50 300, p99 400\n"), std::string::npos) << s;
   EXPECT_NE(s.find("  monitor: 2 violations; first P10.lost_wakeup at 7 ns on rx0: no kick\n"), std::string::npos) << s;
   EXPECT_NE(s.find("  error: TX buffers: sent 1000 != completed 999"), std::string::npos) << s;
+}
+
+TEST(Render, SummaryStatesWhatFaultsDid) {
+  RunFigures r = synthetic_run();
+  r.faults.device_restarts = 334;
+  r.faults.queue_resets = 1;
+  r.traffic.lost_at_reset = 22, r.traffic.taken_back = 22;
+  r.monitor.spurious_kicks = 10001;
+  const std::string s = render_summary(r, judge(r));
+  EXPECT_NE(s.find("  fault effects: 334 device restarts, 1 queue resets, 22 frames lost at reset, 22 TX buffers "
+                   "taken back at reset\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("  notifications: 10001 spurious kicks, 0 spurious interrupts"), std::string::npos) << s;
+  EXPECT_NE(s.find("  monitor: no violations\n"), std::string::npos) << s;
+  const std::string quiet = render_summary(synthetic_run(), judge(synthetic_run()));
+  EXPECT_EQ(quiet.find("fault effects"), std::string::npos) << quiet;
+  EXPECT_EQ(quiet.find("notifications:"), std::string::npos) << quiet;
+}
+
+TEST(Render, FeaturesByName) {
+  const RunFigures r = synthetic_run();  // bits 28, 29, 32
+  const std::vector<std::string> want = {"VIRTIO_RING_F_INDIRECT_DESC", "VIRTIO_RING_F_EVENT_IDX", "VIRTIO_F_VERSION_1"};
+  EXPECT_EQ(rendered(r)["negotiated_feature_names"].get<std::vector<std::string>>(), want);
+  EXPECT_NE(render_summary(r, judge(r))
+                .find("  features: VIRTIO_RING_F_INDIRECT_DESC VIRTIO_RING_F_EVENT_IDX VIRTIO_F_VERSION_1\n"),
+            std::string::npos);
+  EXPECT_EQ(feature_names(uint64_t{1} << 50), std::vector<std::string>{"bit 50"});
+}
+
+TEST(Render, QueueingAtFullLoadIsSaid) {
+  RunFigures r = synthetic_run();
+  r.device_busy_ps = 1000 * 10 * 1000;  // 10 ns a packet; the mean latency, 250 ns, is 25 of them
+  std::string s = render_summary(r, judge(r));
+  EXPECT_NE(s.find("  latency was measured at full offered load (driver.offered_pps=0) and is queueing-dominated: "
+                   "mean 250 ns is 25 times the 10 ns a packet costs the busier side\n"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(rendered(r)["load"]["queueing_dominated"], true);
+  r.device_busy_ps = 1000 * 100 * 1000;  // 100 ns a packet: latency is 2.5 service times
+  EXPECT_EQ(render_summary(r, judge(r)).find("queueing-dominated"), std::string::npos);
+  r.device_busy_ps = 1000 * 10 * 1000;
+  r.cfg.driver.offered_pps = 1e5;  // not at full load: no claim
+  EXPECT_EQ(render_summary(r, judge(r)).find("queueing-dominated"), std::string::npos);
+  EXPECT_EQ(rendered(r)["load"]["full"], false);
+}
+
+TEST(Render, LatencyHistogramCountsEverySample) {
+  const auto h = rendered(synthetic_run())["latency_ns"]["histogram"];  // 100, 200, 300, 400
+  EXPECT_EQ(h["bin_ns"], 10);
+  const std::vector<uint64_t> counts = h["counts"].get<std::vector<uint64_t>>();
+  ASSERT_EQ(counts.size(), 40u);
+  EXPECT_EQ(counts[10] + counts[20] + counts[30] + counts[39], 4u);
+  EXPECT_EQ(std::accumulate(counts.begin(), counts.end(), uint64_t{0}), 4u);
+}
+
+TEST(Render, TimelineEventsWithTheirRingField) {
+  RunFigures r = synthetic_run();
+  memory::LogRecord w;
+  w.time_ps = 1500, w.addr = 0x1000, w.value = 0x8080, w.size = 2, w.op = memory::LogRecord::Op::write;
+  r.timeline = {{w, "tx0 desc[3]"}};
+  r.timeline_around_finding = true;
+  const auto t = rendered(r)["timeline"];
+  EXPECT_EQ(t["around"], "first finding");
+  ASSERT_EQ(t["events"].size(), 1u);
+  EXPECT_EQ(t["events"][0]["time_ns"], 1.5);
+  EXPECT_EQ(t["events"][0]["op"], "write");
+  EXPECT_EQ(t["events"][0]["where"], "tx0 desc[3]");
+}
+
+TEST(Render, RingFieldNamesQueueAndArea) {
+  const ring::QueueAreas a = ring::place_queue(ring::RingLayout::packed, 0x10000, 256);
+  const std::vector<std::pair<std::string, ring::QueueAreas>> q = {{"rx0", a}};
+  EXPECT_EQ(ring_field(ring::RingLayout::packed, q, a.desc + 3 * 16 + 14), "rx0 desc[3]");
+  EXPECT_EQ(ring_field(ring::RingLayout::packed, q, a.driver + 2), "rx0 driver event");
+  EXPECT_EQ(ring_field(ring::RingLayout::packed, q, a.device), "rx0 device event");
+  EXPECT_EQ(ring_field(ring::RingLayout::packed, q, 0x900000), "");
 }
 
 TEST(Render, ReportBundlesVerdictJsonAndSummary) {
