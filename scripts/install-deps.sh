@@ -10,7 +10,8 @@ build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-
             nlohmann-json3-dev libpugixml-dev pybind11-dev python3-dev)
 # dpdk-testpmd (interop tests) is in dpdk-dev on Debian 12; the vhost and
 # virtio-user PMDs and the ring mempool are only Recommends of dpdk.
-# vcd2fst (gtkwave) checks that our VCD files parse with GTKWave's reader.
+# gtkwave: vcd2fst writes FST waves (run --fst, waves/record/fst.h) and checks
+# that our VCD files parse with GTKWave's reader; fst2vcd reads FST back (tests).
 # The pytest suites (python/tests) run under /usr/bin/python3 with Debian's
 # pytest, numpy, matplotlib and tqdm; python3-distributed runs a sweep on a
 # local dask cluster.
