@@ -54,6 +54,14 @@ Placed place(const VcdVar& v) {
   return p;
 }
 
+// GTKWave shows a name only after its last '.' (rc hier_max_level, 1 by
+// default), which made tx0.driver.last_used_idx and tx0.device.last_used_idx
+// both "last_used_idx": the displayed name separates with '/'.
+std::string displayed(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '/');
+  return name;
+}
+
 // Groups: the monitor first (findings are what a reader looks for), queues
 // in virtqueue order (rx0, tx0, rx1, ...), then memory and anything else.
 long group_key(const std::string& g) {
@@ -177,7 +185,7 @@ std::vector<std::string> write_gtkw(const std::string& vcd_path, const std::vect
       if (filter && filter < 3) used_filter[filter - 1] = true;
       out << "@" << hex(flags) << "\n";
       if (filter) out << "^" << filter << " " << absolute(filter == 1 ? drv_filter : filter == 2 ? dev_filter : rule_filter) << "\n";
-      out << "+{" << p.shown << "} " << p.var->name << p.var->range << "\n";
+      out << "+{" << displayed(p.shown) << "} " << p.var->name << p.var->range << "\n";
     }
     if (!sub.empty()) group_line(kGroupEnd, g + "." + sub);
     group_line(kGroupEnd, g);

@@ -8,7 +8,8 @@
 //     tx0, rx1, ...) with sub-groups `driver`, `device`, `driver_area`,
 //     `device_area` and the notification counts below them, then `memory`
 //     (one store-buffer depth per agent, by the agent's name);
-//   - every signal shows its name below the top scope ("tx0.driver.last_used_idx");
+//   - every signal shows its name below the top scope, '/'-separated
+//     ("tx0/driver/last_used_idx": GTKWave would cut a dotted name to its leaf);
 //   - one radix per kind: one-bit signals in binary, event suppression
 //     flags and monitor.rule by name (translate filter files written next to
 //     the save file), every other value in decimal — indices, counts and

@@ -105,10 +105,10 @@ TEST(WavesRun, CleanRunOpensOnLapsInSteadyState) {
   // The monitor first; driver and device apart; agents by name.
   ASSERT_FALSE(g.groups.empty());
   EXPECT_EQ(g.groups.front(), "monitor");
-  EXPECT_EQ(g.shown.front(), "monitor.violations");
-  for (const char* n : {"tx0.driver.last_used_idx", "tx0.device.last_used_idx", "tx0.driver_area.off_wrap",
-                        "tx0.device_area.off_wrap", "memory.driver_vcpu0.store_buffer_depth",
-                        "memory.vhost_worker0.store_buffer_depth"})
+  EXPECT_EQ(g.shown.front(), "monitor/violations");
+  for (const char* n : {"tx0/driver/last_used_idx", "tx0/device/last_used_idx", "tx0/driver_area/off_wrap",
+                        "tx0/device_area/off_wrap", "memory/driver_vcpu0/store_buffer_depth",
+                        "memory/vhost_worker0/store_buffer_depth"})
     EXPECT_TRUE(has(g.shown, n)) << n;
   EXPECT_TRUE(has(g.groups, "tx0.driver") && has(g.groups, "tx0.device"));
 }
