@@ -30,7 +30,7 @@ def test_ring_timeline(tmp_path):
 
 
 @pytest.mark.parametrize("script,args,expect", [
-    ("packed_vs_split.py", ["--packets", "1000", "--sizes", "64,256"], "queue_size"),
+    ("packed_vs_split.py", ["--packets", "1000", "--sizes", "64,256"], "-bound"),
     ("event_suppression.py", ["--packets", "1000"], "busy_poll"),
     ("kick_latency.py", ["--packets", "1000"], "longest kick-to-used"),
     ("fault_injection.py", ["--packets", "3000"], "caught"),
