@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -132,6 +133,39 @@ TEST(WavesRun, FindingIsInViewAndMarkedByRule) {
   EXPECT_LT(g.timestart, g.marker);
   EXPECT_GT(static_cast<double>(g.timestart) + shown_width(g), static_cast<double>(g.marker));
   EXPECT_EQ(g.groups.front(), "monitor");
+}
+
+// GTKWave itself (under a virtual X server) opens the save file where it
+// says, with the markers and the names a reader sees.
+TEST(WavesRun, GtkwaveOpensTheSaveFileAsWritten) {
+  if (std::system("command -v xvfb-run > /dev/null && command -v gtkwave > /dev/null") != 0)
+    GTEST_SKIP() << "needs xvfb-run (package xvfb) and gtkwave";
+  const auto r = run_virtiosim(
+      "run --quiet --set ordering=weak --set fault.drop_barriers=device_avail_read --strict --vcd %D/bad.vcd");
+  ASSERT_EQ(r.exit_code, 1) << r.output;
+  const std::string gtkw = gtkw_path_for((r.dir / "bad.vcd").string()), seen = (r.dir / "seen.txt").string();
+  const std::string tcl = (r.dir / "probe.tcl").string();
+  std::ofstream(tcl) << "set f [open " << seen << " w]\n"
+                     << "puts $f \"start [gtkwave::getWindowStartTime]\"\n"
+                     << "puts $f \"marker [gtkwave::getMarker]\"\n"
+                     << "puts $f \"A [gtkwave::getNamedMarker A]\"\n"
+                     << "for {set i 0} {$i < [gtkwave::getTotalNumTraces]} {incr i} "
+                        "{ puts $f \"trace [gtkwave::getTraceNameFromIndex $i]\" }\n"
+                     << "close $f\ngtkwave::/File/Quit\n";
+  ASSERT_EQ(std::system(("timeout 60 xvfb-run -a gtkwave -S " + tcl + " " + gtkw + " > /dev/null 2>&1").c_str()), 0);
+  const Gtkw g = read_gtkw(gtkw);
+  std::istringstream in(slurp(seen));
+  std::map<std::string, std::string> got;
+  std::vector<std::string> traces;
+  for (std::string key, value; in >> key && std::getline(in, value);)
+    key == "trace" ? traces.push_back(value.substr(1)) : void(got[key] = value.substr(1));
+  EXPECT_EQ(got["start"], std::to_string(g.timestart));
+  EXPECT_EQ(got["marker"], std::to_string(g.marker));
+  EXPECT_EQ(got["A"], std::to_string(g.named.at(0)));
+  ASSERT_GT(traces.size(), 2u);
+  EXPECT_EQ(traces[0], "monitor");  // the group comes first
+  EXPECT_EQ(traces[1], "monitor/violations");
+  EXPECT_TRUE(has(traces, "tx0/driver/last_used_idx") && has(traces, "tx0/device/last_used_idx"));
 }
 
 // Every variable's value changes, by name: what a reader of the file sees.
