@@ -29,13 +29,17 @@ Json ts(uint64_t ps) {
 
 class Writer {
  public:
-  explicit Writer(std::ostream& out) : out_(out) { out_ << "{\"displayTimeUnit\": \"ns\", \"traceEvents\": [\n"; }
-  void add(const Json& e) {
-    out_ << (stats.events++ ? ",\n" : "") << json::dump(e, json::kOneLine);
+  explicit Writer(std::ostream& out) : out_(out) {
+    out_ << "{\"displayTimeUnit\": \"ns\", \"traceEvents\": [\n";
   }
+  void add(const Json& e) { out_ << (stats.events++ ? ",\n" : "") << json::dump(e, json::kOneLine); }
   void thread(int tid, const std::string& name) {
     add({{"ph", "M"}, {"pid", kPid}, {"tid", tid}, {"name", "thread_name"}, {"args", {{"name", name}}}});
-    add({{"ph", "M"}, {"pid", kPid}, {"tid", tid}, {"name", "thread_sort_index"}, {"args", {{"sort_index", tid}}}});
+    add({{"ph", "M"},
+         {"pid", kPid},
+         {"tid", tid},
+         {"name", "thread_sort_index"},
+         {"args", {{"sort_index", tid}}}});
   }
   void counter(const std::string& name, uint64_t ps, uint64_t value) {
     add({{"ph", "C"}, {"pid", kPid}, {"name", name}, {"ts", ts(ps)}, {"args", {{"value", value}}}});
@@ -72,20 +76,34 @@ PerfettoStats write_perfetto(const std::string& vcd_path, std::ostream& out) {
   VcdReader reader(vcd_path);
   RingEventDecoder dec(reader);  // throws before anything is written if no queue is traced
   Writer w(out);
-  w.add({{"ph", "M"}, {"pid", kPid}, {"name", "process_name"}, {"args", {{"name", "virtiosim run " + vcd_path}}}});
+  w.add({{"ph", "M"},
+         {"pid", kPid},
+         {"name", "process_name"},
+         {"args", {{"name", "virtiosim run " + vcd_path}}}});
   w.thread(kMonitorTid, "monitor");
   for (const QueueInfo& q : dec.queues()) w.thread(kQueueTid0 + q.queue, q.name);
   for (const Finding& f : read_findings(vcd_path)) {
     const std::string rule = f.rule_name.empty() ? "rule " + std::to_string(f.rule) : f.rule_name;
-    w.add({{"ph", "i"}, {"s", "t"}, {"pid", kPid}, {"tid", kMonitorTid}, {"name", rule}, {"cat", "finding"},
-           {"ts", ts(f.time_ps)}, {"args", {{"count", f.count}, {"rule", rule}}}});
+    w.add({{"ph", "i"},
+           {"s", "t"},
+           {"pid", kPid},
+           {"tid", kMonitorTid},
+           {"name", rule},
+           {"cat", "finding"},
+           {"ts", ts(f.time_ps)},
+           {"args", {{"count", f.count}, {"rule", rule}}}});
     w.stats.findings += f.count;
   }
   std::map<uint16_t, int64_t> in_flight;
   RingEvent e;
   while (dec.next(e)) {
-    w.add({{"ph", "i"}, {"s", "t"}, {"pid", kPid}, {"tid", kQueueTid0 + e.queue}, {"name", name(e.kind)},
-           {"cat", "ring"}, {"ts", ts(e.time_ps)},
+    w.add({{"ph", "i"},
+           {"s", "t"},
+           {"pid", kPid},
+           {"tid", kQueueTid0 + e.queue},
+           {"name", name(e.kind)},
+           {"cat", "ring"},
+           {"ts", ts(e.time_ps)},
            {"args", {{"count", e.count}, {"from", e.from}, {"to", e.to}}}});
     if (e.kind == EventKind::kick) w.stats.kicks += e.count;
     if (e.kind == EventKind::interrupt) w.stats.interrupts += e.count;

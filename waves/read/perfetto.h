@@ -19,7 +19,7 @@
 namespace virtiosim::waves {
 
 struct PerfettoStats {
-  uint64_t events = 0;  // trace events written (metadata included)
+  uint64_t events = 0;                               // trace events written (metadata included)
   uint64_t kicks = 0, interrupts = 0, findings = 0;  // notifications and violations (sums of args.count)
 };
 

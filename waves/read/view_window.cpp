@@ -1,8 +1,8 @@
 #include "waves/read/view_window.h"
 
 #include <algorithm>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <optional>
 
@@ -103,7 +103,8 @@ ViewWindow choose_view(const std::string& vcd_path) {
     const uint32_t size = dec.queues()[e.queue].size;
     if (!steady_start && size && n >= size) {
       steady_start = e.time_ps, lap_queue = e.queue, lap_size = size;
-    } else if (steady_start && !steady_end && e.queue == lap_queue && n >= (1 + kSteadyLaps) * uint64_t{lap_size}) {
+    } else if (steady_start && !steady_end && e.queue == lap_queue &&
+               n >= (1 + kSteadyLaps) * uint64_t{lap_size}) {
       steady_end = e.time_ps;
       if (!w.findings.empty()) break;
     }
@@ -121,8 +122,9 @@ ViewWindow choose_view(const std::string& vcd_path) {
     w.end_ps = std::min(end, w.start_ps + width);
     w.start_ps = w.end_ps - std::min(w.end_ps, width);
     const Finding& first = w.findings.front();
-    w.reason = "first finding " + (first.rule_name.empty() ? "rule " + std::to_string(first.rule) : first.rule_name) +
-               " at " + us(t) + "; window " + laps;
+    w.reason = "first finding " +
+               (first.rule_name.empty() ? "rule " + std::to_string(first.rule) : first.rule_name) + " at " +
+               us(t) + "; window " + laps;
   } else if (steady_end) {
     w.start_ps = *steady_start, w.end_ps = *steady_end;
     w.reason = "no findings; steady state: " + laps + " after its first lap";

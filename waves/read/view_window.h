@@ -33,8 +33,8 @@ struct Finding {
 struct ViewWindow {
   uint64_t start_ps = 0, end_ps = 0;
   std::vector<Finding> findings;  // in time order
-  std::string reason;             // one line: why this window ("first finding P6.5 at ...", "3 laps of tx0 ...")
-  uint64_t trace_end_ps = 0;      // the last time in the file
+  std::string reason;         // one line: why this window ("first finding P6.5 at ...", "3 laps of tx0 ...")
+  uint64_t trace_end_ps = 0;  // the last time in the file
 };
 
 // A wave file's path without its extension (.vcd, .fst): the files a run

@@ -1,11 +1,11 @@
 #include "waves/record/fst.h"
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 
 #include "waves/read/vcd_reader.h"
 
@@ -13,7 +13,9 @@ extern char** environ;
 
 namespace virtiosim::waves {
 
-bool is_fst_path(const std::string& path) { return path.size() > 4 && path.compare(path.size() - 4, 4, ".fst") == 0; }
+bool is_fst_path(const std::string& path) {
+  return path.size() > 4 && path.compare(path.size() - 4, 4, ".fst") == 0;
+}
 
 void convert_vcd_to_fst(const std::string& vcd_path, const std::string& fst_path) {
   // posix_spawnp, not system(): no shell, so paths need no quoting.
@@ -31,7 +33,8 @@ void convert_vcd_to_fst(const std::string& vcd_path, const std::string& fst_path
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw VcdError(tool + " " + vcd_path + " " + fst_path + " failed (status " + std::to_string(status) + ")");
+    throw VcdError(tool + " " + vcd_path + " " + fst_path + " failed (status " + std::to_string(status) +
+                   ")");
 }
 
 }  // namespace virtiosim::waves

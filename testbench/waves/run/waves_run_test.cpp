@@ -9,11 +9,10 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "testbench/system/run_virtiosim.h"
 #include "waves/read/perfetto.h"
@@ -42,10 +41,10 @@ struct Gtkw {
   long timestart = -1;
   double zoom = 0;
   long marker = -2;
-  std::vector<long> named;             // A..Z
+  std::vector<long> named;  // A..Z
   std::vector<std::string> markernames;
-  std::vector<std::string> groups;     // group labels in order (begin and end)
-  std::vector<std::string> shown;      // displayed names in order
+  std::vector<std::string> groups;  // group labels in order (begin and end)
+  std::vector<std::string> shown;   // displayed names in order
   std::string dumpfile;
 };
 
@@ -54,15 +53,20 @@ Gtkw read_gtkw(const std::string& path) {
   std::istringstream in(slurp(path));
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("[timestart] ", 0) == 0) g.timestart = std::stol(line.substr(12));
-    else if (line.rfind("[dumpfile] ", 0) == 0) g.dumpfile = line.substr(12, line.size() - 13);
-    else if (line.rfind("[markername] ", 0) == 0) g.markernames.push_back(line.substr(13));
+    if (line.rfind("[timestart] ", 0) == 0)
+      g.timestart = std::stol(line.substr(12));
+    else if (line.rfind("[dumpfile] ", 0) == 0)
+      g.dumpfile = line.substr(12, line.size() - 13);
+    else if (line.rfind("[markername] ", 0) == 0)
+      g.markernames.push_back(line.substr(13));
     else if (line[0] == '*') {
       std::istringstream z(line.substr(1));
       z >> g.zoom >> g.marker;
       for (long v; z >> v;) g.named.push_back(v);
-    } else if (line[0] == '-') g.groups.push_back(line.substr(1));
-    else if (line.rfind("+{", 0) == 0) g.shown.push_back(line.substr(2, line.find('}') - 2));
+    } else if (line[0] == '-')
+      g.groups.push_back(line.substr(1));
+    else if (line.rfind("+{", 0) == 0)
+      g.shown.push_back(line.substr(2, line.find('}') - 2));
   }
   return g;
 }
@@ -82,7 +86,8 @@ TEST(WavesRun, CleanRunOpensOnLapsInSteadyState) {
   const ViewWindow w = choose_view(vcd);
   ASSERT_TRUE(w.findings.empty()) << w.reason;
   EXPECT_EQ(g.timestart, static_cast<long>(w.start_ps));
-  EXPECT_NEAR(shown_width(g), static_cast<double>(w.end_ps - w.start_ps), 0.01 * static_cast<double>(w.end_ps - w.start_ps));
+  EXPECT_NEAR(shown_width(g), static_cast<double>(w.end_ps - w.start_ps),
+              0.01 * static_cast<double>(w.end_ps - w.start_ps));
   EXPECT_EQ(g.marker, -1);
   EXPECT_EQ(g.named, std::vector<long>(26, -1));
   EXPECT_TRUE(g.markernames.empty());
@@ -116,7 +121,8 @@ TEST(WavesRun, CleanRunOpensOnLapsInSteadyState) {
 
 TEST(WavesRun, FindingIsInViewAndMarkedByRule) {
   const auto r = run_virtiosim(
-      "run --quiet --set ordering=weak --set fault.drop_barriers=device_avail_read --strict --vcd %D/bad.vcd");
+      "run --quiet --set ordering=weak --set fault.drop_barriers=device_avail_read --strict --vcd "
+      "%D/bad.vcd");
   ASSERT_EQ(r.exit_code, 1) << r.output;
   const std::string first_rule = r.report.get_child("monitor.first").front().second.get<std::string>("rule");
   const std::string vcd = (r.dir / "bad.vcd").string();
@@ -141,7 +147,8 @@ TEST(WavesRun, GtkwaveOpensTheSaveFileAsWritten) {
   if (std::system("command -v xvfb-run > /dev/null && command -v gtkwave > /dev/null") != 0)
     GTEST_SKIP() << "needs xvfb-run (package xvfb) and gtkwave";
   const auto r = run_virtiosim(
-      "run --quiet --set ordering=weak --set fault.drop_barriers=device_avail_read --strict --vcd %D/bad.vcd");
+      "run --quiet --set ordering=weak --set fault.drop_barriers=device_avail_read --strict --vcd "
+      "%D/bad.vcd");
   ASSERT_EQ(r.exit_code, 1) << r.output;
   const std::string gtkw = gtkw_path_for((r.dir / "bad.vcd").string()), seen = (r.dir / "seen.txt").string();
   const std::string tcl = (r.dir / "probe.tcl").string();
@@ -152,7 +159,9 @@ TEST(WavesRun, GtkwaveOpensTheSaveFileAsWritten) {
                      << "for {set i 0} {$i < [gtkwave::getTotalNumTraces]} {incr i} "
                         "{ puts $f \"trace [gtkwave::getTraceNameFromIndex $i]\" }\n"
                      << "close $f\ngtkwave::/File/Quit\n";
-  ASSERT_EQ(std::system(("timeout 60 xvfb-run -a gtkwave -S " + tcl + " " + gtkw + " > /dev/null 2>&1").c_str()), 0);
+  ASSERT_EQ(
+      std::system(("timeout 60 xvfb-run -a gtkwave -S " + tcl + " " + gtkw + " > /dev/null 2>&1").c_str()),
+      0);
   const Gtkw g = read_gtkw(gtkw);
   std::istringstream in(slurp(seen));
   std::map<std::string, std::string> got;
@@ -182,7 +191,8 @@ std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> changes(const 
 }
 
 TEST(WavesRun, FstReadsBackAsTheSameWaves) {
-  if (std::system("command -v fst2vcd > /dev/null") != 0) GTEST_SKIP() << "fst2vcd (package gtkwave) not installed";
+  if (std::system("command -v fst2vcd > /dev/null") != 0)
+    GTEST_SKIP() << "fst2vcd (package gtkwave) not installed";
   const auto v = run_virtiosim("run --quiet --packets 2000 --vcd %D/w.vcd");
   const auto f = run_virtiosim("run --quiet --packets 2000 --fst %D/w.fst");
   const auto x = run_virtiosim("run --quiet --packets 2000 --vcd %D/x.fst");  // by extension
@@ -193,7 +203,8 @@ TEST(WavesRun, FstReadsBackAsTheSameWaves) {
   EXPECT_FALSE(std::filesystem::exists(fst + ".vcd"));  // the intermediate VCD is gone
   EXPECT_EQ(slurp(fst), slurp(x.dir / "x.fst"));        // --fst and --vcd FILE.fst: the same bytes
   EXPECT_LT(std::filesystem::file_size(fst) * 4, std::filesystem::file_size(v.dir / "w.vcd"));
-  EXPECT_EQ(read_gtkw(gtkw_path_for(fst)).dumpfile, std::filesystem::absolute(fst).lexically_normal().string());
+  EXPECT_EQ(read_gtkw(gtkw_path_for(fst)).dumpfile,
+            std::filesystem::absolute(fst).lexically_normal().string());
   ASSERT_EQ(std::system(("fst2vcd " + fst + " > " + back + " 2>/dev/null").c_str()), 0);
   const auto want = changes((v.dir / "w.vcd").string()), got = changes(back);
   EXPECT_EQ(got.size(), want.size());
@@ -205,7 +216,8 @@ TEST(WavesRun, FstReadsBackAsTheSameWaves) {
 
 TEST(WavesRun, PerfettoCountsWhatTheReportCounts) {
   const auto r = run_virtiosim(
-      "run --quiet --packets 3000 --set notification_data=1 --set fault.corrupt_kick_data_every=5 --vcd %D/p.vcd");
+      "run --quiet --packets 3000 --set notification_data=1 --set fault.corrupt_kick_data_every=5 --vcd "
+      "%D/p.vcd");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ostringstream out;
   const PerfettoStats s = write_perfetto((r.dir / "p.vcd").string(), out);
@@ -228,7 +240,8 @@ TEST(WavesRun, PerfettoCountsWhatTheReportCounts) {
   EXPECT_GT(counts["finding"], 0u);
   EXPECT_EQ(counts["kick"], s.kicks);
   for (const char* t : {"monitor", "rx0", "tx0"}) EXPECT_TRUE(has(threads, t)) << t;
-  for (const char* c : {"driver_vcpu0 store-buffer depth", "vhost_worker0 store-buffer depth", "tx0 in flight"})
+  for (const char* c :
+       {"driver_vcpu0 store-buffer depth", "vhost_worker0 store-buffer depth", "tx0 in flight"})
     EXPECT_TRUE(has(counters, c)) << c;
 }
 
