@@ -35,13 +35,13 @@ res.to_csv(os.path.join(args.out, "packed_vs_split.csv"))
 print("\nlimited by (CPU ns per packet; the slower side sets the rate):")
 bounds = set()
 for r in res:
-    drv, dev = r.get("cpu_ns_per_packet.driver"), r.get("cpu_ns_per_packet.device")
-    if r["result"] != "ok" or not drv or not dev:
+    b = virtiosim.bottleneck(r)
+    if b is None:
         continue
-    side = "driver" if drv >= dev else "device"
+    side, drv, dev, most = b
     bounds.add(side)
     print(f"  {r['ring']:6} queue_size {r['queue_size']:5}: driver {drv:7.1f}  device {dev:7.1f}  -> {side}-bound, "
-          f"at most {1e3 / max(drv, dev):.3f} Mpps (measured {r['mpps']:.3f})")
+          f"at most {most:.3f} Mpps (measured {r['mpps']:.3f})")
 if bounds == {"driver"}:
     print("every run is driver-bound: the device keeps up and the ring never fills, so queue size cannot raise Mpps")
 

@@ -60,3 +60,11 @@ def test_ring_timeline_opens_on_the_first_finding(tmp_path):
     assert lo < when / 1000 < hi
     legend = [x.get_text() for x in fig.axes[1].get_legend().get_texts()]
     assert f"monitor finding ({first})" in legend[-1] or any(first in x for x in legend)
+
+
+def test_bottleneck_is_the_slower_side():
+    rec = {"cpu_ns_per_packet.driver": 1250.0, "cpu_ns_per_packet.device": 670.0, "result": "ok"}
+    side, drv, dev, most = virtiosim.bottleneck(rec)
+    assert (side, drv, dev) == ("driver", 1250.0, 670.0) and most == pytest.approx(0.8)
+    assert virtiosim.bottleneck({**rec, "cpu_ns_per_packet.device": 2000.0})[0] == "device"
+    assert virtiosim.bottleneck({**rec, "result": "failed"}) is None

@@ -42,6 +42,17 @@ SHORT = {
 }
 
 
+def bottleneck(record):
+    """What limits one run: the side that spends more CPU time per packet
+    (report cpu_ns_per_packet.driver / .device), and the rate that sets, as
+    ("driver" or "device", driver ns, device ns, at most Mpps); None for a
+    failed run or one without the figures."""
+    drv, dev = record.get("cpu_ns_per_packet.driver"), record.get("cpu_ns_per_packet.device")
+    if record.get("result", "ok") != "ok" or not drv or not dev:
+        return None
+    return ("driver" if drv >= dev else "device", drv, dev, 1e3 / max(drv, dev))
+
+
 class SweepResult(list):
     """Flat records, one per configuration, in the order given. Each holds the
     keys the configuration set (swept parameters), the short figures of
