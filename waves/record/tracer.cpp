@@ -111,8 +111,6 @@ void Tracer::sample_thread() {
   }
 }
 
-void Tracer::end_of_simulation() { sample(); }
-
 void Tracer::sample() {
   // Ring state moves only through memory accesses and interrupts: skip the
   // walk while neither changed and no pulse needs clearing.

@@ -49,9 +49,6 @@ class Tracer : public sc_core::sc_module {
   struct Queue;
   void sample_thread();
   void sample();
-  // A last sample once the run stops: the controller reports some findings
-  // (ring errors, stalls) in its final step, after that step's sample.
-  void end_of_simulation() override;
 
   std::string path_;      // what the user asked for: FILE.vcd or FILE.fst
   std::string vcd_path_;  // what SystemC writes: FILE.vcd, or FILE.fst.vcd until converted
