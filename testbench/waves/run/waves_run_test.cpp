@@ -156,6 +156,7 @@ TEST(WavesRun, GtkwaveOpensTheSaveFileAsWritten) {
                      << "puts $f \"start [gtkwave::getWindowStartTime]\"\n"
                      << "puts $f \"marker [gtkwave::getMarker]\"\n"
                      << "puts $f \"A [gtkwave::getNamedMarker A]\"\n"
+                     << "puts $f \"zoom [gtkwave::getZoomFactor]\"\n"
                      << "for {set i 0} {$i < [gtkwave::getTotalNumTraces]} {incr i} "
                         "{ puts $f \"trace [gtkwave::getTraceNameFromIndex $i]\" }\n"
                      << "close $f\ngtkwave::/File/Quit\n";
@@ -171,6 +172,8 @@ TEST(WavesRun, GtkwaveOpensTheSaveFileAsWritten) {
   EXPECT_EQ(got["start"], std::to_string(g.timestart));
   EXPECT_EQ(got["marker"], std::to_string(g.marker));
   EXPECT_EQ(got["A"], std::to_string(g.named.at(0)));
+  // The zoom as written (the width it shows depends on the window GTKWave gets).
+  EXPECT_NEAR(std::stod(got["zoom"]), g.zoom, 1e-4);
   ASSERT_GT(traces.size(), 2u);
   EXPECT_EQ(traces[0], "monitor");  // the group comes first
   EXPECT_EQ(traces[1], "monitor/violations");
