@@ -10,7 +10,10 @@ build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-
             nlohmann-json3-dev libpugixml-dev pybind11-dev python3-dev)
 # dpdk-testpmd (interop tests) is in dpdk-dev on Debian 12; the vhost and
 # virtio-user PMDs and the ring mempool are only Recommends of dpdk.
-# vcd2fst (gtkwave) checks that our VCD files parse with GTKWave's reader.
+# gtkwave: vcd2fst writes FST waves (run --fst, waves/record/fst.h; without
+# it a run keeps the VCD) and checks that our VCD files parse with GTKWave's
+# reader; fst2vcd reads FST back (tests). xvfb: the waves tests open our
+# save files in GTKWave itself under a virtual X server (xvfb-run).
 # The pytest suites (python/tests) run under /usr/bin/python3 with Debian's
 # pytest, numpy, matplotlib and tqdm; python3-distributed runs a sweep on a
 # local dask cluster.
@@ -18,7 +21,7 @@ build_pkgs=(cmake ninja-build g++ make libgtest-dev libbenchmark-dev linux-libc-
 # busybox initramfs built with cpio (the kernel itself is fetched with
 # apt-get download, not installed).
 # The HTML run report is loaded in headless chromium (testbench/sim/report).
-test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23 gtkwave
+test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23 gtkwave xvfb
            python3-pytest python3-numpy python3-matplotlib python3-tqdm python3-distributed
            qemu-system-x86 busybox-static cpio chromium)
 # The fuzz targets (make fuzz, testbench/fuzz) need clang and its runtime

@@ -63,11 +63,15 @@ constexpr const char* name(Id s) { return kTable[s].name; }
 
 }  // namespace queue_signal
 
-// Not per queue.
-inline constexpr const char* kStoreBufferDepthSignal =
-    "memory.store_buffer_depth_agent";  // + the agent's number
+// Not per queue. Each memory agent's store-buffer depth is
+// "memory." + the agent's name (driver_vcpu0, vhost_worker0: the models'
+// agent_name) + this.
+inline constexpr const char* kStoreBufferDepthSuffix = ".store_buffer_depth";
 inline constexpr const char* kMemoryAccessesSignal = "memory.accesses";
 inline constexpr const char* kMonitorViolationsSignal = "monitor.violations";
 inline constexpr const char* kMonitorRuleSignal = "monitor.rule";
+// The monitor rule names GTKWave shows for monitor.rule's values, written
+// next to FILE.vcd by the run (FILE.monitor_rules.txt: "N RULE" lines).
+inline constexpr const char* kMonitorRulesFileSuffix = ".monitor_rules.txt";
 
 }  // namespace virtiosim::waves

@@ -150,6 +150,8 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
 
   // Agent id of queue pair `qp`'s worker in the memory model.
   static unsigned agent_of(uint16_t qp) { return 2u * qp + 1; }
+  // The agent's name in waves and reports (after Linux's vhost-<pid> worker).
+  static std::string agent_name(uint16_t qp) { return "vhost_worker" + std::to_string(qp); }
 
   const QueuePairStats& stats(uint16_t qp) const;
   const ring::DeviceQueue* tx_queue(uint16_t qp) const;

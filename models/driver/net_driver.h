@@ -124,6 +124,8 @@ class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
   // Guest RAM the driver needs above ram_base for this configuration.
   static uint64_t ram_bytes(const NetDriverConfig& cfg);
   static unsigned agent_of(uint16_t qp) { return 2u * qp; }
+  // The agent's name in waves and reports: the vCPU that runs queue pair qp.
+  static std::string agent_name(uint16_t qp) { return "driver_vcpu" + std::to_string(qp); }
 
   bool probed() const { return probed_ok_; }
   bool failed() const { return !failure_.empty(); }

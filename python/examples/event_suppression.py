@@ -27,3 +27,8 @@ res = virtiosim.sweep(configs, packets=args.packets)
 for rec, mode in zip(res, names):
     rec["mode"] = mode
 print(res.table(["ring", "mode", "kicks_per_packet", "interrupts_per_packet", "mpps", "latency_p50_ns"]))
+# Notifications cost CPU on both sides; the rate follows the slower side.
+for rec in res:
+    b = virtiosim.bottleneck(rec)
+    if b:
+        print(f"  {rec['ring']:6} {rec['mode']:9}: {b[0]}-bound (driver {b[1]:.0f} ns, device {b[2]:.0f} ns per packet)")

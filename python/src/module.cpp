@@ -24,6 +24,7 @@
 #include "waves/record/gtkw.h"
 #include "waves/read/ring_events.h"
 #include "waves/read/vcd_reader.h"
+#include "waves/read/view_window.h"
 
 namespace py = pybind11;
 using namespace virtiosim;
@@ -432,6 +433,17 @@ PYBIND11_MODULE(_virtiosim, m) {
     return l;
   });
   m.def("vcd_values", &vcd_values, py::arg("path"), py::arg("names"));
-  m.def("write_gtkw", &waves::write_gtkw, py::arg("vcd_path"), py::arg("rule_names") = std::vector<std::string>{});
+  m.def("write_gtkw", &waves::write_gtkw, py::arg("vcd_path"), py::arg("rule_names") = std::vector<std::string>{},
+        py::arg("dump_path") = std::string{});
+  m.def(
+      "view_window",
+      [](const std::string& p) {
+        const waves::ViewWindow w = waves::choose_view(p);
+        py::list findings;
+        for (const waves::Finding& f : w.findings)
+          findings.append(py::make_tuple(f.time_ps, f.count, f.rule, f.rule_name));
+        return py::make_tuple(w.start_ps, w.end_ps, findings, w.reason, w.trace_end_ps);
+      },
+      py::arg("path"), "(start_ps, end_ps, [(time_ps, count, rule, rule_name)], reason, trace_end_ps): where to look");
   m.def("queue_name", &waves::queue_name);
 }

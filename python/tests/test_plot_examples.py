@@ -20,7 +20,7 @@ def test_sweep_figure(tmp_path):
 
 def test_ring_timeline(tmp_path):
     r = virtiosim.run(packets=500, vcd=tmp_path / "t.vcd")
-    fig = plot.ring_timeline(r.paths["vcd"], queue="tx0", path=tmp_path / "t.png")
+    fig = plot.ring_timeline(r.paths["vcd"], queue="tx0", whole=True, path=tmp_path / "t.png")
     assert len(fig.axes) == 2
     legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     kicks = sum(e.count for e in virtiosim.Trace(r.paths["vcd"]).events("tx0", "kick"))
@@ -30,7 +30,7 @@ def test_ring_timeline(tmp_path):
 
 
 @pytest.mark.parametrize("script,args,expect", [
-    ("packed_vs_split.py", ["--packets", "1000", "--sizes", "64,256"], "queue_size"),
+    ("packed_vs_split.py", ["--packets", "1000", "--sizes", "64,256"], "-bound"),
     ("event_suppression.py", ["--packets", "1000"], "busy_poll"),
     ("kick_latency.py", ["--packets", "1000"], "longest kick-to-used"),
     ("fault_injection.py", ["--packets", "3000"], "caught"),

@@ -87,12 +87,16 @@ def test_gtkw_names_only_signals_of_the_vcd(waved):
     r, t = waved
     present = {n + rng for n, rng, _ in virtiosim.trace._core.vcd_signals(t.path)}
     lines = open(r.paths["gtkw"]).read().splitlines()
-    assert lines[1] == f'[dumpfile] "{r.paths["vcd"]}"'
-    named = [l for l in lines if l and l[0] not in "[@-*^"]
-    assert named and set(named) <= present
-    # Grouped per queue: a begin and an end marker for each.
+    assert f'[dumpfile] "{r.paths["vcd"]}"' in lines
+    # "+{tx0/driver/last_used_idx} SystemC.tx0.driver.last_used_idx[31:0]": shown by path, '/'-separated.
+    traced = [l.split("} ", 1) for l in lines if l.startswith("+{")]
+    assert traced and {name for _, name in traced} <= present
+    assert all(name.startswith("SystemC." + alias[2:].replace("/", ".")) for alias, name in traced)
+    # The monitor first, then per queue (with driver/device sub-groups), then memory: a begin and an end each.
     groups = [l[1:] for l in lines if l.startswith("-")]
-    assert groups[:8] == ["rx0", "rx0", "tx0", "tx0", "rx1", "rx1", "tx1", "tx1"] and "memory" in groups
+    queues = [g for g in groups if "." not in g]
+    assert queues[:10] == ["monitor", "monitor", "rx0", "rx0", "tx0", "tx0", "rx1", "rx1", "tx1", "tx1"]
+    assert "memory" in queues and groups.count("tx1.driver") == 2 and groups.count("tx1.device") == 2
     filters = [l.split(" ", 1)[1] for l in lines if l.startswith("^")]
     assert filters and all(open(f).read() for f in filters)
     assert sorted(t.write_gtkw())[0].endswith((".gtkw", ".txt"))

@@ -13,13 +13,13 @@ SystemC kernel elaborates once per process); the ring core
 
 from .config import Config, ConfigError, params
 from .run import Result, RunError, run, simulator
-from .sweep import SweepResult, sweep
+from .sweep import SweepResult, bottleneck, sweep
 from .trace import EVENT_KINDS, NOT_DECODED, Event, Trace
 from . import ring
 
 __all__ = [
     "Config", "ConfigError", "params", "Result", "RunError", "run", "simulator", "SweepResult", "sweep",
-    "EVENT_KINDS", "NOT_DECODED", "Event", "Trace", "ring", "plot",
+    "bottleneck", "EVENT_KINDS", "NOT_DECODED", "Event", "Trace", "ring", "plot",
 ]
 
 

@@ -26,13 +26,31 @@ def _one(cfg, seed, packets):
     return rec
 
 
-# Figures every record carries under a short name, after the swept keys.
+# Figures every record carries under a short name, after the swept keys:
+# short name -> (report key, unit, what it is). Plots label axes from here.
 SHORT = {
-    "mpps": "rates.tx_mpps", "gbps": "rates.tx_gbps", "kicks_per_packet": "kicks.per_packet",
-    "interrupts_per_packet": "interrupts.per_packet", "latency_p50_ns": "latency_ns.p50",
-    "latency_p99_ns": "latency_ns.p99", "accesses_per_packet": "memory.accesses_per_packet",
-    "kicks": "kicks.issued", "interrupts": "interrupts.issued", "packets_tx": "packets.tx",
+    "mpps": ("rates.tx_mpps", "Mpps", "TX rate"),
+    "gbps": ("rates.tx_gbps", "Gbit/s", "TX throughput"),
+    "kicks_per_packet": ("kicks.per_packet", "kicks/packet", "kicks per packet"),
+    "interrupts_per_packet": ("interrupts.per_packet", "interrupts/packet", "interrupts per packet"),
+    "latency_p50_ns": ("latency_ns.p50", "ns", "latency p50"),
+    "latency_p99_ns": ("latency_ns.p99", "ns", "latency p99"),
+    "accesses_per_packet": ("memory.accesses_per_packet", "accesses/packet", "guest-memory accesses per packet"),
+    "kicks": ("kicks.issued", "kicks", "kicks issued"),
+    "interrupts": ("interrupts.issued", "interrupts", "interrupts issued"),
+    "packets_tx": ("packets.tx", "packets", "packets sent"),
 }
+
+
+def bottleneck(record):
+    """What limits one run: the side that spends more CPU time per packet
+    (report cpu_ns_per_packet.driver / .device), and the rate that sets, as
+    ("driver" or "device", driver ns, device ns, at most Mpps); None for a
+    failed run or one without the figures."""
+    drv, dev = record.get("cpu_ns_per_packet.driver"), record.get("cpu_ns_per_packet.device")
+    if record.get("result", "ok") != "ok" or not drv or not dev:
+        return None
+    return ("driver" if drv >= dev else "device", drv, dev, 1e3 / max(drv, dev))
 
 
 class SweepResult(list):
@@ -115,7 +133,7 @@ def sweep(configs, executor=None, progress=True, seed=None, packets=None, max_wo
     out.swept = swept
     for c, rec in zip(cfgs, records):
         row = {k: c[k] for k in swept}
-        row.update({s: rec.get(full) for s, full in SHORT.items()})
+        row.update({s: rec.get(full) for s, (full, _, _) in SHORT.items()})
         row["result"] = rec.get("result")
         row["error"] = rec.get("error", "")
         row.update({k: v for k, v in rec.items() if k not in row})

@@ -82,6 +82,15 @@ class Trace:
         got = _core.vcd_values(self.path, full)
         return {n: ([t / 1000.0 for t in got[f][0]], list(got[f][1])) for n, f in zip(names, full)}
 
+    def view_window(self):
+        """Where to look, by the rule the GTKWave save file opens on (waves/read/view_window.h):
+        around the first monitor finding, else a few ring laps in steady state. A dict:
+        start_ns, end_ns, reason (one line), findings [(time_ns, count, rule)], trace_end_ns."""
+        start, end, findings, reason, trace_end = _core.view_window(self.path)
+        return {"start_ns": start / 1000.0, "end_ns": end / 1000.0, "reason": reason,
+                "findings": [(t / 1000.0, n, name or f"rule {rule}") for t, n, rule, name in findings],
+                "trace_end_ns": trace_end / 1000.0}
+
     def write_gtkw(self):
         """(Re)write the GTKWave save file next to the VCD; returns the paths written."""
         return _core.write_gtkw(self.path)

@@ -40,7 +40,14 @@ class RunCommand : public Command {
            [this](int64_t) { settings_.push_back([this] { cfg_.set("monitor.strict", "1"); }); },
            "a conformance-monitor violation fails the run (--set monitor.strict=1)")
         ->trigger_on_parse();
-    app->add_option("--vcd", opt_.vcd_path, "write VCD waves to FILE (and FILE.gtkw next to it)")->type_name("FILE");
+    CLI::Option* vcd =
+        app->add_option("--vcd", opt_.vcd_path, "write VCD waves to FILE (and FILE.gtkw next to it); FILE.fst: FST")
+            ->type_name("FILE");
+    app->add_option("--fst", opt_.vcd_path,
+                    "write FST waves to FILE (GTKWave's compressed format, ~16x smaller; converted with vcd2fst) "
+                    "and FILE.gtkw next to it")
+        ->type_name("FILE")
+        ->excludes(vcd);
     app->add_option("--report", report_path_, "write the JSON report to FILE")->type_name("FILE");
     app->add_option("--html", html_path_,
                     "write the report as one self-contained HTML page to FILE (as `virtiosim report` renders it)")

@@ -1,12 +1,15 @@
-// `virtiosim waves`: ring events decoded from a run's VCD, and its GTKWave
-// save file (the reading side of waves/, no simulation).
+// `virtiosim waves`: ring events decoded from a run's VCD, its GTKWave
+// save file and its Perfetto trace (the reading side of waves/, no
+// simulation).
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 
 #include "sim/app/command.h"
+#include "waves/read/perfetto.h"
 #include "waves/read/ring_events.h"
 #include "waves/read/vcd_reader.h"
 #include "waves/record/gtkw.h"
@@ -23,7 +26,7 @@ class WavesCommand : public Command {
     app->footer(
         "Decodes the ring events of a `virtiosim run --vcd` file: per queue, slots made available, seen by the\n"
         "device, used written, used seen by the driver, kicks, interrupts and event suppression area writes\n"
-        "(`kinds` lists them).\n"
+        "(`kinds` lists them). Reads VCD only: for FST waves, run again with --vcd (or `fst2vcd FILE.fst`).\n"
         "Exit codes: 0 ok, 1 unreadable VCD, 2 bad arguments.");
     summarize_ = app->add_subcommand("summarize", "per queue: events, counts and the longest delays");
     summarize_->add_option("FILE.vcd", file_, "a `virtiosim run --vcd` file")->required();
@@ -34,8 +37,16 @@ class WavesCommand : public Command {
     events_->add_option("--kind", kind_text_, "only this kind of event (`virtiosim waves kinds`)")->type_name("KIND");
     gtkw_ = app->add_subcommand("gtkw", "rewrite FILE.gtkw, the GTKWave save file next to the VCD");
     gtkw_->add_option("FILE.vcd", file_, "a `virtiosim run --vcd` file")->required();
+    perfetto_ = app->add_subcommand("perfetto", "Chrome trace-event JSON for ui.perfetto.dev / chrome://tracing");
+    perfetto_->add_option("FILE.vcd", file_, "a `virtiosim run --vcd` file")->required();
+    perfetto_->add_option("-o,--output", output_, "the JSON file to write")->type_name("FILE")->required();
+    perfetto_->footer(
+        "Tracks: `monitor` (a finding per violation step, by rule), one per queue (every ring event by kind:\n"
+        "kicks, interrupts, used batches, ...; a counter of buffers in flight), one counter per memory agent\n"
+        "(driver_vcpu0, vhost_worker0, ...: store-buffer depth).");
     kinds_ = app->add_subcommand("kinds", "the event kinds, the signal each is decoded from, and what it means");
-    for (CLI::App* sub : {summarize_, events_, gtkw_, kinds_}) sub->footer(app->get_footer());
+    for (CLI::App* sub : {summarize_, events_, gtkw_, perfetto_, kinds_})
+      sub->footer(sub->get_footer().empty() ? app->get_footer() : sub->get_footer() + "\n" + app->get_footer());
   }
 
   int run() override {
@@ -68,6 +79,12 @@ class WavesCommand : public Command {
         std::fputs((json_ ? s.to_json() + "\n" : s.to_text()).c_str(), stdout);
       } else if (gtkw_->parsed()) {
         for (const std::string& p : waves::write_gtkw(file_)) std::printf("%s\n", p.c_str());
+      } else if (perfetto_->parsed()) {
+        std::ofstream out(output_, std::ios::trunc);
+        if (!out) throw waves::VcdError("cannot write " + output_);
+        const waves::PerfettoStats s = waves::write_perfetto(file_, out);
+        std::printf("%s: %" PRIu64 " events (%" PRIu64 " kicks, %" PRIu64 " interrupts, %" PRIu64 " findings)\n",
+                    output_.c_str(), s.events, s.kicks, s.interrupts, s.findings);
       } else {
         waves::VcdReader reader(file_);
         waves::RingEventDecoder dec(reader);
@@ -88,8 +105,8 @@ class WavesCommand : public Command {
   }
 
  private:
-  CLI::App *summarize_ = nullptr, *events_ = nullptr, *gtkw_ = nullptr, *kinds_ = nullptr;
-  std::string file_, queue_text_, kind_text_;
+  CLI::App *summarize_ = nullptr, *events_ = nullptr, *gtkw_ = nullptr, *perfetto_ = nullptr, *kinds_ = nullptr;
+  std::string file_, queue_text_, kind_text_, output_;
   bool json_ = false;
 };
 

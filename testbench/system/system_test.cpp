@@ -276,7 +276,7 @@ TEST(System, WavesOpenInGtkwave) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string text = slurp(vcd);
   for (const char* signal : {"next_avail_idx", "last_used_idx", "used_wrap_counter", "off_wrap", "kick",
-                             "interrupt", "in_flight", "store_buffer_depth_agent0"})
+                             "interrupt", "in_flight", "driver_vcpu0", "vhost_worker0", "store_buffer_depth"})
     EXPECT_NE(text.find(signal), std::string::npos) << signal;
   EXPECT_NE(text.find("$enddefinitions"), std::string::npos);
   const std::filesystem::path fst = vcd.parent_path() / "run.fst";

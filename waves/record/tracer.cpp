@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "models/ring/layout.h"
+#include "waves/read/view_window.h"
+#include "waves/record/fst.h"
 #include "waves/record/gtkw.h"
 #include "waves/signals.h"
 
@@ -51,10 +53,14 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
       layout_(layout),
       sb_depth_(mem.agents(), 0),
       monitor_(std::move(monitor)) {
-  std::string base = path_;
-  if (base.size() > 4 && base.substr(base.size() - 4) == ".vcd") base.resize(base.size() - 4);
+  // SystemC appends ".vcd"; an FST path gets FILE.fst.vcd, converted at the end.
+  std::string base = is_fst_path(path_) ? path_ : wave_base(path_);
+  vcd_path_ = base + ".vcd";
   file_ = sc_core::sc_create_vcd_trace_file(base.c_str());
   file_->set_time_unit(1, sc_core::SC_PS);  // the kernel resolution: agents run at ps-accurate times
+  // The monitor first: GTKWave lists scopes in file order.
+  sc_core::sc_trace(file_, violation_count_, kMonitorViolationsSignal);
+  sc_core::sc_trace(file_, last_rule_, kMonitorRuleSignal);
   for (uint16_t i = 0; i < queues; ++i) {
     queues_.push_back(std::make_unique<Queue>());
     Queue& q = *queues_.back();
@@ -82,11 +88,17 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
     sc_core::sc_trace(file_, q.queue_size, named(queue_signal::queue_size));
     sc_core::sc_trace(file_, q.packed, named(queue_signal::packed));
   }
+  // Memory agents by the models' names for them (the driver's vCPU and the
+  // device's worker of each queue pair); an agent neither claims keeps its number.
+  std::vector<std::string> agent(sb_depth_.size());
+  for (unsigned a = 0; a < agent.size(); ++a) agent[a] = "agent" + std::to_string(a);
+  for (uint16_t qp = 0; 2 * qp < queues; ++qp) {
+    if (driver::NetDriver::agent_of(qp) < agent.size()) agent[driver::NetDriver::agent_of(qp)] = driver::NetDriver::agent_name(qp);
+    if (device::VhostNet::agent_of(qp) < agent.size()) agent[device::VhostNet::agent_of(qp)] = device::VhostNet::agent_name(qp);
+  }
   for (unsigned a = 0; a < sb_depth_.size(); ++a)
-    sc_core::sc_trace(file_, sb_depth_[a], kStoreBufferDepthSignal + std::to_string(a));
+    sc_core::sc_trace(file_, sb_depth_[a], "memory." + agent[a] + kStoreBufferDepthSuffix);
   sc_core::sc_trace(file_, access_count_, kMemoryAccessesSignal);
-  sc_core::sc_trace(file_, violation_count_, kMonitorViolationsSignal);
-  sc_core::sc_trace(file_, last_rule_, kMonitorRuleSignal);
   SC_THREAD(sample_thread);
 }
 
@@ -161,7 +173,7 @@ void Tracer::finish() {
   file_ = nullptr;
   // SystemC stamps the wall-clock date into the header; replace it so that
   // a run's waves depend only on its config and seed.
-  std::ifstream in(path_);
+  std::ifstream in(vcd_path_);
   std::stringstream buf;
   buf << in.rdbuf();
   in.close();
@@ -169,12 +181,20 @@ void Tracer::finish() {
   const size_t date = text.find("$date");
   const size_t end = date == std::string::npos ? date : text.find("$end", date);
   if (end != std::string::npos) text.replace(date, end - date, "$date\n     virtiosim (deterministic)\n");
-  std::ofstream(path_, std::ios::trunc) << text;
-  // GTKWave save file next to the VCD, built from the header just written.
+  std::ofstream(vcd_path_, std::ios::trunc) << text;
+  // GTKWave save file next to the waves, built from the VCD just written;
+  // then the FST, if asked for, replaces the VCD.
   try {
-    write_gtkw(path_, monitor_.rule_names);
+    write_gtkw(vcd_path_, monitor_.rule_names, path_);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "virtiosim: no GTKWave save file: %s\n", e.what());
+  }
+  if (vcd_path_ == path_) return;
+  try {
+    convert_vcd_to_fst(vcd_path_, path_);
+    std::remove(vcd_path_.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "virtiosim: no FST waves (the VCD stays at %s): %s\n", vcd_path_.c_str(), e.what());
   }
 }
 

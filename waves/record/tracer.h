@@ -6,7 +6,7 @@
 // sampled every `sample_ns`; each queue also carries its size and layout
 // (queue_size, packed) so a reader can decode its indices
 // (waves/read/ring_events.h). Written through SystemC's own VCD tracing, so
-// GTKWave opens it.
+// GTKWave opens it; a path ending in .fst gets FST (waves/record/fst.h).
 #pragma once
 
 #include <systemc>
@@ -42,7 +42,7 @@ class Tracer : public sc_core::sc_module {
 
   // Close the file and make its header independent of the wall clock, so
   // the same run gives the same bytes; then write FILE.gtkw next to it
-  // (waves/record/gtkw.h).
+  // (waves/record/gtkw.h) and, for FILE.fst, convert.
   void finish();
 
  private:
@@ -50,7 +50,8 @@ class Tracer : public sc_core::sc_module {
   void sample_thread();
   void sample();
 
-  std::string path_;
+  std::string path_;      // what the user asked for: FILE.vcd or FILE.fst
+  std::string vcd_path_;  // what SystemC writes: FILE.vcd, or FILE.fst.vcd until converted
   sc_core::sc_time period_;
   const memory::MemoryModel& mem_;
   const driver::NetDriver& drv_;
