@@ -19,7 +19,7 @@ Accounting account(const driver::QueuePairDriverStats& d, const device::QueuePai
 }
 
 RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
-                   const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
+                   const device::NetDevice& dev, const pci::VirtioPciFunction& fn,
                    const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
                    const std::vector<memory::LogRecord>& last_events, std::vector<std::string> run_errors,
                    double wall_seconds) {

@@ -40,7 +40,7 @@ struct Tracer::Queue {
 };
 
 Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample_ns,
-               const memory::MemoryModel& mem, const driver::NetDriver& drv, const device::VhostNet& dev,
+               const memory::MemoryModel& mem, const driver::NetDriver& drv, const device::NetDevice& dev,
                uint16_t queues, ring::RingLayout layout, MonitorView monitor)
     : sc_module(n),
       path_(path),
