@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps deps-test deps-fuzz build run test bench sanitizers fuzz clean
+.PHONY: all deps deps-test deps-fuzz build run test bench sanitizers fuzz install clean
 
 all: build
 
@@ -32,6 +32,12 @@ run: build
 
 test: deps-test build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The executable, libraries, headers, the CMake package (find_package(virtiosim))
+# and the Python package under PREFIX (README, "Install").
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	$(BUILD)/testbench/bench/ring_bench

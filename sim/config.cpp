@@ -13,6 +13,8 @@
 #include "models/ring/features.h"
 #include "models/param.h"
 #include "sim/check/monitor.h"
+#include "sim/device_registry.h"
+#include "sim/faults/ring_faults.h"
 #include "support/json_text.h"
 
 namespace virtiosim::sim {
@@ -128,7 +130,17 @@ Config::Param name_list(const std::string& key, const ParamInfo& info, std::stri
 // model costs: latencies >= 0, counts >= 1, "bool" counts 0..1.
 template <class T>
 Config::Param param(const std::string& key, const ParamInfo& info, T& field) {
-  if constexpr (std::is_same_v<T, faults::BarrierList>) {
+  if constexpr (std::is_same_v<T, DeviceKind>) {
+    const std::vector<std::string> kinds = device_kinds();  // as registered when the parameters are listed
+    const std::string accepted = joined(kinds);
+    return {key, info.unit, info.why, accepted, [&field] { return field.name; },
+            [&field, key, kinds, accepted](const std::string& v) {
+              if (std::find(kinds.begin(), kinds.end(), v) == kinds.end())
+                throw ConfigError(key, "'" + v + "' is not one of " + accepted);
+              field.name = v;
+            },
+            false};
+  } else if constexpr (std::is_same_v<T, faults::BarrierList>) {
     return name_list(key, info, field.text, barrier_names());
   } else if constexpr (std::is_same_v<T, RuleList>) {
     return name_list(key, info, field.text, rule_names());
@@ -187,6 +199,7 @@ std::vector<Config::Param> Config::params() {
   std::vector<Param> p;
   RunParams run{*this};
   add(p, "", run);
+  add(p, "device.", this->device);
   add(p, "fault.", fault);
   add(p, "monitor.", monitor);
   add(p, "memory.", memory);
@@ -246,6 +259,8 @@ void Config::validate() const {
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
   fault.validate({ring, queue_size, driver.tx_segments, indirect, ring_reset, event_idx, vhost.restart_every_us,
                   ordering == memory::Ordering::weak, vhost.busy_poll_ns > 0});
+  if (const std::string key = faults::device_hook_fault(fault); !key.empty() && device.kind.name != kVhostNetKind)
+    throw ConfigError(key, "acts through the vhost-net device's hook points: needs device.kind=vhost-net");
   if (!mrg_rxbuf && max_frame_bytes() > 1518)
     throw ConfigError("packet_bytes", "frames above 1518 bytes need mrg_rxbuf=1 (no big-packet mode)");
   if (mrg_rxbuf && driver.rx_buffer_bytes <= net::kNetHdrBytes)

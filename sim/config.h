@@ -64,8 +64,27 @@ namespace virtiosim::sim {
   X(double, vcd_sample_ns, 100, "ns", 1, 1e9,                                                                \
     "with --vcd: ring state is sampled this often (kicks and interrupts are counted, never missed)")
 
+// Which device model sits behind the virtio-PCI function: a kind
+// registered in sim/device_registry.h, known only at run time (a program
+// embedding the simulator adds its own).
+struct DeviceKind {
+  std::string name;
+};
+#define VIRTIOSIM_DEVICE_PARAMS(X)                                                                      \
+  X(DeviceKind, kind, {"vhost-net"}, "", 0, 0,                                                          \
+    "device model behind the virtio-PCI function: a registered kind (built in: vhost-net)")
+
+struct DeviceParams {
+  VIRTIOSIM_DEVICE_PARAMS(VIRTIOSIM_RANGED_FIELD)
+  template <class F>
+  void visit(F&& f) {
+    VIRTIOSIM_DEVICE_PARAMS(VIRTIOSIM_RANGED_VISIT)
+  }
+};
+
 struct Config {
   VIRTIOSIM_RUN_PARAMS(VIRTIOSIM_RANGED_FIELD)
+  DeviceParams device;       // device.*
   faults::FaultPlan fault;   // fault.*
   MonitorParams monitor;     // monitor.*
   // The models.

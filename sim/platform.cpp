@@ -15,6 +15,7 @@
 #include "models/memory/backing_store.h"
 #include "models/memory/memory_model.h"
 #include "sim/check/monitor.h"
+#include "sim/device_registry.h"
 #include "sim/faults/notification_faults.h"
 #include "sim/faults/ring_faults.h"
 #include "sim/report/collect.h"
@@ -64,8 +65,8 @@ class Platform : public sc_core::sc_module {
         opt_(opt),
         ram_(kRamBase, ram_bytes(cfg)),
         mem_(ram_, cfg.memory, cfg.ordering, 2u * cfg.queue_pairs, cfg.seed, cfg.log_capacity),
-        dev_("vhost_net", mem_, device_config(cfg)),
-        device_end_("device_end", dev_, [this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); }),
+        dev_(make_device(cfg.device.kind.name, "device", mem_, cfg)),
+        device_end_("device_end", *dev_, [this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); }),
         notification_faults_("notification_faults", device_end_, cfg_.fault),
         fn_("virtio_pci", notification_faults_, cfg.path, cfg.pci),
         drv_("virtio_net", mem_, driver_config(cfg)),
@@ -73,19 +74,19 @@ class Platform : public sc_core::sc_module {
     // The transport seam, both ways: device -> observer -> faults -> PCI
     // function -> driver's MSI-X; the function reaches the device back
     // through the same chain.
-    dev_.transport.bind(device_end_);
+    dev_->transport.bind(device_end_);
     device_end_.transport.bind(notification_faults_);
     notification_faults_.transport.bind(fn_);
     fn_.msi.bind(drv_);
-    faults::install(cfg_.fault, cfg.ring, mem_, drv_, dev_);
-    dev_.on_violation([this](const char* rule, const std::string& what, uint64_t time_ps) {
+    faults::install(cfg_.fault, cfg.ring, mem_, drv_, dynamic_cast<device::VhostNet*>(dev_.get()));
+    dev_->on_violation([this](const char* rule, const std::string& what, uint64_t time_ps) {
       monitor_.report(rule, what, time_ps, 1);
     });
-    dev_.on_complete([this](uint16_t queue, uint16_t id, uint64_t time_ps) {
+    dev_->on_complete([this](uint16_t queue, uint16_t id, uint64_t time_ps) {
       if (watch_queues()) monitor_.on_complete(queue, id, time_ps);
     });
-    dev_.on_restore([this](uint16_t queue, uint32_t base, const ring::RingState& restored, uint64_t time_ps) {
-      monitor_.on_ring_restored(queue_name(queue), device::VhostNet::agent_of(static_cast<uint16_t>(queue / 2)),
+    dev_->on_restore([this](uint16_t queue, uint32_t base, const ring::RingState& restored, uint64_t time_ps) {
+      monitor_.on_ring_restored(queue_name(queue), device::NetDevice::agent_of(static_cast<uint16_t>(queue / 2)),
                                 drv_.areas(queue).desc, base, restored, time_ps);
     });
     fn_.on_event([this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); });
@@ -103,7 +104,7 @@ class Platform : public sc_core::sc_module {
     drv_.mmio.bind(fn_.mmio);
     drv_.config.bind(fn_.config);
     if (!opt.vcd_path.empty())
-      tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, mem_, drv_, dev_,
+      tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, mem_, drv_, *dev_,
                                                 static_cast<uint16_t>(2 * cfg.queue_pairs), cfg.ring,
                                                 waves::MonitorView{[this] { return monitor_.total(); },
                                                                    [this] { return monitor_.last_rule(); },
@@ -117,7 +118,7 @@ class Platform : public sc_core::sc_module {
 
   const Config& cfg() const { return cfg_; }
   const memory::MemoryModel& mem() const { return mem_; }
-  const device::VhostNet& dev() const { return dev_; }
+  const device::NetDevice& dev() const { return *dev_; }
   const driver::NetDriver& drv() const { return drv_; }
   const pci::VirtioPciFunction& fn() const { return fn_; }
   const faults::NotificationFaults& notification_faults() const { return notification_faults_; }
@@ -150,7 +151,7 @@ class Platform : public sc_core::sc_module {
       for (uint16_t t = 0; t < 2; ++t)
         monitor_.add_queue(queue_name(static_cast<uint16_t>(2 * qp + t)), drv_.areas(static_cast<uint16_t>(2 * qp + t)),
                            ring::Features{drv_.negotiated_features()}, driver::NetDriver::agent_of(qp),
-                           device::VhostNet::agent_of(qp), peek);
+                           device::NetDevice::agent_of(qp), peek);
     return true;
   }
 
@@ -168,36 +169,22 @@ class Platform : public sc_core::sc_module {
   void report_ring_error() {
     for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp)
       for (uint16_t t = 0; t < 2; ++t) {
-        const ring::DeviceQueue* q = t ? dev_.tx_queue(qp) : dev_.rx_queue(qp);
+        const ring::DeviceQueue* q = t ? dev_->tx_queue(qp) : dev_->rx_queue(qp);
         if (!q || !q->broken()) continue;
         const uint16_t index = static_cast<uint16_t>(2 * qp + t);
         const ring::QueueAreas& a = drv_.areas(index);
         const uint16_t slot = static_cast<uint16_t>(q->indices().avail_idx % a.num);
         const uint64_t addr = cfg_.ring == ring::RingLayout::packed ? a.packed().desc_addr(slot)
                                                                     : a.split().avail_ring_addr(slot);
-        monitor_.report(dev_.ring_failure().rule, dev_.failure(), dev_.failure_time_ps(),
-                        device::VhostNet::agent_of(qp), addr, queue_name(index));
+        monitor_.report(dev_->ring_failure().rule, dev_->failure(), dev_->failure_time_ps(),
+                        device::NetDevice::agent_of(qp), addr, queue_name(index));
         return;
       }
-    monitor_.report(dev_.ring_failure().rule, dev_.failure(), dev_.failure_time_ps(), 1);
+    monitor_.report(dev_->ring_failure().rule, dev_->failure(), dev_->failure_time_ps(), 1);
   }
 
   static uint64_t ram_bytes(const Config& cfg) {
     return (driver::NetDriver::ram_bytes(driver_config(cfg)) + (1 << 20) + 0xfff) & ~uint64_t{0xfff};
-  }
-
-  static device::VhostNetConfig device_config(const Config& c) {
-    device::VhostNetConfig d;
-    d.layout = c.ring;
-    d.features = c.features();
-    d.queue_pairs = static_cast<uint16_t>(c.queue_pairs);
-    d.max_queue_size = static_cast<uint16_t>(std::min<uint32_t>(c.queue_size, 32768));
-    d.access = c.metadata;
-    d.wire = c.wire;
-    d.timing = c.timing;
-    d.params = c.vhost;
-    d.memory_params = c.device_memory;
-    return d;
   }
 
   static driver::NetDriverConfig driver_config(const Config& c) {
@@ -222,7 +209,7 @@ class Platform : public sc_core::sc_module {
   bool done() const {
     for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) {
       const driver::QueuePairDriverStats& d = drv_.stats(qp);
-      const Accounting a = account(d, dev_.stats(qp), drv_.lost_at_reset(qp));
+      const Accounting a = account(d, dev_->stats(qp), drv_.lost_at_reset(qp));
       if (d.tx_packets < d.quota || !conservation(a, d.quota, cfg_.wire == device::Wire::loopback).complete())
         return false;
     }
@@ -232,7 +219,7 @@ class Platform : public sc_core::sc_module {
   uint64_t progress_count() const {
     uint64_t n = 0;
     for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp)
-      n += drv_.stats(qp).tx_completed + drv_.stats(qp).rx_packets + dev_.stats(qp).tx_packets;
+      n += drv_.stats(qp).tx_completed + drv_.stats(qp).rx_packets + dev_->stats(qp).tx_packets;
     return n;
   }
 
@@ -247,9 +234,9 @@ class Platform : public sc_core::sc_module {
       sc_core::wait(period);
       capture_timeline();
       if (drv_.failed()) errors_.push_back("driver: " + drv_.failure());
-      if (dev_.failed()) {
-        errors_.push_back("device: " + dev_.failure());
-        if (dev_.ring_failure().error != ring::RingError::ok) report_ring_error();
+      if (dev_->failed()) {
+        errors_.push_back("device: " + dev_->failure());
+        if (dev_->ring_failure().error != ring::RingError::ok) report_ring_error();
       }
       if (!errors_.empty() || done()) break;
       if (watching_) monitor_.check_wakeups(sc_core::sc_time_stamp().value(), static_cast<uint64_t>(cfg_.monitor.wakeup_grace_us * 1e6));
@@ -312,7 +299,7 @@ class Platform : public sc_core::sc_module {
   RunOptions opt_;
   memory::BackingStore ram_;
   memory::MemoryModel mem_;
-  device::VhostNet dev_;
+  std::unique_ptr<device::NetDevice> dev_;  // of kind cfg.device.kind (sim/device_registry.h)
   DeviceEnd device_end_;
   faults::NotificationFaults notification_faults_;
   pci::VirtioPciFunction fn_;

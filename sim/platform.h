@@ -1,5 +1,6 @@
 // The simulated machine, assembled from one Config: guest RAM and its
-// memory model, the vhost-net device behind a virtio-PCI function, the
+// memory model, a device of kind device.kind (sim/device_registry.h; built
+// in: vhost-net) behind a virtio-PCI function, the
 // guest driver, a run controller (completion, stall watchdog, progress)
 // and, on request, the wave tracer. One per process (SystemC elaborates
 // once).

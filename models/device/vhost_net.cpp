@@ -53,7 +53,7 @@ struct VhostNet::Worker {
 };
 
 VhostNet::VhostNet(sc_core::sc_module_name n, memory::MemoryModel& mem, VhostNetConfig cfg)
-    : sc_module(n), transport("transport"), mem_(mem), cfg_(cfg) {
+    : NetDevice(n), mem_(mem), cfg_(cfg) {
   for (uint16_t qp = 0; qp < cfg_.queue_pairs; ++qp) {
     workers_.push_back(std::make_unique<Worker>(qp, cfg_.timing));
     Worker* w = workers_.back().get();

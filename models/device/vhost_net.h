@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "models/device/device_memory.h"
+#include "models/device/net_device.h"
 #include "models/memory/agent_clock.h"
 #include "models/memory/memory_model.h"
 #include "models/param.h"
@@ -74,39 +75,10 @@ struct VhostNetConfig {
   DeviceMemoryParams memory_params;
 };
 
-struct QueuePairStats {
-  uint64_t tx_packets = 0, tx_bytes = 0;  // taken from the guest's TX ring
-  uint64_t rx_packets = 0, rx_bytes = 0;  // delivered into the guest's RX ring
-  uint64_t dropped_wire_full = 0;         // loopback queue full
-  uint64_t dropped_too_big = 0;           // frame larger than the RX buffers can hold
-  uint64_t kicks_received = 0;
-  uint64_t notify_data_checked = 0;        // doorbells whose notification data was checked (P12)
-  uint64_t interrupts_raised = 0;
-  uint64_t polls = 0;                     // busy-poll iterations
-  uint64_t restarts = 0;                  // ring state saved and restored (restart_every_us)
-  uint64_t queue_resets = 0;              // queues reset by the driver (P15)
-};
-
-class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
+class VhostNet : public NetDevice {
  public:
   VhostNet(sc_core::sc_module_name name, memory::MemoryModel& mem, VhostNetConfig cfg);
   ~VhostNet() override;
-
-  // The transport the device signals queues, reset completions and
-  // NEEDS_RESET through; bound by the platform before simulation starts.
-  sc_core::sc_port<pci::VirtioTransportIf> transport;
-
-  // Conformance findings the device can make itself (P12), for the monitor.
-  using ViolationSink = std::function<void(const char* rule, const std::string& what, uint64_t time_ps)>;
-  void on_violation(ViolationSink sink) { violation_ = std::move(sink); }
-  // Each buffer the device is done with, in the order it finishes them (the
-  // order SPEC_NOTES P4 and P8 are about), before its used entry is written.
-  using CompletionSink = std::function<void(uint16_t queue, uint16_t id, uint64_t time_ps)>;
-  void on_complete(CompletionSink sink) { completion_ = std::move(sink); }
-  // Each ring a restart restores: the base it saved (GET_VRING_BASE, VU2
-  // encoding; packed rings) and the state it continues from.
-  using RestoreSink = std::function<void(uint16_t queue, uint32_t base, const ring::RingState& restored, uint64_t time_ps)>;
-  void on_restore(RestoreSink sink) { restore_ = std::move(sink); }
 
   // Hook points for a fault plan (sim/faults); a plain run sets none.
   // Each TX completion of a queue pair (`count`: TX packets taken so far),
@@ -148,22 +120,12 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
   void reset_queue(uint16_t queue) override;
   void enable_queue(uint16_t queue, const pci::QueueConfig& config) override;
 
-  // Agent id of queue pair `qp`'s worker in the memory model.
-  static unsigned agent_of(uint16_t qp) { return 2u * qp + 1; }
-  // The agent's name in waves and reports (after Linux's vhost-<pid> worker).
-  static std::string agent_name(uint16_t qp) { return "vhost_worker" + std::to_string(qp); }
-
-  const QueuePairStats& stats(uint16_t qp) const;
-  const ring::DeviceQueue* tx_queue(uint16_t qp) const;
-  const ring::DeviceQueue* rx_queue(uint16_t qp) const;
-  // Time the worker of `qp` was busy (charged latency, not waiting).
-  uint64_t busy_ps(uint16_t qp) const;
-  bool failed() const { return failed_; }
-  std::string failure() const { return failure_; }
-  // The ring error that broke a queue and the rule it enforces ({ok, ""}
-  // if the failure was not a ring error).
-  const ring::RingFailure& ring_failure() const { return ring_failure_; }
-  uint64_t failure_time_ps() const { return failure_time_ps_; }
+  const QueuePairStats& stats(uint16_t qp) const override;
+  const ring::DeviceQueue* tx_queue(uint16_t qp) const override;
+  const ring::DeviceQueue* rx_queue(uint16_t qp) const override;
+  uint64_t busy_ps(uint16_t qp) const override;
+  // After Linux's vhost-<pid> worker thread.
+  std::string agent_name(uint16_t qp) const override { return "vhost_worker" + std::to_string(qp); }
   uint64_t negotiated_features() const { return features_; }
 
  private:
@@ -187,16 +149,9 @@ class VhostNet : public sc_core::sc_module, public pci::VirtioDeviceIf {
 
   memory::MemoryModel& mem_;
   VhostNetConfig cfg_;
-  ViolationSink violation_;
-  CompletionSink completion_;
-  RestoreSink restore_;
   std::vector<std::unique_ptr<Worker>> workers_;
   sc_core::sc_event ready_;
   uint64_t features_ = 0;
-  bool failed_ = false;
-  std::string failure_;
-  ring::RingFailure ring_failure_;
-  uint64_t failure_time_ps_ = 0;
 };
 
 }  // namespace virtiosim::device

@@ -45,7 +45,9 @@ def _kind(p):
         return "bool"
     if acc.startswith(_LIST):
         return "list"
-    if "|" in acc:
+    # A number accepts "lo..hi"; anything else is a choice, of one value too
+    # (device.kind when only vhost-net is registered).
+    if "|" in acc or ".." not in acc:
         return "choice"
     return "number"
 

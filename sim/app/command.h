@@ -31,6 +31,12 @@ class Command {
   const std::string full_name;  // "virtiosim run"
 };
 
+// The whole `virtiosim` command line: parse argv, run the subcommand,
+// return its exit code. The virtiosim executable's sc_main calls it, and
+// so does a program that embeds the simulator after registering its own
+// device kinds (sim/device_registry.h, examples/custom_device).
+int main(int argc, char** argv);
+
 // "virtiosim waves: what" and a pointer to --help on stderr.
 int print_bad_arguments(const std::string& who, const std::string& what);
 

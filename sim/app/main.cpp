@@ -52,7 +52,9 @@ const CLI::App* given(const CLI::App& top) {
   }
 }
 
-int virtiosim_main(int argc, char** argv) {
+}  // namespace
+
+int main(int argc, char** argv) {
   CLI::App top("A full-system virtio simulator: guest driver, virtio-PCI transport and vhost-net device.",
                "virtiosim");
   top.require_subcommand(1);
@@ -93,8 +95,6 @@ int virtiosim_main(int argc, char** argv) {
   return kBadArguments;
 }
 
-}  // namespace
-
 int print_bad_arguments(const std::string& who, const std::string& what) {
   std::fprintf(stderr, "%s: %s\nRun with --help for more information.\n", who.c_str(), what.c_str());
   return kBadArguments;
@@ -103,7 +103,3 @@ int print_bad_arguments(const std::string& who, const std::string& what) {
 int Command::bad_arguments(const std::string& what) const { return print_bad_arguments(full_name, what); }
 
 }  // namespace virtiosim::app
-
-// SystemC's library provides main() and calls sc_main() with the command
-// line; every subcommand starts here, simulating or not.
-int sc_main(int argc, char** argv) { return virtiosim::app::virtiosim_main(argc, argv); }

@@ -109,15 +109,15 @@ ring::RingState read_base_with_wide_used_mask(uint32_t base) {
 }
 
 void install_replay(Replay r, ring::RingLayout layout, memory::MemoryModel& mem, driver::NetDriver& drv,
-                    device::VhostNet& dev) {
+                    device::VhostNet* dev) {
   switch (r) {
     case Replay::event_idx_equality:
-      dev.interrupt_decision = [layout](const device::VhostNet::InterruptDecision& d) {
+      dev->interrupt_decision = [layout](const device::VhostNet::InterruptDecision& d) {
         return last_entry_is_event(layout, d);
       };
       break;
     case Replay::always_interrupt:
-      dev.interrupt_decision = [](const device::VhostNet::InterruptDecision&) { return true; };
+      dev->interrupt_decision = [](const device::VhostNet::InterruptDecision&) { return true; };
       break;
     case Replay::inverted_enable:
       // ENABLE (0) and DISABLE (1) swapped in every flags store of the
@@ -147,7 +147,7 @@ void install_replay(Replay r, ring::RingLayout layout, memory::MemoryModel& mem,
       };
       break;
     }
-    case Replay::vring_base_used_mask: dev.read_vring_base = read_base_with_wide_used_mask; break;
+    case Replay::vring_base_used_mask: dev->read_vring_base = read_base_with_wide_used_mask; break;
     case Replay::dpdk_event_flags_overwrite:
       // Every flags store of the driver's event suppression lands on the
       // same field of the device's structure (DPDK cd9012c3f8d3).
@@ -182,8 +182,25 @@ void install_replay(Replay r, ring::RingLayout layout, memory::MemoryModel& mem,
 
 }  // namespace
 
+std::string device_hook_fault(const FaultPlan& plan) {
+  if (plan.corrupt_used != UsedCorruption::none) return "fault.corrupt_used";
+  if (plan.reset_ack_early) return "fault.reset_ack_early";
+  switch (plan.replay) {
+    case Replay::event_idx_equality:
+    case Replay::always_interrupt:
+    case Replay::vring_base_used_mask:
+    case Replay::missing_avail_rmb: return "fault.replay";  // the busy poll of vhost-net's worker
+    case Replay::none:
+    case Replay::inverted_enable:
+    case Replay::chain_len_qsize_wrap:
+    case Replay::dpdk_event_flags_overwrite:
+    case Replay::dpdk_wrap_head_not_last: return "";  // the driver's hooks and store faults only
+  }
+  return "";
+}
+
 void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel& mem, driver::NetDriver& drv,
-             device::VhostNet& dev) {
+             device::VhostNet* dev) {
   if (plan.corrupt_desc != DescCorruption::none) {
     auto chosen = [plan](const driver::NetDriver::TxPublish& p) {
       return p.qp == 0 && p.packet + 1 == plan.corrupt_desc_at;
@@ -198,7 +215,7 @@ void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel
       };
   }
   if (plan.corrupt_used != UsedCorruption::none)
-    dev.tx_completion = [plan, &mem](uint16_t qp, uint64_t count, const ring::QueueAreas& tx) {
+    dev->tx_completion = [plan, &mem](uint16_t qp, uint64_t count, const ring::QueueAreas& tx) {
       using How = device::VhostNet::TxCompletion;
       if (qp != 0 || count != plan.corrupt_used_at) return How::now;
       switch (plan.corrupt_used) {
@@ -211,7 +228,7 @@ void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel
       return How::now;
     };
   if (plan.kick_always) drv.kick_decision = [](bool) { return true; };
-  if (plan.reset_ack_early) dev.ack_reset_early = [](uint16_t) { return true; };
+  if (plan.reset_ack_early) dev->ack_reset_early = [](uint16_t) { return true; };
   install_replay(plan.replay, layout, mem, drv, dev);
 }
 

@@ -7,6 +7,8 @@
 // the models know the hooks, not the faults.
 #pragma once
 
+#include <string>
+
 #include "models/device/vhost_net.h"
 #include "models/driver/net_driver.h"
 #include "models/memory/memory_model.h"
@@ -14,9 +16,16 @@
 
 namespace virtiosim::faults {
 
+// The key of the first fault of `plan` that acts through VhostNet's own
+// hook points (tx_completion, ack_reset_early, interrupt_decision,
+// read_vring_base), or "" when it needs none: what another device kind
+// (device.kind) cannot carry.
+std::string device_hook_fault(const FaultPlan& plan);
+
 // Set the hooks `plan` needs on the driver and the device; none for a
-// plan without faults.
+// plan without faults. `dev` is null for a device other than vhost-net,
+// which is only given plans with device_hook_fault(plan) == "".
 void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel& mem, driver::NetDriver& drv,
-             device::VhostNet& dev);
+             device::VhostNet* dev);
 
 }  // namespace virtiosim::faults

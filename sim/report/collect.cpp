@@ -35,7 +35,7 @@ std::string ring_field(ring::RingLayout layout, const std::vector<std::pair<std:
 }
 
 RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
-                   const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
+                   const device::NetDevice& dev, const pci::VirtioPciFunction& fn,
                    const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
                    const std::vector<memory::LogRecord>& last_events, const Timeline& timeline,
                    std::vector<std::string> run_errors,

@@ -104,7 +104,7 @@ Accounting account(const driver::QueuePairDriverStats& d, const device::QueuePai
 
 // Everything a report says, read from the models after sc_start returned.
 RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
-                   const device::VhostNet& dev, const pci::VirtioPciFunction& fn,
+                   const device::NetDevice& dev, const pci::VirtioPciFunction& fn,
                    const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
                    const std::vector<memory::LogRecord>& last_events, const Timeline& timeline,
                    std::vector<std::string> run_errors,

@@ -42,7 +42,7 @@ struct Tracer::Queue {
 };
 
 Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample_ns,
-               const memory::MemoryModel& mem, const driver::NetDriver& drv, const device::VhostNet& dev,
+               const memory::MemoryModel& mem, const driver::NetDriver& drv, const device::NetDevice& dev,
                uint16_t queues, ring::RingLayout layout, MonitorView monitor)
     : sc_module(n),
       path_(path),
@@ -94,7 +94,7 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
   for (unsigned a = 0; a < agent.size(); ++a) agent[a] = "agent" + std::to_string(a);
   for (uint16_t qp = 0; 2 * qp < queues; ++qp) {
     if (driver::NetDriver::agent_of(qp) < agent.size()) agent[driver::NetDriver::agent_of(qp)] = driver::NetDriver::agent_name(qp);
-    if (device::VhostNet::agent_of(qp) < agent.size()) agent[device::VhostNet::agent_of(qp)] = device::VhostNet::agent_name(qp);
+    if (device::NetDevice::agent_of(qp) < agent.size()) agent[device::NetDevice::agent_of(qp)] = dev.agent_name(qp);
   }
   for (unsigned a = 0; a < sb_depth_.size(); ++a)
     sc_core::sc_trace(file_, sb_depth_[a], "memory." + agent[a] + kStoreBufferDepthSuffix);

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "models/device/vhost_net.h"
+#include "models/device/net_device.h"
 #include "models/driver/net_driver.h"
 #include "models/memory/memory_model.h"
 
@@ -36,7 +36,7 @@ class Tracer : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(Tracer);
   Tracer(sc_core::sc_module_name name, const std::string& path, double sample_ns, const memory::MemoryModel& mem,
-         const driver::NetDriver& drv, const device::VhostNet& dev, uint16_t queues, ring::RingLayout layout,
+         const driver::NetDriver& drv, const device::NetDevice& dev, uint16_t queues, ring::RingLayout layout,
          MonitorView monitor);
   ~Tracer() override;
 
@@ -55,7 +55,7 @@ class Tracer : public sc_core::sc_module {
   sc_core::sc_time period_;
   const memory::MemoryModel& mem_;
   const driver::NetDriver& drv_;
-  const device::VhostNet& dev_;
+  const device::NetDevice& dev_;
   ring::RingLayout layout_;
   sc_core::sc_trace_file* file_ = nullptr;
   std::vector<std::unique_ptr<Queue>> queues_;
