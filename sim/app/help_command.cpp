@@ -22,14 +22,16 @@ class HelpCommand : public Command {
 
   int run() override {
     const CLI::App* at = &top_;
-    std::string prev;  // help() names the usage after it: "virtiosim waves" + " events"
+    std::string path = top_.get_name();  // the usage line's: "virtiosim waves events"
     for (const std::string& w : words_) {
       const CLI::App* sub = subcommand(*at, w);
       if (!sub) return bad_arguments("unknown command '" + w + "'" + did_you_mean(w, subcommand_names(*at)));
-      prev = prev.empty() ? at->get_name() : prev + " " + at->get_name();
+      path += " " + w;
       at = sub;
     }
-    std::fputs(at->help(prev).c_str(), stdout);
+    // The formatter itself: App::help() would show the subcommand parsed
+    // (this one) instead.
+    std::fputs(at->get_formatter()->make_help(at, path, CLI::AppFormatMode::Normal).c_str(), stdout);
     return kOk;
   }
 

@@ -4,6 +4,7 @@
 // Exit codes: 0 success, 1 failure, 2 bad arguments or configuration.
 #include <systemc>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -25,20 +26,26 @@ namespace {
 const int kQuietBanner = setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
 
 // The first word that is neither an option nor a subcommand of the app it
-// follows ("virtiosim frobnicate", "virtiosim waves frobnicate"), and who
-// says so: CLI11 would call it an unexpected argument or a missing
-// subcommand.
-struct UnknownCommand {
-  std::string who, word, near;
+// follows ("virtiosim frobnicate", "virtiosim waves frobnicate", "virtiosim
+// --bogus"), and who says so: CLI11 would call it an unexpected argument or
+// a missing subcommand. Only apps that need a subcommand are walked: their
+// options are flags, so no word is an option's value.
+struct UnknownWord {
+  std::string who, what;
 };
-std::optional<UnknownCommand> unknown_command(const CLI::App& top, int argc, char** argv) {
+std::optional<UnknownWord> unknown_word(const CLI::App& top, int argc, char** argv) {
   const CLI::App* app = &top;
   std::string who = "virtiosim";
   for (int i = 1; i < argc && app->get_require_subcommand_min() > 0; ++i) {
     const std::string word = argv[i];
-    if (word.empty() || word[0] == '-') return std::nullopt;
+    if (word.empty()) return std::nullopt;
+    if (word[0] == '-') {
+      const std::vector<std::string> options = option_names(*app);
+      if (std::find(options.begin(), options.end(), word) != options.end()) continue;
+      return UnknownWord{who, "unknown option '" + word + "'" + did_you_mean(word, options)};
+    }
     const CLI::App* sub = subcommand(*app, word);
-    if (!sub) return UnknownCommand{who, word, did_you_mean(word, subcommand_names(*app))};
+    if (!sub) return UnknownWord{who, "unknown command '" + word + "'" + did_you_mean(word, subcommand_names(*app))};
     app = sub;
     who += " " + word;
   }
@@ -93,8 +100,7 @@ int virtiosim_main(int argc, char** argv) {
   commands.push_back(add_vhost_user_command(top));
   commands.push_back(add_help_command(top));
   commands.push_back(add_completion_command(top, commands));
-  if (const auto unknown = unknown_command(top, argc, argv))
-    return print_bad_arguments(unknown->who, "unknown command '" + unknown->word + "'" + unknown->near);
+  if (const auto unknown = unknown_word(top, argc, argv)) return print_bad_arguments(unknown->who, unknown->what);
   try {
     top.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, -h, --version
