@@ -113,7 +113,7 @@ class Traffic {
       if (may_be_sink) {
         rep_.no_echo = true;
         rep_.error = "no echo: the back-end took " + std::to_string(tx_completed()) + " frames and returned none in " +
-                     std::to_string(kNoEchoMs) + " ms; drive needs a back-end that echoes (serve --mode echo)";
+                     std::to_string(kNoEchoMs) + " ms; drive needs a back-end that echoes (serve --mode echo), or --allow-drops to count them as dropped";
         break;
       }
       if (may_settle) {
@@ -420,9 +420,12 @@ class Traffic {
   uint64_t tx_completed() const { return rep_.sent - (o_.queue_size - tx_.vq.num_free()); }
 
   // The back-end completed TX and filled no RX buffer yet: a sink does that
-  // for ever (kNoEchoMs of it ends the run). A --fault run needs no echoes:
-  // the back-end under test may be a sink.
-  bool no_echo_yet() const { return o_.fault == Fault::none && rep_.received == 0 && tx_completed() > 0; }
+  // for ever (kNoEchoMs of it ends the run). A --fault run needs no echoes
+  // (the back-end under test may be a sink), and with --allow-drops the
+  // frames not returned are counted as dropped.
+  bool no_echo_yet() const {
+    return o_.fault == Fault::none && !o_.allow_drops && rep_.received == 0 && tx_completed() > 0;
+  }
 
   // For a stall message: which ring the front-end was waiting on, and why.
   std::string waiting_on() const {

@@ -92,7 +92,8 @@ inline constexpr uint32_t kDropSettleMs = 1000;
 
 // A back-end that completes TX buffers and fills no RX buffer for this long
 // is a sink (serve's default mode): drive fails saying so instead of
-// waiting --timeout for echoes that never come.
+// waiting --timeout for echoes that never come (unless allow_drops: then
+// they are dropped frames).
 inline constexpr uint32_t kNoEchoMs = 1000;
 
 struct DriveReport {
