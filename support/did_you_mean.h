@@ -28,7 +28,8 @@ inline size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-inline std::vector<std::string> near_names(const std::string& word, const std::vector<std::string>& candidates) {
+inline std::vector<std::string> near_names(const std::string& word,
+                                           const std::vector<std::string>& candidates) {
   const size_t limit = std::max<size_t>(2, word.size() / 3);
   std::vector<std::pair<size_t, std::string>> near;
   for (const std::string& c : candidates)

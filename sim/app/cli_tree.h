@@ -4,7 +4,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
 
@@ -19,13 +18,15 @@ inline CLI::App* subcommand(const CLI::App& app, const std::string& name) {
 
 inline std::vector<std::string> subcommand_names(const CLI::App& app) {
   std::vector<std::string> names;
-  for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(s->get_name());
+  for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(s->get_name());
   return names;
 }
 
 // The subcommand of `app` given on the command line, or nullptr.
 inline const CLI::App* parsed_subcommand(const CLI::App& app) {
-  const std::vector<const CLI::App*> subs = app.get_subcommands([](const CLI::App* s) { return s->parsed(); });
+  const std::vector<const CLI::App*> subs =
+      app.get_subcommands([](const CLI::App* s) { return s->parsed(); });
   return subs.empty() ? nullptr : subs.front();
 }
 

@@ -41,9 +41,9 @@ std::string joined(const std::vector<std::string>& words) {
 
 // `case` arms of the script, one command path at a time ("" is the top).
 struct Script {
-  std::string walk;     // "$path:$word" -> the subcommand path it leads to
-  std::string values;   // "$path:$prev" -> the words of that option's value
-  std::string words;    // "$path" -> subcommands, options, positionals' words
+  std::string walk;    // "$path:$word" -> the subcommand path it leads to
+  std::string values;  // "$path:$prev" -> the words of that option's value
+  std::string words;   // "$path" -> subcommands, options, positionals' words
 };
 
 class CompletionCommand : public Command {
@@ -53,9 +53,10 @@ class CompletionCommand : public Command {
         top_(top),
         commands_(commands) {
     app->add_option("SHELL", shell_, "the shell (bash)")->required()->check(CLI::IsMember({"bash"}));
-    app->footer("Install: virtiosim completion bash > ~/.local/share/bash-completion/completions/virtiosim\n"
-                "(or `source <(virtiosim completion bash)`). " +
-                std::string(kExitCodes));
+    app->footer(
+        "Install: virtiosim completion bash > ~/.local/share/bash-completion/completions/virtiosim\n"
+        "(or `source <(virtiosim completion bash)`). " +
+        std::string(kExitCodes));
   }
 
   int run() override {
@@ -87,7 +88,8 @@ class CompletionCommand : public Command {
   void add(const CLI::App& app, const std::string& path, Script& s) const {
     std::vector<std::string> words = subcommand_names(app);
     for (const std::string& sub : words)
-      s.walk += "    \"" + path + ":" + sub + "\") path=\"" + (path.empty() ? "" : path + " ") + sub + "\" ;;\n";
+      s.walk +=
+          "    \"" + path + ":" + sub + "\") path=\"" + (path.empty() ? "" : path + " ") + sub + "\" ;;\n";
     for (const CLI::Option* o : app.get_options()) {
       const std::vector<std::string> values = value_words(*o);
       if (o->get_positional()) {
@@ -99,8 +101,10 @@ class CompletionCommand : public Command {
       // An option taking a value: its words, or none (a number; FILE falls
       // back to file names with -o default).
       std::string arm;
-      for (const std::string& n : o->get_lnames()) arm += (arm.empty() ? "" : "|") + ("\"" + path + ":--" + n + "\"");
-      for (const std::string& n : o->get_snames()) arm += (arm.empty() ? "" : "|") + ("\"" + path + ":-" + n + "\"");
+      for (const std::string& n : o->get_lnames())
+        arm += (arm.empty() ? "" : "|") + ("\"" + path + ":--" + n + "\"");
+      for (const std::string& n : o->get_snames())
+        arm += (arm.empty() ? "" : "|") + ("\"" + path + ":-" + n + "\"");
       s.values += "  " + arm + ") words=\"" + joined(values) + "\" ;;\n";
     }
     s.words += "    \"" + path + "\") words=\"" + joined(words) + "\" ;;\n";
