@@ -17,7 +17,7 @@ constexpr int kFailed = 1;        // the run found errors, a VCD is unreadable, 
 constexpr int kBadArguments = 2;  // bad arguments or configuration
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 the run found errors (with --strict also any conformance violation; or a file could "
-    "not be read or written), 2 bad arguments or configuration.";
+    "not be read), 2 bad arguments or configuration, or an output file that cannot be written.";
 
 class Command {
  public:

@@ -110,7 +110,11 @@ int virtiosim_main(int argc, char** argv) {
       std::fputs(top.help().c_str(), stderr);
       return kBadArguments;
     }
-    const std::string what = dynamic_cast<const CLI::ExtrasError*>(&e) ? extra_argument(top, e.what()) : e.what();
+    std::string what = dynamic_cast<const CLI::ExtrasError*>(&e) ? extra_argument(top, e.what()) : e.what();
+    if (const CLI::App* app = given(top); app->get_require_subcommand_min() > 0 && !parsed_subcommand(*app)) {
+      what = "a command is required:";
+      for (const std::string& name : subcommand_names(*app)) what += " " + name;
+    }
     for (const auto& c : commands)
       if (c->app->parsed()) return c->bad_arguments(what);
     return print_bad_arguments("virtiosim", what);

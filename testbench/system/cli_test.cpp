@@ -114,6 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"vhost-user check --bogus", "--bogus"}, BadCase{"help frobnicate", "frobnicate"},
                       BadCase{"help waves frobnicate", "frobnicate"}, BadCase{"completion zsh", "zsh"},
                       BadCase{"completion", "SHELL"}, BadCase{"--bogus", "--bogus"},
+                      BadCase{"vhost-user", "a command is required: serve drive check"},
+                      BadCase{"waves", "a command is required: summarize events gtkw kinds"},
                       // Did you mean: the nearest names of what was given.
                       BadCase{"rnu", "unknown command 'rnu'; did you mean run?"},
                       BadCase{"waves evnets", "did you mean events?"},
