@@ -2,7 +2,10 @@
 """Which ring-core barriers are necessary? For every named barrier, every
 ordering mode, two scenarios and a set of seeds, run the simulator with that
 barrier dropped and record whether the ring broke and which conformance
-rule caught it first. Writes docs/barrier-table.md (or stdout).
+rule caught it first. Writes out/barrier-table.md (--out FILE, or - for
+stdout; --out docs/barrier-table.md updates the committed table), with its
+progress and an estimate of the time left on stderr. 16 seeds are 4992
+runs: 3.5 minutes on two idle cores, 5 min 17 s measured on two busy ones.
 
 Usage: scripts/barrier_table.py [--build DIR] [--seeds N] [--packets N] [--jobs N] [--out FILE]
 
@@ -27,6 +30,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 BARRIERS = [  # (site, kind, what it orders) -- models/ring/memory_policy.h
     ("driver_publish", "wmb", "descriptor bodies before head flags / avail idx"),
@@ -144,13 +148,33 @@ def cell(results):
     return f"**broken** {len(broken)}/{len(results)}: {', '.join(first)}" + (f" → {', '.join(after)}" if after else "")
 
 
+def results(jobs):
+    """Every job's result, saying on stderr how many are done and, from the
+    pace so far, how long the rest will take."""
+    total, start, shown = len(jobs), time.monotonic(), 0.0
+    index = {f: k for k, f in jobs.items()}
+    res = {}
+    for f in concurrent.futures.as_completed(index):
+        res[index[f]] = f.result()
+        elapsed = time.monotonic() - start
+        if elapsed - shown >= 1 or len(res) == total:
+            shown = elapsed
+            left = elapsed / len(res) * (total - len(res))
+            print(f"\r  {len(res)}/{total} runs, {elapsed:.0f} s, about {left:.0f} s left ", end="",
+                  file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument("--packets", type=int, default=3000)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--out", default="-", help="file to write (default: stdout)")
+    ap.add_argument("--out", default=os.path.join("out", "barrier-table.md"),
+                    help="file to write, - for stdout (default: out/barrier-table.md; the committed table is "
+                         "docs/barrier-table.md)")
     a = ap.parse_args()
     sim = os.path.join(a.build, "sim", "virtiosim")
     rings = ["packed", "split"]
@@ -163,7 +187,8 @@ def main():
                     for m in MODES:
                         for s in seeds:
                             jobs[(ring, sc, b, m, s)] = pool.submit(run, sim, ring, sc, b, m, s, a.packets)
-    res = {k: f.result() for k, f in jobs.items()}
+        print(f"{len(jobs)} runs on {a.jobs} jobs, {a.packets} packets each", file=sys.stderr)
+        res = results(jobs)
     command = f"scripts/barrier_table.py --seeds {a.seeds} --packets {a.packets} --out docs/barrier-table.md"
     out = [INTRO.format(command=command, seeds=a.seeds, packets=a.packets)]
     for ring in rings:
@@ -180,8 +205,10 @@ def main():
     if a.out == "-":
         sys.stdout.write(text)
     else:
+        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
         with open(a.out, "w") as f:
             f.write(text)
+        print(f"wrote {a.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@
 #include "sim/check/monitor.h"
 #include "sim/device_registry.h"
 #include "sim/faults/ring_faults.h"
+#include "support/did_you_mean.h"
 #include "support/json_text.h"
 
 namespace virtiosim::sim {
@@ -232,9 +233,12 @@ const std::map<std::string, std::string>& Config::renamed_keys() {
 Config::Param& Config::find(std::vector<Param>& all, const std::string& key) {
   const auto renamed = renamed_keys().find(key);
   const std::string& current = renamed == renamed_keys().end() ? key : renamed->second;
-  for (Param& p : all)
+  std::vector<std::string> keys;
+  for (Param& p : all) {
     if (p.key == current) return p;
-  throw ConfigError(key, "unknown parameter (see `virtiosim params`)");
+    keys.push_back(p.key);
+  }
+  throw ConfigError(key, "unknown parameter" + did_you_mean(key, keys) + " (see `virtiosim params`)");
 }
 
 void Config::set(const std::string& key, const std::string& value) {

@@ -1,4 +1,5 @@
 import pickle
+import subprocess
 
 import pytest
 
@@ -72,11 +73,43 @@ def test_bad_value_names_key_and_accepted(key, value, accepted):
     assert f"'{key}'" in str(e.value) and accepted in str(e.value)
 
 
-def test_cross_parameter_rule_comes_from_the_simulator():
+def test_cross_parameter_rule_comes_from_the_simulator_when_made():
+    # The simulator's own message (virtiosim run --error-json), at construction.
     with pytest.raises(ConfigError) as e:
-        virtiosim.run(Config(ring="split", queue_size=100), packets=10)
+        Config(ring="split", queue_size=3)
     assert e.value.key == "queue_size"
-    assert "power of two" in str(e.value)
+    assert str(e.value) == "bad configuration for 'queue_size': 3 is not a power of two, which a split ring needs"
+    refused = subprocess.run([virtiosim.simulator(), "run", "--dry-run", "--set", "ring=split", "--set",
+                              "queue_size=3"], capture_output=True, text=True)
+    assert refused.returncode == 2 and f"virtiosim run: {e.value}\n" in refused.stderr
+    with pytest.raises(ConfigError) as e:
+        virtiosim.run(ring="split", queue_size=100, packets=10)
+    assert e.value.key == "queue_size" and "power of two" in str(e.value)
+
+
+def test_cross_parameter_rule_when_set_keeps_the_values_before():
+    c = Config(ring="split", queue_size=512)
+    with pytest.raises(ConfigError) as e:
+        c["queue_size"] = 100
+    assert e.value.key == "queue_size"
+    assert c["queue_size"] == 512
+    with pytest.raises(ConfigError) as e:
+        c["path"] = "pcie"  # needs metadata=dma
+    assert e.value.key == "metadata" and c["path"] == "vhost"
+    c.update(path="pcie", metadata="dma")  # together
+    assert c["path"] == "pcie" and c["metadata"] == "dma"
+
+
+@pytest.mark.parametrize("typo", ["queue_sise", "fault.drop_barrier", "memory.dram", "vhost.busypoll_ns", "zzz"])
+def test_suggestions_are_the_command_lines(typo):
+    # One rule in both languages (support/did_you_mean.h, config._near).
+    with pytest.raises(ConfigError) as e:
+        Config({typo: 1})
+    cli = subprocess.run([virtiosim.simulator(), "run", "--dry-run", "--set", f"{typo}=1"],
+                         capture_output=True, text=True).stderr
+    python_hint = str(e.value).partition("; did you mean ")[2].partition("?")[0]
+    cli_hint = cli.partition("; did you mean ")[2].partition("?")[0]
+    assert python_hint == cli_hint
 
 
 def test_name_lists_take_one_name_several_or_a_list():

@@ -81,3 +81,11 @@ def test_simulator_refusal_names_the_key():
     with pytest.raises(virtiosim.ConfigError) as e:
         virtiosim.run(packets=10, path="pcie", metadata="direct")
     assert e.value.key == "metadata"
+
+
+def test_unwritable_report_is_refused_before_simulating():
+    # Exit 2 before the run: ConfigError with the simulator's message, no key to blame.
+    with pytest.raises(virtiosim.ConfigError) as e:
+        virtiosim.run(packets=10**9, report="/proc/nope/x.json")
+    assert e.value.key is None
+    assert str(e.value) == "--report /proc/nope/x.json: cannot write: No such file or directory"

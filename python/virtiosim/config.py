@@ -2,9 +2,10 @@
 accepted values `virtiosim params --json` declares (sim/config.cpp is the one
 declaration; this module reads it from the simulator)."""
 
-import difflib
 import json
+import os
 import subprocess
+import tempfile
 from functools import lru_cache
 
 from .run import simulator
@@ -29,6 +30,45 @@ def _renamed(binary):
     """Old key -> new key for the keys renamed and still accepted (virtiosim params --renamed)."""
     out = subprocess.run([binary, "params", "--renamed", "--json"], check=True, capture_output=True, text=True).stdout
     return dict(json.loads(out))
+
+
+@lru_cache(maxsize=4096)
+def _refusal(binary, args):
+    """The simulator's own cross-parameter rules (Config::validate, split
+    needs a power-of-two queue size, ...): (key, message) of what
+    `virtiosim run --dry-run` refuses, or None. It simulates nothing."""
+    with tempfile.TemporaryDirectory(prefix="virtiosim-check-") as tmp:
+        error_path = os.path.join(tmp, "error.json")
+        p = subprocess.run([binary, "run", "--dry-run", "--quiet", "--error-json", error_path, *args],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            return None
+        try:
+            with open(error_path) as f:
+                refused = json.load(f)
+        except (OSError, ValueError):
+            raise RuntimeError(f"virtiosim run --dry-run exited with {p.returncode}: {p.stderr.strip()}") from None
+        return refused.get("key"), refused["message"]
+
+
+def _edit_distance(a, b):
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        diagonal, row[0] = row[0], i
+        for j in range(1, len(b) + 1):
+            replaced = diagonal + (a[i - 1] != b[j - 1])
+            diagonal = row[j]
+            row[j] = min(replaced, row[j] + 1, row[j - 1] + 1)
+    return row[len(b)]
+
+
+def _near(word, candidates):
+    """The names suggested for a mistyped one, by the rule the command line
+    uses (support/did_you_mean.h): within max(2, len // 3) edits, nearest
+    first, ties in the candidates' order, at most three."""
+    limit = max(2, len(word) // 3)
+    scored = [(d, c) for c in candidates if (d := _edit_distance(word, c)) <= limit]
+    return [c for _, c in sorted(scored, key=lambda x: x[0])[:3]]
 
 
 def params():
@@ -73,18 +113,18 @@ class Config:
     Keyword arguments may spell a dot as a double underscore
     (memory__dram_ns=90). A bad key or value raises ConfigError naming the
     key and what it accepts. Cross-parameter rules (split needs a power-of-two
-    queue size, ...) are the simulator's: run() raises ConfigError with its
-    message and .key, which the simulator names (virtiosim run --error-json).
+    queue size, pcie needs metadata=dma, ...) are the simulator's own
+    (`virtiosim run --dry-run` asks it): a Config that breaks one is refused
+    when it is made, updated or set, with the simulator's message and .key,
+    and keeps its values from before. Change keys that depend on each other
+    together: cfg.update(path="pcie", metadata="dma").
     """
 
     def __init__(self, values=None, **kwargs):
         self._params = {p["key"]: p for p in _table(simulator())}
         self._renamed = _renamed(simulator())
         self._values = {}
-        for k, v in dict(values or {}).items():
-            self[k] = v
-        for k, v in kwargs.items():
-            self[k.replace("__", ".")] = v
+        self.update(values, **kwargs)
 
     # -- the table ---------------------------------------------------------
     def keys(self):
@@ -101,15 +141,14 @@ class Config:
     def _param(self, key):
         p = self._params.get(self._renamed.get(key, key))
         if p is None:
-            near = difflib.get_close_matches(key, self._params, n=3)
+            near = _near(key, list(self._params))
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             raise ConfigError(key, f"unknown key '{key}'{hint} (virtiosim.params() lists all {len(self._params)})")
         return p
 
     # -- values ------------------------------------------------------------
     def __setitem__(self, key, value):
-        p = self._param(key)
-        self._values[p["key"]] = self._check(p, value)
+        self.update({key: value})
 
     def __getitem__(self, key):
         p = self._param(key)
@@ -126,11 +165,21 @@ class Config:
         return self
 
     def update(self, values=None, **kwargs):
-        for k, v in dict(values or {}).items():
-            self[k] = v
-        for k, v in kwargs.items():
-            self[k.replace("__", ".")] = v
+        """Set several keys at once; the cross-parameter rules are checked on the result."""
+        new = dict(self._values)
+        items = list(dict(values or {}).items()) + [(k.replace("__", "."), v) for k, v in kwargs.items()]
+        for k, v in items:
+            p = self._param(k)
+            new[p["key"]] = self._check(p, v)
+        if new != self._values:
+            self._validate(new)
+        self._values = new
         return self
+
+    def _validate(self, values):
+        refused = _refusal(simulator(), tuple(Config._args(values)))
+        if refused:
+            raise ConfigError(*refused)
 
     def copy(self, **kwargs):
         c = Config(self._values)
@@ -153,8 +202,12 @@ class Config:
 
     def args(self):
         """The `virtiosim run` arguments that give this configuration."""
+        return Config._args(self._values)
+
+    @staticmethod
+    def _args(values):
         out = []
-        for k, v in self._values.items():
+        for k, v in values.items():
             if isinstance(v, bool):
                 v = int(v)
             out += ["--set", f"{k}={v}"]

@@ -161,10 +161,16 @@ def run(config=None, vcd=None, seed=None, report=None, packets=None, timeout=Non
         if os.path.exists(report_path):
             with open(report_path) as f:
                 result = Result(json.load(f), paths, cfg)
+        # The simulator says why on stderr (with --quiet too); the report's
+        # errors are the same reasons.
+        said = p.stderr.strip()
         if p.returncode == 1 and result is not None:
-            raise RunError("virtiosim run failed: " + "; ".join(result.get("errors", [])), result, 1)
+            reasons = "; ".join(result.get("errors", [])) or said.removeprefix("virtiosim run: failed: ")
+            raise RunError("virtiosim run failed: " + (reasons or "no reason given"), result, 1)
         if p.returncode != 0 or result is None:
-            raise RunError(f"virtiosim run exited with {p.returncode}: {p.stderr.strip()}", result, p.returncode)
+            how = f"died of signal {-p.returncode}" if p.returncode < 0 else f"exited with {p.returncode}"
+            raise RunError(f"virtiosim run {how}" + (f": {said}" if said else " and said nothing"), result,
+                           p.returncode)
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

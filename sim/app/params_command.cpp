@@ -34,8 +34,12 @@ class ParamsCommand : public Command {
       std::puts(json::dump(list, 1).c_str());  // one parameter a line
       return kOk;
     }
-    for (sim::Config::Param& p : cfg.params())
+    // A choice or a list of names also shows its words, as the validator
+    // takes them (numbers show their range in --json).
+    for (sim::Config::Param& p : cfg.params()) {
       std::printf("%-34s %-10s %-12s %s\n", p.key.c_str(), p.unit.c_str(), p.get().c_str(), p.why.c_str());
+      if (!p.is_number) std::printf("%-34s accepted: %s\n", "", p.accepted.c_str());
+    }
     return kOk;
   }
 };
@@ -43,7 +47,7 @@ class ParamsCommand : public Command {
 }  // namespace
 
 std::unique_ptr<Command> add_params_command(CLI::App& parent) {
-  auto params = std::make_unique<ParamsCommand>(parent, "params", "every parameter: key, unit, default, why");
+  auto params = std::make_unique<ParamsCommand>(parent, "params", "every parameter: key, unit, default, why (and the accepted words of a choice)");
   params->app->add_flag("--json", params->as_json, "a JSON array of {key, unit, default, accepted, why}");
   params->app->add_flag("--renamed", params->renamed,
                         "the renamed keys still accepted, old then new (with --json: an object old: new)");

@@ -1,6 +1,7 @@
 // `virtiosim run`: one simulation from a configuration.
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,12 @@ namespace virtiosim::app {
 
 namespace {
 
+std::string joined(const std::vector<std::string>& errors) {
+  std::string s;
+  for (const std::string& e : errors) s += (s.empty() ? "" : "; ") + e;
+  return s.empty() ? "no reason given" : s;
+}
+
 class RunCommand : public Command {
  public:
   explicit RunCommand(CLI::App& parent)
@@ -23,7 +30,7 @@ class RunCommand : public Command {
     // Configuration options apply in command-line order: a later one wins.
     ordered("--config", "FILE.json", "load parameters from a JSON object (nested objects flatten to dotted keys)",
             [this](const std::string& v) { cfg_.load_json_file(v); });
-    ordered("--set", "KEY=VALUE", "set one parameter (repeatable; `virtiosim params` lists them)",
+    set_ = ordered("--set", "KEY=VALUE", "set one parameter (repeatable; `virtiosim params` lists them)",
             [this](const std::string& kv) {
               const size_t eq = kv.find('=');
               if (eq == std::string::npos) throw sim::ConfigError("", "--set takes key=value, got '" + kv + "'");
@@ -57,6 +64,9 @@ class RunCommand : public Command {
                     "evidence), one for the run's verdict")
         ->type_name("FILE");
     app->add_flag("--quiet", quiet_, "print nothing on success: no summary, no progress line");
+    app->add_flag("--dry-run", dry_run_,
+                  "check the configuration and that the output files can be written, then exit without "
+                  "simulating (0 or 2)");
     app->add_option("--error-json", error_json_,
                     "on exit 2, write {\"exit_code\": 2, \"key\": KEY or null, \"message\": ...} to FILE: the "
                     "parameter that was refused, for programs")
@@ -68,6 +78,13 @@ class RunCommand : public Command {
 
   int bad_arguments(const std::string& what) const override { return refuse(std::nullopt, what); }
 
+  // --set completes with every key, "=" and all.
+  std::map<const CLI::Option*, std::vector<std::string>> value_words() const override {
+    std::vector<std::string> keys;
+    for (const sim::Config::Param& p : sim::Config().params()) keys.push_back(p.key + "=");
+    return {{set_, keys}};
+  }
+
   int run() override {
     try {
       for (const auto& apply : settings_) apply();
@@ -75,8 +92,13 @@ class RunCommand : public Command {
     } catch (const sim::ConfigError& e) {
       return refuse(e.key().empty() ? std::nullopt : std::optional<std::string>(e.key()), e.what());
     }
+    for (const auto& [option, path] : {std::pair<const char*, const std::string&>{"--report", report_path_},
+                                       {"--junit", junit_path_}, {"--html", html_path_},
+                                       {"--vcd", opt_.vcd_path}})
+      if (const std::string why = path.empty() ? "" : unwritable(path); !why.empty())
+        return refuse(std::nullopt, std::string(option) + " " + path + ": cannot write: " + why);
+    if (dry_run_) return kOk;
     opt_.progress = !quiet_;
-    if (!opt_.vcd_path.empty()) make_parent(opt_.vcd_path);
     const sim::RunOutcome out = sim::run(cfg_, opt_);
     if (!report_path_.empty() && !write_output(report_path_, out.report_json)) {
       std::fprintf(stderr, "virtiosim run: cannot write %s\n", report_path_.c_str());
@@ -98,13 +120,15 @@ class RunCommand : public Command {
       if (!opt_.vcd_path.empty()) std::printf("  waves: %s\n", opt_.vcd_path.c_str());
       if (!junit_path_.empty()) std::printf("  junit: %s\n", junit_path_.c_str());
     }
+    // Why a run failed is said on stderr, with --quiet too.
+    if (!out.ok) std::fprintf(stderr, "virtiosim run: failed: %s\n", joined(out.errors).c_str());
     return out.ok ? kOk : kFailed;
   }
 
  private:
-  void ordered(const std::string& name, const std::string& type, const std::string& help,
-               std::function<void(const std::string&)> apply) {
-    app->add_option_function<std::string>(
+  CLI::Option* ordered(const std::string& name, const std::string& type, const std::string& help,
+                       std::function<void(const std::string&)> apply) {
+    return app->add_option_function<std::string>(
            name, [this, apply](const std::string& v) { settings_.push_back([apply, v] { apply(v); }); }, help)
         ->type_name(type)
         ->trigger_on_parse();
@@ -132,7 +156,8 @@ class RunCommand : public Command {
   sim::RunOptions opt_;
   std::vector<std::function<void()>> settings_;
   std::string report_path_, html_path_, junit_path_, error_json_;
-  bool quiet_ = false;
+  bool quiet_ = false, dry_run_ = false;
+  CLI::Option* set_ = nullptr;
 };
 
 }  // namespace

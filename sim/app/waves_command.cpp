@@ -1,6 +1,7 @@
 // `virtiosim waves`: ring events decoded from a run's VCD, its GTKWave
 // save file and its Perfetto trace (the reading side of waves/, no
 // simulation).
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -88,6 +89,14 @@ class WavesCommand : public Command {
       } else {
         waves::VcdReader reader(file_);
         waves::RingEventDecoder dec(reader);
+        // A queue the VCD does not trace would print nothing: name the ones it does.
+        if (queue && std::none_of(dec.queues().begin(), dec.queues().end(),
+                                  [&](const waves::QueueInfo& q) { return q.queue == *queue; })) {
+          std::string traced;
+          for (const waves::QueueInfo& q : dec.queues())
+            traced += (traced.empty() ? "" : ", ") + waves::queue_name(q.queue) + " (" + std::to_string(q.queue) + ")";
+          return bad_arguments("--queue " + queue_text_ + ": not in " + file_ + "; it traces " + traced);
+        }
         std::puts("time_ps,queue,name,kind,count,from,from_wrap,to,to_wrap,flags,off_wrap");
         waves::RingEvent e;
         while (dec.next(e)) {

@@ -1,12 +1,18 @@
 // The `virtiosim` command line (sim/app, CLI11): --help and -h answer with
 // usage on stdout and exit 0 on every command and subcommand; a bad option
-// exits 2 with a message on stderr that names it.
+// exits 2 with a message on stderr that names it and nothing on stdout;
+// --version, help, completion; the exit-code table of README.md ("Exit
+// codes") on the failures a user meets first.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
 #include <ostream>
 #include <string>
+#include <thread>
 
 #include "testbench/system/run_virtiosim.h"
 
@@ -66,7 +72,9 @@ INSTANTIATE_TEST_SUITE_P(
                       HelpCase{"waves kinds", "virtiosim waves"}, HelpCase{"waves gtkw", "virtiosim waves"},
                       HelpCase{"vhost-user", "virtiosim vhost-user"},
                       HelpCase{"vhost-user serve", "virtiosim vhost-user serve"},
-                      HelpCase{"vhost-user drive", "virtiosim vhost-user drive"}),
+                      HelpCase{"vhost-user drive", "virtiosim vhost-user drive"},
+                      HelpCase{"vhost-user check", "virtiosim vhost-user check"},
+                      HelpCase{"help", "virtiosim help"}, HelpCase{"completion", "virtiosim completion"}),
     [](const ::testing::TestParamInfo<HelpCase>& i) { return test_name(i.param.args); });
 
 struct BadCase {
@@ -82,6 +90,7 @@ TEST_P(BadArgument, ExitsTwoNamingIt) {
   const Outcome o = run(GetParam().args);
   EXPECT_EQ(o.exit_code, 2) << GetParam().args << "\n" << o.out << o.err;
   EXPECT_NE(o.err.find(GetParam().named), std::string::npos) << GetParam().args << "\nstderr:\n" << o.err;
+  EXPECT_EQ(o.out, "") << GetParam().args;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -100,12 +109,26 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"vhost-user drive --socket s --packets -1", "--packets"},
                       BadCase{"vhost-user drive --socket s --notify often", "--notify"},
                       BadCase{"vhost-user drive --socket s --rx-buffers 300", "--rx-buffers"},
-                      BadCase{"vhost-user drive --socket s --ring split --queue-size 100", "--queue-size"}),
+                      BadCase{"vhost-user drive --socket s --ring split --queue-size 100", "--queue-size"},
+                      BadCase{"vhost-user serve --socket s --bogus", "--bogus"},
+                      BadCase{"vhost-user check --bogus", "--bogus"}, BadCase{"help frobnicate", "frobnicate"},
+                      BadCase{"help waves frobnicate", "frobnicate"}, BadCase{"completion zsh", "zsh"},
+                      BadCase{"completion", "SHELL"}, BadCase{"--bogus", "--bogus"},
+                      BadCase{"vhost-user", "a command is required: serve drive check"},
+                      BadCase{"waves", "a command is required: summarize events gtkw kinds"},
+                      // Did you mean: the nearest names of what was given.
+                      BadCase{"rnu", "unknown command 'rnu'; did you mean run?"},
+                      BadCase{"waves evnets", "did you mean events?"},
+                      BadCase{"run --qiuet", "unknown option '--qiuet'; did you mean --quiet?"},
+                      BadCase{"vhost-user serve --socket s --moed echo", "did you mean --mode?"},
+                      BadCase{"run --set fault.drop_barrier=x", "did you mean fault.drop_barriers?"},
+                      BadCase{"run --dry-run --set ring=split --set queue_size=3", "power of two"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return test_name(i.param.args); });
 
 // Every --help states the exit codes.
 TEST(Cli, HelpDocumentsExitCodes) {
-  for (const char* args : {"--help", "run --help", "params --help", "waves --help", "waves events --help"}) {
+  for (const char* args : {"--help", "run --help", "params --help", "waves --help", "waves events --help",
+                           "vhost-user serve --help", "vhost-user drive --help", "vhost-user check --help"}) {
     const Outcome o = run(args);
     EXPECT_NE(o.out.find("Exit codes: 0"), std::string::npos) << args << "\n" << o.out;
   }
@@ -142,7 +165,7 @@ TEST(Cli, JUnitHasOneCasePerRuleAndTheEvidence) {
   EXPECT_EQ(ok.find("<failure"), std::string::npos) << ok;
 
   const SimRun unwritable = run_virtiosim("run --quiet --packets 20 --junit /proc/nope/x.xml", false);
-  EXPECT_EQ(unwritable.exit_code, 1);
+  EXPECT_EQ(unwritable.exit_code, 2);
   EXPECT_NE(unwritable.output.find("/proc/nope/x.xml"), std::string::npos) << unwritable.output;
 }
 
@@ -169,6 +192,145 @@ TEST(Cli, ErrorJsonNamesTheRefusedKey) {
   o = run("run --bogus --error-json " + err.string());
   EXPECT_EQ(o.exit_code, 2) << o.err;
   EXPECT_NE(slurp(err).find("\"key\": null"), std::string::npos) << slurp(err);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, VersionIsTheProjectVersion) {
+  const Outcome o = run("--version");
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, std::string("virtiosim ") + VIRTIOSIM_PROJECT_VERSION + "\n");
+}
+
+// `help COMMAND...` is that command's --help.
+TEST(Cli, HelpCommandIsTheCommandsHelp) {
+  for (const char* words : {"", "run", "waves events", "vhost-user serve"}) {
+    const Outcome help = run(std::string("help ") + words), flag = run(std::string(words) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << words << help.err;
+    EXPECT_EQ(help.out, flag.out) << words;
+  }
+}
+
+// An output that cannot be written is bad input, found before simulating:
+// a billion packets would take hours.
+TEST(Cli, UnwritableOutputIsRefusedBeforeSimulating) {
+  for (const char* option : {"--report", "--junit", "--vcd"}) {
+    const auto start = std::chrono::steady_clock::now();
+    const Outcome o = run(std::string("run --packets 1000000000 ") + option + " /proc/nope/x.out");
+    EXPECT_EQ(o.exit_code, 2) << option << o.err;
+    EXPECT_NE(o.err.find(std::string(option) + " /proc/nope/x.out: cannot write"), std::string::npos) << o.err;
+    EXPECT_EQ(o.out, "");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << option;
+  }
+}
+
+// --quiet hides the summary, not why a run failed.
+TEST(Cli, QuietFailedRunSaysWhyOnStderr) {
+  const Outcome o = run("run --quiet --packets 1000 --set fault.lose_interrupt_every=3");
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(o.err.rfind("virtiosim run: failed: stall: no progress", 0), 0u) << o.err;
+}
+
+TEST(Cli, DryRunSimulatesNothing) {
+  const Outcome o = run("run --dry-run --packets 1000000000 --set ring=split --set queue_size=512");
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out + o.err, "");
+}
+
+// `params` shows the words a choice or a list accepts.
+TEST(Cli, ParamsListsAcceptedWords) {
+  const Outcome o = run("params");
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_NE(o.out.find("accepted: packed|split\n"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("accepted: comma-separated driver_publish|driver_kick_check|"), std::string::npos) << o.out;
+}
+
+// What bash completion offers: COMPREPLY of the generated _virtiosim for
+// the words typed so far (the last one being completed).
+std::string complete(const std::string& words) {
+  const std::filesystem::path dir = fresh_dir(), out = dir / "out.txt";
+  const std::string cmd = std::string("bash -c 'source <(") + VIRTIOSIM_BIN + " completion bash); COMP_WORDS=(" + words +
+                          "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _virtiosim 2>/dev/null; "
+                          "printf \"%s \" \"${COMPREPLY[@]}\"' > " + out.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const std::string offered = slurp(out);
+  std::filesystem::remove_all(dir);
+  return " " + offered;
+}
+
+TEST(Cli, BashCompletionFollowsTheDeclarations) {
+  EXPECT_NE(complete("virtiosim \"\"").find(" vhost-user "), std::string::npos);
+  EXPECT_NE(complete("virtiosim run --set fault.dr").find(" fault.drop_barriers= "), std::string::npos);
+  EXPECT_EQ(complete("virtiosim run --ring \"\""), " packed split ");
+  EXPECT_EQ(complete("virtiosim vhost-user serve --mode \"\""), " echo sink ");
+  EXPECT_NE(complete("virtiosim vhost-user drive --no").find(" --notify "), std::string::npos);
+  EXPECT_NE(complete("virtiosim waves \"\"").find(" summarize "), std::string::npos);
+  EXPECT_NE(complete("virtiosim help \"\"").find(" completion "), std::string::npos);
+}
+
+// A queue the VCD does not trace is an error naming those it does.
+TEST(Cli, WavesEventsOfAnUntracedQueue) {
+  const std::filesystem::path dir = fresh_dir(), vcd = dir / "w.vcd";
+  ASSERT_EQ(run("run --quiet --packets 20 --vcd " + vcd.string()).exit_code, 0);
+  const Outcome o = run("waves events " + vcd.string() + " --queue tx9");
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_NE(o.err.find("--queue tx9: not in"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("rx0 (0), tx0 (1)"), std::string::npos) << o.err;
+  EXPECT_EQ(o.out, "");
+  std::filesystem::remove_all(dir);
+}
+
+// `virtiosim vhost-user serve` in the background, its output in files.
+class Serve {
+ public:
+  Serve(const std::filesystem::path& socket, const std::filesystem::path& log) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      execl(VIRTIOSIM_BIN, VIRTIOSIM_BIN, "vhost-user", "serve", "--socket", socket.c_str(), nullptr);
+      _exit(127);
+    }
+    // It says so once its socket and its signal handlers are set up.
+    for (int i = 0; i < 1000 && slurp(log).find("listening on") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // SIGKILL leaves the socket file behind, as a crash would.
+  int stop(int sig = SIGTERM) {
+    kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  pid_t pid_;
+};
+
+// One serve a socket; a socket file nobody serves is replaced; drive
+// against serve's default mode (sink) fails within seconds, naming
+// --mode echo.
+TEST(Cli, ServeOwnsItsSocketAndDriveNamesEcho) {
+  const std::filesystem::path dir = fresh_dir(), socket = dir / "vu.sock";
+  Serve first(socket, dir / "first.log");
+  ASSERT_TRUE(std::filesystem::exists(socket)) << slurp(dir / "first.log");
+  const Outcome second = run("vhost-user serve --socket " + socket.string());
+  EXPECT_EQ(second.exit_code, 2) << second.err;
+  EXPECT_NE(second.err.find("in use by another serve"), std::string::npos) << second.err;
+
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome drive = run("vhost-user drive --packets 1000 --socket " + socket.string());
+  EXPECT_EQ(drive.exit_code, 1) << drive.out << drive.err;
+  EXPECT_NE(drive.err.find("no echo: the back-end took"), std::string::npos) << drive.err;
+  EXPECT_NE(drive.err.find("(serve --mode echo)"), std::string::npos) << drive.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));  // not --timeout's 30
+
+  first.stop(SIGKILL);
+  ASSERT_TRUE(std::filesystem::exists(socket));  // stale: nobody listens
+  Serve again(socket, dir / "again.log");
+  EXPECT_EQ(again.stop(), 0) << slurp(dir / "again.log");
+  EXPECT_NE(slurp(dir / "again.log").find("listening on"), std::string::npos) << slurp(dir / "again.log");
   std::filesystem::remove_all(dir);
 }
 

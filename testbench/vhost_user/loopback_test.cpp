@@ -37,11 +37,11 @@ TEST(VhostUserLoopback, OddQueueSizeAndLargeFramesPacked) {
   EXPECT_EQ(r.errors(), 0u) << r.text();
 }
 
-// A second serve on a socket a live serve listens on refuses (exit 1)
+// A second serve on a socket a live serve listens on refuses (exit 2)
 // instead of silently taking the socket over; the first keeps serving.
 TEST(VhostUserServe, DoesNotTakeOverASocketInUse) {
   ServeThread first("in-use", NetMode::echo);
-  EXPECT_EQ(serve(first.options()), 1);
+  EXPECT_EQ(serve(first.options()), kServeBadInput);
 
   DriveOptions d;
   d.socket_path = first.options().socket_path;

@@ -168,10 +168,18 @@ TEST(ServeCheck, OffReportsNothing) {
   EXPECT_EQ(doc["counters"]["tx_packets"].get<uint64_t>(), d.packets) << json::dump(doc);
 }
 
+// `virtiosim vhost-user ARGS...` without the process: the same app.
 int run_cli(std::vector<std::string> args) {
+  CLI::App app("", "vhost-user");
+  const VhostUserCli cli(app);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
-  return vhost_user_main(static_cast<int>(argv.size()), argv.data());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());  // argv[0] is the program name
+  } catch (const CLI::ParseError&) {
+    return 2;
+  }
+  return cli.run();
 }
 
 TEST(ServeCheck, BadArgumentsAreRefused) {
@@ -184,10 +192,10 @@ TEST(ServeCheck, BadArgumentsAreRefused) {
   EXPECT_EQ(run_cli({"vhost-user", "drive", "--socket", "/nonexistent", "--fault", "rewrite_in_flight", "--size",
                      std::to_string(kMaxDriveFrame)}),
             2);
-  // A --json file that cannot be written: exit 1 before listening.
+  // A --json file that cannot be written: exit 2 before listening.
   EXPECT_EQ(run_cli({"vhost-user", "serve", "--socket", temp_socket("badjson"), "--check", "--json",
                      "/nonexistent-dir/out.json"}),
-            1);
+            2);
 }
 
 }  // namespace

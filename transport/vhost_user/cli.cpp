@@ -1,19 +1,13 @@
 #include "transport/vhost_user/cli.h"
 
-#include <CLI/CLI.hpp>
-
 #include <charconv>
 #include <cstdint>
 #include <limits>
 #include <cstdio>
 #include <map>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "transport/vhost_user/check/check.h"
-#include "transport/vhost_user/drive.h"
-#include "transport/vhost_user/serve.h"
 
 namespace virtiosim::vhost_user {
 
@@ -70,9 +64,10 @@ void add_serve_options(CLI::App& serve, ServeOptions& o) {
                  "(P2, P3, P6.2, P6.3, P10, VU2) in the counters");
   serve.add_option("--json", o.json_path, "on exit, write the counters (and --check's findings) to FILE as JSON")
       ->type_name("FILE");
-  serve.footer("Counters are printed on exit (SIGINT, SIGTERM) and on SIGUSR1. Exit codes: 0; 1 the socket or "
-               "--json FILE could not be set up, or a protocol or ring error; 2 bad arguments; 3 only --check "
-               "findings.");
+  serve.footer("Counters are printed on exit (SIGINT, SIGTERM) and on SIGUSR1. One serve a socket: a second one on "
+               "the same --socket is refused (a socket file nobody serves is replaced).\n"
+               "Exit codes: 0; 1 the socket could not be bound, or a protocol or ring error; 2 bad arguments, the "
+               "socket is another serve's or the --json FILE cannot be written; 3 only --check findings.");
 }
 
 void add_drive_options(CLI::App& drive, DriveOptions& o) {
@@ -141,57 +136,48 @@ void add_check_options(CLI::App& check, check::CheckOptions& o) {
                "an output file not written.");
 }
 
-int bad_arguments(const std::string& what) {
-  std::fprintf(stderr, "virtiosim vhost-user: %s\nRun with --help for more information.\n", what.c_str());
+// What CLI11 cannot check, one option against another.
+int bad_arguments(const std::string& who, const std::string& what) {
+  std::fprintf(stderr, "virtiosim vhost-user %s: %s\nRun with --help for more information.\n", who.c_str(),
+               what.c_str());
   return kBadArguments;
 }
 
 }  // namespace
 
-int vhost_user_main(int argc, char** argv) {
-  CLI::App app("Meet real vhost-user peers: be a virtio-net back-end (serve) or front-end (drive), or check "
-               "another back-end's conformance (check).",
-               "virtiosim vhost-user");
+VhostUserCli::VhostUserCli(CLI::App& app) {
   app.require_subcommand(1);
-  ServeOptions so;
-  DriveOptions d;
-  CLI::App* serve_cmd = app.add_subcommand("serve", "be a virtio-net vhost-user back-end on a Unix socket");
-  CLI::App* drive_cmd =
-      app.add_subcommand("drive", "be a vhost-user front-end: send numbered frames, check the echoes");
-  check::CheckOptions co;
-  CLI::App* check_cmd = app.add_subcommand(
+  app.footer("Meet real vhost-user peers: be a virtio-net back-end (serve) or front-end (drive), or check another "
+             "back-end's conformance (check).");
+  serve_ = app.add_subcommand("serve", "be a virtio-net vhost-user back-end on a Unix socket");
+  drive_ = app.add_subcommand("drive", "be a vhost-user front-end: send numbered frames, check the echoes");
+  check_ = app.add_subcommand(
       "check", "test a vhost-user back-end against the packed-ring and vhost-user rules, scenario by scenario");
-  add_serve_options(*serve_cmd, so);
-  add_drive_options(*drive_cmd, d);
-  add_check_options(*check_cmd, co);
-  // CLI11 would call an unknown word a missing subcommand; name it instead.
-  const std::string_view first = argc >= 2 ? argv[1] : "";
-  if (!first.empty() && first[0] != '-' && first != serve_cmd->get_name() && first != drive_cmd->get_name() &&
-      first != check_cmd->get_name())
-    return bad_arguments("unknown subcommand '" + std::string(first) + "'");
-  try {
-    // argv[0] is "vhost-user": CLI11 skips it as the program name.
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {  // --help, -h
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return bad_arguments(e.what());
-  }
-  if (serve_cmd->parsed()) return serve(so);
-  if (check_cmd->parsed()) {
-    if (!co.list && co.socket_path.empty()) return bad_arguments("check: --socket is required (or --list)");
+  add_serve_options(*serve_, serve_options_);
+  add_drive_options(*drive_, drive_options_);
+  add_check_options(*check_, check_options_);
+}
+
+int VhostUserCli::run() const {
+  if (serve_->parsed()) return serve(serve_options_);
+  const check::CheckOptions& co = check_options_;
+  if (check_->parsed()) {
+    if (!co.list && co.socket_path.empty()) return bad_arguments("check", "--socket is required (or --list)");
     return check::run_check(co);
   }
+  const DriveOptions& d = drive_options_;
   if (d.rx_buffers > d.queue_size)
-    return bad_arguments("--rx-buffers: " + std::to_string(d.rx_buffers) + " is more than --queue-size " +
-                         std::to_string(d.queue_size));
+    return bad_arguments("drive", "--rx-buffers: " + std::to_string(d.rx_buffers) + " is more than --queue-size " +
+                                      std::to_string(d.queue_size));
   if (!d.packed && (d.queue_size & (d.queue_size - 1)))
-    return bad_arguments("--queue-size: a split ring's size must be a power of two");
+    return bad_arguments("drive", "--queue-size: a split ring's size must be a power of two");
   if (d.fault != Fault::none && info(d.fault).packed_only && !d.packed)
-    return bad_arguments(std::string("--fault ") + info(d.fault).name + ": a packed-ring rule, needs --ring packed");
+    return bad_arguments("drive", std::string("--fault ") + info(d.fault).name +
+                                      ": a packed-ring rule, needs --ring packed");
   if (d.fault == Fault::rewrite_in_flight && d.frame_size > kMaxRewriteFrame)
-    return bad_arguments("--fault rewrite_in_flight: --size must be at most " + std::to_string(kMaxRewriteFrame) +
-                         " (the rewritten RX buffer is one byte shorter)");
+    return bad_arguments("drive", "--fault rewrite_in_flight: --size must be at most " +
+                                      std::to_string(kMaxRewriteFrame) +
+                                      " (the rewritten RX buffer is one byte shorter)");
   return drive(d);
 }
 

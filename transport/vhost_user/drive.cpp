@@ -101,12 +101,20 @@ class Traffic {
       if (o_.notify == Notify::poll && (++idle_passes & 255) != 0) continue;
       const auto now = clock::now();
       const auto stall_at = last_progress + std::chrono::seconds(o_.timeout_s);
-      const bool may_settle = quiescent();
+      const bool may_settle = quiescent(), may_be_sink = no_echo_yet();
       const auto settle_at = last_progress + std::chrono::milliseconds(kDropSettleMs);
-      const auto until = may_settle ? std::min(stall_at, settle_at) : stall_at;
+      const auto sink_at = last_progress + std::chrono::milliseconds(kNoEchoMs);
+      auto until = may_settle ? std::min(stall_at, settle_at) : stall_at;
+      if (may_be_sink) until = std::min(until, sink_at);
       if (now < until) {
         if (o_.notify == Notify::irq) wait_for_call(until - now);
         continue;
+      }
+      if (may_be_sink) {
+        rep_.no_echo = true;
+        rep_.error = "no echo: the back-end took " + std::to_string(tx_completed()) + " frames and returned none in " +
+                     std::to_string(kNoEchoMs) + " ms; drive needs a back-end that echoes (serve --mode echo), or --allow-drops to count them as dropped";
+        break;
       }
       if (may_settle) {
         rep_.dropped = rep_.sent - std::min(rep_.sent, rep_.received);
@@ -409,6 +417,16 @@ class Traffic {
     return o_.allow_drops && rep_.sent == o_.packets && tx_.vq.num_free() == o_.queue_size;
   }
 
+  uint64_t tx_completed() const { return rep_.sent - (o_.queue_size - tx_.vq.num_free()); }
+
+  // The back-end completed TX and filled no RX buffer yet: a sink does that
+  // for ever (kNoEchoMs of it ends the run). A --fault run needs no echoes
+  // (the back-end under test may be a sink), and with --allow-drops the
+  // frames not returned are counted as dropped.
+  bool no_echo_yet() const {
+    return o_.fault == Fault::none && !o_.allow_drops && rep_.received == 0 && tx_completed() > 0;
+  }
+
   // For a stall message: which ring the front-end was waiting on, and why.
   std::string waiting_on() const {
     const uint64_t tx_pending = o_.queue_size - tx_.vq.num_free();
@@ -491,6 +509,8 @@ int exit_code(const DriveReport& rep, const DriveOptions& o) {
 int drive(const DriveOptions& o) {
   const DriveReport rep = run_drive(o);
   std::printf("virtiosim vhost-user drive: %s\n", rep.text().c_str());
+  std::fflush(stdout);
+  if (!rep.error.empty()) std::fprintf(stderr, "virtiosim vhost-user drive: %s\n", rep.error.c_str());
   return exit_code(rep, o);
 }
 

@@ -90,6 +90,12 @@ inline constexpr uint32_t kRewriteAfterMs = 200;
 // before the missing frames count as dropped.
 inline constexpr uint32_t kDropSettleMs = 1000;
 
+// A back-end that completes TX buffers and fills no RX buffer for this long
+// is a sink (serve's default mode): drive fails saying so instead of
+// waiting --timeout for echoes that never come (unless allow_drops: then
+// they are dropped frames).
+inline constexpr uint32_t kNoEchoMs = 1000;
+
 struct DriveReport {
   uint64_t sent = 0;
   uint64_t received = 0;     // RX buffers the back-end filled (echoes, intact or not)
@@ -104,6 +110,7 @@ struct DriveReport {
   uint64_t tx_calls = 0;
   bool event_idx = false;    // negotiated
   bool stalled = false;      // no progress for --timeout
+  bool no_echo = false;      // frames taken, none returned for kNoEchoMs: the back-end does not echo
   double seconds = 0;
   bool protocol_failed = false;
   Fault fault = Fault::none;
@@ -113,7 +120,8 @@ struct DriveReport {
   uint64_t echoed() const { return received - corrupted - duplicates; }
   uint64_t calls() const { return rx_calls + tx_calls; }
   uint64_t errors() const {
-    return corrupted + duplicates + lost + ring_errors + (stalled ? 1 : 0) + (protocol_failed ? 1 : 0);
+    return corrupted + duplicates + lost + ring_errors + (stalled ? 1 : 0) + (no_echo ? 1 : 0) +
+           (protocol_failed ? 1 : 0);
   }
   double mpps() const { return seconds > 0 ? static_cast<double>(received) / seconds / 1e6 : 0; }
   std::string text() const;
@@ -124,7 +132,7 @@ DriveReport run_drive(const DriveOptions& opts);
 // was dropped by the back-end; 1 otherwise. With a fault: 0 iff it was
 // injected and the protocol held (a terminal fault stops the traffic).
 int exit_code(const DriveReport& rep, const DriveOptions& opts);
-// Runs, prints the report, returns exit_code().
+// Runs, prints the report (and its error on stderr), returns exit_code().
 int drive(const DriveOptions& opts);
 
 }  // namespace virtiosim::vhost_user

@@ -55,14 +55,14 @@ int serve(const ServeOptions& opts) {
     std::fprintf(stderr, "virtiosim vhost-user serve: %s: %s\n", opts.socket_path.c_str(),
                  lock.valid() && errno == EWOULDBLOCK ? "in use by another serve; not taken over"
                                                       : ("cannot lock " + lock_path + ": " + std::strerror(errno)).c_str());
-    return 1;
+    return kServeBadInput;
   }
 
   // Refused now rather than after a whole run.
   if (!opts.json_path.empty() && !std::ofstream(opts.json_path)) {
     std::fprintf(stderr, "virtiosim vhost-user serve: --json %s: cannot write: %s\n", opts.json_path.c_str(),
                  std::strerror(errno));
-    return 1;
+    return kServeBadInput;
   }
 
   local::acceptor acceptor(io);

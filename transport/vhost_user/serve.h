@@ -20,14 +20,17 @@ struct ServeOptions {
   std::string json_path;
 };
 
+// Exit code of a serve refused before listening: the socket is another
+// serve's, or the --json FILE cannot be written.
+inline constexpr int kServeBadInput = 2;
 // Exit code of a serve whose only failure is findings of --check.
 inline constexpr int kServeFindings = 3;
 
 // Runs until SIGINT/SIGTERM (or, with `once`, the first disconnect). Prints
-// the counters on exit and on SIGUSR1. Returns the process exit code: 0,
-// 1 if the socket or the JSON file could not be set up (also: another
-// back-end is listening on it) or a protocol/ring error occurred, else
-// kServeFindings if --check found the front-end breaking a rule.
+// the counters on exit and on SIGUSR1. Returns the process exit code: 0;
+// kServeBadInput; 1 if the socket could not be bound or a protocol/ring
+// error occurred, else kServeFindings if --check found the front-end
+// breaking a rule.
 int serve(const ServeOptions& opts);
 
 // The counters and, with --check, the findings by rule with their
