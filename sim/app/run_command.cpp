@@ -50,7 +50,7 @@ class RunCommand : public Command {
     CLI::Option* vcd =
         app->add_option("--vcd", opt_.vcd_path, "write VCD waves to FILE (and FILE.gtkw next to it); FILE.fst: FST")
             ->type_name("FILE");
-    app->add_option("--fst", opt_.vcd_path,
+    fst_ = app->add_option("--fst", opt_.vcd_path,
                     "write FST waves to FILE (GTKWave's compressed format, ~16x smaller; converted with vcd2fst) "
                     "and FILE.gtkw next to it")
         ->type_name("FILE")
@@ -94,7 +94,7 @@ class RunCommand : public Command {
     }
     for (const auto& [option, path] : {std::pair<const char*, const std::string&>{"--report", report_path_},
                                        {"--junit", junit_path_}, {"--html", html_path_},
-                                       {"--vcd", opt_.vcd_path}})
+                                       {fst_->count() ? "--fst" : "--vcd", opt_.vcd_path}})
       if (const std::string why = path.empty() ? "" : unwritable(path); !why.empty())
         return refuse(std::nullopt, std::string(option) + " " + path + ": cannot write: " + why);
     if (dry_run_) return kOk;
@@ -158,6 +158,7 @@ class RunCommand : public Command {
   std::string report_path_, html_path_, junit_path_, error_json_;
   bool quiet_ = false, dry_run_ = false;
   CLI::Option* set_ = nullptr;
+  CLI::Option* fst_ = nullptr;
 };
 
 }  // namespace

@@ -70,6 +70,7 @@ INSTANTIATE_TEST_SUITE_P(
                       HelpCase{"params", "virtiosim params"}, HelpCase{"waves", "virtiosim waves"},
                       HelpCase{"waves summarize", "virtiosim waves"}, HelpCase{"waves events", "virtiosim waves"},
                       HelpCase{"waves kinds", "virtiosim waves"}, HelpCase{"waves gtkw", "virtiosim waves"},
+                      HelpCase{"waves perfetto", "virtiosim waves"}, HelpCase{"report", "virtiosim report"},
                       HelpCase{"vhost-user", "virtiosim vhost-user"},
                       HelpCase{"vhost-user serve", "virtiosim vhost-user serve"},
                       HelpCase{"vhost-user drive", "virtiosim vhost-user drive"},
@@ -115,7 +116,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"help waves frobnicate", "frobnicate"}, BadCase{"completion zsh", "zsh"},
                       BadCase{"completion", "SHELL"}, BadCase{"--bogus", "--bogus"},
                       BadCase{"vhost-user", "a command is required: serve drive check"},
-                      BadCase{"waves", "a command is required: summarize events gtkw kinds"},
+                      BadCase{"waves", "a command is required: summarize events gtkw perfetto kinds"},
                       // Did you mean: the nearest names of what was given.
                       BadCase{"rnu", "unknown command 'rnu'; did you mean run?"},
                       BadCase{"waves evnets", "did you mean events?"},
@@ -213,7 +214,7 @@ TEST(Cli, HelpCommandIsTheCommandsHelp) {
 // An output that cannot be written is bad input, found before simulating:
 // a billion packets would take hours.
 TEST(Cli, UnwritableOutputIsRefusedBeforeSimulating) {
-  for (const char* option : {"--report", "--junit", "--vcd"}) {
+  for (const char* option : {"--report", "--junit", "--vcd", "--html", "--fst"}) {
     const auto start = std::chrono::steady_clock::now();
     const Outcome o = run(std::string("run --packets 1000000000 ") + option + " /proc/nope/x.out");
     EXPECT_EQ(o.exit_code, 2) << option << o.err;
