@@ -3,6 +3,7 @@
 # and the Python package (python/CMakeLists.txt).
 #
 #   P/bin/virtiosim
+#   P/share/bash-completion/completions/virtiosim  (`virtiosim completion bash`)
 #   P/lib/libvirtiosim_*.a
 #   P/include/virtiosim/{models,transport,sim,waves,support}/...  (as in the tree)
 #   P/lib/cmake/virtiosim/  virtiosimConfig.cmake, its version file, the
@@ -27,6 +28,8 @@ foreach(t ${VIRTIOSIM_EXPORTED_LIBRARIES})
 endforeach()
 
 install(TARGETS virtiosim RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${PROJECT_BINARY_DIR}/sim/virtiosim.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME virtiosim)
 install(TARGETS ${VIRTIOSIM_EXPORTED_LIBRARIES} EXPORT virtiosimTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

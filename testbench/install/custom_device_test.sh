@@ -55,6 +55,10 @@ set -e
 grep -q "vhost-net|eager-net" "$work/unknown.err" || fail "the error does not list the kinds: $(cat "$work/unknown.err")"
 
 "$stage/bin/virtiosim" --help > /dev/null || fail "staged virtiosim --help"
+# The installed completion registers itself for virtiosim and completes a command.
+completion=$stage/share/bash-completion/completions/virtiosim
+[ -s "$completion" ] || fail "no bash completion installed at $completion"
+bash -c "source '$completion' && complete -p virtiosim" > /dev/null || fail "the installed completion registers nothing"
 PYTHONPATH=$site "$python" -P - "$stage" <<'PY'
 import os, sys
 import virtiosim
