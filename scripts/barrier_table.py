@@ -43,6 +43,7 @@ BARRIERS = [  # (site, kind, what it orders) -- models/ring/memory_policy.h
     ("device_signal_check", "mb", "used publish before reading the driver's event suppression"),
     ("device_event_write", "wmb", "device area off_wrap before its flags"),
     ("device_enable_recheck", "mb", "enabling notifications before re-checking avail"),
+    ("device_avail_check", "rmb", "split avail idx kept by an emptiness check before the next pop's loads"),
     # The event writes are followed by the enable re-check's mb: drop both to see the write barrier's own work.
     ("driver_event_write,driver_enable_recheck", "wmb+mb", "the driver's whole enable: off_wrap, flags, re-check"),
     ("device_event_write,device_enable_recheck", "wmb+mb", "the device's whole enable: off_wrap, flags, re-check"),
