@@ -48,6 +48,12 @@ RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driv
   r.wall_seconds = wall_seconds;
   r.run_errors = std::move(run_errors);
 
+  r.agents.resize(mem.agents());
+  for (unsigned a = 0; a < r.agents.size(); ++a) r.agents[a] = "agent" + std::to_string(a);
+  for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {
+    if (driver::NetDriver::agent_of(qp) < r.agents.size()) r.agents[driver::NetDriver::agent_of(qp)] = driver::NetDriver::agent_name(qp);
+    if (device::NetDevice::agent_of(qp) < r.agents.size()) r.agents[device::NetDevice::agent_of(qp)] = dev.agent_name(qp);
+  }
   for (uint16_t qp = 0; qp < cfg.queue_pairs; ++qp) {
     const driver::QueuePairDriverStats& d = drv.stats(qp);
     const device::QueuePairStats& v = dev.stats(qp);

@@ -87,6 +87,7 @@ struct RunFigures {
     std::vector<Violation> first;                           // the first ones kept
   } monitor;
   std::vector<memory::LogRecord> last_events;  // before a stall: the newest access-log records
+  std::vector<std::string> agents;  // memory agents by id, as the models name them: driver_vcpu0, vhost_worker0, ...
   std::vector<TimelineEvent> timeline;
   bool timeline_around_finding = false;  // else: the busiest controller period's newest accesses
 

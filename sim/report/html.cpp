@@ -49,6 +49,7 @@ constexpr const char* kScript = R"(
   const full = [lo - pad, hi + pad];
   let view = full.slice();
   const x = t => LEFT + (t - view[0]) / (view[1] - view[0]) * (W - LEFT - 10);
+  const agentName = a => data.agents[a] || 'agent' + a;
   function el(name, attrs, parent, text) {
     const e = document.createElementNS(NS, name);
     for (const k in attrs) e.setAttribute(k, attrs[k]);
@@ -59,7 +60,7 @@ constexpr const char* kScript = R"(
   function draw() {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     agents.forEach((a, i) => {
-      el('text', {x: 4, y: 30 + LANE * i + LANE / 2}, svg, 'agent ' + a + (a % 2 ? ' (device)' : ' (driver)'));
+      el('text', {x: 4, y: 30 + LANE * i + LANE / 2}, svg, agentName(a));
       el('line', {x1: LEFT, x2: W - 10, y1: 30 + LANE * i + LANE / 2, y2: 30 + LANE * i + LANE / 2, stroke: '#dde'});
     });
     for (let k = 0; k <= 4; ++k) {
@@ -74,7 +75,7 @@ constexpr const char* kScript = R"(
       const lane = agents.indexOf(e.agent);
       const r = el('rect', {class: 'ev ev-' + e.op, x: x(e.time_ns) - 2, y: 30 + LANE * lane + 6 + (e.op === 'write' ? 0 : 8),
                             width: 4, height: LANE - 20});
-      el('title', {}, r, e.time_ns + ' ns agent ' + e.agent + ' ' + e.op + (e.where ? ' ' + e.where : '') +
+      el('title', {}, r, e.time_ns + ' ns ' + agentName(e.agent) + ' ' + e.op + (e.where ? ' ' + e.where : '') +
          (e.site ? ' ' + e.site : '') + (e.addr !== undefined ? ' @0x' + e.addr.toString(16) + ' = ' + e.value : ''));
       ++shown;
     }
@@ -225,6 +226,13 @@ std::string latency_section(const Json& report) {
   return out + histogram_svg(l.at("histogram"));
 }
 
+// A memory agent by the name the report gives it ("agent3" for a report
+// without names).
+std::string agent_name(const Json& report, uint64_t id) {
+  const Json& names = report.value("agents", Json::array());
+  return id < names.size() ? names.at(id).get<std::string>() : "agent" + std::to_string(id);
+}
+
 std::string monitor_section(const Json& report) {
   const Json& m = report.at("monitor");
   std::string out = "<h2 id=\"monitor\">Conformance monitor</h2>\n<p>Violations: <b id=\"violations\">" +
@@ -245,7 +253,8 @@ std::string monitor_section(const Json& report) {
       std::snprintf(addr, sizeof addr, "0x%llx", static_cast<unsigned long long>(f.at("addr").get<uint64_t>()));
       out += "<tr class=\"finding-row\" data-rule=\"" + esc(f.at("rule")) + "\"><td class=\"n\">" +
              esc(f.at("time_ns")) + " ns</td><td>" + rule_link(text(f.at("rule"))) + "</td><td>" + esc(f.at("queue")) +
-             "</td><td class=\"n\">" + esc(f.at("agent")) + "</td><td><code>" + addr + "</code></td><td>" +
+             "</td><td>" + esc(agent_name(report, f.at("agent").get<uint64_t>())) + "</td><td><code>" + addr +
+             "</code></td><td>" +
              esc(f.at("what")) + "</td></tr>\n";
     }
     out += "</table>\n";
@@ -278,6 +287,7 @@ std::string timeline_section(const Json& report) {
   const Json& first = report.at("monitor").at("first");
   Json data = {{"around", t.at("around")},
                {"finding_ns", first.empty() ? Json(nullptr) : first.front().at("time_ns")},
+               {"agents", report.value("agents", Json::array())},
                {"events", t.at("events")}};
   // In a script element only "</" could end it early.
   std::string payload = json::dump(data, json::kOneLine);

@@ -192,6 +192,7 @@ std::string render_json(const RunFigures& run, const Verdict& verdict) {
   j["monitor"] = monitor_json(run);
   j["faults"] = Json::object();
   for (const auto& [name, n] : fault_counters(run.faults)) j["faults"][name] = n;
+  j["agents"] = run.agents;  // the timeline's and findings' agent ids, by name
   // The ring around the first finding, or the busiest stretch of the run.
   j["timeline"] = {{"around", run.timeline_around_finding ? "first finding" : "busiest controller period"},
                    {"events", Json::array()}};

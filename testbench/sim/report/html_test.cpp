@@ -71,6 +71,21 @@ TEST(Html, FindingsLinkToTheirRuleStatement) {
   EXPECT_FALSE(has(page, "<NEXT>"));
 }
 
+// Agents by the names the models give them, in the findings and the
+// timeline's data; a report without names says "agent<id>".
+TEST(Html, AgentsByName) {
+  RunFigures r = synthetic_run();
+  r.agents = {"driver_vcpu0", "vhost_worker0"};
+  r.monitor.violations = 1;
+  r.monitor.by_rule = {{"P6.2", 1}};
+  r.monitor.first.push_back(Violation{"P6.2", "x", 5500, 1, 0x1000, 2, 3, "tx0"});
+  json::Json report = report_of(r);
+  EXPECT_TRUE(has(render_html(report), "<td>vhost_worker0</td>"));
+  EXPECT_TRUE(has(render_html(report), "\"agents\": [\"driver_vcpu0\", \"vhost_worker0\"]"));
+  report.erase("agents");
+  EXPECT_TRUE(has(render_html(report), "<td>agent1</td>"));
+}
+
 TEST(Html, EveryFaultEffectListed) {
   RunFigures r = synthetic_run();
   r.faults.device_restarts = 334;

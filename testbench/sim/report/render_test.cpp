@@ -87,7 +87,7 @@ TEST(Render, SectionsInTheirOrderWallLast) {
                                          "seed", "timing_mode", "negotiated_features", "negotiated_feature_names",
                                          "sim_time_ns", "packets", "rates", "kicks", "interrupts",
                                          "cpu_ns_per_packet", "memory", "latency_ns", "load", "monitor", "faults",
-                                         "timeline", "queues", "wall"};
+                                         "agents", "timeline", "queues", "wall"};
   EXPECT_EQ(keys, want);
 }
 
