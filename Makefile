@@ -26,9 +26,9 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The default simulation: packed ring, 256 entries, vhost path, EVENT_IDX, one
-# queue pair, loopback wire, 100 000 frames of 64 bytes; report and waves in out/.
+# queue pair, loopback wire, 100 000 frames of 64 bytes; report (JSON and HTML) and waves in out/.
 run: build
-	$(BUILD)/sim/virtiosim run --report out/report.json --vcd out/run.vcd
+	$(BUILD)/sim/virtiosim run --report out/report.json --html out/report.html --vcd out/run.vcd
 
 test: deps-test build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
