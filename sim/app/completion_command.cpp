@@ -85,12 +85,12 @@ class CompletionCommand : public Command {
   }
 
  private:
-  void add(const CLI::App& app, const std::string& path, Script& s) const {
-    std::vector<std::string> words = subcommand_names(app);
+  void add(const CLI::App& node, const std::string& path, Script& s) const {
+    std::vector<std::string> words = subcommand_names(node);
     for (const std::string& sub : words)
       s.walk +=
           "    \"" + path + ":" + sub + "\") path=\"" + (path.empty() ? "" : path + " ") + sub + "\" ;;\n";
-    for (const CLI::Option* o : app.get_options()) {
+    for (const CLI::Option* o : node.get_options()) {
       const std::vector<std::string> values = value_words(*o);
       if (o->get_positional()) {
         words.insert(words.end(), values.begin(), values.end());
@@ -108,7 +108,7 @@ class CompletionCommand : public Command {
       s.values += "  " + arm + ") words=\"" + joined(values) + "\" ;;\n";
     }
     s.words += "    \"" + path + "\") words=\"" + joined(words) + "\" ;;\n";
-    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    for (const CLI::App* sub : node.get_subcommands([](const CLI::App*) { return true; }))
       add(*sub, path.empty() ? sub->get_name() : path + " " + sub->get_name(), s);
   }
 

@@ -115,7 +115,9 @@ TEST(MemoryModel, DeferredStoresFollowTheStoreThatReleasesThem) {
   ASSERT_EQ(visible.size(), order.size());
   for (size_t i = 0; i < order.size(); ++i) {
     EXPECT_EQ(visible[i].first, order[i]) << i;
-    if (i > 0) EXPECT_GT(visible[i].second, visible[i - 1].second) << i;
+    if (i > 0) {
+      EXPECT_GT(visible[i].second, visible[i - 1].second) << i;
+    }
   }
   EXPECT_EQ(m.store_faults_applied(), 2u);
 }
