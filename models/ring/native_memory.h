@@ -47,8 +47,14 @@ class NativeMemory {
   void write32(uint64_t gpa, uint32_t v) { store(gpa, v); }
   void write64(uint64_t gpa, uint64_t v) { store(gpa, v); }
 
-  void read_bytes(uint64_t gpa, void* dst, uint64_t n) { std::memcpy(dst, host(gpa), n); }
-  void write_bytes(uint64_t gpa, const void* src, uint64_t n) { std::memcpy(host(gpa), src, n); }
+  // Nothing copied for 0 bytes: the other side may be an empty buffer's
+  // null pointer, which memcpy does not accept even then.
+  void read_bytes(uint64_t gpa, void* dst, uint64_t n) {
+    if (n > 0) std::memcpy(dst, host(gpa), n);
+  }
+  void write_bytes(uint64_t gpa, const void* src, uint64_t n) {
+    if (n > 0) std::memcpy(host(gpa), src, n);
+  }
 
   void barrier(BarrierSite site) {
     switch (kind_of(site)) {
