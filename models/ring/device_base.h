@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "models/ring/chain.h"
 #include "models/ring/chain_checks.h"
@@ -19,6 +18,7 @@
 #include "models/ring/features.h"
 #include "models/ring/memory_policy.h"
 #include "models/ring/ring_side.h"
+#include "models/ring/shadow_used_ring.h"
 
 namespace virtiosim::ring {
 
@@ -34,7 +34,7 @@ class DeviceBase : public RingSide<Layout, Mem, DeviceOptions, DeviceStats> {
   // Record a completion in the shadow used ring; flush() publishes it.
   [[nodiscard]] RingError push_used(const UsedElem& e) {
     if (broken_) return RingError::queue_broken;
-    if (shadow_.size() == layout_.num)
+    if (shadow_.full())
       if (RingError err = flush(); err != RingError::ok) return err;
     shadow_.push_back(e);
     ++stats_.used;
@@ -80,9 +80,7 @@ class DeviceBase : public RingSide<Layout, Mem, DeviceOptions, DeviceStats> {
   // The device does not touch memory until asked: the driver owns the
   // ring's initial contents.
   DeviceBase(Mem mem, Layout layout, Features features, DeviceOptions opts)
-      : Side(mem, layout, features, opts) {
-    shadow_.reserve(layout_.num);
-  }
+      : Side(mem, layout, features, opts), shadow_(layout_.num) {}
   ~DeviceBase() = default;
 
   // should_signal(), the shared part: the used slots or buffers published
@@ -113,7 +111,7 @@ class DeviceBase : public RingSide<Layout, Mem, DeviceOptions, DeviceStats> {
   }
 
   using Side::mem_, Side::layout_, Side::features_, Side::opts_, Side::broken_, Side::stats_;
-  std::vector<UsedElem> shadow_;    // completions not yet flushed
+  ShadowUsedRing shadow_;           // completions not yet flushed
   uint32_t used_since_signal_ = 0;  // used slots (packed) / buffers (split) since should_signal
 
  private:

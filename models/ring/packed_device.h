@@ -88,14 +88,17 @@ class PackedDevice : public DeviceBase<PackedDevice<Mem>, PackedLayout, Mem> {
 
   // After flush(): does the driver want a used-buffer notification? Reads
   // the driver area after a full barrier (P10, P11).
+  // False, with neither barrier nor read, when nothing was published since
+  // the last call: a busy device that calls it after every flush pays for
+  // the driver's line only when there is something to signal.
   bool should_signal() {
     if (broken_) return false;
+    const uint32_t fresh = this->take_used_since_signal();
+    if (fresh == 0) return false;
     mem_.barrier(BarrierSite::device_signal_check);
     const uint32_t snapshot = mem_.read32(layout_.driver_event);
     const uint16_t off_wrap = static_cast<uint16_t>(snapshot & 0xffff);
     const uint16_t flags = static_cast<uint16_t>((snapshot >> 16) & 0x3);
-    const uint32_t fresh = this->take_used_since_signal();
-    if (fresh == 0) return false;
     bool needed;
     if (flags != kEventFlagDesc) {
       needed = flags != kEventFlagDisable;
@@ -220,12 +223,16 @@ class PackedDevice : public DeviceBase<PackedDevice<Mem>, PackedLayout, Mem> {
   // completely" and only the last one's len reaches it.
   template <class Fn>
   void for_each_used_desc(Fn&& fn) const {
+    const UsedElem* const end = shadow_.end();
+    if (!features_.in_order()) {
+      for (const UsedElem* e = shadow_.begin(); e != end; ++e) fn(*e, uint32_t{e->count});
+      return;
+    }
     uint32_t skip = 0;
-    for (size_t k = 0; k < shadow_.size(); ++k) {
-      const UsedElem& e = shadow_[k];
-      skip += e.count;
-      if (!features_.in_order() || k + 1 == shadow_.size() || !e.complete) {
-        fn(e, skip);
+    for (const UsedElem* e = shadow_.begin(); e != end; ++e) {
+      skip += e->count;
+      if (e + 1 == end || !e->complete) {
+        fn(*e, skip);
         skip = 0;
       }
     }

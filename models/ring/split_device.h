@@ -105,12 +105,12 @@ class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
   // After flush(): does the driver want a used-buffer notification? A full
   // barrier between the used idx write and reading the driver's wish, then
   // used_event with EVENT_IDX (vhost_notify: window (signalled_used, used
-  // idx]), else the NO_INTERRUPT flag. False when nothing was published
-  // since the last call.
+  // idx]), else the NO_INTERRUPT flag. False, with neither barrier nor
+  // read, when nothing was published since the last call.
   bool should_signal() {
     if (broken_) return false;
-    mem_.barrier(BarrierSite::device_signal_check);
     if (this->take_used_since_signal() == 0) return false;
+    mem_.barrier(BarrierSite::device_signal_check);
     bool needed;
     if (features_.event_idx()) {
       const uint16_t old = signalled_used_;
@@ -217,18 +217,19 @@ class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
     uint32_t written = 0;
     if (features_.in_order()) {
       uint16_t batch_start = last_used_idx_;
-      for (size_t k = 0; k < shadow_.size(); ++k) {
+      const uint32_t n = shadow_.size();
+      for (uint32_t k = 0; k < n; ++k) {
         const UsedElem& e = shadow_[k];
         const bool complete = e.id < layout_.num && e.len == writable_bytes_[e.id];
-        if (k + 1 == shadow_.size() || !complete) {
+        if (k + 1 == n || !complete) {
           write_used_elem(batch_start & mask, e);
           ++written;
           batch_start = static_cast<uint16_t>(last_used_idx_ + k + 1);
         }
       }
     } else {
-      for (size_t k = 0; k < shadow_.size(); ++k)
-        write_used_elem((last_used_idx_ + k) & mask, shadow_[k]);
+      uint32_t slot = last_used_idx_;
+      for (const UsedElem& e : shadow_) write_used_elem(slot++ & mask, e);
       written = static_cast<uint32_t>(shadow_.size());
     }
     mem_.barrier(BarrierSite::device_used_publish);
