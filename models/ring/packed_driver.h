@@ -134,6 +134,14 @@ class PackedDriver : public DriverBase<PackedDriver<Mem>, PackedLayout, Mem, Des
     return uint32_t{vqn} | uint32_t{next_avail_idx_} << 16 | (avail_wrap_counter_ ? 1u << 31 : 0);
   }
 
+  // Is a used buffer waiting? (busy-poll peek, Linux virtqueue_poll; a bad
+  // used id is reported by the get_used that follows)
+  bool has_used() {
+    if (broken_) return false;
+    if (batch_active_) return true;
+    return packed_desc_is_used(mem_.read16(layout_.flags_addr(last_used_idx_)), used_wrap_counter_);
+  }
+
   // Take the next used buffer if there is one. value: false when none is
   // used yet. A used id that is not in flight breaks the queue.
   [[nodiscard]] Result<bool> get_used(UsedBuffer& out) {

@@ -142,17 +142,43 @@ class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescSt
     return uint32_t{vqn} | uint32_t{avail_idx_shadow_} << 16;
   }
 
+  // Is a used buffer waiting? (busy-poll peek, Linux virtqueue_poll) A
+  // valid used idx is kept for the get_used calls that follow, as get_used
+  // keeps it; a bad one is not, and the get_used that follows reports it.
+  bool has_used() {
+    if (broken_) return false;
+    if (batch_active_ || used_idx_ != last_used_idx_) return true;
+    const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
+    const uint16_t fresh = static_cast<uint16_t>(used_idx - last_used_idx_);
+    if (fresh == 0) return false;
+    if (fresh <= in_flight()) {
+      used_idx_ = used_idx;
+      mem_.barrier(BarrierSite::driver_used_read);  // P13: used idx before id/len
+    }
+    return true;
+  }
+
   // Take the next used buffer if there is one. value: false when none is
   // used yet. A used id that is not in flight, or a used index that moved
   // past what is in flight, breaks the queue.
+  //
+  // The used idx is re-read only when the entries it announced last time
+  // are all taken (as DPDK's virtio PMD reads it once per burst): the idx
+  // sits on the line the device writes on every flush, so reading it per
+  // buffer costs a cache-line transfer per buffer while the device is busy.
+  // The barrier after that read orders every entry it announced.
   [[nodiscard]] Result<bool> get_used(UsedBuffer& out) {
     if (broken_) return {RingError::queue_broken};
     if (batch_active_) return {RingError::ok, this->detach_in_order(out)};
-    const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
-    const uint16_t pending = static_cast<uint16_t>(used_idx - last_used_idx_);
-    if (pending == 0) return {RingError::ok, false};
-    if (pending > in_flight()) return {fail(RingError::used_idx_jump)};
-    mem_.barrier(BarrierSite::driver_used_read);  // P13: used idx before id/len
+    if (used_idx_ == last_used_idx_) {
+      const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
+      const uint16_t fresh = static_cast<uint16_t>(used_idx - last_used_idx_);
+      if (fresh == 0) return {RingError::ok, false};
+      if (fresh > in_flight()) return {fail(RingError::used_idx_jump)};
+      used_idx_ = used_idx;
+      mem_.barrier(BarrierSite::driver_used_read);  // P13: used idx before id/len
+    }
+    const uint16_t pending = static_cast<uint16_t>(used_idx_ - last_used_idx_);
     const uint32_t slot = last_used_idx_ & (layout_.num - 1);
     const uint32_t id = mem_.read32(layout_.used_elem_id_addr(slot));
     const uint32_t len = mem_.read32(layout_.used_elem_len_addr(slot));
@@ -222,7 +248,7 @@ class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescSt
       state_[i] = {};
     }
     this->reset_bookkeeping();
-    avail_idx_shadow_ = last_used_idx_ = 0;
+    avail_idx_shadow_ = last_used_idx_ = used_idx_ = 0;
     num_added_ = 0;
     no_interrupt_shadow_ = false;
   }
@@ -303,6 +329,7 @@ class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescSt
   std::vector<uint16_t> desc_next_; // driver-private `next` of every descriptor: the free list
   uint16_t avail_idx_shadow_ = 0;   // Linux split.avail_idx_shadow: what avail->idx holds
   uint16_t last_used_idx_ = 0;      // next used ring entry to read, free-running
+  uint16_t used_idx_ = 0;           // used idx as last read: entries up to it are announced
   uint32_t num_added_ = 0;          // buffers made available since kick_prepare
   bool no_interrupt_shadow_ = false;// Linux avail_flags_shadow & VRING_AVAIL_F_NO_INTERRUPT
 };

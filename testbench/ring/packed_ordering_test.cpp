@@ -337,6 +337,48 @@ TEST_F(PackedOrdering, P13_ShouldSignalBarrierBeforeDriverAreaRead) {
   EXPECT_TRUE(is_read(d[1], layout_.driver_event, 4));
 }
 
+// Nothing new since the last call: kick_prepare and should_signal answer
+// no without a barrier or a read of the other side's area, and count it.
+TEST_F(PackedOrdering, P13_NothingNewNoBarrierNoRead) {
+  make(8);
+  add(1, 0, 1);
+  EXPECT_TRUE(drv_->kick_prepare());
+  Chain c;
+  ASSERT_TRUE(dev_->pop(c).value);
+  ASSERT_EQ(dev_->push_used(c.used(0)), RingError::ok);
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  EXPECT_TRUE(dev_->should_signal());
+  log_.clear();
+  EXPECT_FALSE(drv_->kick_prepare());
+  EXPECT_FALSE(dev_->should_signal());
+  EXPECT_TRUE(log_.empty()) << log_.size() << " accesses";
+  EXPECT_EQ(drv_->stats().kicks, 1u);
+  EXPECT_EQ(drv_->stats().kicks_suppressed, 1u);
+}
+
+// has_used() peeks at the next used descriptor's flags, as get_used would,
+// and takes nothing.
+TEST_F(PackedOrdering, HasUsedPeeksAtTheNextUsedFlags) {
+  make(8);
+  add(1, 0, 1);
+  EXPECT_FALSE(drv_->has_used());
+  Chain c;
+  ASSERT_TRUE(dev_->pop(c).value);
+  ASSERT_EQ(dev_->push_used(c.used(0)), RingError::ok);
+  EXPECT_FALSE(drv_->has_used()) << "pushed, not yet flushed";
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  log_.clear();
+  EXPECT_TRUE(drv_->has_used());
+  EXPECT_TRUE(drv_->has_used());
+  const auto d = by_agent(log_, kDriverAgent);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_TRUE(is_read(d[0], flags_of(0), 2));
+  UsedBuffer u;
+  ASSERT_TRUE(drv_->get_used(u).value);
+  EXPECT_EQ(u.token, 1u);
+  EXPECT_FALSE(drv_->has_used());
+}
+
 // P11, P13: enable_cb with EVENT_IDX writes off_wrap, driver_event_write,
 // flags, then driver_enable_recheck before re-reading the ring.
 TEST_F(PackedOrdering, P11_P13_EnableCbWithEventIdx) {

@@ -528,6 +528,30 @@ TEST_F(SplitDriverBadInput, UsedIdxJumpPastInFlight) {
   expect_fatal(RingError::used_idx_jump);
 }
 
+// The peek says "look", keeps nothing, and the get_used that follows
+// reports the bad idx.
+TEST_F(SplitDriverBadInput, UsedIdxJumpSeenByHasUsedThenReported) {
+  add(1);
+  used(0, 0, 0);
+  used_idx(2);  // 2 used, 1 in flight
+  EXPECT_TRUE(drv_->has_used());
+  expect_fatal(RingError::used_idx_jump);
+  EXPECT_FALSE(drv_->has_used()) << "a broken queue has nothing to take";
+}
+
+// A used idx announced earlier is not read again while its entries last;
+// a jump written meanwhile is caught when the idx is read next.
+TEST_F(SplitDriverBadInput, UsedIdxJumpAfterACachedBurst) {
+  add(1);
+  add(2);
+  used(0, 0, 0);
+  used_idx(1);
+  UsedBuffer u;
+  ASSERT_TRUE(drv_->get_used(u).value);
+  used_idx(5);  // 4 more used, 1 in flight
+  expect_fatal(RingError::used_idx_jump);
+}
+
 TEST_F(SplitDriverBadInput, UsedIdxBackwardsIsAJump) {
   add(1);
   used_idx(0xffff);  // (u16)(0xffff - 0) = 65535 > 1 in flight

@@ -516,6 +516,64 @@ TEST_F(SplitOrdering, P13_UsedIdxAfterUsedElemsWithPublishBarrier) {
   EXPECT_LT(rb, re);
 }
 
+// Driver: one used idx read and one driver_used_read barrier announce a
+// burst; the entries it announced are taken without reading the idx again
+// (its line is the one the device writes on every flush), and the idx is
+// read again, after the barrier, only when they are all taken. has_used()
+// answers from the announced entries first.
+TEST_F(SplitOrdering, P13_UsedIdxReadOncePerBurst) {
+  for (uint64_t t = 1; t <= 3; ++t) {
+    const Segment in{data_, 16};
+    ASSERT_EQ(drv_->add({}, std::span(&in, 1), t), RingError::ok);
+  }
+  Chain c;
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_TRUE(dev_->pop(c).value);
+    ASSERT_EQ(dev_->push_used(c.used(16)), RingError::ok);
+  }
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  log_.clear();
+  UsedBuffer u;
+  for (uint64_t t = 1; t <= 3; ++t) {
+    EXPECT_TRUE(drv_->has_used());
+    ASSERT_TRUE(drv_->get_used(u).value);
+    EXPECT_EQ(u.token, t);
+  }
+  const uint64_t idx_addr = layout_.used + split_off::used_idx;
+  auto count = [&](auto pred) { return std::count_if(log_.begin(), log_.end(), pred); };
+  EXPECT_EQ(count(read_at(idx_addr)), 1) << "used idx read once for the burst of 3";
+  EXPECT_EQ(count(barrier_at(BarrierSite::driver_used_read)), 1);
+  const size_t ri = find(log_, 0, read_at(idx_addr));
+  const size_t rb = find(log_, 0, barrier_at(BarrierSite::driver_used_read));
+  const size_t third = find(log_, 0, read_at(layout_.used_elem_addr(2) + split_off::used_elem_id));
+  ASSERT_LT(third, log_.size());
+  EXPECT_LT(ri, rb);
+  EXPECT_LT(rb, third);
+
+  log_.clear();
+  EXPECT_FALSE(drv_->has_used());
+  EXPECT_FALSE(drv_->get_used(u).value);
+  EXPECT_EQ(count(read_at(idx_addr)), 2) << "the burst taken: has_used and get_used look again";
+}
+
+// Nothing new since the last call: kick_prepare and should_signal answer
+// no without a barrier or a read of the other side's area.
+TEST_F(SplitOrdering, P13_NothingNewNoBarrierNoRead) {
+  const Segment in{data_, 16};
+  ASSERT_EQ(drv_->add({}, std::span(&in, 1), 1), RingError::ok);
+  drv_->kick_prepare();
+  Chain c;
+  ASSERT_TRUE(dev_->pop(c).value);
+  ASSERT_EQ(dev_->push_used(c.used(16)), RingError::ok);
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  dev_->should_signal();
+  log_.clear();
+  EXPECT_FALSE(drv_->kick_prepare());
+  EXPECT_FALSE(dev_->should_signal());
+  EXPECT_TRUE(log_.empty()) << log_.size() << " accesses";
+  EXPECT_EQ(drv_->stats().kicks + drv_->stats().kicks_suppressed, 2u) << "both calls counted";
+}
+
 // A split ring of `num` entries with VIRTIO_F_INDIRECT_DESC and a pool of
 // `tables` indirect tables of 4 entries for the driver.
 struct IndirectRig {
