@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "models/ring/chain.h"
 #include "models/ring/chain_checks.h"
@@ -26,11 +27,33 @@ namespace virtiosim::ring {
 //   size_t write_used_batch();      publish shadow_ (non-empty); used descriptors written
 //   bool rewind_avail(const Chain&); step last_avail_idx back over `c`; false: refused
 //   void reset_ring();               back to a fresh ring's indices and event state
+//   Result<bool> pop(Chain&);        take one buffer
+//   uint32_t pop_group(std::span<Chain>); take whole groups at once if the
+//                                    ring allows it; how many were taken
 template <class Derived, class Layout, MemoryPolicy Mem>
 class DeviceBase : public RingSide<Layout, Mem, DeviceOptions, DeviceStats> {
   using Side = RingSide<Layout, Mem, DeviceOptions, DeviceStats>;
 
  public:
+  // Take up to out.size() available buffers into out[0, n), in ring order.
+  // value: n, 0 when none is available. Every buffer gets pop()'s checks;
+  // the first error breaks the queue as pop() does, and value counts the
+  // buffers taken before it. Where the family can take a group of buffers
+  // at once (PackedDevice::pop_group) it does, and one buffer at a time
+  // otherwise.
+  [[nodiscard]] Result<uint32_t> pop_burst(std::span<Chain> out) {
+    uint32_t n = 0;
+    while (n < out.size()) {
+      n += derived().pop_group(out.subspan(n));
+      if (n == out.size()) break;
+      const Result<bool> r = derived().pop(out[n]);
+      if (!r.ok()) return {r.error, n};
+      if (!r.value) break;
+      ++n;
+    }
+    return {RingError::ok, n};
+  }
+
   // Record a completion in the shadow used ring; flush() publishes it.
   [[nodiscard]] RingError push_used(const UsedElem& e) {
     if (broken_) return RingError::queue_broken;

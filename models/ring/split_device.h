@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "models/ring/chain.h"
@@ -101,6 +102,12 @@ class SplitDevice : public DeviceBase<SplitDevice<Mem>, SplitLayout, Mem> {
     ++stats_.popped;
     return {RingError::ok, true};
   }
+
+  // pop_burst(): a split ring has no group path. Its heads sit in the avail
+  // ring and their descriptors anywhere in the table, so nothing is shared
+  // between buffers beyond what pop() already shares: one avail idx read
+  // and one barrier for every buffer that idx announced.
+  uint32_t pop_group(std::span<Chain>) { return 0; }
 
   // After flush(): does the driver want a used-buffer notification? A full
   // barrier between the used idx write and reading the driver's wish, then

@@ -17,6 +17,8 @@
 //  - the device's indices move exactly by what was popped and flushed: its
 //    used position never passes its avail position;
 //  - has_available() agrees with the pop that follows;
+//  - pop_burst() (packed: whole aligned groups at once) keeps pop()'s
+//    contract for every buffer it takes;
 //  - discard() of the last pop hands the same chain to the next pop;
 //  - a flush publishes: the first used entry is visible where it belongs;
 //  - after a fatal error the queue reports broken, refuses every call with
@@ -26,6 +28,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -101,6 +104,7 @@ class DeviceHarness {
     kNotifyOn,
     kNotifyOff,
     kReset,
+    kPopBurst,      // pop_burst over 1..8 chains (packed: the group path)
     kOps
   };
 
@@ -123,6 +127,7 @@ class DeviceHarness {
       case kPublish: publish(); break;
       case kPop: pop(); break;
       case kPopDiscard: pop_discard(); break;
+      case kPopBurst: pop_burst(); break;
       case kComplete: complete(); break;
       case kFlush: flush(); break;
       case kSignal:
@@ -248,6 +253,40 @@ class DeviceHarness {
     Chain c;
     const Result r = checked_pop(c);
     if (r.ok() && r.value) popped_.push_back(c);
+  }
+
+  // pop_burst(): pop()'s contract for every buffer it takes; it stops
+  // early only when nothing more is available or on an error, which breaks
+  // the queue after the buffers it counts.
+  void pop_burst() {
+    Chain burst[8];
+    const size_t want = in_.ConsumeIntegralInRange<size_t>(1, 8);
+    const bool was_broken = dev_.broken();
+    const bool avail = dev_.has_available();
+    const uint64_t popped = dev_.stats().popped;
+    rules_.forbid_writes();
+    const ring::Result<uint32_t> r = dev_.pop_burst(std::span(burst, want));
+    FUZZ_CHECK(r.value <= want);
+    if (was_broken) {
+      FUZZ_CHECK(!avail && r.error == RingError::queue_broken && r.value == 0);
+      return;
+    }
+    FUZZ_CHECK(dev_.stats().popped == popped + r.value);
+    for (uint32_t k = 0; k < r.value; ++k) check_chain(burst[k]);
+    if (!r.ok()) {
+      FUZZ_CHECK(ring::is_fatal(r.error) && r.error != RingError::queue_broken);
+      FUZZ_CHECK(dev_.broken() && dev_.last_error() == r.error);
+      FUZZ_CHECK(avail);
+      FUZZ_CHECK(dev_.pending_used() == 0);
+      rules_.silent = true;
+      popped_.clear();
+      shadow_.clear();
+      expect_dead();
+      return;
+    }
+    FUZZ_CHECK((r.value > 0) == avail);
+    if (r.value < want) FUZZ_CHECK(!dev_.has_available());
+    popped_.insert(popped_.end(), burst, burst + r.value);
   }
 
   // discard(): "the buffer becomes the next one pop() takes": nothing in

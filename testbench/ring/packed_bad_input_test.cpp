@@ -29,7 +29,12 @@ constexpr Features kIndirect{feature_bit(VIRTIO_RING_F_INDIRECT_DESC)};
 // ---------------------------------------------------------------------------
 // Device side: a driver that breaks the rules.
 
-class PackedDeviceBadInput : public ::testing::Test {
+// Parameter: the refused pop is pop_burst() over a whole group's worth of
+// chains (true) or pop() (false). pop_burst takes aligned groups of
+// one-descriptor buffers through its own path (PackedDevice::pop_group),
+// which may not skip a check pop() makes: each case must be refused the
+// same way, on the same buffer, either way.
+class PackedDeviceBadInput : public ::testing::TestWithParam<bool> {
  protected:
   static constexpr uint32_t kNum = 8;
   static constexpr uint32_t kBufLen = 64;
@@ -56,8 +61,16 @@ class PackedDeviceBadInput : public ::testing::Test {
     const uint16_t avail = dev_->last_avail_idx();
     const auto before = testing::snapshot(gm_);
     log_.clear();
-    Chain c;
-    const Result<bool> r = dev_->pop(c);
+    Result<bool> r;
+    if (GetParam()) {
+      Chain burst[4];
+      const Result<uint32_t> b = dev_->pop_burst(burst);
+      EXPECT_EQ(b.value, 0u) << "buffers taken before the refused one";
+      r = {b.error, b.value > 0};
+    } else {
+      Chain c;
+      r = dev_->pop(c);
+    }
     EXPECT_EQ(r.error, want) << "got " << name(r.error);
     EXPECT_TRUE(dev_->broken());
     EXPECT_EQ(dev_->last_error(), want);
@@ -104,21 +117,21 @@ class PackedDeviceBadInput : public ::testing::Test {
 };
 
 // P6.4: NEXT on every descriptor of the ring is a list longer than the queue.
-TEST_F(PackedDeviceBadInput, P6_4_ChainTooLongWhenEveryDescriptorHasNext) {
+TEST_P(PackedDeviceBadInput, P6_4_ChainTooLongWhenEveryDescriptorHasNext) {
   make(kPlain);
   for (uint32_t s = 0; s < kNum; ++s) slot(s, buf(s), kBufLen, 0, kDescNext);
   expect_pop_fails(RingError::chain_too_long);
 }
 
 // P6.4 on a one-slot queue: the only descriptor cannot point at a next one.
-TEST_F(PackedDeviceBadInput, P6_4_ChainTooLongOnQueueOfOne) {
+TEST_P(PackedDeviceBadInput, P6_4_ChainTooLongOnQueueOfOne) {
   make(kPlain, {}, 1);
   slot(0, buf(0), kBufLen, 0, kDescNext);
   expect_pop_fails(RingError::chain_too_long);
 }
 
 // P6.4 control: a list of exactly the queue size is legal.
-TEST_F(PackedDeviceBadInput, P6_4_ChainOfQueueSizeIsAccepted) {
+TEST_P(PackedDeviceBadInput, P6_4_ChainOfQueueSizeIsAccepted) {
   make(kPlain);
   for (uint32_t s = 0; s < kNum; ++s) slot(s, buf(s), kBufLen, 3, s + 1 < kNum ? kDescNext : 0);
   Chain c;
@@ -130,13 +143,13 @@ TEST_F(PackedDeviceBadInput, P6_4_ChainOfQueueSizeIsAccepted) {
 }
 
 // The device's own segment limit (DeviceOptions::max_segments).
-TEST_F(PackedDeviceBadInput, ChainExceedsDeviceLimit) {
+TEST_P(PackedDeviceBadInput, ChainExceedsDeviceLimit) {
   make(kPlain, DeviceOptions{.max_segments = 3});
   for (uint32_t s = 0; s < 4; ++s) slot(s, buf(s), kBufLen, 0, s < 3 ? kDescNext : 0);
   expect_pop_fails(RingError::chain_exceeds_limit);
 }
 
-TEST_F(PackedDeviceBadInput, ChainAtDeviceLimitIsAccepted) {
+TEST_P(PackedDeviceBadInput, ChainAtDeviceLimitIsAccepted) {
   make(kPlain, DeviceOptions{.max_segments = 3});
   for (uint32_t s = 0; s < 3; ++s) slot(s, buf(s), kBufLen, 0, s < 2 ? kDescNext : 0);
   Chain c;
@@ -145,7 +158,7 @@ TEST_F(PackedDeviceBadInput, ChainAtDeviceLimitIsAccepted) {
 }
 
 // P7 + limit: a table of len/16 > max_segments entries.
-TEST_F(PackedDeviceBadInput, IndirectTableExceedsDeviceLimit) {
+TEST_P(PackedDeviceBadInput, IndirectTableExceedsDeviceLimit) {
   make(kIndirect, DeviceOptions{.max_segments = 3});
   for (uint32_t i = 0; i < 4; ++i) entry(i, buf(i), kBufLen, 0);
   slot(0, table_, 4 * 16, 0, kDescIndirect);
@@ -153,7 +166,7 @@ TEST_F(PackedDeviceBadInput, IndirectTableExceedsDeviceLimit) {
 }
 
 // P7 control: a well-formed table is one ring slot carrying all segments.
-TEST_F(PackedDeviceBadInput, P7_WellFormedIndirectTableIsAccepted) {
+TEST_P(PackedDeviceBadInput, P7_WellFormedIndirectTableIsAccepted) {
   make(kIndirect);
   entry(0, buf(0), 10, 0);
   entry(1, buf(1), 20, 0);
@@ -172,7 +185,7 @@ TEST_F(PackedDeviceBadInput, P7_WellFormedIndirectTableIsAccepted) {
 }
 
 // P7: INDIRECT without VIRTIO_F_INDIRECT_DESC.
-TEST_F(PackedDeviceBadInput, P7_IndirectNotNegotiated) {
+TEST_P(PackedDeviceBadInput, P7_IndirectNotNegotiated) {
   make(kPlain);
   entry(0, buf(0), kBufLen, 0);
   slot(0, table_, 16, 0, kDescIndirect);
@@ -181,7 +194,7 @@ TEST_F(PackedDeviceBadInput, P7_IndirectNotNegotiated) {
 
 // P7: an indirect descriptor must not be part of a NEXT-linked list:
 // INDIRECT and NEXT on the same descriptor ...
-TEST_F(PackedDeviceBadInput, P7_IndirectWithNextOnSameDescriptor) {
+TEST_P(PackedDeviceBadInput, P7_IndirectWithNextOnSameDescriptor) {
   make(kIndirect);
   entry(0, buf(0), kBufLen, 0);
   slot(0, table_, 16, 0, kDescIndirect | kDescNext);
@@ -190,7 +203,7 @@ TEST_F(PackedDeviceBadInput, P7_IndirectWithNextOnSameDescriptor) {
 }
 
 // ... and an indirect descriptor reached through a predecessor's NEXT.
-TEST_F(PackedDeviceBadInput, P7_IndirectAfterNext) {
+TEST_P(PackedDeviceBadInput, P7_IndirectAfterNext) {
   make(kIndirect);
   entry(0, buf(0), kBufLen, 0);
   slot(0, buf(1), kBufLen, 0, kDescNext);
@@ -199,7 +212,7 @@ TEST_F(PackedDeviceBadInput, P7_IndirectAfterNext) {
 }
 
 // P7: no INDIRECT inside a table.
-TEST_F(PackedDeviceBadInput, P7_IndirectNested) {
+TEST_P(PackedDeviceBadInput, P7_IndirectNested) {
   make(kIndirect);
   entry(0, buf(0), kBufLen, 0);
   entry(1, table_ + 0x100, 16, kDescIndirect);
@@ -208,13 +221,13 @@ TEST_F(PackedDeviceBadInput, P7_IndirectNested) {
 }
 
 // P7: the table length must be a non-zero multiple of 16.
-TEST_F(PackedDeviceBadInput, P7_IndirectBadLengthZero) {
+TEST_P(PackedDeviceBadInput, P7_IndirectBadLengthZero) {
   make(kIndirect);
   slot(0, table_, 0, 0, kDescIndirect);
   expect_pop_fails(RingError::indirect_bad_length);
 }
 
-TEST_F(PackedDeviceBadInput, P7_IndirectBadLengthNotMultipleOf16) {
+TEST_P(PackedDeviceBadInput, P7_IndirectBadLengthNotMultipleOf16) {
   make(kIndirect);
   entry(0, buf(0), kBufLen, 0);
   entry(1, buf(1), kBufLen, 0);
@@ -223,7 +236,7 @@ TEST_F(PackedDeviceBadInput, P7_IndirectBadLengthNotMultipleOf16) {
 }
 
 // P7: inside a table WRITE is the only valid flag; NEXT is refused.
-TEST_F(PackedDeviceBadInput, P7_IndirectBadFlagsNextInTable) {
+TEST_P(PackedDeviceBadInput, P7_IndirectBadFlagsNextInTable) {
   make(kIndirect);
   entry(0, buf(0), kBufLen, kDescNext);
   entry(1, buf(1), kBufLen, 0);
@@ -232,14 +245,14 @@ TEST_F(PackedDeviceBadInput, P7_IndirectBadFlagsNextInTable) {
 }
 
 // P6.2: the second descriptor of a list was never made available.
-TEST_F(PackedDeviceBadInput, P6_2_UnavailableInChainNeverWritten) {
+TEST_P(PackedDeviceBadInput, P6_2_UnavailableInChainNeverWritten) {
   make(kPlain);
   slot(0, buf(0), kBufLen, 0, kDescNext);
   expect_pop_fails(RingError::unavailable_in_chain);
 }
 
 // P6.2: AVAIL right but USED also set (AVAIL == USED reads as used).
-TEST_F(PackedDeviceBadInput, P6_2_UnavailableInChainUsedBitSet) {
+TEST_P(PackedDeviceBadInput, P6_2_UnavailableInChainUsedBitSet) {
   make(kPlain);
   slot(0, buf(0), kBufLen, 0, kDescNext);
   testing::put_slot(gm_, layout_, 1, buf(1), kBufLen, 0, kDescAvail | kDescUsed);
@@ -249,7 +262,7 @@ TEST_F(PackedDeviceBadInput, P6_2_UnavailableInChainUsedBitSet) {
 // P6.2 + P2 across the ring end: the list starts at slot num-2 in lap 1 and
 // continues at slot 0, which belongs to lap 0 (AVAIL=0, USED=1). A driver
 // that keeps lap 1's bits there has not made slot 0 available.
-TEST_F(PackedDeviceBadInput, P6_2_UnavailableInChainAcrossRingEndWithStaleWrapBits) {
+TEST_P(PackedDeviceBadInput, P6_2_UnavailableInChainAcrossRingEndWithStaleWrapBits) {
   make(kPlain);
   ASSERT_EQ(dev_->set_state({kNum - 2, true, kNum - 2, true}), RingError::ok);
   slot(kNum - 2, buf(0), kBufLen, 0, kDescNext, true);
@@ -259,7 +272,7 @@ TEST_F(PackedDeviceBadInput, P6_2_UnavailableInChainAcrossRingEndWithStaleWrapBi
 }
 
 // P2 control for the test above: with lap 0's bits the list is accepted.
-TEST_F(PackedDeviceBadInput, P2_ChainAcrossRingEndWithRightWrapBitsIsAccepted) {
+TEST_P(PackedDeviceBadInput, P2_ChainAcrossRingEndWithRightWrapBitsIsAccepted) {
   make(kPlain);
   ASSERT_EQ(dev_->set_state({kNum - 2, true, kNum - 2, true}), RingError::ok);
   slot(kNum - 2, buf(0), kBufLen, 0, kDescNext, true);
@@ -277,7 +290,7 @@ TEST_F(PackedDeviceBadInput, P2_ChainAcrossRingEndWithRightWrapBitsIsAccepted) {
 // marked used, the driver owns no slot. Slot 0 made available again for
 // the next lap is a descriptor the device still owns; taking it would pop
 // more than the queue size and let the used index lap the avail index.
-TEST_F(PackedDeviceBadInput, P3_SlotTheDeviceOwnsMadeAvailableAgain) {
+TEST_P(PackedDeviceBadInput, P3_SlotTheDeviceOwnsMadeAvailableAgain) {
   make(kPlain);
   for (uint32_t s = 0; s < kNum; ++s) slot(s, buf(s), kBufLen, static_cast<uint16_t>(s), 0);
   Chain c;
@@ -288,7 +301,7 @@ TEST_F(PackedDeviceBadInput, P3_SlotTheDeviceOwnsMadeAvailableAgain) {
 
 // P3 in the middle of a list: 6 slots in flight leave the driver 2, so a
 // list of 3 (slots 6, 7, then 0 of the next lap) cannot be the driver's.
-TEST_F(PackedDeviceBadInput, P3_ListRunningIntoSlotsTheDeviceOwns) {
+TEST_P(PackedDeviceBadInput, P3_ListRunningIntoSlotsTheDeviceOwns) {
   make(kPlain);
   for (uint32_t s = 0; s < 6; ++s) slot(s, buf(s), kBufLen, static_cast<uint16_t>(s), 0);
   Chain c;
@@ -301,7 +314,7 @@ TEST_F(PackedDeviceBadInput, P3_ListRunningIntoSlotsTheDeviceOwns) {
 
 // P3 control: once the device marked slot 0 used, it is the driver's again
 // and a buffer made available there in the next lap is taken.
-TEST_F(PackedDeviceBadInput, P3_SlotMarkedUsedMayBeMadeAvailableAgain) {
+TEST_P(PackedDeviceBadInput, P3_SlotMarkedUsedMayBeMadeAvailableAgain) {
   make(kPlain);
   for (uint32_t s = 0; s < kNum; ++s) slot(s, buf(s), kBufLen, static_cast<uint16_t>(s), 0);
   Chain c;
@@ -316,19 +329,40 @@ TEST_F(PackedDeviceBadInput, P3_SlotMarkedUsedMayBeMadeAvailableAgain) {
   EXPECT_FALSE(dev_->avail_wrap_counter());
 }
 
-TEST_F(PackedDeviceBadInput, AddressOverflowDirect) {
+// A group whose flags all look right but whose third buffer points outside
+// guest memory: nothing is taken as a group, the single path takes the two
+// good buffers and refuses the third, as four pop() calls would.
+TEST_P(PackedDeviceBadInput, PopBurstGroupWithAnUnmappedThirdBuffer) {
+  make(kPlain);
+  for (uint32_t s = 0; s < 4; ++s)
+    slot(s, s == 2 ? 0x10 : buf(s), kBufLen, static_cast<uint16_t>(s), 0);
+  log_.clear();
+  Chain burst[4];
+  const Result<uint32_t> r = dev_->pop_burst(burst);
+  EXPECT_EQ(r.error, RingError::address_unmapped);
+  EXPECT_EQ(r.value, 2u);
+  EXPECT_EQ(burst[0].id, 0);
+  EXPECT_EQ(burst[1].id, 1);
+  EXPECT_TRUE(dev_->broken());
+  EXPECT_EQ(dev_->stats().popped, 2u);
+  EXPECT_EQ(dev_->last_avail_idx(), 2) << "the refused buffer is not consumed";
+  for (const Access& a : log_) EXPECT_NE(a.op, Access::Op::write);
+  expect_dead(RingError::address_unmapped);
+}
+
+TEST_P(PackedDeviceBadInput, AddressOverflowDirect) {
   make(kPlain);
   slot(0, ~uint64_t{0} - 15, 32, 0, 0);
   expect_pop_fails(RingError::address_overflow);
 }
 
-TEST_F(PackedDeviceBadInput, AddressOverflowIndirectTable) {
+TEST_P(PackedDeviceBadInput, AddressOverflowIndirectTable) {
   make(kIndirect);
   slot(0, ~uint64_t{0} - 15, 32, 0, kDescIndirect);
   expect_pop_fails(RingError::address_overflow);
 }
 
-TEST_F(PackedDeviceBadInput, AddressOverflowInsideTable) {
+TEST_P(PackedDeviceBadInput, AddressOverflowInsideTable) {
   make(kIndirect);
   entry(0, buf(0), kBufLen, 0);
   entry(1, ~uint64_t{0} - 3, 8, kDescWrite);
@@ -336,32 +370,32 @@ TEST_F(PackedDeviceBadInput, AddressOverflowInsideTable) {
   expect_pop_fails(RingError::address_overflow);
 }
 
-TEST_F(PackedDeviceBadInput, AddressUnmappedBelowGuestMemory) {
+TEST_P(PackedDeviceBadInput, AddressUnmappedBelowGuestMemory) {
   make(kPlain);
   slot(0, GuestMemory::kBase - 0x1000, 16, 0, 0);
   expect_pop_fails(RingError::address_unmapped);
 }
 
-TEST_F(PackedDeviceBadInput, AddressUnmappedStraddlingTheEnd) {
+TEST_P(PackedDeviceBadInput, AddressUnmappedStraddlingTheEnd) {
   make(kPlain);
   slot(0, GuestMemory::kBase + gm_.size() - 8, 16, 0, 0);
   expect_pop_fails(RingError::address_unmapped);
 }
 
-TEST_F(PackedDeviceBadInput, AddressUnmappedLaterInChain) {
+TEST_P(PackedDeviceBadInput, AddressUnmappedLaterInChain) {
   make(kPlain);
   slot(0, buf(0), kBufLen, 0, kDescNext);
   slot(1, GuestMemory::kBase + gm_.size(), 1, 0, kDescWrite);
   expect_pop_fails(RingError::address_unmapped);
 }
 
-TEST_F(PackedDeviceBadInput, AddressUnmappedIndirectTable) {
+TEST_P(PackedDeviceBadInput, AddressUnmappedIndirectTable) {
   make(kIndirect);
   slot(0, GuestMemory::kBase + gm_.size() - 16, 32, 0, kDescIndirect);
   expect_pop_fails(RingError::address_unmapped);
 }
 
-TEST_F(PackedDeviceBadInput, AddressUnmappedInsideTable) {
+TEST_P(PackedDeviceBadInput, AddressUnmappedInsideTable) {
   make(kIndirect);
   entry(0, buf(0), kBufLen, 0);
   entry(1, GuestMemory::kBase - 64, 64, kDescWrite);
@@ -370,14 +404,14 @@ TEST_F(PackedDeviceBadInput, AddressUnmappedInsideTable) {
 }
 
 // P6.3: device-readable descriptors come before device-writable ones.
-TEST_F(PackedDeviceBadInput, P6_3_ReadableAfterWritableDirect) {
+TEST_P(PackedDeviceBadInput, P6_3_ReadableAfterWritableDirect) {
   make(kPlain);
   slot(0, buf(0), kBufLen, 0, kDescNext | kDescWrite);
   slot(1, buf(1), kBufLen, 0, 0);
   expect_pop_fails(RingError::readable_after_writable);
 }
 
-TEST_F(PackedDeviceBadInput, P6_3_ReadableAfterWritableInsideTable) {
+TEST_P(PackedDeviceBadInput, P6_3_ReadableAfterWritableInsideTable) {
   make(kIndirect);
   entry(0, buf(0), kBufLen, 0);
   entry(1, buf(1), kBufLen, kDescWrite);
@@ -388,7 +422,7 @@ TEST_F(PackedDeviceBadInput, P6_3_ReadableAfterWritableInsideTable) {
 
 // Completions pushed but not flushed when the queue breaks are dropped and
 // counted; flush() on the broken queue writes nothing.
-TEST_F(PackedDeviceBadInput, BreakingDropsUnflushedCompletions) {
+TEST_P(PackedDeviceBadInput, BreakingDropsUnflushedCompletions) {
   make(kPlain);
   slot(0, buf(0), kBufLen, 1, kDescWrite);
   slot(1, buf(1), kBufLen, 2, kDescWrite);
@@ -407,7 +441,7 @@ TEST_F(PackedDeviceBadInput, BreakingDropsUnflushedCompletions) {
 }
 
 // P15: a reset brings a broken queue back.
-TEST_F(PackedDeviceBadInput, ResetClearsBrokenState) {
+TEST_P(PackedDeviceBadInput, ResetClearsBrokenState) {
   make(kPlain);
   slot(0, buf(0), kBufLen, 0, kDescNext);
   expect_pop_fails(RingError::unavailable_in_chain);
@@ -594,6 +628,9 @@ TEST(PackedConfig, P7_IndirectPoolMustBeAligned) {
   EXPECT_EQ(config_error_of([] { IndirectPool p(GuestMemory::kBase, 4, 0); }), RingError::bad_layout);
   EXPECT_EQ(config_error_of([] { IndirectPool p(GuestMemory::kBase, 4, 4); }), RingError::ok);
 }
+
+INSTANTIATE_TEST_SUITE_P(Pop, PackedDeviceBadInput, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "pop_burst" : "pop"; });
 
 }  // namespace
 }  // namespace virtiosim::ring

@@ -337,6 +337,93 @@ TEST_F(PackedOrdering, P13_ShouldSignalBarrierBeforeDriverAreaRead) {
   EXPECT_TRUE(is_read(d[1], layout_.driver_event, 4));
 }
 
+// pop_burst takes aligned groups of four one-descriptor buffers at once:
+// the four flags, one device_avail_read barrier, then the four bodies; the
+// chains are what pop() would have given.
+TEST_F(PackedOrdering, P13_PopBurstTakesGroupsOfFourWithOneBarrierEach) {
+  make(16);
+  for (uint64_t t = 0; t < 8; ++t) add(t % 2, 1 - t % 2, t);
+  log_.clear();
+  Chain burst[8];
+  const Result<uint32_t> r = dev_->pop_burst(burst);
+  ASSERT_TRUE(r.ok()) << name(r.error);
+  ASSERT_EQ(r.value, 8u);
+  for (uint16_t k = 0; k < 8; ++k) {
+    EXPECT_EQ(burst[k].id, k);
+    EXPECT_EQ(burst[k].count, 1);
+    const auto& segs = k % 2 ? burst[k].readable : burst[k].writable;
+    ASSERT_EQ(segs.size(), 1u);
+    EXPECT_EQ(segs[0].addr, seg(0).addr);
+    EXPECT_EQ(burst[k].readable.size() + burst[k].writable.size(), 1u);
+  }
+  EXPECT_EQ(dev_->stats().popped, 8u);
+  EXPECT_EQ(dev_->last_avail_idx(), 8);
+  const auto d = by_agent(log_, kDeviceAgent);
+  std::vector<size_t> barriers;
+  for (size_t i = 0; i < d.size(); ++i)
+    if (d[i].op == Op::barrier) {
+      EXPECT_EQ(d[i].site, BarrierSite::device_avail_read);
+      barriers.push_back(i);
+    }
+  ASSERT_EQ(barriers.size(), 2u) << "one barrier per group of four";
+  for (size_t g = 0; g < 2; ++g) {
+    for (uint32_t k = 0; k < 4; ++k) {
+      const uint32_t slot = static_cast<uint32_t>(g * 4 + k);
+      const auto at = std::find_if(d.begin(), d.end(), [&](const Access& a) { return is_read(a, flags_of(slot), 2); });
+      const auto body = std::find_if(d.begin(), d.end(), [&](const Access& a) {
+        return is_read(a, layout_.desc_addr(slot) + packed_off::addr, 8);
+      });
+      ASSERT_NE(at, d.end());
+      ASSERT_NE(body, d.end());
+      EXPECT_LT(static_cast<size_t>(at - d.begin()), barriers[g]) << "flags of slot " << slot;
+      EXPECT_GT(static_cast<size_t>(body - d.begin()), barriers[g]) << "body of slot " << slot;
+    }
+  }
+  for (const Access& a : d) EXPECT_NE(a.op, Op::write) << "a pop writes nothing";
+}
+
+// Where no group can be taken (an unaligned start, a list of three, the
+// ring's end, fewer than four available) pop_burst goes one buffer at a
+// time; across a whole lap and into the next the chains are the buffers
+// the driver added, in order.
+TEST_F(PackedOrdering, PopBurstMixesGroupsAndSingleBuffersAcrossTheWrap) {
+  make(16);
+  uint64_t token = 0;
+  std::vector<uint32_t> shape;  // segments per buffer, in add order
+  auto add_n = [&](uint32_t segs) {
+    add(segs, 0, token++);
+    shape.push_back(segs);
+  };
+  add_n(1);
+  Chain c;
+  ASSERT_TRUE(dev_->pop(c).value);  // the device now starts at slot 1
+  ASSERT_EQ(dev_->push_used(c.used(0)), RingError::ok);
+  for (uint32_t segs : {1u, 1u, 1u, 3u, 1u, 1u, 1u, 1u, 1u, 1u}) add_n(segs);  // slots 1..12
+  size_t next = 1;
+  Chain burst[16];
+  Result<uint32_t> r = dev_->pop_burst(burst);
+  ASSERT_TRUE(r.ok()) << name(r.error);
+  ASSERT_EQ(r.value, 10u);
+  for (uint32_t k = 0; k < r.value; ++k, ++next) EXPECT_EQ(burst[k].readable.size(), shape[next]) << "buffer " << next;
+  for (uint32_t k = 0; k < r.value; ++k) ASSERT_EQ(dev_->push_used(burst[k].used(0)), RingError::ok);
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  UsedBuffer u;
+  for (int k = 0; k < 11; ++k) ASSERT_TRUE(drv_->get_used(u).value);
+  for (int k = 0; k < 7; ++k) add_n(1);  // slots 13, 14, 15, then a group at 0..3 of the next lap
+  r = dev_->pop_burst(burst);
+  ASSERT_TRUE(r.ok()) << name(r.error);
+  ASSERT_EQ(r.value, 7u);
+  EXPECT_FALSE(dev_->avail_wrap_counter());
+  EXPECT_EQ(dev_->last_avail_idx(), 4);
+  EXPECT_EQ(dev_->stats().popped, 18u);
+  for (uint32_t k = 0; k < r.value; ++k) ASSERT_EQ(dev_->push_used(burst[k].used(0)), RingError::ok);
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  for (uint64_t t = 11; t < 18; ++t) {
+    ASSERT_TRUE(drv_->get_used(u).value);
+    EXPECT_EQ(u.token, t) << "the buffers come back as the driver added them";
+  }
+}
+
 // Nothing new since the last call: kick_prepare and should_signal answer
 // no without a barrier or a read of the other side's area, and count it.
 TEST_F(PackedOrdering, P13_NothingNewNoBarrierNoRead) {
