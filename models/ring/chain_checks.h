@@ -39,9 +39,10 @@ struct DeviceStats {
 
 // Append one descriptor's extent to `c`: it must not wrap 64 bits, must be
 // guest memory, must fit the device's segment limit, and a readable one must
-// not follow a writable one (P6.3).
+// not follow a writable one (P6.3). Always inlined: it runs once per
+// descriptor, and as a call its prologue and epilogue cost a quarter of it.
 template <MemoryPolicy Mem>
-RingError add_segment(const Mem& mem, const DeviceOptions& opts, Chain& c, uint64_t addr,
+[[gnu::always_inline]] inline RingError add_segment(const Mem& mem, const DeviceOptions& opts, Chain& c, uint64_t addr,
                       uint32_t len, bool writable) {
   if (addr + len < addr) return RingError::address_overflow;
   if (!mem.maps(addr, len)) return RingError::address_unmapped;
