@@ -41,7 +41,7 @@ template <MemoryPolicy Mem = NativeMemory>
 class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescStateSplit> {
   using Base = DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescStateSplit>;
   friend Base;
-  using Base::mem_, Base::layout_, Base::features_, Base::state_, Base::free_head_, Base::num_free_,
+  using Base::mem_, Base::layout_, Base::features_, Base::opts_, Base::state_, Base::free_head_, Base::num_free_,
       Base::batch_active_, Base::broken_, Base::stats_;
   using Base::fail;
 
@@ -142,16 +142,17 @@ class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescSt
     return uint32_t{vqn} | uint32_t{avail_idx_shadow_} << 16;
   }
 
-  // Is a used buffer waiting? (busy-poll peek, Linux virtqueue_poll) A
-  // valid used idx is kept for the get_used calls that follow, as get_used
-  // keeps it; a bad one is not, and the get_used that follows reports it.
+  // Is a used buffer waiting? (busy-poll peek, Linux virtqueue_poll) With
+  // DriverOptions::cache_used_idx a valid used idx is kept for the get_used
+  // calls that follow, as get_used keeps it; a bad one never is, and the
+  // get_used that follows reports it.
   bool has_used() {
     if (broken_) return false;
     if (batch_active_ || used_idx_ != last_used_idx_) return true;
     const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
     const uint16_t fresh = static_cast<uint16_t>(used_idx - last_used_idx_);
     if (fresh == 0) return false;
-    if (fresh <= in_flight()) {
+    if (opts_.cache_used_idx && fresh <= in_flight()) {
       used_idx_ = used_idx;
       mem_.barrier(BarrierSite::driver_used_read);  // P13: used idx before id/len
     }
@@ -162,15 +163,14 @@ class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescSt
   // used yet. A used id that is not in flight, or a used index that moved
   // past what is in flight, breaks the queue.
   //
-  // The used idx is re-read only when the entries it announced last time
-  // are all taken (as DPDK's virtio PMD reads it once per burst): the idx
-  // sits on the line the device writes on every flush, so reading it per
-  // buffer costs a cache-line transfer per buffer while the device is busy.
-  // The barrier after that read orders every entry it announced.
+  // The used idx is read on every call, as Linux does, or with
+  // DriverOptions::cache_used_idx only when the entries it announced last
+  // time are all taken; the barrier after a read orders every entry it
+  // announced.
   [[nodiscard]] Result<bool> get_used(UsedBuffer& out) {
     if (broken_) return {RingError::queue_broken};
     if (batch_active_) return {RingError::ok, this->detach_in_order(out)};
-    if (used_idx_ == last_used_idx_) {
+    if (!opts_.cache_used_idx || used_idx_ == last_used_idx_) {
       const uint16_t used_idx = mem_.read16(layout_.used_idx_addr());
       const uint16_t fresh = static_cast<uint16_t>(used_idx - last_used_idx_);
       if (fresh == 0) return {RingError::ok, false};

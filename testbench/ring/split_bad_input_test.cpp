@@ -444,10 +444,10 @@ TEST_F(SplitDeviceBadInput, ResetClearsBroken) {
 
 class SplitDriverBadInput : public ::testing::Test {
  protected:
-  void make(uint64_t features) {
+  void make(uint64_t features, DriverOptions opts = {}) {
     gm_.emplace(kMemSize);
     layout_ = SplitLayout::place(gm_->alloc(SplitLayout::contiguous_bytes(8)), 8);
-    drv_.emplace(RecordingMemory(gm_->native(), &log_, kDriverAgent), layout_, Features{features});
+    drv_.emplace(RecordingMemory(gm_->native(), &log_, kDriverAgent), layout_, Features{features}, opts);
   }
   void SetUp() override { make(0); }
   void add(uint64_t token, uint32_t segs = 1) {
@@ -530,7 +530,10 @@ TEST_F(SplitDriverBadInput, UsedIdxJumpPastInFlight) {
 
 // The peek says "look", keeps nothing, and the get_used that follows
 // reports the bad idx.
-TEST_F(SplitDriverBadInput, UsedIdxJumpSeenByHasUsedThenReported) {
+class SplitDriverHasUsed : public SplitDriverBadInput, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(SplitDriverHasUsed, UsedIdxJumpSeenByHasUsedThenReported) {
+  make(0, DriverOptions{.cache_used_idx = GetParam()});
   add(1);
   used(0, 0, 0);
   used_idx(2);  // 2 used, 1 in flight
@@ -539,9 +542,14 @@ TEST_F(SplitDriverBadInput, UsedIdxJumpSeenByHasUsedThenReported) {
   EXPECT_FALSE(drv_->has_used()) << "a broken queue has nothing to take";
 }
 
-// A used idx announced earlier is not read again while its entries last;
-// a jump written meanwhile is caught when the idx is read next.
+INSTANTIATE_TEST_SUITE_P(CacheUsedIdx, SplitDriverHasUsed, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "cached" : "linux"; });
+
+// With cache_used_idx a used idx announced earlier is not read again while
+// its entries last; a jump written meanwhile is caught when the idx is read
+// next.
 TEST_F(SplitDriverBadInput, UsedIdxJumpAfterACachedBurst) {
+  make(0, DriverOptions{.cache_used_idx = true});
   add(1);
   add(2);
   used(0, 0, 0);

@@ -522,6 +522,8 @@ TEST_F(SplitOrdering, P13_UsedIdxAfterUsedElemsWithPublishBarrier) {
 // read again, after the barrier, only when they are all taken. has_used()
 // answers from the announced entries first.
 TEST_F(SplitOrdering, P13_UsedIdxReadOncePerBurst) {
+  drv_.emplace(RecordingMemory(gm_.native(), &log_, kDriverAgent), layout_, Features{kEventIdx},
+               DriverOptions{.cache_used_idx = true});
   for (uint64_t t = 1; t <= 3; ++t) {
     const Segment in{data_, 16};
     ASSERT_EQ(drv_->add({}, std::span(&in, 1), t), RingError::ok);
@@ -554,6 +556,28 @@ TEST_F(SplitOrdering, P13_UsedIdxReadOncePerBurst) {
   EXPECT_FALSE(drv_->has_used());
   EXPECT_FALSE(drv_->get_used(u).value);
   EXPECT_EQ(count(read_at(idx_addr)), 2) << "the burst taken: has_used and get_used look again";
+}
+
+// Without DriverOptions::cache_used_idx the driver reads the used idx, and
+// passes driver_used_read, on every get_used, as Linux more_used_split does:
+// the simulated Linux driver must read what Linux reads.
+TEST_F(SplitOrdering, P13_UsedIdxReadPerBufferByDefault) {
+  for (uint64_t t = 1; t <= 3; ++t) {
+    const Segment in{data_, 16};
+    ASSERT_EQ(drv_->add({}, std::span(&in, 1), t), RingError::ok);
+  }
+  Chain c;
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_TRUE(dev_->pop(c).value);
+    ASSERT_EQ(dev_->push_used(c.used(16)), RingError::ok);
+  }
+  ASSERT_EQ(dev_->flush(), RingError::ok);
+  log_.clear();
+  UsedBuffer u;
+  for (uint64_t t = 1; t <= 3; ++t) ASSERT_TRUE(drv_->get_used(u).value);
+  const uint64_t idx_addr = layout_.used + split_off::used_idx;
+  EXPECT_EQ(std::count_if(log_.begin(), log_.end(), read_at(idx_addr)), 3);
+  EXPECT_EQ(std::count_if(log_.begin(), log_.end(), barrier_at(BarrierSite::driver_used_read)), 3);
 }
 
 // Nothing new since the last call: kick_prepare and should_signal answer
