@@ -174,6 +174,7 @@ class Backend {
   // Pops up to `budget` TX buffers into chains_ and prefetches their first
   // bytes; returns how many.
   template <class Dev> size_t pop_burst(Dev& tx, uint32_t budget);
+  template <class Dev> void prefetch_descriptors(Dev& tx, size_t n);
   template <class Dev> size_t sink(Dev& tx, uint32_t tx_index, uint32_t budget);
   template <class TxDev, class RxDev> size_t echo(TxDev& tx, RxDev& rx, uint32_t pair, uint32_t budget);
   // Writes TX chain `c` into rx_chains_[0, m) (room checked) and completes them.
