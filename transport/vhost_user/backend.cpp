@@ -23,6 +23,7 @@ using ring::feature_bit;
 // effects and deletes calls to it before inlining them.
 constexpr size_t kCacheLine = 64;
 constexpr uint32_t kDescsPerLine = kCacheLine / sizeof(vring_packed_desc);
+constexpr size_t kSegmentsReserved = 2;
 
 [[gnu::always_inline]] inline void prefetch_head(const uint8_t* p, size_t len) {
   if (len == 0) return;
@@ -81,7 +82,11 @@ Backend::Backend(boost::asio::io_context& io, BackendOptions opts) : io_(io), op
   vrings_.resize(size_t{opts_.queue_pairs} * 2);
   counters_.vring_used.assign(vrings_.size(), 0);
   if (opts_.burst == 0) opts_.burst = 1;
+  // Room for the usual frame (one segment, or a header and a frame) in
+  // every chain of the burst now, so that not even the first bursts
+  // allocate; a longer chain grows its vector once and keeps it.
   chains_.resize(opts_.burst);
+  for (ring::Chain& c : chains_) c.readable.reserve(kSegmentsReserved);
   offered_features_ = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_F_RING_PACKED) |
                       feature_bit(VIRTIO_RING_F_EVENT_IDX) | feature_bit(VIRTIO_RING_F_INDIRECT_DESC) |
                       feature_bit(net::kFeatureMrgRxbuf) | feature_bit(kFeatureProtocolFeatures);
