@@ -565,7 +565,10 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t pair, uint32_t budget) {
   const bool mergeable = features_ & feature_bit(net::kFeatureMrgRxbuf);
   // A broken RX ring takes nothing: TX frames stay in their ring.
   if (rx.broken()) return 0;
-  const size_t k = pop_burst(tx, budget);
+  // RX without a free buffer can echo nothing: take one TX frame (a
+  // malformed or oversized one is still completed), not a whole burst to
+  // put back on every poll while the front-end is slow to refill RX.
+  const size_t k = pop_burst(tx, rx.has_available() ? budget : 1);
   // TX frames popped but not echoed go back, newest first
   // (vhost_discard_vq_desc), so the next poll takes them again in order.
   auto put_back_tx = [&](size_t from) {
