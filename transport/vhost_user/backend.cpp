@@ -23,7 +23,6 @@ using ring::feature_bit;
 // effects and deletes calls to it before inlining them.
 constexpr size_t kCacheLine = 64;
 constexpr uint32_t kDescsPerLine = kCacheLine / sizeof(vring_packed_desc);
-constexpr size_t kSegmentsReserved = 2;
 
 [[gnu::always_inline]] inline void prefetch_head(const uint8_t* p, size_t len) {
   if (len == 0) return;
@@ -31,6 +30,10 @@ constexpr size_t kSegmentsReserved = 2;
   if (len > kCacheLine) __builtin_prefetch(p + kCacheLine);
   __builtin_prefetch(p + std::min(len, 2 * kCacheLine) - 1);
 }
+
+// Segments every chain of a burst has room for from the start: a frame, or
+// a net header and a frame.
+constexpr size_t kSegmentsReserved = 2;
 
 // A chain's readable segments as one byte stream, read front to back.
 class SegmentReader {
@@ -82,9 +85,9 @@ Backend::Backend(boost::asio::io_context& io, BackendOptions opts) : io_(io), op
   vrings_.resize(size_t{opts_.queue_pairs} * 2);
   counters_.vring_used.assign(vrings_.size(), 0);
   if (opts_.burst == 0) opts_.burst = 1;
-  // Room for the usual frame (one segment, or a header and a frame) in
-  // every chain of the burst now, so that not even the first bursts
-  // allocate; a longer chain grows its vector once and keeps it.
+  // Room for the usual frame in every chain of the burst now, so that not
+  // even the first bursts allocate; a longer chain grows its vector once
+  // and keeps it.
   chains_.resize(opts_.burst);
   for (ring::Chain& c : chains_) c.readable.reserve(kSegmentsReserved);
   offered_features_ = feature_bit(VIRTIO_F_VERSION_1) | feature_bit(VIRTIO_F_RING_PACKED) |

@@ -126,8 +126,8 @@ int serve(const ServeOptions& opts) {
   // While busy, notification handling costs nothing: the rings' event
   // flags say "no kicks", and the io_context (control socket, kick
   // eventfds, signals) is looked at once per kControlPollInterval, not per
-  // poll: each look is an epoll_wait, a system call that costs more than a
-  // whole burst of packets on a virtual machine. The clock is read once per
+  // poll: each look is an epoll_wait, a system call that costs as much as a
+  // few dozen packets on a virtual machine. The clock is read once per
   // kSpinsPerClockRead polls, busy or not.
   using clock = std::chrono::steady_clock;
   auto last_work = clock::now();
