@@ -19,6 +19,18 @@
 
 namespace virtiosim::vhost_user {
 
+namespace {
+
+// How often a busy serve looks at its io_context: the latency a control
+// request (or SIGINT) sees while data flows. One epoll_wait per millisecond
+// costs about 0.1-0.3% of a CPU here (perf: 1-3 us each on this KVM guest).
+constexpr auto kControlPollInterval = std::chrono::microseconds(1000);
+// Polls between two reads of the clock: 16 full bursts (about 1000
+// packets), or 16 empty polls (well under a microsecond) when idle.
+constexpr unsigned kSpinsPerClockRead = 16;
+
+}  // namespace
+
 std::string serve_json(const Backend& backend) {
   json::Json counters = json::Json::object();
   backend.counters().visit([&counters](const char* key, uint64_t value) { counters[key] = value; });
@@ -111,24 +123,37 @@ int serve(const ServeOptions& opts) {
 
   // Busy-poll while there is work (as a DPDK vhost PMD does); after
   // idle_poll_us without any, ask for kicks and sleep in the io_context.
+  // While busy, notification handling costs nothing: the rings' event
+  // flags say "no kicks", and the io_context (control socket, kick
+  // eventfds, signals) is looked at once per kControlPollInterval, not per
+  // poll: each look is an epoll_wait, a system call that costs as much as a
+  // few dozen packets on a virtual machine. The clock is read once per
+  // kSpinsPerClockRead polls, busy or not.
   using clock = std::chrono::steady_clock;
   auto last_work = clock::now();
+  auto next_control = last_work;
+  bool worked = false;
   unsigned spins = 0;
   while (!stop) {
-    if ((++spins & 63) == 0 || !backend.connected()) io.poll();
-    if (stop) break;
-    if (backend.poll()) {
-      last_work = clock::now();
-      continue;
+    worked |= backend.poll() != 0;
+    if (++spins % kSpinsPerClockRead != 0 && backend.connected()) continue;
+    const auto now = clock::now();
+    if (worked) last_work = now, worked = false;
+    if (now >= next_control || !backend.connected()) {
+      io.poll();
+      if (stop) break;
+      next_control = now + kControlPollInterval;
     }
-    if ((spins & 15) != 0 || clock::now() - last_work < std::chrono::microseconds(opts.idle_poll_us)) continue;
+    if (now - last_work < std::chrono::microseconds(opts.idle_poll_us)) continue;
     if (backend.arm_notifications()) {
       backend.disarm_notifications();
       continue;
     }
     io.run_one();
     backend.disarm_notifications();
-    last_work = clock::now();
+    // What woke us (a request, a kick) often comes with more: look again
+    // at the next clock read.
+    last_work = next_control = clock::now();
   }
   print("exit");
   acceptor.close();
