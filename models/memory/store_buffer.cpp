@@ -67,7 +67,7 @@ uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, ui
   return stall;
 }
 
-void StoreBuffer::forward(uint64_t addr, void* data, uint64_t size) const {
+void StoreBuffer::forward_pending(uint64_t addr, void* data, uint64_t size) const {
   auto* out = static_cast<uint8_t*>(data);
   for (const PendingStore& s : pending_) {  // program order: the latest store wins
     const uint64_t lo = std::max(addr, s.addr);
@@ -76,7 +76,7 @@ void StoreBuffer::forward(uint64_t addr, void* data, uint64_t size) const {
   }
 }
 
-void StoreBuffer::drain(uint64_t now_ps) {
+void StoreBuffer::drain_due(uint64_t now_ps) {
   while (earliest_ps_ <= now_ps) {
     size_t best = pending_.size();
     for (size_t i = 0; i < pending_.size(); ++i)

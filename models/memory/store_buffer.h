@@ -76,10 +76,16 @@ class StoreBuffer {
 
   // Overlay the agent's own pending stores onto `data` (a load of
   // [addr, addr+size) just read from memory): a load sees its own stores.
-  void forward(uint64_t addr, void* data, uint64_t size) const;
+  void forward(uint64_t addr, void* data, uint64_t size) const {
+    if (!pending_.empty()) forward_pending(addr, data, size);
+  }
 
   // Make visible every store whose time has come (visible_ps <= now_ps).
-  void drain(uint64_t now_ps);
+  void drain(uint64_t now_ps) {
+    if (earliest_ps_ <= now_ps) drain_due(now_ps);  // most calls: nothing due
+  }
+  // The earliest time a pending store becomes visible (UINT64_MAX: none).
+  uint64_t earliest_ps() const { return earliest_ps_; }
 
   // Write barrier: no later store may become visible before these.
   void write_barrier();
@@ -95,6 +101,8 @@ class StoreBuffer {
   uint64_t reordered() const { return reordered_; }  // became visible before an older store
 
  private:
+  void drain_due(uint64_t now_ps);
+  void forward_pending(uint64_t addr, void* data, uint64_t size) const;
   void make_visible(size_t index);
   void update_earliest();
 
