@@ -87,13 +87,12 @@ void StoreBuffer::forward_pending(uint64_t addr, void* data, uint64_t size) cons
 }
 
 void StoreBuffer::drain_due(uint64_t now_ps) {
-  while (earliest_ps_ <= now_ps) {
-    size_t best = pending_.size();
-    for (size_t i = 0; i < pending_.size(); ++i)
-      if (pending_[i].visible_ps <= now_ps &&
-          (best == pending_.size() || pending_[i].visible_ps < pending_[best].visible_ps))
-        best = i;
-    if (best == pending_.size()) return;
+  // earliest_ps_ is exact (every change of pending_ keeps it so): the store
+  // due first is the oldest one holding that time, ties in program order.
+  // Mostly the oldest store of all (tso keeps issue order): no search.
+  while (!pending_.empty() && earliest_ps_ <= now_ps) {  // none pending: earliest_ps_ is UINT64_MAX
+    size_t best = 0;
+    while (pending_[best].visible_ps != earliest_ps_) ++best;
     make_visible(best);
   }
 }
