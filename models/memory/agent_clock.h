@@ -44,6 +44,7 @@ class AgentClock {
     if (local_ps_ == 0) return;
     const uint64_t ps = local_ps_;
     local_ps_ = 0;
+    quantum_ps_ = 0;  // a quantum set meanwhile applies from here on, as with tlm_quantumkeeper
     sc_core::wait(sc_core::sc_time::from_value(ps));
   }
 
@@ -78,11 +79,17 @@ class AgentClock {
   TimingMode mode() const { return mode_; }
 
  private:
-  static uint64_t quantum_ps() { return tlm::tlm_global_quantum::instance().get().value(); }
+  // The global quantum, read once per synchronisation rather than per
+  // access (the kernel's accessor is an out-of-line call into libsystemc).
+  uint64_t quantum_ps() {
+    if (quantum_ps_ == 0) quantum_ps_ = tlm::tlm_global_quantum::instance().get().value();
+    return quantum_ps_;
+  }
 
   TimingMode mode_;
   uint64_t local_ps_ = 0;
   uint64_t busy_ps_ = 0;
+  uint64_t quantum_ps_ = 0;  // 0: read it again
 };
 
 }  // namespace virtiosim::memory

@@ -9,6 +9,7 @@
 // That is a stated simplification, not an oversight.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
@@ -58,7 +59,26 @@ class CostModel {
 
   // Latency in ns of `agent` reading or writing [addr, addr+size), and the
   // state change it causes; each cache line the access spans is charged.
-  double access(unsigned agent, uint64_t addr, uint64_t size, bool write);
+  // Inline: it runs for every modeled access, mostly of one line.
+  double access(unsigned agent, uint64_t addr, uint64_t size, bool write) {
+    const uint64_t first = addr >> line_shift_;
+    const uint64_t last = (addr + std::max<uint64_t>(size, 1) - 1) >> line_shift_;
+    double ns = 0;
+    AccessCost worst = AccessCost::own_hit;
+    for (uint64_t l = first; l <= last; ++l) {
+      const AccessCost k = charge_line(agent, line_at(l), write);
+      worst = std::max(worst, k);
+      switch (k) {
+        case AccessCost::own_hit: ns += p_.own_hit_ns; ++stats_[agent].own_hits; break;
+        case AccessCost::llc_hit: ns += p_.llc_hit_ns; ++stats_[agent].llc_hits; break;
+        case AccessCost::remote_transfer: ns += p_.remote_transfer_ns; ++stats_[agent].remote_transfers; break;
+        case AccessCost::dram: ns += p_.dram_ns; ++stats_[agent].dram; break;
+      }
+    }
+    stats_[agent].ns += ns;
+    last_kind_ = worst;
+    return ns;
+  }
 
   // Worst line of the last access(): what a trace shows for it.
   AccessCost last_kind() const { return last_kind_; }
@@ -71,7 +91,25 @@ class CostModel {
     int8_t modified_by = -1;  // agent holding it Modified, or -1
   };
 
-  AccessCost charge_line(unsigned agent, Line& line, bool write);
+  AccessCost charge_line(unsigned agent, Line& line, bool write) {
+    const uint8_t me = static_cast<uint8_t>(1u << agent);
+    const bool mine = line.holders & me;
+    const bool others = line.holders & ~me;
+    const bool other_modified = line.modified_by >= 0 && line.modified_by != static_cast<int>(agent);
+    AccessCost cost;
+    if (other_modified) cost = AccessCost::remote_transfer;  // HITM in the other cache
+    else if (mine && (!write || !others)) cost = AccessCost::own_hit;  // S/E/M read, or E/M write
+    else if (others) cost = write ? AccessCost::remote_transfer : AccessCost::llc_hit;  // RFO invalidates the other copy
+    else cost = AccessCost::dram;
+    if (write) {
+      line.holders = me;  // every other copy is invalidated
+      line.modified_by = static_cast<int8_t>(agent);
+    } else {
+      line.holders |= me;
+      if (other_modified) line.modified_by = -1;  // M -> S with write-back
+    }
+    return cost;
+  }
   Line& line_at(uint64_t index) {
     const uint64_t i = index - first_line_;
     return i < table_.size() ? table_[i] : others_[index];

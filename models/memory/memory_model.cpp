@@ -43,8 +43,12 @@ MemoryModel::MemoryModel(BackingStore& ram, MemoryParams p, Ordering ordering, u
   }
 }
 
-void MemoryModel::settle(uint64_t now_ps) {
-  for (StoreBuffer& b : buffers_) b.drain(now_ps);
+void MemoryModel::settle_buffers(uint64_t now_ps) {
+  next_due_ps_ = UINT64_MAX;
+  for (StoreBuffer& b : buffers_) {
+    b.drain(now_ps);
+    next_due_ps_ = std::min(next_due_ps_, b.earliest_ps());
+  }
 }
 
 double MemoryModel::read(unsigned agent, uint64_t now_ps, uint64_t gpa, void* dst, uint64_t n, bool typed) {
@@ -111,6 +115,7 @@ double MemoryModel::issue(unsigned agent, uint64_t now_ps, uint64_t gpa, const v
   log_access(LogRecord::Op::write, agent, now_ps, gpa, n, src, typed);
   const double ns = cost_.access(agent, gpa, n, true);
   const uint64_t stall_ps = buffers_[agent].store(now_ps, gpa, src, n);
+  next_due_ps_ = std::min(next_due_ps_, buffers_[agent].earliest_ps());
   stats_[agent].stall_ns += ps_to_ns(stall_ps);
   return ns + ps_to_ns(stall_ps);
 }

@@ -27,17 +27,27 @@ constexpr uint64_t to_ps(double ns) { return static_cast<uint64_t>(ns * 1000.0 +
 }  // namespace
 
 StoreBuffer::StoreBuffer(Ordering ordering, StoreBufferParams p, uint64_t seed, Sink sink)
-    : ordering_(ordering), p_(p), rng_(seed), sink_(std::move(sink)) {}
+    : ordering_(ordering),
+      p_(p),
+      rng_(seed),
+      sink_(std::move(sink)),
+      drain_ps_(to_ps(p.store_drain_ns)),
+      weak_max_delay_ps_(to_ps(p.weak_max_delay_ns)) {}
 
 uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size) {
   PendingStore s;
   s.addr = addr;
   s.issued_ps = now_ps;
   s.seq = seq_++;
+  if (!spare_storage_.empty() && size > PendingStore::kInlineBytes) {
+    s.reuse_storage(std::move(spare_storage_.back()));
+    spare_storage_.pop_back();
+  }
   s.assign(data, size);
   if (ordering_ == Ordering::sc) {
     s.visible_ps = now_ps;
     sink_(s);
+    recycle(s);
     return 0;
   }
   uint64_t stall = 0;
@@ -50,11 +60,11 @@ uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, ui
   }
   uint64_t t;
   if (ordering_ == Ordering::tso) {
-    t = std::max(now_ps + to_ps(p_.store_drain_ns), last_visible_ps_);
+    t = std::max(now_ps + drain_ps_, last_visible_ps_);
     last_visible_ps_ = t;
   } else {
-    std::uniform_int_distribution<uint64_t> delay(0, to_ps(p_.weak_max_delay_ns));
-    t = now_ps + to_ps(p_.store_drain_ns) + delay(rng_);
+    std::uniform_int_distribution<uint64_t> delay(0, weak_max_delay_ps_);
+    t = now_ps + drain_ps_ + delay(rng_);
     // Coherence is per location: a later store to overlapping bytes never
     // overtakes an earlier one; stores to different addresses, even in one
     // cache line, may become visible in any order (Arm, POWER).
@@ -67,7 +77,7 @@ uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, ui
   return stall;
 }
 
-void StoreBuffer::forward(uint64_t addr, void* data, uint64_t size) const {
+void StoreBuffer::forward_pending(uint64_t addr, void* data, uint64_t size) const {
   auto* out = static_cast<uint8_t*>(data);
   for (const PendingStore& s : pending_) {  // program order: the latest store wins
     const uint64_t lo = std::max(addr, s.addr);
@@ -76,14 +86,13 @@ void StoreBuffer::forward(uint64_t addr, void* data, uint64_t size) const {
   }
 }
 
-void StoreBuffer::drain(uint64_t now_ps) {
-  while (earliest_ps_ <= now_ps) {
-    size_t best = pending_.size();
-    for (size_t i = 0; i < pending_.size(); ++i)
-      if (pending_[i].visible_ps <= now_ps &&
-          (best == pending_.size() || pending_[i].visible_ps < pending_[best].visible_ps))
-        best = i;
-    if (best == pending_.size()) return;
+void StoreBuffer::drain_due(uint64_t now_ps) {
+  // earliest_ps_ is exact (every change of pending_ keeps it so): the store
+  // due first is the oldest one holding that time, ties in program order.
+  // Mostly the oldest store of all (tso keeps issue order): no search.
+  while (!pending_.empty() && earliest_ps_ <= now_ps) {  // none pending: earliest_ps_ is UINT64_MAX
+    size_t best = 0;
+    while (pending_[best].visible_ps != earliest_ps_) ++best;
     make_visible(best);
   }
 }
@@ -109,6 +118,7 @@ void StoreBuffer::make_visible(size_t index) {
   else pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(index));
   update_earliest();
   sink_(s);
+  recycle(s);
 }
 
 void StoreBuffer::update_earliest() {

@@ -45,6 +45,8 @@ struct StoreBufferParams {
 
 // A store on its way to memory. Times are in picoseconds of simulated time.
 struct PendingStore {
+  static constexpr uint64_t kInlineBytes = 16;  // ring fields and descriptors: no allocation
+
   uint64_t addr = 0;
   uint64_t issued_ps = 0;
   uint64_t visible_ps = 0;
@@ -57,9 +59,15 @@ struct PendingStore {
     if (n <= sizeof small) std::memcpy(small, src, n);
     else large.assign(static_cast<const uint8_t*>(src), static_cast<const uint8_t*>(src) + n);
   }
+  // A payload copy's storage, handed from a store made visible to the next
+  // payload store (StoreBuffer keeps them), so that payload stores do not
+  // allocate once the run is warm. Taking it empties this store's data.
+  std::vector<uint8_t> take_storage() { return std::move(large); }
+  void reuse_storage(std::vector<uint8_t> storage) { large = std::move(storage); }
+  bool has_storage() const { return large.capacity() != 0; }
 
  private:
-  uint8_t small[16];           // ring fields and descriptors: no allocation
+  uint8_t small[kInlineBytes];
   std::vector<uint8_t> large;  // payload copies
 };
 
@@ -76,10 +84,16 @@ class StoreBuffer {
 
   // Overlay the agent's own pending stores onto `data` (a load of
   // [addr, addr+size) just read from memory): a load sees its own stores.
-  void forward(uint64_t addr, void* data, uint64_t size) const;
+  void forward(uint64_t addr, void* data, uint64_t size) const {
+    if (!pending_.empty()) forward_pending(addr, data, size);
+  }
 
   // Make visible every store whose time has come (visible_ps <= now_ps).
-  void drain(uint64_t now_ps);
+  void drain(uint64_t now_ps) {
+    if (earliest_ps_ <= now_ps) drain_due(now_ps);  // most calls: nothing due
+  }
+  // The earliest time a pending store becomes visible (UINT64_MAX: none).
+  uint64_t earliest_ps() const { return earliest_ps_; }
 
   // Write barrier: no later store may become visible before these.
   void write_barrier();
@@ -95,14 +109,21 @@ class StoreBuffer {
   uint64_t reordered() const { return reordered_; }  // became visible before an older store
 
  private:
+  void drain_due(uint64_t now_ps);
+  void forward_pending(uint64_t addr, void* data, uint64_t size) const;
   void make_visible(size_t index);
   void update_earliest();
+  void recycle(PendingStore& s) {
+    if (s.has_storage()) spare_storage_.push_back(s.take_storage());
+  }
 
   Ordering ordering_;
   StoreBufferParams p_;
   std::mt19937_64 rng_;
   Sink sink_;
   std::deque<PendingStore> pending_;  // program order
+  std::vector<std::vector<uint8_t>> spare_storage_;  // of payload stores made visible
+  uint64_t drain_ps_ = 0, weak_max_delay_ps_ = 0;    // the parameters in ps, converted once
   uint64_t earliest_ps_ = UINT64_MAX;  // smallest visible_ps pending: drain's fast exit
   uint64_t fence_ps_ = 0;             // earliest visibility allowed after the last write barrier
   uint64_t last_visible_ps_ = 0;      // tso: visibility is FIFO

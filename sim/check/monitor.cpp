@@ -53,8 +53,7 @@ void Monitor::add_queue(const std::string& name, const ring::QueueAreas& areas, 
                      RingWatch(layout_, areas, features, driver_agent, device_agent, std::move(peek)), {}, {}});
 }
 
-void Monitor::add_findings(const Queue& q, uint64_t time_ps) {
-  if (findings_.empty()) return;
+void Monitor::take_findings(const Queue& q, uint64_t time_ps) {
   for (Finding& f : findings_) add({f.rule, std::move(f.what), time_ps, f.agent, f.addr, f.got, f.expected, q.name});
   findings_.clear();
 }

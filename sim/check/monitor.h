@@ -104,7 +104,12 @@ class Monitor {
   void ignored(const Queue& q, bool& reported, uint64_t time_ps, bool kick);
   bool enabled(const std::string& rule) const;
   void add(Violation v);
-  void add_findings(const Queue& q, uint64_t time_ps);
+  // Called after every store the ring watches see: almost always there is
+  // nothing to add, so that test is inline.
+  void add_findings(const Queue& q, uint64_t time_ps) {
+    if (!findings_.empty()) take_findings(q, time_ps);
+  }
+  void take_findings(const Queue& q, uint64_t time_ps);
   std::string classify(const Queue& q, const memory::OrderingAnomaly& a, std::string& what) const;
 
   ring::RingLayout layout_;

@@ -46,7 +46,9 @@ RingWatch::RingWatch(ring::RingLayout layout, const ring::QueueAreas& areas, rin
       features_(features),
       driver_agent_(driver_agent),
       device_agent_(device_agent),
-      peek_(std::move(peek)) {
+      peek_(std::move(peek)),
+      driver_area_(driver_area_of(layout, areas)),
+      device_area_(device_area_of(layout, areas)) {
   const bool packed = layout_ == ring::RingLayout::packed;
   span_lo_ = std::min({areas.desc, areas.driver, areas.device});
   const uint64_t driver_bytes = packed ? ring::PackedLayout::event_bytes : ring::SplitLayout::avail_bytes(areas.num);
@@ -428,21 +430,21 @@ void RingWatch::on_load(unsigned agent, uint64_t addr, uint64_t size, const uint
   }
 }
 
-RingWatch::EventArea RingWatch::driver_area() const {
-  if (layout_ == ring::RingLayout::packed) {
-    const ring::PackedLayout p = areas_.packed();
+RingWatch::EventArea RingWatch::driver_area_of(ring::RingLayout layout, const ring::QueueAreas& areas) {
+  if (layout == ring::RingLayout::packed) {
+    const ring::PackedLayout p = areas.packed();
     return {p.driver_event_flags_addr(), p.driver_event_off_wrap_addr(), 0};
   }
-  const ring::SplitLayout s = areas_.split();
+  const ring::SplitLayout s = areas.split();
   return {s.avail_flags_addr(), s.used_event_addr(), VRING_AVAIL_F_NO_INTERRUPT};
 }
 
-RingWatch::EventArea RingWatch::device_area() const {
-  if (layout_ == ring::RingLayout::packed) {
-    const ring::PackedLayout p = areas_.packed();
+RingWatch::EventArea RingWatch::device_area_of(ring::RingLayout layout, const ring::QueueAreas& areas) {
+  if (layout == ring::RingLayout::packed) {
+    const ring::PackedLayout p = areas.packed();
     return {p.device_event_flags_addr(), p.device_event_off_wrap_addr(), 0};
   }
-  const ring::SplitLayout s = areas_.split();
+  const ring::SplitLayout s = areas.split();
   return {s.used_flags_addr(), s.avail_event_addr(), VRING_USED_F_NO_NOTIFY};
 }
 

@@ -188,8 +188,12 @@ class RingWatch {
     uint64_t flags_addr, event_addr;
     uint16_t no_notify;
   };
-  EventArea driver_area() const;  // the driver's wishes, read by the device
-  EventArea device_area() const;  // the device's wishes, read by the driver
+  // Where they are never changes: worked out once, not per load.
+  const EventArea& driver_area() const { return driver_area_; }  // the driver's wishes, read by the device
+  const EventArea& device_area() const { return device_area_; }  // the device's wishes, read by the driver
+  static EventArea driver_area_of(ring::RingLayout layout, const ring::QueueAreas& areas);
+  static EventArea device_area_of(ring::RingLayout layout, const ring::QueueAreas& areas);
+  EventArea driver_area_, device_area_;
   // Event suppression of the other side asks for a notification for the
   // positions in (new - added, new].
   bool device_wants_kick(uint64_t added) const;
