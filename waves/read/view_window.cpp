@@ -43,21 +43,25 @@ std::vector<Finding> read_findings(const std::string& vcd_path, uint64_t* end_ps
   VcdChange c;
   // Both signals change in the same sample; the rule's change may come
   // after the count's in the file, so a step is closed at the next time.
-  std::optional<Finding> open;
+  // (A flag and a Finding rather than std::optional<Finding>: GCC 12 at -O3
+  // takes the optional's string for maybe-uninitialized.)
+  bool open = false;
+  Finding step;
   auto close = [&] {
     if (!open) return;
-    open->rule = static_cast<uint32_t>(rule_now);
-    if (rule_now < names.size()) open->rule_name = names[rule_now];
-    list.push_back(*open);
-    open.reset();
+    step.rule = static_cast<uint32_t>(rule_now);
+    if (rule_now < names.size()) step.rule_name = names[rule_now];
+    list.push_back(step);
+    open = false;
   };
   while (r.next(c)) {
     const uint64_t t = static_cast<uint64_t>(static_cast<double>(c.time) * r.unit_ps());
-    if (open && t != open->time_ps) close();
+    if (open && t != step.time_ps) close();
     end = std::max(end, t);
     if (static_cast<long>(c.var) == rule) rule_now = c.value;
     if (static_cast<long>(c.var) != violations || c.value <= count) continue;
-    open = Finding{t, c.value - count, 0, {}};
+    step = Finding{t, c.value - count, 0, {}};
+    open = true;
     count = c.value;
   }
   close();
