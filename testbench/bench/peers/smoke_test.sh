@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# ctest for bench-peers.sh (label bench), in two steps:
+#   smoke_test.sh build BUILD_DIR  build the programs (the fixture: extracting
+#                                  ringtest takes longer than the run itself)
+#   smoke_test.sh run BUILD_DIR    run the command with tiny runs; every
+#                                  program must report a rate in every run,
+#                                  and the summary every median and ratio
+# Timing is not judged. Exit 77 (skipped) without linux-source-6.1, dpdk-dev
+# or two CPUs.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+mode=${1:?build or run}
+build=${2:?build directory}
+if ! why=$("$here/bench-peers.sh" --check "$build" 2>&1); then
+  echo "skipped: $why"
+  exit 77
+fi
+case $mode in
+  build) exec cmake --build "$build" --target bench_peers ;;
+  run) ;;
+  *) echo "usage: $0 build|run BUILD_DIR" >&2; exit 2 ;;
+esac
+
+out=$(PEERS_REPS=2 PEERS_BATCHES="1 32" PEERS_CYCLES=20000 PEERS_TIMEOUT=20 "$here/bench-peers.sh" "$build" 2>&1)
+rc=$?
+echo "$out"
+[ "$rc" -eq 0 ] || { echo "FAIL: bench-peers.sh exited $rc"; exit 1; }
+fail=0
+programs=(ring virtiosim_packed virtio_ring_0_9 virtiosim_split virtio_ring_inorder virtiosim_split_inorder rte_ring)
+for rep in 1 2; do
+  for b in 1 32; do
+    for p in "${programs[@]}"; do
+      # rep batch program seconds rate: a positive rate, not "timeout"
+      echo "$out" | awk -v r="$rep" -v b="$b" -v p="$p" '$1 == r && $2 == b && $3 == p && $5 + 0 > 0 { ok = 1 } END { exit !ok }' ||
+        { echo "FAIL: no rate for rep $rep batch $b $p"; fail=1; }
+    done
+  done
+done
+for b in 1 32; do
+  for pair in virtiosim_packed/ring virtiosim_split/virtio_ring_0_9 virtiosim_split_inorder/virtio_ring_inorder \
+              virtiosim_packed/rte_ring virtiosim_split/rte_ring; do
+    echo "$out" | grep -Eq "^ratio batch $b $pair [0-9]+\.[0-9]{3}$" || { echo "FAIL: no ratio line for batch $b $pair"; fail=1; }
+  done
+done
+echo "$out" | grep -q '^load at start: ' && echo "$out" | grep -q '^load at end: ' || { echo "FAIL: load not recorded"; fail=1; }
+exit "$fail"
