@@ -21,7 +21,7 @@ case $mode in
   *) echo "usage: $0 build|run BUILD_DIR" >&2; exit 2 ;;
 esac
 
-out=$(PEERS_REPS=2 PEERS_BATCHES="1 32" PEERS_CYCLES=20000 PEERS_TIMEOUT=20 "$here/bench-peers.sh" "$build" 2>&1)
+out=$(PEERS_REPS=2 PEERS_BATCHES="1 32" PEERS_CYCLES=2000 PEERS_TIMEOUT=10 "$here/bench-peers.sh" "$build" 2>&1)
 rc=$?
 echo "$out"
 [ "$rc" -eq 0 ] || { echo "FAIL: bench-peers.sh exited $rc"; exit 1; }
