@@ -49,11 +49,13 @@ bench: build
 
 # The ring core against Linux tools/virtio/ringtest (built on the fly from
 # linux-source-6.1) and DPDK rte_ring, in ringtest's harness, interleaved;
-# builds only what it runs. PEERS_REPS, PEERS_BATCHES, PEERS_CYCLES, ... in
-# testbench/bench/peers/bench-peers.sh; docs/performance.md, "Side by side
-# with Linux ringtest and DPDK".
+# builds only what it runs. Then the instructions per buffer of each ring
+# in one thread (callgrind), which the machine's load does not change.
+# PEERS_REPS, PEERS_BATCHES, PEERS_CYCLES, ... in the two scripts;
+# docs/performance.md, "Side by side with Linux ringtest and DPDK".
 bench-peers: deps-bench $(BUILD)/build.ninja
 	testbench/bench/peers/bench-peers.sh $(BUILD)
+	testbench/bench/peers/count-instructions.sh $(BUILD)
 
 # ASan+UBSan builds of the ring and virtio-PCI tests, TSan of the ring tests
 # (CI runs these too).

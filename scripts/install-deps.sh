@@ -29,8 +29,8 @@ test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-r
 fuzz_pkgs=(clang libclang-rt-14-dev)
 # make bench-peers (testbench/bench/peers): Linux tools/virtio/ringtest is
 # extracted from linux-source-6.1's tarball, the rte_ring floor links
-# dpdk-dev's libdpdk.
-bench_pkgs=(linux-source-6.1 dpdk-dev)
+# dpdk-dev's libdpdk, valgrind (callgrind) counts instructions per buffer.
+bench_pkgs=(linux-source-6.1 dpdk-dev valgrind)
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
