@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -126,9 +126,10 @@ struct alignas(kSidePadding) Host {
   uint32_t unflushed = 0;
 };
 
-std::unique_ptr<Memory> memory;
-std::unique_ptr<Guest> guest;
-std::unique_ptr<Host> host;
+// Static storage, built by alloc_ring: no pointer to load on every call.
+std::optional<Memory> memory;
+std::optional<Guest> guest;
+std::optional<Host> host;
 
 // Take the next used buffer into the stash, if any.
 bool fetch_used() {
@@ -165,9 +166,9 @@ void check_at_exit() {
 // ----------------------------------------------------------------- setup
 
 void alloc_ring(void) {
-  memory = std::make_unique<Memory>(ring_size);
-  guest = std::make_unique<Guest>(*memory, ring_size);
-  host = std::make_unique<Host>(*memory);
+  memory.emplace(ring_size);
+  guest.emplace(*memory, ring_size);
+  host.emplace(*memory);
   if (std::atexit(check_at_exit) != 0) die("atexit failed");
 }
 
