@@ -55,10 +55,17 @@ int main(int argc, char** argv) {
   long cycles = 1000000;
   for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
     switch (o) {
-      case 'C': cycles = number(optarg); break;
-      case 'R': ring_size = (unsigned)number(optarg); break;
-      case 'b': batch = (int)number(optarg); break;
-      default: die("usage: roundtrip [--run-cycles C] [--ring-size R] [--batch b]");
+      case 'C':
+        cycles = number(optarg);
+        break;
+      case 'R':
+        ring_size = (unsigned)number(optarg);
+        break;
+      case 'b':
+        batch = (int)number(optarg);
+        break;
+      default:
+        die("usage: roundtrip [--run-cycles C] [--ring-size R] [--batch b]");
     }
   }
   if (ring_size & (ring_size - 1)) die("--ring-size must be a power of 2");

@@ -23,13 +23,12 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
+#include <rte_ring.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <rte_ring.h>
 
 static long run_cycles = 10000000;  // ringtest's default
 static unsigned ring_size = 256;    // ringtest's default
@@ -106,14 +105,25 @@ int main(int argc, char** argv) {
   const char* host_cpu = NULL;
   for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
     switch (o) {
-      case 'C': run_cycles = (long)number(optarg, INT_MAX); break;
-      case 'R': ring_size = (unsigned)number(optarg, RTE_RING_SZ_MASK); break;
-      case 'b': batch = (unsigned)number(optarg, kMaxBatch); break;
-      case 'G': guest_cpu = optarg; break;
-      case 'H': host_cpu = optarg; break;
+      case 'C':
+        run_cycles = (long)number(optarg, INT_MAX);
+        break;
+      case 'R':
+        ring_size = (unsigned)number(optarg, RTE_RING_SZ_MASK);
+        break;
+      case 'b':
+        batch = (unsigned)number(optarg, kMaxBatch);
+        break;
+      case 'G':
+        guest_cpu = optarg;
+        break;
+      case 'H':
+        host_cpu = optarg;
+        break;
       default:
-        fprintf(stderr, "usage: rte_ring_spsc [--run-cycles C] [--ring-size R] [--batch b] "
-                        "[--guest-affinity G] [--host-affinity H]\n");
+        fprintf(stderr,
+                "usage: rte_ring_spsc [--run-cycles C] [--ring-size R] [--batch b] "
+                "[--guest-affinity G] [--host-affinity H]\n");
         return 2;
     }
   }
