@@ -19,34 +19,41 @@
 # listed and left out of the medians; a program that fails stops the
 # command.
 #
-# Environment (defaults in brackets):
-#   PEERS_REPS      repetitions of the whole interleaved round [5]
-#   PEERS_BATCHES   --batch values, space separated [1 32]
-#   PEERS_CYCLES    buffers a run, ringtest's --run-cycles [10000000, its default]
-#   PEERS_RING_SIZE ring entries [256, ringtest's default]
+# Environment: PEERS_BATCHES and PEERS_RING_SIZE (params.sh), and
+#   PEERS_REPS      repetitions of the whole interleaved round [5: a median
+#                   of 5 survives two disturbed runs]
+#   PEERS_CYCLES    buffers a run, ringtest's --run-cycles [10000000: its
+#                   default]
 #   PEERS_GUEST_CPU CPU of the guest / driver / producer thread [0]
-#   PEERS_HOST_CPU  CPU of the host / device / consumer thread [1]
-#   PEERS_TIMEOUT   seconds before a run is given up [60]
+#   PEERS_HOST_CPU  CPU of the host / device / consumer thread [1: the
+#                   issue's placement, one thread per core]
+#   PEERS_TIMEOUT   seconds before a run is given up [60: a starved busy-poll
+#                   pair can take minutes on a loaded machine]
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/params.sh"
 
 check_only=0
 if [ "${1:-}" = --check ]; then check_only=1; shift; fi
 build=${1:?usage: bench-peers.sh [--check] BUILD_DIR}
 reps=${PEERS_REPS:-5}
-batches=${PEERS_BATCHES:-1 32}
 cycles=${PEERS_CYCLES:-10000000}
-ring_size=${PEERS_RING_SIZE:-256}
 guest_cpu=${PEERS_GUEST_CPU:-0}
 host_cpu=${PEERS_HOST_CPU:-1}
 run_timeout=${PEERS_TIMEOUT:-60}
+batches=$peers_batches
+ring_size=$peers_ring_size
 
 # ------------------------------------------------------------ prerequisites
 
 [ -f "$build/CMakeCache.txt" ] || { echo "bench-peers: $build is not a configured build directory" >&2; exit 1; }
+# testbench/bench/peers/CMakeLists.txt declares where the tarball is.
 tarball=$(sed -n 's/^VIRTIOSIM_LINUX_SOURCE_TARBALL:[A-Z]*=//p' "$build/CMakeCache.txt")
-tarball=${tarball:-/usr/src/linux-source-6.1.tar.xz}
 missing=0
-if [ ! -r "$tarball" ]; then
+if [ -z "$tarball" ]; then
+  echo "bench-peers: $build has no bench programs: configure it with -DVIRTIOSIM_BENCH=ON" >&2
+  missing=1
+elif [ ! -r "$tarball" ]; then
   echo "bench-peers: $tarball not found (Linux ringtest comes from it): apt-get install linux-source-6.1" >&2
   missing=1
 fi
@@ -72,10 +79,9 @@ if [ ! -x "$dir/rte_ring_spsc" ]; then
   cmake --build "$build" --target bench_peers
 fi
 
-# Theirs and ours, in the order they run within a batch: each of ours right
-# after the ringtest program it is compared with.
-programs=(ring virtiosim_packed virtio_ring_0_9 virtiosim_split virtio_ring_inorder virtiosim_split_inorder
-          rte_ring)
+# The order they run in within a batch: the ringtest-interface rings, then
+# the floor.
+programs=("${peers_rings[@]}" rte_ring)
 path_of() {
   case $1 in
     ring | virtio_ring_0_9 | virtio_ring_inorder) echo "$dir/ringtest/$1" ;;
@@ -148,7 +154,7 @@ echo "load at end: $(uptime)"
 
 # Medians of the rates, and medians of the per-rep ratios ours/theirs: a
 # ratio compares two runs made one after the other.
-awk -v batches="$batches" -v order="${programs[*]}" '
+awk -v batches="$batches" -v order="${programs[*]}" -v pairs="${peers_pairs[*]} ${peers_floor_pairs[*]}" '
   function median(list,   a, n, i, j, t) {
     n = split(list, a, " ")
     if (n == 0) return "-"
@@ -166,13 +172,11 @@ awk -v batches="$batches" -v order="${programs[*]}" '
       for (i = 1; i <= np; ++i) { m = median(rates[bs[k], ps[i]]); printf " %12s", m == "-" ? m : sprintf("%.2f", m) }
       printf "\n"
     }
-    # ours theirs
-    npairs = split("virtiosim_packed ring virtiosim_split virtio_ring_0_9 virtiosim_split_inorder virtio_ring_inorder " \
-                   "virtiosim_packed rte_ring virtiosim_split rte_ring", pr, " ") / 2
+    npairs = split(pairs, pr, " ")
     print "median ratio ours/theirs (per-rep ratios)"
     for (k = 1; k <= nb; ++k)
       for (j = 1; j <= npairs; ++j) {
-        ours = pr[2 * j - 1]; theirs = pr[2 * j]; list = ""
+        split(pr[j], ot, "/"); ours = ot[1]; theirs = ot[2]; list = ""
         for (r in reps)
           if ((r, bs[k], ours) in rate && (r, bs[k], theirs) in rate && rate[r, bs[k], theirs] > 0)
             list = list " " rate[r, bs[k], ours] / rate[r, bs[k], theirs]

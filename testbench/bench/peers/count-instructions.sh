@@ -5,20 +5,23 @@
 #
 # usage: count-instructions.sh BUILD_DIR   (after bench-peers.sh or
 #        `cmake --build BUILD_DIR --target bench_peers`)
-# Environment: PEERS_BATCHES [1 32], PEERS_RING_SIZE [256],
-#              PEERS_INSTR_BUFFERS buffers of the shorter run [65536].
+# Environment: PEERS_BATCHES and PEERS_RING_SIZE (params.sh), and
+#   PEERS_INSTR_BUFFERS buffers of the shorter run [65536: a few seconds
+#                       under valgrind, and a multiple of any power-of-2 batch]
 #
 # Each program runs twice under callgrind, with N and 2N buffers (N rounded
 # up to a multiple of the batch); instructions per buffer = (I(2N) - I(N)) / N,
 # which cancels start-up and exit.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/params.sh"
 build=${1:?usage: count-instructions.sh BUILD_DIR}
-batches=${PEERS_BATCHES:-1 32}
-ring_size=${PEERS_RING_SIZE:-256}
 base=${PEERS_INSTR_BUFFERS:-65536}
+batches=$peers_batches
+ring_size=$peers_ring_size
 dir=$build/testbench/bench/peers
 command -v valgrind >/dev/null || { echo "count-instructions: valgrind not found: apt-get install valgrind" >&2; exit 1; }
-programs=(ring virtiosim_packed virtio_ring_0_9 virtiosim_split virtio_ring_inorder virtiosim_split_inorder)
+programs=("${peers_rings[@]}")
 for p in "${programs[@]}"; do
   [ -x "$dir/roundtrip_$p" ] || { echo "count-instructions: $dir/roundtrip_$p not built (target bench_peers)" >&2; exit 1; }
 done
@@ -47,7 +50,7 @@ for b in $batches; do
   printf '\n'
 done
 for b in $batches; do
-  for pair in virtiosim_packed/ring virtiosim_split/virtio_ring_0_9 virtiosim_split_inorder/virtio_ring_inorder; do
+  for pair in "${peers_pairs[@]}"; do
     ours=${pair%/*} theirs=${pair#*/}
     echo "instructions batch $b $ours/$theirs $(awk -v a="${per[$b,$ours]}" -v c="${per[$b,$theirs]}" 'BEGIN { printf "%.2f", a / c }')"
   done
