@@ -101,15 +101,16 @@ echo "bench-peers: ring size $ring_size, busy-poll, guest/driver/producer on CPU
 echo "ours built as CMAKE_BUILD_TYPE=${build_type:-none} with LTO; ringtest with its Makefile (-O2 -flto -fwhole-program)"
 echo "load at start: $(uptime)"
 
-# Seconds since some point, to the microsecond.
-now() { echo "${EPOCHREALTIME/,/.}"; }
-# run PROGRAM BATCH CYCLES: prints the wall seconds, or "timeout".
+# run PROGRAM BATCH CYCLES: prints the wall seconds, or "timeout". The
+# clock is bash's own (EPOCHREALTIME, microseconds): reading it forks
+# nothing, so only the program's run lies between the two readings.
 run() {
-  local start end rc=0
-  start=$(now)
-  timeout "$run_timeout" "$(path_of "$1")" --ring-size "$ring_size" --run-cycles "$3" --batch "$2" \
+  local start end rc=0 path
+  path=$(path_of "$1")
+  start=${EPOCHREALTIME/,/.}
+  timeout "$run_timeout" "$path" --ring-size "$ring_size" --run-cycles "$3" --batch "$2" \
     --guest-affinity "$guest_cpu" --host-affinity "$host_cpu" || rc=$?
-  end=$(now)
+  end=${EPOCHREALTIME/,/.}
   if [ "$rc" -eq 124 ]; then echo timeout; return; fi
   if [ "$rc" -ne 0 ]; then
     echo "bench-peers: $1 --batch $2 failed (exit $rc)" >&2
