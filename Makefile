@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps deps-test deps-fuzz build run test bench sanitizers fuzz install clean
+.PHONY: all deps deps-test deps-fuzz deps-bench build run test bench bench-peers sanitizers fuzz install clean
 
 all: build
 
@@ -18,6 +18,10 @@ deps-test:
 
 deps-fuzz:
 	@scripts/install-deps.sh fuzz
+
+# `make bench-peers` builds Linux ringtest and the DPDK rte_ring floor.
+deps-bench:
+	@scripts/install-deps.sh bench
 
 $(BUILD)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
@@ -42,6 +46,16 @@ install: build
 bench: build
 	$(BUILD)/testbench/bench/ring_bench
 	scripts/sim-bench.sh $(BUILD)
+
+# The ring core against Linux tools/virtio/ringtest (built on the fly from
+# linux-source-6.1) and DPDK rte_ring, in ringtest's harness, interleaved;
+# builds only what it runs. Then the instructions per buffer of each ring
+# in one thread (callgrind), which the machine's load does not change.
+# PEERS_REPS, PEERS_BATCHES, PEERS_CYCLES, ... in the two scripts;
+# docs/performance.md, "Side by side with Linux ringtest and DPDK".
+bench-peers: deps-bench $(BUILD)/build.ninja
+	testbench/bench/peers/bench-peers.sh $(BUILD)
+	testbench/bench/peers/count-instructions.sh $(BUILD)
 
 # ASan+UBSan builds of the ring and virtio-PCI tests, TSan of the ring tests
 # (CI runs these too).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages virtiosim needs, only when one is missing.
-# Usage: scripts/install-deps.sh [build|test|fuzz]
+# Usage: scripts/install-deps.sh [build|test|fuzz|bench]
 set -euo pipefail
 # The Python module (python/) is built with pybind11 for Debian's /usr/bin/python3.
 # CLI11 (header-only) parses the command line (run, params, waves, vhost-user).
@@ -27,11 +27,16 @@ test_pkgs=(dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-r
 # The fuzz targets (make fuzz, testbench/fuzz) need clang and its runtime
 # libraries: libclang_rt.fuzzer (libFuzzer), ASan and UBSan.
 fuzz_pkgs=(clang libclang-rt-14-dev)
+# make bench-peers (testbench/bench/peers): Linux tools/virtio/ringtest is
+# extracted from linux-source-6.1's tarball, the rte_ring floor links
+# dpdk-dev's libdpdk, valgrind (callgrind) counts instructions per buffer.
+bench_pkgs=(linux-source-6.1 dpdk-dev valgrind)
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
   fuzz) want=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|fuzz]" >&2; exit 2 ;;
+  bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|fuzz|bench]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${want[@]}"; do
