@@ -270,8 +270,10 @@ class PackedDevice : public DeviceBase<PackedDevice<Mem>, PackedLayout, Mem> {
   bool take_group(std::span<Chain> out) {
     const uint16_t slot = last_avail_idx_;
     if (broken_ || slot % kGroup != 0 || slot + kGroup > layout_.num) return false;
+    // The group's last flags first: while the driver is not four buffers
+    // ahead, one read says so.
     uint16_t flags[kGroup];
-    for (uint32_t k = 0; k < kGroup; ++k) {
+    for (uint32_t k = kGroup; k-- > 0;) {
       flags[k] = read_flags(static_cast<uint16_t>(slot + k));
       if (!packed_desc_is_avail(flags[k], avail_wrap_counter_) || (flags[k] & (kDescNext | kDescIndirect)))
         return false;

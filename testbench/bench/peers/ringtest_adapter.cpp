@@ -99,7 +99,10 @@ struct Memory {
 // The guest thread's state: the driver and the harness's (buf, data)
 // pointers by token.
 struct alignas(kSidePadding) Guest {
-  Guest(const Memory& m, uint32_t num) : drv(m.gm.native(), m.layout, kFeatures), slots(num) {}
+  // Split: the used idx is read once per burst (a DPDK-PMD-style driver;
+  // the simulated Linux driver reads it per buffer, as Linux does).
+  Guest(const Memory& m, uint32_t num)
+      : drv(m.gm.native(), m.layout, kFeatures, DriverOptions{.cache_used_idx = true}), slots(num) {}
   Ring::Driver drv;
   struct Slot {
     void* buf;
@@ -110,19 +113,18 @@ struct alignas(kSidePadding) Guest {
   std::vector<Slot> slots;
   uint64_t added = 0;      // the next token
   uint64_t completed = 0;  // the token get_buf expects next
-  // used_empty() has to take a used buffer to know there is one (our
-  // driver has no peek: get_used is the only way to look at the used
-  // ring); it waits here for get_buf.
-  bool stashed = false;
-  UsedBuffer stash;
 };
 
-// The host thread's state: the device and the completions it has pushed
-// but not yet published.
+// The host thread's state: the device, the buffers its last pop_burst took
+// and use_buf has not handed out yet, and the completions it has pushed but
+// not yet published.
 struct alignas(kSidePadding) Host {
+  // Two packed groups (PackedDevice::pop_group) per pop_burst.
+  static constexpr uint32_t kBurst = 8;
   explicit Host(const Memory& m) : dev(m.gm.native(), m.layout, kFeatures) {}
   Ring::Device dev;
-  Chain chain;
+  Chain burst[kBurst];
+  uint32_t taken = 0, handed = 0;  // burst[handed, taken) wait for use_buf
   uint32_t unflushed = 0;
 };
 
@@ -130,15 +132,6 @@ struct alignas(kSidePadding) Host {
 std::optional<Memory> memory;
 std::optional<Guest> guest;
 std::optional<Host> host;
-
-// Take the next used buffer into the stash, if any.
-bool fetch_used() {
-  Guest& g = *guest;
-  const auto r = g.drv.get_used(g.stash);
-  if (!r.ok()) die("get_used failed: the driver broke the queue");
-  g.stashed = r.value;
-  return r.value;
-}
 
 // Publish the completions pushed so far (the device's shadow used ring).
 void flush() {
@@ -155,9 +148,9 @@ void check_at_exit() {
   const auto& ds = g.drv.stats();
   const auto& vs = h.dev.stats();
   if (g.drv.broken() || h.dev.broken()) die("a side of the ring is broken");
-  if (g.stashed || g.completed != g.added || ds.added != g.added || ds.used != g.added)
+  if (g.completed != g.added || ds.added != g.added || ds.used != g.added)
     die("the driver did not get back every buffer it added");
-  if (vs.popped != g.added || vs.used != g.added || h.dev.pending_used() != 0)
+  if (vs.popped != g.added || vs.used != g.added || h.dev.pending_used() != 0 || h.handed != h.taken)
     die("the device did not complete every buffer the driver added");
 }
 
@@ -187,22 +180,25 @@ int add_inbuf(unsigned len, void* buf, void* datap) {
   return 0;
 }
 
-// ring.c: the next used descriptor, or NULL. Ours: get_used (or what
-// used_empty already took), checked against the token expected next.
+// ring.c: the next used descriptor, or NULL. Ours: get_used, checked
+// against the token expected next.
 void* get_buf(unsigned* lenp, void** bufp) {
   Guest& g = *guest;
-  if (!g.stashed && !fetch_used()) return nullptr;
-  g.stashed = false;
-  if (g.stash.token != g.completed) die("a buffer came back out of order, twice or never");
+  UsedBuffer u;
+  const auto r = g.drv.get_used(u);
+  if (!r.ok()) die("get_used failed: the driver broke the queue");
+  if (!r.value) return nullptr;
+  if (u.token != g.completed) die("a buffer came back out of order, twice or never");
   const Guest::Slot s = g.slots[g.completed & (ring_size - 1)];
   ++g.completed;
-  *lenp = g.stash.len;
+  *lenp = u.len;
   *bufp = s.buf;
   return s.data;
 }
 
-// ring.c: is the next used descriptor still the device's?
-bool used_empty(void) { return !guest->stashed && !fetch_used(); }
+// ring.c: is the next used descriptor still the device's? Ours: the
+// driver's peek (has_used).
+bool used_empty(void) { return !guest->drv.has_used(); }
 
 // ring.c does nothing here ("might cause extra interrupts, but reduces the
 // number of cache misses"); ours asks the device not to signal, as Linux
@@ -212,9 +208,7 @@ void disable_call(void) { guest->drv.disable_cb(); }
 // Ask for a signal; true when it is safe to wait for it (nothing used yet).
 // Called only with --sleep.
 bool enable_call(void) {
-  Guest& g = *guest;
-  if (g.stashed) return false;
-  return !g.drv.enable_cb();
+  return !guest->drv.enable_cb();
 }
 
 // Full barrier, then the device's event index (kick_prepare); the harness
@@ -231,14 +225,23 @@ void disable_kick(void) { host->dev.disable_notifications(); }
 
 // Ask for a kick; true when it is safe to wait for it (nothing available).
 // Called only with --sleep.
-bool enable_kick(void) { return !host->dev.enable_notifications(); }
+bool enable_kick(void) {
+  Host& h = *host;
+  if (h.handed != h.taken) return false;  // buffers already taken wait for use_buf
+  return !h.dev.enable_notifications();
+}
 
-// The busy-poll peek (main.c's poll_avail spins on it).
-bool avail_empty(void) { return !host->dev.has_available(); }
+// The busy-poll peek (main.c's poll_avail spins on it); buffers a burst
+// took and use_buf has not handed out count as available.
+bool avail_empty(void) {
+  const Host& h = *host;
+  return h.handed == h.taken && !host->dev.has_available();
+}
 
 // ring.c: take the next descriptor and hand it back as used at once. Ours:
-// pop, push_used (the shadow used ring), and flush, which is where the
-// completion becomes visible. ring.c publishes every buffer; so does this
+// pop_burst (up to kBurst buffers, aligned packed groups of four at once),
+// then one buffer per call: push_used (the shadow used ring), and flush,
+// which is where the completion becomes visible. ring.c publishes every buffer; so does this
 // with --batch 1. With --batch B the device publishes B completions per
 // flush, as a vhost worker batches its used ring (ring_bench's TwoThread
 // does the same), but it never holds a completion while it has nothing
@@ -248,17 +251,23 @@ bool avail_empty(void) { return !host->dev.has_available(); }
 // ends on without calling in again; that is all main.c relies on.
 bool use_buf(unsigned* lenp, void** bufp) {
   Host& h = *host;
-  const auto r = h.dev.pop(h.chain);
-  if (!r.ok()) die("pop failed: the device broke the queue");
-  if (!r.value) return false;
-  if (h.chain.writable.size() != 1 || !h.chain.readable.empty()) die("popped a buffer the guest did not add");
+  if (h.handed == h.taken) {
+    const auto r = h.dev.pop_burst(h.burst);
+    if (!r.ok()) die("pop_burst failed: the device broke the queue");
+    h.taken = r.value;
+    h.handed = 0;
+    if (h.taken == 0) return false;
+  }
+  const Chain& c = h.burst[h.handed++];
+  if (c.writable.size() != 1 || !c.readable.empty()) die("popped a buffer the guest did not add");
   // ring.c's device writes nothing into the buffer; neither does ours.
-  if (h.dev.push_used(h.chain.used(0)) != RingError::ok) die("push_used failed");
-  if (++h.unflushed >= static_cast<uint32_t>(batch) || !h.dev.has_available()) flush();
+  if (h.dev.push_used(c.used(0)) != RingError::ok) die("push_used failed");
+  if (++h.unflushed >= static_cast<uint32_t>(batch) || (h.handed == h.taken && !h.dev.has_available()))
+    flush();
   // What virtio_ring_0_9.c's use_buf hands back: the descriptor's length
   // and address.
-  *lenp = static_cast<unsigned>(h.chain.writable_bytes);
-  *bufp = memory->gm.host(h.chain.writable[0].addr);
+  *lenp = static_cast<unsigned>(c.writable_bytes);
+  *bufp = memory->gm.host(c.writable[0].addr);
   return true;
 }
 
