@@ -421,6 +421,22 @@ class SplitOrdering : public ::testing::Test {
     drv_.emplace(RecordingMemory(gm_.native(), &log_, kDriverAgent), layout_, Features{kEventIdx});
     dev_.emplace(RecordingMemory(gm_.native(), &log_, kDeviceAgent), layout_, Features{kEventIdx});
   }
+  // Buffers 1, 2 and 3 added, used and published in one flush; the log
+  // starts after them.
+  void used_burst_of_three() {
+    for (uint64_t t = 1; t <= 3; ++t) {
+      const Segment in{data_, 16};
+      ASSERT_EQ(drv_->add({}, std::span(&in, 1), t), RingError::ok);
+    }
+    Chain c;
+    for (int k = 0; k < 3; ++k) {
+      ASSERT_TRUE(dev_->pop(c).value);
+      ASSERT_EQ(dev_->push_used(c.used(16)), RingError::ok);
+    }
+    ASSERT_EQ(dev_->flush(), RingError::ok);
+    log_.clear();
+  }
+
   GuestMemory gm_{0x10000};
   SplitLayout layout_;
   uint64_t data_ = 0;
@@ -524,17 +540,7 @@ TEST_F(SplitOrdering, P13_UsedIdxAfterUsedElemsWithPublishBarrier) {
 TEST_F(SplitOrdering, P13_UsedIdxReadOncePerBurst) {
   drv_.emplace(RecordingMemory(gm_.native(), &log_, kDriverAgent), layout_, Features{kEventIdx},
                DriverOptions{.cache_used_idx = true});
-  for (uint64_t t = 1; t <= 3; ++t) {
-    const Segment in{data_, 16};
-    ASSERT_EQ(drv_->add({}, std::span(&in, 1), t), RingError::ok);
-  }
-  Chain c;
-  for (int k = 0; k < 3; ++k) {
-    ASSERT_TRUE(dev_->pop(c).value);
-    ASSERT_EQ(dev_->push_used(c.used(16)), RingError::ok);
-  }
-  ASSERT_EQ(dev_->flush(), RingError::ok);
-  log_.clear();
+  used_burst_of_three();
   UsedBuffer u;
   for (uint64_t t = 1; t <= 3; ++t) {
     EXPECT_TRUE(drv_->has_used());
@@ -562,17 +568,7 @@ TEST_F(SplitOrdering, P13_UsedIdxReadOncePerBurst) {
 // passes driver_used_read, on every get_used, as Linux more_used_split does:
 // the simulated Linux driver must read what Linux reads.
 TEST_F(SplitOrdering, P13_UsedIdxReadPerBufferByDefault) {
-  for (uint64_t t = 1; t <= 3; ++t) {
-    const Segment in{data_, 16};
-    ASSERT_EQ(drv_->add({}, std::span(&in, 1), t), RingError::ok);
-  }
-  Chain c;
-  for (int k = 0; k < 3; ++k) {
-    ASSERT_TRUE(dev_->pop(c).value);
-    ASSERT_EQ(dev_->push_used(c.used(16)), RingError::ok);
-  }
-  ASSERT_EQ(dev_->flush(), RingError::ok);
-  log_.clear();
+  used_burst_of_three();
   UsedBuffer u;
   for (uint64_t t = 1; t <= 3; ++t) ASSERT_TRUE(drv_->get_used(u).value);
   const uint64_t idx_addr = layout_.used + split_off::used_idx;
