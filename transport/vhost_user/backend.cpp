@@ -31,6 +31,15 @@ constexpr uint32_t kDescsPerLine = kCacheLine / sizeof(vring_packed_desc);
   __builtin_prefetch(p + std::min(len, 2 * kCacheLine) - 1);
 }
 
+// The same lines of an RX segment, for writing: the echo copy will store
+// there, and the lines are in the front-end's cache.
+[[gnu::always_inline]] inline void prefetch_for_write(uint8_t* p, size_t len) {
+  if (len == 0) return;
+  __builtin_prefetch(p, 1);
+  if (len > kCacheLine) __builtin_prefetch(p + kCacheLine, 1);
+  __builtin_prefetch(p + std::min(len, 2 * kCacheLine) - 1, 1);
+}
+
 // Segments every chain of a burst has room for from the start: a frame, or
 // a net header and a frame.
 constexpr size_t kSegmentsReserved = 2;
@@ -572,59 +581,69 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t pair, uint32_t budget) {
   // malformed or oversized one is still completed), not a whole burst to
   // put back on every poll while the front-end is slow to refill RX.
   const size_t k = pop_burst(tx, rx.has_available() ? budget : 1);
+
+  // Two passes, as DPDK's batched enqueue: first every frame's RX buffers
+  // are popped and their first lines prefetched for writing, so that the
+  // misses on lines the front-end last touched overlap; then the frames are
+  // copied and completed in order. A frame's RX buffers are
+  // rx_chains_[rx_first_[i], rx_first_[i + 1]); none for a frame that is
+  // only completed on TX (malformed, or too big without MRG_RXBUF).
+  rx_first_.assign(1, 0);
+  size_t n = 0;  // RX chains popped so far
+  size_t kept = k;  // frames taken; the rest go back to TX
+  for (size_t i = 0; i < k; ++i) {
+    const uint64_t len = chains_[i].readable_bytes;
+    size_t first = n;
+    uint64_t room = 0;
+    bool rx_empty = false, rx_broke = false;
+    while (len >= hdr && room < len) {
+      if (n - first == 1 && !mergeable) break;  // too big for one buffer
+      if (rx_chains_.size() <= n) rx_chains_.emplace_back();
+      const ring::Result<bool> rr = rx.pop(rx_chains_[n]);
+      if (!rr.ok()) { rx_broke = true; break; }  // finish() reports it
+      if (!rr.value) { rx_empty = true; break; }
+      for (const ring::Segment& s : rx_chains_[n].writable) prefetch_for_write(rx.mem().host(s.addr, s.len), s.len);
+      room += rx_chains_[n].writable_bytes;
+      ++n;
+    }
+    if (rx_empty || rx_broke || room < len) {
+      // Not echoed: its RX buffers go back, newest first; completions
+      // recorded so far stay for finish() to publish and signal.
+      while (n > first) rx.discard(rx_chains_[--n]);
+      if (rx_empty || rx_broke) {  // the frame stays in the TX ring
+        kept = i;
+        break;
+      }
+    }
+    rx_first_.push_back(n);
+  }
   // TX frames popped but not echoed go back, newest first
   // (vhost_discard_vq_desc), so the next poll takes them again in order.
-  auto put_back_tx = [&](size_t from) {
-    for (size_t j = k; j > from; --j) tx.discard(chains_[j - 1]);
-  };
-  for (size_t i = 0; i < k; ++i) {
+  for (size_t j = k; j > kept; --j) tx.discard(chains_[j - 1]);
+
+  for (size_t i = 0; i < kept; ++i) {
     const ring::Chain& c = chains_[i];
-    const uint64_t len = c.readable_bytes;
-    if (len < hdr) {
+    const size_t first = rx_first_[i], m = rx_first_[i + 1] - first;
+    if (c.readable_bytes < hdr) {
       ++counters_.tx_malformed;
-      complete(tx, tx_index, c.used(0));
-      continue;
-    }
-    size_t m = 0;
-    uint64_t room = 0;
-    bool rx_empty = false, too_big = false;
-    while (room < len) {
-      if (m == 1 && !mergeable) { too_big = true; break; }
-      if (rx_chains_.size() <= m) rx_chains_.emplace_back();
-      const ring::Result<bool> rr = rx.pop(rx_chains_[m]);
-      if (!rr.ok()) {  // RX broke (finish() reports it): this TX frame and the rest go back
-        put_back_tx(i);
-        return i;
-      }
-      if (!rr.value) { rx_empty = true; break; }
-      room += rx_chains_[m].writable_bytes;
-      ++m;
-    }
-    if (rx_empty || too_big) {
-      // Put the RX buffers back, newest first; completions recorded so far
-      // stay for finish() to publish and signal.
-      while (m > 0) rx.discard(rx_chains_[--m]);
-      if (rx_empty) {  // back-pressure: the frame stays in the TX ring
-        put_back_tx(i);
-        return i;
-      }
+    } else if (m == 0) {
       ++counters_.rx_too_big;  // can never fit: completed on TX, not echoed
-      complete(tx, tx_index, c.used(0));
-      continue;
+    } else {
+      echo_frame(tx, rx, rx_index, c, first, m, hdr);
+      ++counters_.tx_packets;
+      counters_.tx_bytes += c.readable_bytes - hdr;
+      ++counters_.rx_packets;
+      counters_.rx_bytes += c.readable_bytes - hdr;
+      counters_.rx_buffers += m;
     }
-    echo_frame(tx, rx, rx_index, c, m, hdr);
     complete(tx, tx_index, c.used(0));
-    ++counters_.tx_packets;
-    counters_.tx_bytes += len - hdr;
-    ++counters_.rx_packets;
-    counters_.rx_bytes += len - hdr;
-    counters_.rx_buffers += m;
   }
-  return k;
+  return kept;
 }
 
 template <class TxDev, class RxDev>
-void Backend::echo_frame(TxDev& tx, RxDev& rx, uint32_t rx_index, const ring::Chain& c, size_t m, size_t hdr) {
+void Backend::echo_frame(TxDev& tx, RxDev& rx, uint32_t rx_index, const ring::Chain& c, size_t first, size_t m,
+                         size_t hdr) {
   // The frame goes back with a zeroed header (no offloads were negotiated;
   // num_buffers = m with MRG_RXBUF) and its MAC addresses swapped. Only
   // that head is assembled here; the rest goes straight from the TX
@@ -643,7 +662,7 @@ void Backend::echo_frame(TxDev& tx, RxDev& rx, uint32_t rx_index, const ring::Ch
   net::swap_macs(head + hdr, head_len - hdr);
 
   uint64_t at = 0;  // frame bytes written so far
-  for (size_t j = 0; j < m; ++j) {
+  for (size_t j = first; j < first + m; ++j) {
     uint32_t written = 0;
     for (const ring::Segment& s : rx_chains_[j].writable) {
       if (at == len) break;

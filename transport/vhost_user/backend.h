@@ -177,9 +177,10 @@ class Backend {
   template <class Dev> void prefetch_descriptors(Dev& tx, size_t n);
   template <class Dev> size_t sink(Dev& tx, uint32_t tx_index, uint32_t budget);
   template <class TxDev, class RxDev> size_t echo(TxDev& tx, RxDev& rx, uint32_t pair, uint32_t budget);
-  // Writes TX chain `c` into rx_chains_[0, m) (room checked) and completes them.
+  // Writes TX chain `c` into rx_chains_[first, first + m) (room checked) and completes them.
   template <class TxDev, class RxDev>
-  void echo_frame(TxDev& tx, RxDev& rx, uint32_t rx_index, const ring::Chain& c, size_t m, size_t hdr);
+  void echo_frame(TxDev& tx, RxDev& rx, uint32_t rx_index, const ring::Chain& c, size_t first, size_t m,
+                  size_t hdr);
   // Records a completion (push_used), and tells the check.
   template <class Dev> void complete(Dev& dev, uint32_t index, const ring::UsedElem& e);
   // Publishes a ring's completions and signals the front-end if it wants it.
@@ -206,7 +207,8 @@ class Backend {
   ProtocolError last_error_ = ProtocolError::ok;
   BackendCounters counters_;
   std::vector<ring::Chain> chains_;     // one TX burst (opts_.burst), reused: no allocation per packet
-  std::vector<ring::Chain> rx_chains_;  // the RX buffers of one echoed frame
+  std::vector<ring::Chain> rx_chains_;  // the RX buffers of one echoed burst, frame after frame
+  std::vector<size_t> rx_first_;        // frame i's RX buffers: rx_chains_[rx_first_[i], rx_first_[i + 1])
   std::unique_ptr<PeerCheck> check_;  // --check
 };
 
