@@ -104,18 +104,16 @@ class PackedDriver : public DriverBase<PackedDriver<Mem>, PackedLayout, Mem, Des
   }
 
   // After one or more add(): should the device be notified? Reads the
-  // device area after a full barrier (P13) and applies P10/P11. With
-  // nothing added since the last call there is nothing to announce: no kick,
-  // and neither barrier nor read.
+  // device area after a full barrier (P13) and applies P10/P11, even with
+  // nothing added, as Linux virtqueue_kick_prepare_packed does.
   bool kick_prepare() {
     if (broken_) return false;
-    const uint32_t added = num_added_;
-    if (added == 0) return this->count_kick(false);
-    num_added_ = 0;
     mem_.barrier(BarrierSite::driver_kick_check);
     const uint32_t snapshot = mem_.read32(layout_.device_event);  // off_wrap and flags at once
     const uint16_t off_wrap = static_cast<uint16_t>(snapshot & 0xffff);
     const uint16_t flags = static_cast<uint16_t>((snapshot >> 16) & 0x3);
+    const uint32_t added = num_added_;
+    num_added_ = 0;
     bool needed;
     if (flags != kEventFlagDesc) {
       needed = flags != kEventFlagDisable;

@@ -113,15 +113,15 @@ class SplitDriver : public DriverBase<SplitDriver<Mem>, SplitLayout, Mem, DescSt
   // After one or more add(): should the device be notified? A full barrier
   // first, so the index is visible before the device's wish is read (virtio
   // 1.2 "Notifying The Device"); then avail_event with EVENT_IDX, else the
-  // used ring's NO_NOTIFY flag (Linux virtqueue_kick_prepare_split). With
-  // nothing added since the last call there is nothing to announce: no kick,
-  // and neither barrier nor read.
+  // used ring's NO_NOTIFY flag (Linux virtqueue_kick_prepare_split). Linux
+  // does all of it even with nothing added (try_fill_recv kicks after a
+  // refill that added nothing), and so does this: the simulated Linux
+  // driver must issue what Linux issues.
   bool kick_prepare() {
     if (broken_) return false;
-    const uint32_t added = num_added_;
-    if (added == 0) return this->count_kick(false);
-    num_added_ = 0;
     mem_.barrier(BarrierSite::driver_kick_check);
+    const uint32_t added = num_added_;
+    num_added_ = 0;
     bool needed;
     if (features_.event_idx()) {
       const uint16_t event = mem_.read16(layout_.avail_event_addr());
