@@ -60,7 +60,11 @@ struct EnumValues<memory::TimingMode> {
 };
 template <>
 struct EnumValues<pci::AccessPath> {
-  static std::vector<pci::AccessPath> all() { return {pci::AccessPath::vhost, pci::AccessPath::pcie}; }
+  static std::vector<pci::AccessPath> all() { return {pci::AccessPath::vhost, pci::AccessPath::pcie, pci::AccessPath::user}; }
+};
+template <>
+struct EnumValues<driver::DriverKind> {
+  static std::vector<driver::DriverKind> all() { return {driver::DriverKind::linux_napi, driver::DriverKind::pmd}; }
 };
 template <>
 struct EnumValues<device::MetadataAccess> {
@@ -258,8 +262,13 @@ void Config::validate() const {
     throw ConfigError("packet_bytes_max", "smaller than packet_bytes");
   if (path == pci::AccessPath::pcie && metadata != device::MetadataAccess::dma)
     throw ConfigError("metadata", "a pcie device reaches memory by dma (set metadata=dma)");
-  if (path == pci::AccessPath::vhost && metadata == device::MetadataAccess::dma)
+  if (path != pci::AccessPath::pcie && metadata == device::MetadataAccess::dma)
     throw ConfigError("metadata", "dma needs path=pcie");
+  const bool pmd = driver.kind == driver::DriverKind::pmd;
+  if (path == pci::AccessPath::user && !pmd)
+    throw ConfigError("path", "user is a host process, DPDK's virtio-user: needs driver.kind=pmd");
+  if (pmd && fault.reset_tx_at_us > 0)
+    throw ConfigError("fault.reset_tx_at_us", "a queue reset mid-run is the Linux driver's (virtnet_tx_resize): needs driver.kind=linux");
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
   fault.validate({ring, queue_size, driver.tx_segments, indirect, ring_reset, event_idx, vhost.restart_every_us,
                   ordering == memory::Ordering::weak, vhost.busy_poll_ns > 0});

@@ -44,7 +44,7 @@ namespace virtiosim::sim {
   X(memory::TimingMode, timing, memory::TimingMode::lt, "", 0, 0,                                            \
     "lt: loosely timed (quantum), at: wait per access (exact order)")                                        \
   X(pci::AccessPath, path, pci::AccessPath::vhost, "", 0, 0,                                                 \
-    "device access path: software vhost on a host core, or a PCIe device")                                   \
+    "vhost: guest driver, software vhost on a host core; pcie: guest driver, a PCIe device; user: host-process driver (virtio-user, driver.kind=pmd), software vhost") \
   X(device::MetadataAccess, metadata, device::MetadataAccess::direct, "", 0, 0,                              \
     "how the device reads and writes ring metadata (pcie: dma)")                                             \
   X(device::Wire, wire, device::Wire::loopback, "", 0, 0,                                                    \

@@ -9,10 +9,13 @@
 #include <random>
 #include <cstring>
 
+#include "models/driver/queue_pair.h"
 #include "models/memory/sim_memory.h"
 #include "models/net/frame.h"
 
 namespace virtiosim::driver {
+
+const char* name(DriverKind k) { return k == DriverKind::pmd ? "pmd" : "linux"; }
 
 using ring::RingError;
 using sc_core::SC_NS;
@@ -42,36 +45,16 @@ uint64_t qp_bytes(const NetDriverConfig& c) {
 }
 }  // namespace
 
-struct NetDriver::QueuePair {
-  uint16_t index;
-  memory::AgentClock clock;
-  std::unique_ptr<memory::SimMemory> mem;
-  std::unique_ptr<ring::IndirectPool> pool;
-  std::unique_ptr<ring::DriverQueue> rx, tx;
-  uint64_t tx_buffers = 0, rx_buffers = 0;
-  uint32_t rx_buffer_bytes = 0;
-  std::vector<uint32_t> tx_free, rx_free;
-  std::vector<bool> seen;  // by per-queue-pair packet number
-  std::vector<uint64_t> tx_packet;  // by TX buffer slot: the packet number it holds
-  std::vector<uint64_t> reclaimed;  // packet numbers a queue reset took back
-  bool reset_done = false;
-  bool rx_irq = false, tx_irq = false;
-  sc_core::sc_event wake;
-  uint32_t batched = 0;
-  sc_time next_send = sc_core::SC_ZERO_TIME;
-  std::mt19937_64 arrivals;  // poisson_arrivals: this queue pair's gaps
-  std::vector<uint8_t> scratch;
-  QueuePairDriverStats stats;
-
-  QueuePair(uint16_t i, memory::TimingMode m) : index(i), clock(m) {}
-};
 
 NetDriver::NetDriver(sc_core::sc_module_name n, memory::MemoryModel& mem, NetDriverConfig cfg)
     : sc_module(n), mmio("mmio"), config("config"), mem_(mem), cfg_(cfg), next_alloc_(cfg.ram_base),
       reservoir_state_(cfg.seed) {
+  // DPDK's virtio PMD does not implement event_idx
+  // (VIRTIO_PMD_DEFAULT_GUEST_FEATURES): it never accepts the bit.
+  if (pmd()) cfg_.wanted_features &= ~(uint64_t{1} << VIRTIO_RING_F_EVENT_IDX);
   for (unsigned v = 0; v < 2u * cfg_.queue_pairs + 1; ++v) vector_events_.push_back(std::make_unique<sc_core::sc_event>());
   for (uint16_t i = 0; i < cfg_.queue_pairs; ++i) {
-    qps_.push_back(std::make_unique<QueuePair>(i, cfg_.timing));
+    qps_.push_back(std::make_unique<QueuePair>(i, cfg_.timing, cfg_.seed));
     QueuePair* q = qps_.back().get();
     q->stats.quota = cfg_.packets / cfg_.queue_pairs + (i < cfg_.packets % cfg_.queue_pairs ? 1 : 0);
     q->seen.assign(q->stats.quota, false);
@@ -395,7 +378,6 @@ void NetDriver::reclaim_tx(QueuePair& q) {  // free_old_xmit
 }
 
 bool NetDriver::xmit(QueuePair& q) {
-  reclaim_tx(q);
   if (q.tx_free.empty()) return false;
   const uint64_t k = q.stats.tx_packets;  // per-queue-pair packet number
   const net::FrameInfo info{k * cfg_.queue_pairs + q.index, q.clock.now_ps(), q.index};
@@ -405,7 +387,7 @@ bool NetDriver::xmit(QueuePair& q) {
   q.scratch.assign(net::kNetHdrBytes + len, 0);
   net::build_frame(std::span(q.scratch).subspan(net::kNetHdrBytes), cfg_.seed, info);
   q.mem->write_bytes(addr, q.scratch.data(), q.scratch.size());
-  charge_cycles(q, cfg_.params.tx_packet_cycles);
+  charge_cycles(q, pmd() ? cfg_.params.pmd_tx_packet_cycles : cfg_.params.tx_packet_cycles);
   ring::Segment segs[2] = {{addr, net::kNetHdrBytes + len}, {}};
   size_t n = 1;
   if (cfg_.params.tx_segments >= 2) {
@@ -457,7 +439,7 @@ bool NetDriver::receive_frame(QueuePair& q, const ring::UsedBuffer& first) {
     q.mem->read_bytes(buffer_addr(more.token), q.scratch.data() + at, more.len);
     q.rx_free.push_back(static_cast<uint32_t>(more.token));
   }
-  charge_cycles(q, cfg_.params.rx_packet_cycles);
+  charge_cycles(q, pmd() ? cfg_.params.pmd_rx_packet_cycles : cfg_.params.rx_packet_cycles);
   net::FrameInfo info;
   if (!net::verify_frame(q.scratch, cfg_.seed, info)) {
     ++q.stats.rx_corrupt;
@@ -512,6 +494,14 @@ void NetDriver::napi_poll(QueuePair& q) {
   }
 }
 
+// The gap before the next packet at offered_pps: constant, or exponential
+// (Poisson traffic) from the queue pair's own seeded generator.
+sc_time NetDriver::arrival_gap(QueuePair& q) {
+  const double mean_gap_ns = 1e9 / cfg_.params.offered_pps;
+  if (!cfg_.params.poisson_arrivals) return sc_time(mean_gap_ns, SC_NS);
+  return sc_time(mean_gap_ns * std::exponential_distribution<double>(1.0)(q.arrivals), SC_NS);
+}
+
 void NetDriver::vcpu_thread(QueuePair& q) {
   if (q.index == 0) {
     probed_ok_ = probe(q);
@@ -521,17 +511,12 @@ void NetDriver::vcpu_thread(QueuePair& q) {
     sc_core::wait(probed_);
   }
   if (!probed_ok_) return;
+  if (pmd()) return pmd_loop(q);
   refill_rx(q);
   kick(q, *q.rx, static_cast<uint16_t>(2 * q.index));
   q.tx->disable_cb();  // TX completions are reaped on transmit (free_old_xmit)
   const uint16_t txi = static_cast<uint16_t>(2 * q.index + 1);
   const bool paced = cfg_.params.offered_pps > 0;
-  const double mean_gap_ns = paced ? 1e9 / cfg_.params.offered_pps : 0;
-  q.arrivals.seed(cfg_.seed * 0x2545F4914F6CDD1Dull + q.index);
-  std::exponential_distribution<double> exp_gap(1.0);
-  auto gap = [&] {
-    return sc_time(cfg_.params.poisson_arrivals ? mean_gap_ns * exp_gap(q.arrivals) : mean_gap_ns, SC_NS);
-  };
   const sc_time reset_at(cfg_.reset_tx_at_us, sc_core::SC_US);
   while (!failed()) {
     if (cfg_.reset_tx_at_us > 0 && q.index == 0 && !q.reset_done && q.clock.now() >= reset_at) {
@@ -561,6 +546,7 @@ void NetDriver::vcpu_thread(QueuePair& q) {
         q.clock.wait_until(q.wake, gap_left, [&] { return q.rx_irq || q.tx_irq || failed(); });
         continue;
       }
+      reclaim_tx(q);  // free_old_xmit
       if (!xmit(q)) {
         if (failed()) break;
         ++q.stats.tx_ring_full;
@@ -573,7 +559,7 @@ void NetDriver::vcpu_thread(QueuePair& q) {
         q.clock.wait_until(q.wake, [&] { return q.rx_irq || q.tx_irq || failed(); });
         continue;
       }
-      if (paced) q.next_send = std::max(q.next_send, q.clock.now()) + gap();
+      if (paced) q.next_send = std::max(q.next_send, q.clock.now()) + arrival_gap(q);
       if (++q.batched >= cfg_.params.tx_batch || q.stats.tx_packets == q.stats.quota) {
         kick(q, *q.tx, txi);
         q.batched = 0;

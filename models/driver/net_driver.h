@@ -1,11 +1,16 @@
-// A virtio-net-like guest driver: probes the virtio-PCI function as Linux
+// A virtio-net-like driver: probes the virtio-PCI function as Linux
 // virtio_pci_modern does (walks the vendor capabilities, negotiates
-// features, sets up queues and MSI-X vectors, DRIVER_OK), then runs one vCPU
+// features, sets up queues and MSI-X vectors, DRIVER_OK), then runs one CPU
 // per queue pair that transmits test frames (saturating or at an offered
-// rate) and receives them NAPI-style: interrupt, callbacks off, poll within
-// a budget, refill, callbacks back on with the re-check that prevents lost
-// wake-ups. Ring operations are the ring core's driver side over modeled
-// memory; CPU work is charged in cycles at the vCPU clock.
+// rate) and receives them back, in one of two styles (driver.kind):
+//   linux: the kernel's virtio-net, NAPI-style: interrupt, callbacks off,
+//          poll within a budget, refill, callbacks back on with the re-check
+//          that prevents lost wake-ups (this file's .cpp);
+//   pmd:   DPDK's virtio PMD (or virtio-user) in poll mode: interrupts off,
+//          bursts of RX and TX, kicks only when the device asks
+//          (models/driver/pmd_poll.cpp).
+// Ring operations are the ring core's driver side over modeled memory; CPU
+// work is charged in cycles at the CPU's clock.
 #pragma once
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -27,7 +32,13 @@
 
 namespace virtiosim::driver {
 
+// Which driver runs the queues. (`linux` itself is a macro under GNU C++.)
+enum class DriverKind : uint8_t { linux_napi, pmd };
+const char* name(DriverKind k);
+
 #define VIRTIOSIM_DRIVER_PARAMS(X)                                                                   \
+  X(DriverKind, kind, DriverKind::linux_napi, "",                                                    \
+    "linux: the kernel's virtio-net (NAPI, interrupts); pmd: DPDK's virtio PMD / virtio-user in poll mode") \
   X(double, guest_ghz, 3.0, "GHz", "clock of the vCPU running the driver")                           \
   X(uint32_t, tx_packet_cycles, 900, "cycles",                                                       \
     "start_xmit per packet besides ring accesses: skb, headers, DMA mapping (~300 ns)")              \
@@ -46,7 +57,23 @@ namespace virtiosim::driver {
   X(uint32_t, indirect_threshold, 2, "segments",                                                     \
     "use an indirect table from this many segments (Linux: total_sg > 1)")                           \
   X(double, reset_poll_us, 1.0, "us",                                                                \
-    "queue reset: interval between reads of queue_reset / queue_enable (Linux msleep(1) polls every 1 ms; 1 us keeps runs short)")
+    "queue reset: interval between reads of queue_reset / queue_enable (Linux msleep(1) polls every 1 ms; 1 us keeps runs short)") \
+  VIRTIOSIM_PMD_PARAMS(X)
+
+// The poll-mode driver's own costs and sizes (driver.kind=pmd).
+#define VIRTIOSIM_PMD_PARAMS(X)                                                                      \
+  X(uint32_t, burst, 32, "packets",                                                                  \
+    "pmd: packets per rx_burst / tx_burst call (testpmd DEF_PKT_BURST)")                             \
+  X(uint32_t, pmd_tx_packet_cycles, 100, "cycles",                                                   \
+    "pmd: tx per packet besides ring accesses: txonly mbuf alloc and header writes, xmit bookkeeping") \
+  X(uint32_t, pmd_rx_packet_cycles, 60, "cycles",                                                    \
+    "pmd: rx per packet besides ring accesses: mbuf fields, refill allocation, rxonly free")          \
+  X(uint32_t, pmd_poll_cycles, 60, "cycles",                                                         \
+    "pmd: one lap of the forwarding loop that found nothing (rx_burst and tx_burst calls, stream loop)") \
+  X(uint32_t, pmd_tx_free_thresh, 32, "buffers",                                                     \
+    "pmd: reclaim TX completions once fewer ring entries than this are free (DEFAULT_TX_FREE_THRESH)") \
+  X(uint32_t, pmd_in_host, 0, "bool",                                                                \
+    "pmd: a host process (virtio-user) rather than a guest: a kick is an eventfd write, not a VM exit")
 
 struct DriverParams {
   VIRTIOSIM_DRIVER_PARAMS(VIRTIOSIM_PARAM_FIELD)
@@ -147,7 +174,13 @@ class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
  private:
   struct QueuePair;
 
+  bool pmd() const { return cfg_.params.kind == DriverKind::pmd; }
   void vcpu_thread(QueuePair& q);
+  sc_core::sc_time arrival_gap(QueuePair& q);
+  // The poll-mode driver (models/driver/pmd_poll.cpp).
+  void pmd_loop(QueuePair& q);
+  uint32_t pmd_rx_burst(QueuePair& q);
+  uint32_t pmd_tx_burst(QueuePair& q);
   bool probe(QueuePair& q);
   void setup_queue(QueuePair& q, uint16_t index, std::unique_ptr<ring::DriverQueue>& out);
   void write_queue_areas(QueuePair& q, const ring::QueueAreas& areas);

@@ -101,7 +101,17 @@ INSTANTIATE_TEST_SUITE_P(
                    EXPECT_LT(queue_stat(r, "tx0", "device.used_descs_written"), queue_stat(r, "tx0", "device.used"));
                  }},
         Scenario{"in_order_split", "--ring split --set in_order=1", nullptr},
-        Scenario{"sink", "--set wire=sink", nullptr}),
+        Scenario{"sink", "--set wire=sink", nullptr},
+        Scenario{"pmd_packed", "--set driver.kind=pmd",
+                 [](const SimRun& r) {
+                   EXPECT_EQ(r.report.get_child("config").get<std::string>(
+                                 boost::property_tree::ptree::path_type("driver.kind", '/')),
+                             "pmd");
+                 }},
+        Scenario{"pmd_split_weak", "--set driver.kind=pmd --ring split --set ordering=weak", nullptr},
+        Scenario{"pmd_user_sink", "--set driver.kind=pmd --set path=user --set wire=sink", nullptr},
+        Scenario{"pmd_mergeable_large_frames", "--set driver.kind=pmd --set packet_bytes_max=4000 --set driver.burst=8",
+                 nullptr}),
     [](const ::testing::TestParamInfo<Scenario>& i) { return std::string(i.param.name); });
 
 // Same config and seed: the same report (wall-clock figures aside) and the
@@ -196,6 +206,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfig{"negative_latency", "--set pci.vhost_interrupt_ns=-5", "'pci.vhost_interrupt_ns'"},
                       BadConfig{"bad_bool", "--set event_idx=maybe", "'event_idx'"},
                       BadConfig{"dma_on_vhost", "--set metadata=dma", "'metadata'"},
+                      BadConfig{"user_path_linux_driver", "--set path=user", "driver.kind=pmd"},
+                      BadConfig{"pmd_queue_reset", "--set driver.kind=pmd --set fault.reset_tx_at_us=50",
+                                "'fault.reset_tx_at_us'"},
+                      BadConfig{"bad_driver_kind", "--set driver.kind=napi", "linux|pmd"},
                       BadConfig{"missing_config", "--config /nonexistent/x.json", "cannot read config"},
                       BadConfig{"unknown_option", "--frobnicate", "unknown option"}),
     [](const ::testing::TestParamInfo<BadConfig>& i) { return std::string(i.param.name); });

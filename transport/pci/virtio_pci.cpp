@@ -12,11 +12,18 @@ namespace virtiosim::pci {
 using sc_core::SC_NS;
 using sc_core::sc_time;
 
-const char* name(AccessPath p) { return p == AccessPath::vhost ? "vhost" : "pcie"; }
+const char* name(AccessPath p) {
+  switch (p) {
+    case AccessPath::vhost: return "vhost";
+    case AccessPath::pcie: return "pcie";
+    case AccessPath::user: return "user";
+  }
+  return "?";
+}
 
 bool parse_access_path(const std::string& text, AccessPath& out) {
-  if (text == "vhost") return out = AccessPath::vhost, true;
-  if (text == "pcie") return out = AccessPath::pcie, true;
+  for (AccessPath p : {AccessPath::vhost, AccessPath::pcie, AccessPath::user})
+    if (text == name(p)) return out = p, true;
   return false;
 }
 
@@ -95,12 +102,36 @@ void VirtioPciFunction::build_config_space() {
 }
 
 double VirtioPciFunction::mmio_ns(bool write) const {
-  if (path_ == AccessPath::vhost) return p_.vhost_mmio_ns;
-  return write ? p_.pcie_mmio_write_ns : p_.pcie_mmio_read_ns;
+  switch (path_) {
+    case AccessPath::vhost: return p_.vhost_mmio_ns;
+    case AccessPath::pcie: return write ? p_.pcie_mmio_write_ns : p_.pcie_mmio_read_ns;
+    case AccessPath::user: return p_.user_config_ns;
+  }
+  return 0;
 }
 
 double VirtioPciFunction::doorbell_guest_ns() const {
-  return path_ == AccessPath::vhost ? p_.vhost_kick_guest_ns : p_.pcie_kick_guest_ns;
+  switch (path_) {
+    case AccessPath::vhost: return p_.vhost_kick_guest_ns;
+    case AccessPath::pcie: return p_.pcie_kick_guest_ns;
+    case AccessPath::user: return p_.user_kick_caller_ns;
+  }
+  return 0;
+}
+
+double VirtioPciFunction::doorbell_arrive_ns() const {
+  switch (path_) {
+    case AccessPath::vhost: return p_.vhost_kick_ns;
+    case AccessPath::pcie: return p_.pcie_mmio_write_ns;
+    case AccessPath::user: return p_.user_kick_ns;
+  }
+  return 0;
+}
+
+// A host process is signalled through the same eventfd mechanism as a
+// guest's irqfd: vhost_interrupt_ns covers both.
+double VirtioPciFunction::interrupt_ns() const {
+  return path_ == AccessPath::pcie ? p_.pcie_interrupt_ns : p_.vhost_interrupt_ns;
 }
 
 bool VirtioPciFunction::needs_reset() const { return status_ & VIRTIO_CONFIG_S_NEEDS_RESET; }
@@ -174,9 +205,8 @@ void VirtioPciFunction::b_transport_mmio(tlm::tlm_generic_payload& t, sc_core::s
       }
       // The doorbell: the vCPU pays the exit / posted write, the device
       // hears about it after the path's latency.
-      const double arrive_ns = path_ == AccessPath::vhost ? p_.vhost_kick_ns : p_.pcie_mmio_write_ns;
       delay += sc_time(doorbell_guest_ns(), SC_NS);
-      sc_time at = sc_core::sc_time_stamp() + delay + sc_time(arrive_ns, SC_NS);
+      sc_time at = sc_core::sc_time_stamp() + delay + sc_time(doorbell_arrive_ns(), SC_NS);
       ++stats_.kicks;
       if (event_) event_(Event::kick_sent, static_cast<uint16_t>(queue));
       if (!doorbells_.empty()) at = std::max(at, doorbells_.back().at);  // posted writes stay in order
@@ -381,8 +411,7 @@ void VirtioPciFunction::signal_queue(uint16_t queue) {
   isr_ |= kIsrQueue;
   const uint16_t vector = queues_[queue].msix_vector;
   if (vector == VIRTIO_MSI_NO_VECTOR) return;  // INTx is not modeled: the driver must set a vector
-  const double ns = path_ == AccessPath::vhost ? p_.vhost_interrupt_ns : p_.pcie_interrupt_ns;
-  sc_time at = sc_core::sc_time_stamp() + sc_time(ns, SC_NS);
+  sc_time at = sc_core::sc_time_stamp() + sc_time(interrupt_ns(), SC_NS);
   if (!irqs_.empty()) at = std::max(at, irqs_.back().first);  // messages stay in order
   irqs_.emplace_back(at, vector);
   irq_ev_.notify(at - sc_core::sc_time_stamp());
