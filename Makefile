@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps deps-test deps-fuzz deps-bench build run test bench bench-peers sanitizers fuzz install clean
+.PHONY: all deps deps-test deps-fuzz deps-bench build run test bench bench-peers validate sanitizers fuzz install clean
 
 all: build
 
@@ -56,6 +56,12 @@ bench: build
 bench-peers: deps-bench $(BUILD)/build.ninja
 	testbench/bench/peers/bench-peers.sh $(BUILD)
 	testbench/bench/peers/count-instructions.sh $(BUILD)
+
+# The simulator beside published measurements and a live DPDK testpmd run
+# (virtio-user into net_vhost, packed and split): regenerates docs/validation.md
+# (scripts/validate.py; a few minutes, most of it the live run).
+validate: deps-test build
+	/usr/bin/python3 scripts/validate.py --build $(BUILD)
 
 # ASan+UBSan builds of the ring and virtio-PCI tests, TSan of the ring tests
 # (CI runs these too).

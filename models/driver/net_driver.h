@@ -71,9 +71,7 @@ const char* name(DriverKind k);
   X(uint32_t, pmd_poll_cycles, 60, "cycles",                                                         \
     "pmd: one lap of the forwarding loop that found nothing (rx_burst and tx_burst calls, stream loop)") \
   X(uint32_t, pmd_tx_free_thresh, 32, "buffers",                                                     \
-    "pmd: reclaim TX completions once fewer ring entries than this are free (DEFAULT_TX_FREE_THRESH)") \
-  X(uint32_t, pmd_in_host, 0, "bool",                                                                \
-    "pmd: a host process (virtio-user) rather than a guest: a kick is an eventfd write, not a VM exit")
+    "pmd: reclaim TX completions once fewer ring entries than this are free (DEFAULT_TX_FREE_THRESH)")
 
 struct DriverParams {
   VIRTIOSIM_DRIVER_PARAMS(VIRTIOSIM_PARAM_FIELD)
