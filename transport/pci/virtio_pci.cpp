@@ -101,38 +101,29 @@ void VirtioPciFunction::build_config_space() {
   put<uint32_t>(cfg_, kCapMsix + PCI_MSIX_PBA, PciLayout::msix_pba_off | 2);
 }
 
+// What each path costs, from the parameters, in one place. A host process
+// (user) is signalled through the same eventfd mechanism as a guest's
+// irqfd: vhost_interrupt_ns covers both.
+VirtioPciFunction::PathCosts VirtioPciFunction::path_costs() const {
+  switch (path_) {
+    case AccessPath::vhost:
+      return {p_.vhost_mmio_ns, p_.vhost_mmio_ns, p_.vhost_kick_guest_ns, p_.vhost_kick_ns, p_.vhost_interrupt_ns};
+    case AccessPath::pcie:
+      return {p_.pcie_mmio_read_ns, p_.pcie_mmio_write_ns, p_.pcie_kick_guest_ns, p_.pcie_mmio_write_ns,
+              p_.pcie_interrupt_ns};
+    case AccessPath::user:
+      return {p_.user_config_ns, p_.user_config_ns, p_.user_kick_caller_ns, p_.user_kick_ns, p_.vhost_interrupt_ns};
+  }
+  return {};
+}
+
 double VirtioPciFunction::mmio_ns(bool write) const {
-  switch (path_) {
-    case AccessPath::vhost: return p_.vhost_mmio_ns;
-    case AccessPath::pcie: return write ? p_.pcie_mmio_write_ns : p_.pcie_mmio_read_ns;
-    case AccessPath::user: return p_.user_config_ns;
-  }
-  return 0;
+  const PathCosts c = path_costs();
+  return write ? c.mmio_write_ns : c.mmio_read_ns;
 }
-
-double VirtioPciFunction::doorbell_guest_ns() const {
-  switch (path_) {
-    case AccessPath::vhost: return p_.vhost_kick_guest_ns;
-    case AccessPath::pcie: return p_.pcie_kick_guest_ns;
-    case AccessPath::user: return p_.user_kick_caller_ns;
-  }
-  return 0;
-}
-
-double VirtioPciFunction::doorbell_arrive_ns() const {
-  switch (path_) {
-    case AccessPath::vhost: return p_.vhost_kick_ns;
-    case AccessPath::pcie: return p_.pcie_mmio_write_ns;
-    case AccessPath::user: return p_.user_kick_ns;
-  }
-  return 0;
-}
-
-// A host process is signalled through the same eventfd mechanism as a
-// guest's irqfd: vhost_interrupt_ns covers both.
-double VirtioPciFunction::interrupt_ns() const {
-  return path_ == AccessPath::pcie ? p_.pcie_interrupt_ns : p_.vhost_interrupt_ns;
-}
+double VirtioPciFunction::doorbell_guest_ns() const { return path_costs().kick_caller_ns; }
+double VirtioPciFunction::doorbell_arrive_ns() const { return path_costs().kick_arrive_ns; }
+double VirtioPciFunction::interrupt_ns() const { return path_costs().interrupt_ns; }
 
 bool VirtioPciFunction::needs_reset() const { return status_ & VIRTIO_CONFIG_S_NEEDS_RESET; }
 

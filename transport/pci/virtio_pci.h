@@ -137,6 +137,13 @@ class VirtioPciFunction : public sc_core::sc_module, public VirtioTransportIf {
   void deliver_doorbells();
   void deliver_interrupts();
   void send_msix(uint16_t vector);
+  struct PathCosts {
+    double mmio_read_ns, mmio_write_ns;  // a config / common-structure access
+    double kick_caller_ns;               // the driver's CPU held by a doorbell write
+    double kick_arrive_ns;               // doorbell written -> device told
+    double interrupt_ns;                 // interrupt raised -> driver's handler running
+  };
+  PathCosts path_costs() const;
   double mmio_ns(bool write) const;
   void build_config_space();
 
