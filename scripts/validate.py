@@ -85,6 +85,27 @@ def level_verdict(sim, pub):
     return ("agrees" if abs(q - 1) <= LEVEL_TOLERANCE else "off") + f" ({q:.2f}x)"
 
 
+# Where a simulated level is off, what each cost accounts for: the 'before'
+# run again with that cost taken out, and the time per packet it saves.
+# (Savings overlap where costs hide behind each other: they need not add up.)
+ATTRIBUTION = [
+    ("cache-line transfers", {"memory.remote_transfer_ns": 0}),
+    ("checked user accesses", {"device_memory.uaccess_ns": 0}),
+    ("device per-packet work", {"vhost.tx_packet_cycles": 1}),
+    ("driver per-packet work", {"driver.tx_packet_cycles": 1, "driver.pmd_tx_packet_cycles": 1}),
+    ("kick exits and syscalls", {"pci.vhost_kick_guest_ns": 0, "pci.user_kick_caller_ns": 0}),
+]
+
+
+def attribute(binary, settings, metric, packets, base_rate):
+    base_ns = 1e3 / base_rate
+    out = []
+    for what, without in ATTRIBUTION:
+        rate = simulate(binary, dict(settings, **without), packets)["rates"][metric]
+        out.append((what, base_ns - 1e3 / rate))
+    return out
+
+
 def published_ratio(pub):
     if "ratio" in pub:
         return pub
@@ -98,9 +119,11 @@ def run_rows(doc, binary, packets):
         before = simulate(binary, scenario(doc, row, "before"), packets)["rates"][row["metric"]]
         after = simulate(binary, scenario(doc, row, "after"), packets)["rates"][row["metric"]]
         sim_ratio = after / before
+        level = level_verdict(before, pub["before"]) if "before" in pub else "not published"
         out.append({"row": row, "pub": pub, "sim_before": before, "sim_after": after, "sim_ratio": sim_ratio,
-                    "change": change_verdict(sim_ratio, pub),
-                    "level": level_verdict(before, pub["before"]) if "before" in pub else "not published"})
+                    "change": change_verdict(sim_ratio, pub), "level": level,
+                    "attribution": attribute(binary, scenario(doc, row, "before"), row["metric"], packets, before)
+                    if level.startswith("off") else None})
         print(f"  {row['id']}: simulated {before:.3f} -> {after:.3f} Mpps ({sim_ratio:.3f}), "
               f"published ratio {pub['ratio']:.3f}: {out[-1]['change']}", file=sys.stderr)
     return out
@@ -222,7 +245,14 @@ def render(doc, rows, live, args):
         if row.get("note"):
             o.append(f"- Note: {row['note']}")
         o.append(f"- Scenario: presets {', '.join(row['presets'])}; {keys(row.get('set', {}))}; "
-                 f"before {keys(row['before'])}, after {keys(row['after'])}\n")
+                 f"before {keys(row['before'])}, after {keys(row['after'])}")
+        if r["attribution"]:
+            o.append(f"- Level off: {1e3 / r['sim_before']:.0f} ns per packet simulated, "
+                     f"{1e3 / r['pub']['before']:.0f} ns published. Taken out one at a time, each cost saves "
+                     "(ns per packet): " + ", ".join(f"{what} {ns:.0f}" for what, ns in r["attribution"]))
+        if row.get("gap"):
+            o.append(f"- Why it misses: {row['gap']}")
+        o.append("")
     if live:
         o.append("### live: testpmd virtio-user → net_vhost rxonly, packed and split\n")
         o.append("- Measured here, in the same command: DPDK `dpdk-testpmd` (Debian's) net_vhost rxonly on CPU 1,\n"
