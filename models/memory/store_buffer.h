@@ -31,7 +31,7 @@ bool parse_ordering(const char* text, Ordering& out);
   X(double, store_drain_ns, 5.0, "ns",                                                       \
     "time for a store to leave the store buffer once at its head (~L1 write, ~15 cycles)")   \
   X(double, weak_max_delay_ns, 50.0, "ns",                                                   \
-    "weak ordering: a store becomes visible up to this long after issue (seeded uniform); ~ a remote line fetch") \
+    "weak ordering: a store becomes visible up to this long after its line's transfer (seeded uniform); ~ a remote line fetch") \
   X(uint32_t, store_buffer_entries, 56, "",                                                  \
     "store buffer depth; a full buffer stalls the agent (Intel Skylake: 56 entries)")
 
@@ -80,7 +80,9 @@ class StoreBuffer {
 
   // Issue a store at `now_ps`. Returns the stall (ps) the agent suffers
   // because the buffer was full (the oldest store is forced out first).
-  uint64_t store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size);
+  // `transfer_ps` (tso, weak): the time the store waits in the buffer for
+  // its cache line before it can become visible.
+  uint64_t store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size, uint64_t transfer_ps = 0);
 
   // Overlay the agent's own pending stores onto `data` (a load of
   // [addr, addr+size) just read from memory): a load sees its own stores.
