@@ -1,14 +1,16 @@
 // Per-agent ordering model: when does a store become visible to the other
 // agents? Selected per run:
 //   sc    every store is visible at once (sequential consistency);
-//   tso   stores drain in program order after a delay (x86-TSO store buffer);
+//   tso   stores drain in program order, each after its line's transfer
+//         and a delay (x86-TSO store buffer);
 //   weak  stores to different addresses may become visible out of order,
-//         with seeded random delays (Arm/POWER-like); stores to the same
-//         location stay in order (coherence).
+//         after their lines' transfers and seeded random delays (Arm-like);
+//         stores to the same location stay in order (coherence).
 // A write barrier keeps every later store from becoming visible before the
 // earlier ones; a full barrier stalls the agent until its buffer is empty.
 // Loads see the agent's own pending stores (store-to-load forwarding);
-// load reordering under `weak` is the memory model's (memory_model.h).
+// loads performed early (tso: past the agent's own stores; weak: past its
+// loads too) are the memory model's (memory_model.h, docs/memory-model.md).
 #pragma once
 
 #include <cstdint>
