@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 
 namespace virtiosim::memory {
@@ -9,7 +10,6 @@ namespace virtiosim::memory {
 namespace {
 constexpr double ps_to_ns(uint64_t ps) { return static_cast<double>(ps) / 1000.0; }
 constexpr uint64_t ns_to_ps(double ns) { return static_cast<uint64_t>(ns * 1000.0 + 0.5); }
-constexpr uint64_t kNoEpoch = UINT64_MAX;
 constexpr uint64_t kMaxTracked = 8;  // ring fields: typed accesses of at most 8 bytes
 constexpr unsigned kMaxGranules = kMaxTracked / 2 + 1;
 uint64_t granule_of(uint64_t addr) { return addr & ~uint64_t{1}; }
@@ -24,7 +24,8 @@ MemoryModel::MemoryModel(BackingStore& ram, MemoryParams p, Ordering ordering, u
       stats_(agents),
       log_(log_capacity),
       observed_(agents, std::vector<uint64_t>(agents, 0)),
-      epoch_(agents, kNoEpoch),
+      epoch_(agents, 0),
+      stored_since_load_(agents, false),
       last_read_(agents),
       hoist_rng_(seed ^ 0xC2B2AE3D27D4EB4Full) {
   buffers_.reserve(agents);
@@ -44,35 +45,45 @@ MemoryModel::MemoryModel(BackingStore& ram, MemoryParams p, Ordering ordering, u
 }
 
 void MemoryModel::settle_buffers(uint64_t now_ps) {
-  next_due_ps_ = UINT64_MAX;
-  for (StoreBuffer& b : buffers_) {
-    b.drain(now_ps);
-    next_due_ps_ = std::min(next_due_ps_, b.earliest_ps());
+  // In the order of visibility time across agents, not agent by agent: two
+  // agents' stores to one location land in the order they become visible
+  // (coherence order; S and 2+2W ask which store is last), however far
+  // `now_ps` is past both.
+  for (;;) {
+    StoreBuffer* first = nullptr;
+    for (StoreBuffer& b : buffers_)
+      if (b.earliest_ps() <= now_ps && (!first || b.earliest_ps() < first->earliest_ps())) first = &b;
+    if (!first) break;
+    first->drain(first->earliest_ps());
   }
+  next_due_ps_ = UINT64_MAX;
+  for (const StoreBuffer& b : buffers_) next_due_ps_ = std::min(next_due_ps_, b.earliest_ps());
 }
 
 double MemoryModel::read(unsigned agent, uint64_t now_ps, uint64_t gpa, void* dst, uint64_t n, bool typed) {
   if (!ram_.maps(gpa, n)) throw std::out_of_range("modeled read outside guest memory");
   settle(now_ps);
   std::memcpy(dst, ram_.host(gpa), n);
-  // Message-passing anomalies need stores to become visible out of order,
-  // which only the weak model allows (sc and tso keep store order and load
-  // order): track them there alone.
-  if (typed && n <= kMaxTracked && ordering_ == Ordering::weak) {
+  // Loads performed early (hoist) exist under weak and tso; ring fields
+  // (typed, at most 8 bytes) are tracked for them. Message-passing anomalies
+  // need stores to become visible out of order or loads to pass loads,
+  // which only the weak model allows (tso keeps store order and load
+  // order): they are checked there alone.
+  if (typed && n <= kMaxTracked && ordering_ != Ordering::sc) {
+    const bool weak = ordering_ == Ordering::weak;
     Origin origins[kMaxGranules];
     const uint64_t first = granule_of(gpa);
-    for (uint64_t g = first, i = 0; g < gpa + n; g += 2, ++i) {
+    for (uint64_t g = first, i = 0; weak && g < gpa + n; g += 2, ++i) {
       const auto it = origin_.find(g);
       if (it != origin_.end()) origins[i] = it->second;
     }
-    Origin before[kMaxGranules];
-    std::copy(std::begin(origins), std::end(origins), before);
-    hoist(agent, now_ps, gpa, static_cast<uint8_t*>(dst), n, origins);
-    bool hoisted = false;
-    for (unsigned i = 0; i < kMaxGranules; ++i)
-      hoisted |= origins[i].seq != before[i].seq || origins[i].agent != before[i].agent;
+    const bool hoisted = hoist(agent, gpa, static_cast<uint8_t*>(dst), n, origins);
     if (hoisted) ++stats_[agent].loads_hoisted;
-    check_order(agent, now_ps, gpa, static_cast<const uint8_t*>(dst), n, origins, hoisted);
+    if (weak) check_order(agent, now_ps, gpa, static_cast<const uint8_t*>(dst), n, origins, hoisted);
+  } else if (ordering_ == Ordering::tso) {
+    // An untracked load is performed now: later loads stay after it.
+    epoch_[agent] = visible_count_;
+    stored_since_load_[agent] = false;
   }
   buffers_[agent].forward(gpa, dst, n);  // a load sees the agent's own stores
   ++stats_[agent].reads;
@@ -112,9 +123,18 @@ double MemoryModel::write(unsigned agent, uint64_t now_ps, uint64_t gpa, const v
 
 double MemoryModel::issue(unsigned agent, uint64_t now_ps, uint64_t gpa, const void* src, uint64_t n, bool typed) {
   ++stats_[agent].writes;
+  stored_since_load_[agent] = true;
   log_access(LogRecord::Op::write, agent, now_ps, gpa, n, src, typed);
   const double ns = cost_.access(agent, gpa, n, true);
-  const uint64_t stall_ps = buffers_[agent].store(now_ps, gpa, src, n);
+  // A ring field's store waits in the store buffer for its cache line (the
+  // read-for-ownership) before it can become visible, as on real cores:
+  // only then does a store to a line the other side holds stay buffered
+  // long enough for the other side to miss it (SB, the kick path's lost
+  // wake-up). The agent is still charged the transfer (the calibrated
+  // figures assume it); payload copies are not delayed, the publish
+  // barrier orders them.
+  const uint64_t transfer_ps = typed && n <= kMaxTracked ? ns_to_ps(ns) : 0;
+  const uint64_t stall_ps = buffers_[agent].store(now_ps, gpa, src, n, transfer_ps);
   next_due_ps_ = std::min(next_due_ps_, buffers_[agent].earliest_ps());
   stats_[agent].stall_ns += ps_to_ns(stall_ps);
   return ns + ps_to_ns(stall_ps);
@@ -154,16 +174,21 @@ double MemoryModel::barrier(unsigned agent, uint64_t now_ps, ring::BarrierSite s
     ++stats_[agent].barriers_dropped;
     return 0;
   }
-  if (kind != ring::BarrierKind::write) epoch_[agent] = kNoEpoch;  // later loads stay after this point
   switch (kind) {
     case ring::BarrierKind::write:
       buffers_[agent].write_barrier();
       return p_.wmb_ns;
     case ring::BarrierKind::read:
+      // Later loads stay after this point (weak: dmb ishld). Under tso a
+      // read barrier is a compiler barrier: loads are in order already.
+      if (ordering_ == Ordering::weak) epoch_[agent] = visible_count_;
       return p_.rmb_ns;
     case ring::BarrierKind::full: {
       const uint64_t stall_ps = buffers_[agent].full_barrier(now_ps + ns_to_ps(p_.mb_ns));
       stats_[agent].stall_ns += ps_to_ns(stall_ps);
+      // Later loads stay after the drain: no load passes the agent's
+      // earlier stores (tso) or earlier loads (weak) across it.
+      epoch_[agent] = visible_count_;
       return p_.mb_ns + ps_to_ns(stall_ps);
     }
   }
@@ -171,44 +196,62 @@ double MemoryModel::barrier(unsigned agent, uint64_t now_ps, ring::BarrierSite s
 }
 
 void MemoryModel::store_visible(unsigned agent, const PendingStore& s) {
-  if (s.size > kMaxTracked || ordering_ != Ordering::weak) return;  // payload, or no reordering to track
+  if (s.size > kMaxTracked || ordering_ == Ordering::sc) return;  // payload, or no reordering to track
   const Origin now{static_cast<int>(agent), s.seq};
   for (uint64_t g = granule_of(s.addr); g < s.addr + s.size; g += 2) {
-    Origin& o = origin_[g];
+    Origin old_origin;  // only the weak model's order check asks which store a value came from
+    if (ordering_ == Ordering::weak) {
+      Origin& o = origin_[g];
+      old_origin = o;
+      o = now;
+    }
     uint16_t old;
     std::memcpy(&old, ram_.host(g), 2);
-    recent_.push_back({visible_count_, s.visible_ps, g, old, o, now});
-    o = now;
+    recent_.push_back({visible_count_, s.visible_ps, g, old, old_origin, now});
   }
   ++visible_count_;
   const uint64_t window = ns_to_ps(p_.weak_load_window_ns);
   while (!recent_.empty() && recent_.front().visible_ps + window < s.visible_ps) recent_.pop_front();
 }
 
-// Weak ordering: a load may be performed as early as the first load since
-// the agent's last read barrier (within the window), i.e. see memory as it
-// was then. Never earlier than the agent's own last read of the same bytes.
-void MemoryModel::hoist(unsigned agent, uint64_t now_ps, uint64_t gpa, uint8_t* dst, uint64_t n,
-                        Origin* origins) {
-  (void)now_ps;  // the window is kept by pruning recent_ (store_visible)
-  uint64_t& epoch = epoch_[agent];
-  const bool first_since_barrier = epoch == kNoEpoch;
-  if (first_since_barrier) epoch = visible_count_;
+// A load performed early sees memory as it was at an earlier point of the
+// order of visibility (the snapshot). How early it may go:
+//   weak  back to the agent's last read or full barrier: Arm performs loads
+//         out of order, so a load may be satisfied before an earlier load in
+//         program order (MP with only the writer's dmb st is allowed);
+//   tso   a load after a store of the agent, back to the point the agent's
+//         previous load was performed at: the load passes the store still in
+//         the store buffer (SB, x86's one reordering) but never an earlier
+//         load or a full barrier.
+// Either way within the window (a reorder buffer's reach) and never earlier
+// than the agent's own last read of the same bytes (read-read coherence).
+// Returns whether the load got an older value than memory holds now.
+bool MemoryModel::hoist(unsigned agent, uint64_t gpa, uint8_t* dst, uint64_t n, Origin* origins) {
+  const bool tso = ordering_ == Ordering::tso;
+  uint64_t floor = tso && !stored_since_load_[agent] ? visible_count_ : epoch_[agent];
+  // Stores older than the window's oldest are no longer kept, so none of
+  // them can be undone: the snapshot starts at the oldest kept one, and
+  // every store after it is undone (one state of memory, not a mixture).
+  floor = std::max(floor, recent_.empty() ? visible_count_ : recent_.front().vseq);
   auto& last = last_read_[agent];
   const uint64_t first = granule_of(gpa);
-  uint64_t snapshot = visible_count_;
-  if (!first_since_barrier && std::uniform_real_distribution<double>(0, 1)(hoist_rng_) < p_.weak_load_hoist) {
-    snapshot = epoch;
-    for (uint64_t g = first; g < gpa + n; g += 2) {
-      const auto it = last.find(g);
-      if (it != last.end()) snapshot = std::max(snapshot, it->second);
-    }
+  for (uint64_t g = first; g < gpa + n; g += 2) {
+    const auto it = last.find(g);
+    if (it != last.end()) floor = std::max(floor, it->second);
   }
+  uint64_t snapshot = visible_count_;
+  if (floor < visible_count_ && std::uniform_real_distribution<double>(0, 1)(hoist_rng_) < p_.weak_load_hoist)
+    snapshot = floor;
   for (uint64_t g = first; g < gpa + n; g += 2) last[g] = visible_count_;
-  if (snapshot >= visible_count_) return;
+  if (tso) {  // the next load is performed no earlier than this one
+    epoch_[agent] = snapshot;
+    stored_since_load_[agent] = false;
+  }
+  if (snapshot >= visible_count_) return false;
   // Undo, newest first, every store that became visible after the snapshot;
   // stop at the agent's own store (it never reads past its own writes).
   bool frozen[kMaxGranules] = {};
+  bool hoisted = false;
   for (auto it = recent_.rbegin(); it != recent_.rend() && it->vseq >= snapshot; ++it) {
     if (it->granule < first || it->granule >= gpa + n) continue;
     const unsigned i = static_cast<unsigned>((it->granule - first) / 2);
@@ -219,7 +262,9 @@ void MemoryModel::hoist(unsigned agent, uint64_t now_ps, uint64_t gpa, uint8_t* 
     const uint64_t lo = std::max(it->granule, gpa), hi = std::min(it->granule + 2, gpa + n);
     std::memcpy(dst + (lo - gpa), reinterpret_cast<const uint8_t*>(&it->old_value) + (lo - it->granule), hi - lo);
     origins[i] = it->old_origin;
+    hoisted = true;
   }
+  return hoisted;
 }
 
 // Did `reader` just miss a store that its writer issued before another store
@@ -243,10 +288,16 @@ void MemoryModel::check_order(unsigned reader, uint64_t now_ps, uint64_t gpa, co
         }
       }
       if (hoisted) {
-        for (const Overwritten& o : recent_)
-          if (o.granule == g && o.new_origin.agent == static_cast<int>(w) && o.new_origin.seq > origins[i].seq &&
-              o.new_origin.seq < missed_seq) {
-            missed_seq = o.new_origin.seq;
+        // w's first store to the granule made visible after the one the
+        // value read came from (found in visibility order: sequence numbers
+        // are per agent, so another agent's value says nothing by its own).
+        auto from = recent_.end();
+        for (auto it = recent_.begin(); it != recent_.end(); ++it)
+          if (it->granule == g && it->new_origin.agent == origins[i].agent && it->new_origin.seq == origins[i].seq)
+            from = it;
+        for (auto it = from == recent_.end() ? recent_.begin() : std::next(from); it != recent_.end(); ++it)
+          if (it->granule == g && it->new_origin.agent == static_cast<int>(w) && it->new_origin.seq < missed_seq) {
+            missed_seq = it->new_origin.seq;
             std::memcpy(&missed_value, ram_.host(g), 2);
             break;
           }

@@ -27,9 +27,9 @@ namespace virtiosim::memory {
   X(double, rmb_ns, 1.0, "ns", "read barrier: x86 smp_rmb is a compiler barrier, Arm dmb ishld ~ a few cycles") \
   X(double, mb_ns, 10.0, "ns", "full barrier before the drain: locked op / mfence ~33 cycles at 3.3 GHz (Agner Fog)") \
   X(double, weak_load_hoist, 0.5, "probability",                                             \
-    "weak: chance that a load is performed as early as the first load since the agent's last read barrier") \
+    "weak and tso: chance that a load that may be performed early is (weak: back to the agent's last read or full barrier; tso: a load after a store, back to the agent's previous load)") \
   X(double, weak_load_window_ns, 100.0, "ns",                                                \
-    "weak: how far back a hoisted load may reach (~ a reorder-buffer's worth of instructions)") \
+    "weak and tso: how far back a hoisted load may reach (~ a reorder-buffer's worth of instructions)") \
   X(bool, fast_path, true, "bool",                                                           \
     "skip the store buffers' walks while no store is due anywhere (same results, byte for byte; 0 cross-checks that)")
 
@@ -49,7 +49,7 @@ struct AgentMemoryStats {
   uint64_t reads = 0, writes = 0;
   uint64_t barriers[3] = {};    // by ring::BarrierKind
   uint64_t barriers_dropped = 0;// fault injection: barriers that were not executed
-  uint64_t loads_hoisted = 0;   // weak: loads that returned an older value
+  uint64_t loads_hoisted = 0;   // weak, tso: loads performed early that returned an older value
   double stall_ns = 0;          // waiting on full store buffers and full barriers
 };
 
@@ -153,7 +153,7 @@ class MemoryModel {
   void log_access(LogRecord::Op op, unsigned agent, uint64_t now_ps, uint64_t gpa, uint64_t n,
                   const void* data, bool typed);
   void store_visible(unsigned agent, const PendingStore& s);
-  void hoist(unsigned agent, uint64_t now_ps, uint64_t gpa, uint8_t* dst, uint64_t n, Origin* origins);
+  bool hoist(unsigned agent, uint64_t gpa, uint8_t* dst, uint64_t n, Origin* origins);
   void check_order(unsigned reader, uint64_t now_ps, uint64_t gpa, const uint8_t* got, uint64_t n,
                    const Origin* origins, bool hoisted);
 
@@ -204,7 +204,13 @@ class MemoryModel {
   // Hoisting is measured in the order stores became visible, not in time:
   // with temporal decoupling (lt) agents' clocks differ by up to a quantum,
   // but the order in which the model made stores visible is one order.
-  std::vector<uint64_t> epoch_;  // visibility count at the first load since the last read barrier
+  // epoch_ is the earliest point a load may be performed at: weak, the
+  // visibility count at the agent's last read or full barrier (loads are not
+  // ordered among themselves); tso, the point its previous load was
+  // performed at, or its last full barrier (loads stay in order, but pass
+  // the agent's own earlier stores: x86's one reordering).
+  std::vector<uint64_t> epoch_;
+  std::vector<bool> stored_since_load_;  // tso: a store since the agent's last load, which that load may pass
   // Per agent, the visibility count when it last read each granule: a
   // hoisted load never returns an older value than the agent saw there
   // (read-read coherence).

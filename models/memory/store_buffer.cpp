@@ -34,7 +34,7 @@ StoreBuffer::StoreBuffer(Ordering ordering, StoreBufferParams p, uint64_t seed, 
       drain_ps_(to_ps(p.store_drain_ns)),
       weak_max_delay_ps_(to_ps(p.weak_max_delay_ns)) {}
 
-uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size) {
+uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size, uint64_t transfer_ps) {
   PendingStore s;
   s.addr = addr;
   s.issued_ps = now_ps;
@@ -60,11 +60,11 @@ uint64_t StoreBuffer::store(uint64_t now_ps, uint64_t addr, const void* data, ui
   }
   uint64_t t;
   if (ordering_ == Ordering::tso) {
-    t = std::max(now_ps + drain_ps_, last_visible_ps_);
+    t = std::max(now_ps + transfer_ps + drain_ps_, last_visible_ps_);
     last_visible_ps_ = t;
   } else {
     std::uniform_int_distribution<uint64_t> delay(0, weak_max_delay_ps_);
-    t = now_ps + drain_ps_ + delay(rng_);
+    t = now_ps + transfer_ps + drain_ps_ + delay(rng_);
     // Coherence is per location: a later store to overlapping bytes never
     // overtakes an earlier one; stores to different addresses, even in one
     // cache line, may become visible in any order (Arm, POWER).

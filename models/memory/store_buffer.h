@@ -1,14 +1,16 @@
 // Per-agent ordering model: when does a store become visible to the other
 // agents? Selected per run:
 //   sc    every store is visible at once (sequential consistency);
-//   tso   stores drain in program order after a delay (x86-TSO store buffer);
+//   tso   stores drain in program order, each after its line's transfer
+//         and a delay (x86-TSO store buffer);
 //   weak  stores to different addresses may become visible out of order,
-//         with seeded random delays (Arm/POWER-like); stores to the same
-//         location stay in order (coherence).
+//         after their lines' transfers and seeded random delays (Arm-like);
+//         stores to the same location stay in order (coherence).
 // A write barrier keeps every later store from becoming visible before the
 // earlier ones; a full barrier stalls the agent until its buffer is empty.
 // Loads see the agent's own pending stores (store-to-load forwarding);
-// load reordering under `weak` is the memory model's (memory_model.h).
+// loads performed early (tso: past the agent's own stores; weak: past its
+// loads too) are the memory model's (memory_model.h, docs/memory-model.md).
 #pragma once
 
 #include <cstdint>
@@ -31,7 +33,7 @@ bool parse_ordering(const char* text, Ordering& out);
   X(double, store_drain_ns, 5.0, "ns",                                                       \
     "time for a store to leave the store buffer once at its head (~L1 write, ~15 cycles)")   \
   X(double, weak_max_delay_ns, 50.0, "ns",                                                   \
-    "weak ordering: a store becomes visible up to this long after issue (seeded uniform); ~ a remote line fetch") \
+    "weak ordering: a store becomes visible up to this long after its line's transfer (seeded uniform); ~ a remote line fetch") \
   X(uint32_t, store_buffer_entries, 56, "",                                                  \
     "store buffer depth; a full buffer stalls the agent (Intel Skylake: 56 entries)")
 
@@ -80,7 +82,9 @@ class StoreBuffer {
 
   // Issue a store at `now_ps`. Returns the stall (ps) the agent suffers
   // because the buffer was full (the oldest store is forced out first).
-  uint64_t store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size);
+  // `transfer_ps` (tso, weak): the time the store waits in the buffer for
+  // its cache line before it can become visible.
+  uint64_t store(uint64_t now_ps, uint64_t addr, const void* data, uint64_t size, uint64_t transfer_ps = 0);
 
   // Overlay the agent's own pending stores onto `data` (a load of
   // [addr, addr+size) just read from memory): a load sees its own stores.

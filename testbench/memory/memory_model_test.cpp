@@ -25,10 +25,13 @@ TEST(MemoryModel, TsoStoreIsInvisibleToOthersUntilDrainedButVisibleToItself) {
   BackingStore ram(kBase, 1 << 16);
   MemoryModel m(ram, {}, Ordering::tso, 2, 1);
   const uint16_t v = 0xbeef;
-  m.write(kDriver, 0, kBase + 0x100, &v, 2, true);
+  const double transfer_ns = m.write(kDriver, 0, kBase + 0x100, &v, 2, true);  // the line's fetch
   EXPECT_EQ(read16(m, kDriver, 0, kBase + 0x100), 0xbeef);  // forwarding
   EXPECT_EQ(read16(m, kDevice, 0, kBase + 0x100), 0);       // still in the buffer
-  const uint64_t later = static_cast<uint64_t>(m.params().store_buffer.store_drain_ns * 1000) + 1;
+  // The store waits in the buffer for its line, then drains.
+  const double drain_ns = m.params().store_buffer.store_drain_ns;
+  EXPECT_EQ(read16(m, kDevice, static_cast<uint64_t>(transfer_ns * 1000), kBase + 0x100), 0);
+  const uint64_t later = static_cast<uint64_t>((transfer_ns + drain_ns) * 1000) + 1;
   EXPECT_EQ(read16(m, kDevice, later, kBase + 0x100), 0xbeef);
   EXPECT_EQ(m.log().total(LogRecord::Op::visible), 1u);
 }

@@ -59,7 +59,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Equivalence{"weak_split", "--packets 3000 --ring split --set ordering=weak", false},
                       // The busy-poll exploration scenario of monitor_test.cpp; seed 5 is caught.
                       Equivalence{"weak_dropped_barrier",
-                                  "--packets 3000 --set ordering=weak --set vhost.busy_poll_ns=5000 "
+                                  "--packets 3000 --set ordering=weak --set memory.weak_max_delay_ns=200 "
+                                  "--set vhost.busy_poll_ns=5000 "
                                   "--set driver.tx_batch=16 --set fault.drop_barriers=driver_publish",
                                   true}),
     [](const ::testing::TestParamInfo<Equivalence>& i) { return std::string(i.param.name); });
