@@ -104,7 +104,7 @@ class Platform : public sc_core::sc_module {
     drv_.mmio.bind(fn_.mmio);
     drv_.config.bind(fn_.config);
     if (!opt.vcd_path.empty())
-      tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, mem_, drv_, *dev_,
+      tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, cfg.vcd_window_us, mem_, drv_, *dev_,
                                                 static_cast<uint16_t>(2 * cfg.queue_pairs), cfg.ring,
                                                 waves::MonitorView{[this] { return monitor_.total(); },
                                                                    [this] { return monitor_.last_rule(); },

@@ -55,6 +55,11 @@ class RunCommand : public Command {
                     "and FILE.gtkw next to it")
         ->type_name("FILE")
         ->excludes(vcd);
+    ordered("--vcd-window-us", "N",
+            "with --vcd/--fst: keep only a rolling window of the last N us of waves and write it at the monitor's "
+            "first finding, plus N/2 us after it (or the last N us at the end): a file of at most 1.5 N us "
+            "(--set vcd_window_us=...)",
+            [this](const std::string& v) { cfg_.set("vcd_window_us", v); });
     app->add_option("--report", report_path_, "write the JSON report to FILE")->type_name("FILE");
     app->add_option("--html", html_path_,
                     "write the report as one self-contained HTML page to FILE (as `virtiosim report` renders it)")
