@@ -91,9 +91,11 @@ class Platform : public sc_core::sc_module {
     });
     fn_.on_event([this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); });
     mem_.on_load([this](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
+      if (tracer_) tracer_->poke();
       if (watching_) monitor_.on_load(agent, now_ps, gpa, data, bytes);
     });
     mem_.on_visible([this](unsigned agent, const memory::PendingStore& s) {
+      if (tracer_) tracer_->poke();
       if (watch_queues()) monitor_.on_store(agent, s);
     });
     for (ring::BarrierSite site : cfg.fault.dropped_barriers()) mem_.drop_barrier(site);
@@ -129,6 +131,7 @@ class Platform : public sc_core::sc_module {
 
  private:
   void on_transport_event(TransportEvent what, uint16_t queue) {
+    if (tracer_) tracer_->poke();  // kick and interrupt counts move
     if (watch_queues())
       monitor_.on_event(what, queue, sc_core::sc_time_stamp().value(),
                         mem_.store_buffer(driver::NetDriver::agent_of(static_cast<uint16_t>(queue / 2))).stores());

@@ -63,15 +63,35 @@ Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample
   }
   for (const std::string& a : agent) sb_depth_.push_back(file_->add("memory." + a + kStoreBufferDepthSuffix, 32));
   accesses_id_ = file_->add(kMemoryAccessesSignal, 64);
-  SC_METHOD(sample_method);  // a method, not a thread: a sample needs no stack of its own to switch to
+  // A method, not a thread: a sample needs no stack of its own to switch
+  // to. It runs at time 0, then when woken.
+  SC_METHOD(sample_method);
+  sensitive << wake_;
 }
 
 Tracer::~Tracer() { finish(); }
 
 void Tracer::sample_method() {
+  last_sample_ = sc_core::sc_time_stamp().value();
+  armed_ = false;
   sample();
-  // A written triggered window ends the sampling: nothing more is kept.
-  if (!file_->done()) next_trigger(period_);
+  // A written triggered window ends the sampling: nothing more is kept
+  // (armed_ stays set, so pokes cost a test). A pulse drops at the next
+  // grid point whether or not anything else moves.
+  if (file_->done())
+    armed_ = true;
+  else if (pulse_)
+    arm();
+}
+
+void Tracer::arm() {
+  // The first grid point at or after now, but after the last sample: two
+  // samples at one time would make a kick/interrupt pulse zero wide.
+  armed_ = true;
+  const uint64_t p = period_.value(), now = sc_core::sc_time_stamp().value();
+  uint64_t at = (now + p - 1) / p * p;
+  if (at <= last_sample_) at = last_sample_ + p;
+  wake_.notify(sc_core::sc_time::from_value(at - now));
 }
 
 void Tracer::sample() {

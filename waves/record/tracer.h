@@ -3,7 +3,8 @@
 // other side can see), in-flight buffers, kick and interrupt counts with a
 // pulse on each change, each agent's store-buffer depth, and the access
 // log's running count as a marker of memory activity. Ring state is
-// sampled every `sample_ns`; each queue also carries its size and layout
+// sampled on a grid of `sample_ns`, at the grid points that follow a poke()
+// (the platform pokes on every memory access and notification); each queue also carries its size and layout
 // (queue_size, packed) so a reader can decode its indices
 // (waves/read/ring_events.h). Written by our own VCD writer
 // (waves/record/vcd_writer.h): only values that changed, at the sample that
@@ -46,6 +47,13 @@ class Tracer : public sc_core::sc_module {
          uint16_t queues, ring::RingLayout layout, MonitorView monitor);
   ~Tracer() override;
 
+  // The models may have changed state (a memory access, a notification):
+  // sample at the next point of the sample grid. Between pokes nothing
+  // moves, so the tracer takes no kernel time steps of its own there.
+  void poke() {
+    if (!armed_) arm();
+  }
+
   // Close the file (a window not yet written: its last window_us); then
   // write FILE.gtkw next to it (waves/record/gtkw.h) and, for FILE.fst, convert.
   void finish();
@@ -54,6 +62,7 @@ class Tracer : public sc_core::sc_module {
   struct Queue;
   void sample_method();
   void sample();
+  void arm();
 
   std::string path_;      // what the user asked for: FILE.vcd or FILE.fst
   std::string vcd_path_;  // what the writer writes: FILE.vcd, or FILE.fst.vcd until converted
@@ -70,6 +79,9 @@ class Tracer : public sc_core::sc_module {
   uint64_t access_count_ = 0;
   uint64_t irq_count_ = 0;  // interrupts handled, all queues, at the last sample
   bool pulse_ = false;       // a kick/interrupt pulse is high and must drop next sample
+  sc_core::sc_event wake_;   // the next sample
+  bool armed_ = true;        // a sample is due (the first runs at time 0), or sampling is over
+  uint64_t last_sample_ = 0;  // kernel time of the last sample, in resolution units
 };
 
 }  // namespace virtiosim::waves
