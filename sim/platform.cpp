@@ -90,14 +90,12 @@ class Platform : public sc_core::sc_module {
                                 drv_.areas(queue).desc, base, restored, time_ps);
     });
     fn_.on_event([this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); });
-    mem_.on_load([this](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
-      if (tracer_) tracer_->poke();
+    auto on_load = [this](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
       if (watching_) monitor_.on_load(agent, now_ps, gpa, data, bytes);
-    });
-    mem_.on_visible([this](unsigned agent, const memory::PendingStore& s) {
-      if (tracer_) tracer_->poke();
+    };
+    auto on_visible = [this](unsigned agent, const memory::PendingStore& s) {
       if (watch_queues()) monitor_.on_store(agent, s);
-    });
+    };
     for (ring::BarrierSite site : cfg.fault.dropped_barriers()) mem_.drop_barrier(site);
     mem_.on_anomaly([this](const memory::OrderingAnomaly& a) {
       watch_queues();
@@ -111,6 +109,22 @@ class Platform : public sc_core::sc_module {
                                                 waves::MonitorView{[this] { return monitor_.total(); },
                                                                    [this] { return monitor_.last_rule(); },
                                                                    rule_names_for_waves()});
+    // With waves, every load and visible store also pokes the tracer
+    // (waves/record/tracer.h: it samples after a change); without, the
+    // observers stay as they are, so a run without waves pays nothing for them.
+    if (tracer_) {
+      mem_.on_load([this, on_load](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
+        tracer_->poke();
+        on_load(agent, now_ps, gpa, data, bytes);
+      });
+      mem_.on_visible([this, on_visible](unsigned agent, const memory::PendingStore& s) {
+        tracer_->poke();
+        on_visible(agent, s);
+      });
+    } else {
+      mem_.on_load(on_load);
+      mem_.on_visible(on_visible);
+    }
     SC_THREAD(controller);
   }
 
