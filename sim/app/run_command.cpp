@@ -51,7 +51,7 @@ class RunCommand : public Command {
         app->add_option("--vcd", opt_.vcd_path, "write VCD waves to FILE (and FILE.gtkw next to it); FILE.fst: FST")
             ->type_name("FILE");
     fst_ = app->add_option("--fst", opt_.vcd_path,
-                    "write FST waves to FILE (GTKWave's compressed format, ~16x smaller; converted with vcd2fst) "
+                    "write FST waves to FILE (GTKWave's compressed format, ~13x smaller; converted with vcd2fst) "
                     "and FILE.gtkw next to it")
         ->type_name("FILE")
         ->excludes(vcd);
