@@ -184,12 +184,18 @@ TEST(WavesRun, WindowHoldsALateFindingAndNoMore) {
   EXPECT_EQ(s.start, trigger - 100'000'000);  // one window before the sample that saw the finding
   EXPECT_EQ(s.end, trigger + 50'000'000);     // and half a window after it
   EXPECT_LT(s.end, static_cast<uint64_t>(r.get<double>("sim_time_ns") * 1000)) << "the run went on past the window";
-  // The ring state at the window's start decodes: ring events follow.
+  // The ring state at the window's start is the decoder's baseline: ring
+  // events follow it, none at the start itself, each at most a ring's worth.
   VcdReader reader(vcd);
   RingEventDecoder dec(reader);
   size_t events = 0;
   RingEvent e;
-  while (dec.next(e)) events += e.time_ps > s.start && e.time_ps <= s.end;
+  while (dec.next(e)) {
+    ++events;
+    EXPECT_GT(e.time_ps, s.start) << queue_name(e.queue);
+    EXPECT_LE(e.time_ps, s.end);
+    EXPECT_LE(e.count, dec.queues()[e.queue].size) << queue_name(e.queue) << " at " << e.time_ps;
+  }
   EXPECT_GT(events, 100u);
   const auto again = run_virtiosim(args);
   EXPECT_EQ(slurp(vcd), slurp(again.dir / "w.vcd"));
