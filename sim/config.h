@@ -62,7 +62,10 @@ namespace virtiosim::sim {
   X(uint32_t, log_capacity, 4096, "records", 1, 1 << 26,                                                     \
     "access log ring buffer: the most recent accesses kept (4096 x 32 B stays in L2; totals are never lost)") \
   X(double, vcd_sample_ns, 100, "ns", 1, 1e9,                                                                \
-    "with --vcd: ring state is sampled this often (kicks and interrupts are counted, never missed)")
+    "with --vcd: ring state is sampled this often (kicks and interrupts are counted, never missed)")           \
+  X(double, vcd_window_us, 0, "us", 0, 1e9,                                                                  \
+    "with --vcd: keep only the last this-many us of waves, written at the monitor's first finding (plus half " \
+    "this after it) or at the end; 0 = the whole run")
 
 // Which device model sits behind the virtio-PCI function: a kind
 // registered in sim/device_registry.h, known only at run time (a program

@@ -90,12 +90,12 @@ class Platform : public sc_core::sc_module {
                                 drv_.areas(queue).desc, base, restored, time_ps);
     });
     fn_.on_event([this](TransportEvent e, uint16_t queue) { on_transport_event(e, queue); });
-    mem_.on_load([this](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
+    auto on_load = [this](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
       if (watching_) monitor_.on_load(agent, now_ps, gpa, data, bytes);
-    });
-    mem_.on_visible([this](unsigned agent, const memory::PendingStore& s) {
+    };
+    auto on_visible = [this](unsigned agent, const memory::PendingStore& s) {
       if (watch_queues()) monitor_.on_store(agent, s);
-    });
+    };
     for (ring::BarrierSite site : cfg.fault.dropped_barriers()) mem_.drop_barrier(site);
     mem_.on_anomaly([this](const memory::OrderingAnomaly& a) {
       watch_queues();
@@ -104,11 +104,27 @@ class Platform : public sc_core::sc_module {
     drv_.mmio.bind(fn_.mmio);
     drv_.config.bind(fn_.config);
     if (!opt.vcd_path.empty())
-      tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, mem_, drv_, *dev_,
+      tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, cfg.vcd_window_us, mem_, drv_, *dev_,
                                                 static_cast<uint16_t>(2 * cfg.queue_pairs), cfg.ring,
                                                 waves::MonitorView{[this] { return monitor_.total(); },
                                                                    [this] { return monitor_.last_rule(); },
                                                                    rule_names_for_waves()});
+    // With waves, every load and visible store also pokes the tracer
+    // (waves/record/tracer.h: it samples after a change); without, the
+    // observers stay as they are, so a run without waves pays nothing for them.
+    if (tracer_) {
+      mem_.on_load([this, on_load](unsigned agent, uint64_t now_ps, uint64_t gpa, const void* data, uint64_t bytes) {
+        tracer_->poke();
+        on_load(agent, now_ps, gpa, data, bytes);
+      });
+      mem_.on_visible([this, on_visible](unsigned agent, const memory::PendingStore& s) {
+        tracer_->poke();
+        on_visible(agent, s);
+      });
+    } else {
+      mem_.on_load(on_load);
+      mem_.on_visible(on_visible);
+    }
     SC_THREAD(controller);
   }
 
@@ -129,6 +145,7 @@ class Platform : public sc_core::sc_module {
 
  private:
   void on_transport_event(TransportEvent what, uint16_t queue) {
+    if (tracer_) tracer_->poke();  // kick and interrupt counts move
     if (watch_queues())
       monitor_.on_event(what, queue, sc_core::sc_time_stamp().value(),
                         mem_.store_buffer(driver::NetDriver::agent_of(static_cast<uint16_t>(queue / 2))).stores());

@@ -51,10 +51,15 @@ class RunCommand : public Command {
         app->add_option("--vcd", opt_.vcd_path, "write VCD waves to FILE (and FILE.gtkw next to it); FILE.fst: FST")
             ->type_name("FILE");
     fst_ = app->add_option("--fst", opt_.vcd_path,
-                    "write FST waves to FILE (GTKWave's compressed format, ~16x smaller; converted with vcd2fst) "
+                    "write FST waves to FILE (GTKWave's compressed format, ~13x smaller; converted with vcd2fst) "
                     "and FILE.gtkw next to it")
         ->type_name("FILE")
         ->excludes(vcd);
+    ordered("--vcd-window-us", "N",
+            "with --vcd/--fst: keep only a rolling window of the last N us of waves and write it at the monitor's "
+            "first finding, plus N/2 us after it (or the last N us at the end): a file of at most 1.5 N us "
+            "(--set vcd_window_us=...)",
+            [this](const std::string& v) { cfg_.set("vcd_window_us", v); });
     app->add_option("--report", report_path_, "write the JSON report to FILE")->type_name("FILE");
     app->add_option("--html", html_path_,
                     "write the report as one self-contained HTML page to FILE (as `virtiosim report` renders it)")

@@ -113,6 +113,9 @@ bool RingEventDecoder::next(RingEvent& out) {
       close_sample();
       continue;
     }
+    // The baseline is the file's first time: 0, or a triggered window's
+    // start (waves/record/vcd_writer.h), whose $dumpvars are the state then.
+    if (!any_) time_ = c.time, any_ = true;
     if (c.time != time_ && (dirty_ || !started_)) close_sample();
     time_ = c.time;
     const auto [slot, sig] = route_[c.var];

@@ -103,6 +103,7 @@ class RingEventDecoder {
   std::vector<std::pair<size_t, unsigned>> route_;  // var index -> (queue slot, signal); queue slot SIZE_MAX: none
   uint64_t time_ = 0;
   bool started_ = false;  // the first sample is the baseline
+  bool any_ = false;      // a change was read: time_ is the file's (a triggered window starts after 0)
   bool dirty_ = false;
   bool eof_ = false;
   std::deque<RingEvent> ready_;

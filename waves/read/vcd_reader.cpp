@@ -19,7 +19,6 @@ double unit_in_ps(const std::string& unit) {
 }  // namespace
 
 VcdReader::VcdReader(const std::string& path) : path_(path), buf_(1 << 16) {
-  in_.rdbuf()->pubsetbuf(buf_.data(), static_cast<std::streamsize>(buf_.size()));
   in_.open(path, std::ios::binary);
   if (!in_) throw VcdError("cannot open VCD " + path);
   read_header();
@@ -34,21 +33,37 @@ void VcdReader::fail(const std::string& what) const {
   throw VcdError(path_ + ":" + std::to_string(token_line_) + ": " + what);
 }
 
-// Whitespace-separated tokens; counts lines for messages.
+bool VcdReader::refill() {
+  in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+  pos_ = 0;
+  end_ = static_cast<size_t>(in_.gcount());
+  return end_ > 0;
+}
+
+// Whitespace-separated tokens; counts lines for messages. Scans our own
+// block of the file and appends each token in one piece: a VCD is mostly
+// short tokens, and a call per character cost more than the scan.
 bool VcdReader::token(std::string& t) {
   t.clear();
-  std::streambuf* sb = in_.rdbuf();
-  int c;
-  while ((c = sb->sbumpc()) != EOF) {
-    if (c == '\n') ++line_;
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-      if (!t.empty()) return true;
-      continue;
+  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  for (;;) {
+    if (pos_ == end_ && !refill()) return !t.empty();
+    const char* p = buf_.data() + pos_;
+    const char* const e = buf_.data() + end_;
+    if (t.empty()) {
+      for (; p < e && space(*p); ++p) line_ += *p == '\n';
+      if (p == e) {
+        pos_ = end_;
+        continue;
+      }
+      token_line_ = line_;
     }
-    if (t.empty()) token_line_ = line_;
-    t.push_back(static_cast<char>(c));
+    const char* const s = p;
+    while (p < e && !space(*p)) ++p;
+    t.append(s, p);
+    pos_ = static_cast<size_t>(p - buf_.data());
+    if (p < e) return true;  // the whitespace after it is skipped by the next call
   }
-  return !t.empty();
 }
 
 void VcdReader::skip_to_end() {

@@ -52,6 +52,7 @@ class VcdReader {
 
  private:
   bool token(std::string& t);
+  bool refill();  // the next block of the file into buf_; false at its end
   [[noreturn]] void fail(const std::string& what) const;
   void read_header();
   void skip_to_end();
@@ -59,6 +60,7 @@ class VcdReader {
   std::string path_;
   std::ifstream in_;
   std::vector<char> buf_;
+  size_t pos_ = 0, end_ = 0;  // unread part of buf_
   uint64_t line_ = 1;
   uint64_t token_line_ = 1;  // line of the last token read, for messages
   std::vector<VcdVar> vars_;

@@ -1,12 +1,12 @@
-// FST waves (GTKWave's compressed format, ~16x smaller than our VCDs) by
+// FST waves (GTKWave's compressed format, ~13x smaller than our VCDs) by
 // converting the VCD a run wrote with GTKWave's own `vcd2fst`.
 //
-// Why a conversion and not an FST writer: SystemC traces only to VCD (and
-// WIF), so writing FST directly would mean a second sc_trace_file with
-// all its trace() overloads over fstapi; vcd2fst is the maintained
-// converter of the project that defines FST (package gtkwave, which the
-// waves already rely on), and the VCD it reads is the one every other
-// reader of ours is tested on. Cost: the VCD sits on disk until converted.
+// Why a conversion and not an FST writer: writing FST directly would mean
+// a second writer beside waves/record/vcd_writer.h over fstapi; vcd2fst is
+// the maintained converter of the project that defines FST (package
+// gtkwave, which the waves already rely on), and the VCD it reads is the
+// one every other reader of ours is tested on. Cost: the VCD sits on disk
+// until converted.
 #pragma once
 
 #include <string>

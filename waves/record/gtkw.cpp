@@ -81,10 +81,14 @@ int sub_rank(const std::string& sub) {
 }
 
 bool packed_layout(VcdReader& r) {
-  // The tracer's `packed` signals are constant: their $dumpvars value says.
+  // The tracer's `packed` signals are constant: their $dumpvars value (at
+  // the file's first time: 0, or a triggered window's start) says.
   VcdChange c;
+  bool first = true;
+  uint64_t start = 0;
   while (r.next(c)) {
-    if (c.time > 0) break;
+    if (first) start = c.time, first = false;
+    if (c.time > start) break;
     const std::string& n = r.vars()[c.var].name;
     if (n.size() > 7 && n.compare(n.size() - 7, 7, ".packed") == 0) return c.value != 0;
   }

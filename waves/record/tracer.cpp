@@ -1,9 +1,7 @@
 #include "waves/record/tracer.h"
 
 #include <cstdio>
-#include <fstream>
 #include <cstring>
-#include <sstream>
 
 #include "models/ring/layout.h"
 #include "waves/read/view_window.h"
@@ -13,127 +11,123 @@
 
 namespace virtiosim::waves {
 
-namespace {
-// One side's ring position, as traced (32-bit indices: GTKWave shows them in decimal).
-struct SideIndices {
-  uint32_t avail_idx = 0, used_idx = 0;
-  bool avail_wrap = true, used_wrap = true;
-  void take(const ring::RingIndices& r) {
-    avail_idx = r.avail_idx, avail_wrap = r.avail_wrap;
-    used_idx = r.used_idx, used_wrap = r.used_wrap;
-  }
-};
-}  // namespace
-
 struct Tracer::Queue {
   uint16_t index = 0;
-  SideIndices drv, dev;
-  uint32_t in_flight = 0;  // driver side
-  // Event suppression as visible in memory: driver area (used-buffer
-  // notifications), device area (available-buffer notifications).
-  uint32_t driver_event_flags = 0, driver_event_off_wrap = 0;
-  uint32_t device_event_flags = 0, device_event_off_wrap = 0;
-  // Notifications: running counts and a pulse in the sample they changed.
+  VcdWriter::Id id[queue_signal::count] = {};
+  // Notifications: running counts at the last sample; a pulse marks the sample they moved in.
   uint64_t kicks = 0, interrupts = 0;
-  bool kick = false, interrupt = false;
-  // The ring's shape, so a reader can do index arithmetic (waves/read/ring_events.h).
-  uint32_t queue_size = 0;  // 0 until the driver sets the queue up
-  bool packed = true;
 };
 
-Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample_ns,
+Tracer::Tracer(sc_core::sc_module_name n, const std::string& path, double sample_ns, double window_us,
                const memory::MemoryModel& mem, const driver::NetDriver& drv, const device::NetDevice& dev,
                uint16_t queues, ring::RingLayout layout, MonitorView monitor)
     : sc_module(n),
       path_(path),
+      vcd_path_((is_fst_path(path) ? path : wave_base(path)) + ".vcd"),
       period_(sample_ns, sc_core::SC_NS),
       mem_(mem),
       drv_(drv),
       dev_(dev),
       layout_(layout),
-      sb_depth_(mem.agents(), 0),
+      file_(std::make_unique<VcdWriter>(vcd_path_, static_cast<uint64_t>(window_us * 1e6))),
       monitor_(std::move(monitor)) {
-  // SystemC appends ".vcd"; an FST path gets FILE.fst.vcd, converted at the end.
-  std::string base = is_fst_path(path_) ? path_ : wave_base(path_);
-  vcd_path_ = base + ".vcd";
-  file_ = sc_core::sc_create_vcd_trace_file(base.c_str());
-  file_->set_time_unit(1, sc_core::SC_PS);  // the kernel resolution: agents run at ps-accurate times
   // The monitor first: GTKWave lists scopes in file order.
-  sc_core::sc_trace(file_, violation_count_, kMonitorViolationsSignal);
-  sc_core::sc_trace(file_, last_rule_, kMonitorRuleSignal);
+  violations_id_ = file_->add(kMonitorViolationsSignal, 64);
+  rule_id_ = file_->add(kMonitorRuleSignal, 32);
   for (uint16_t i = 0; i < queues; ++i) {
     queues_.push_back(std::make_unique<Queue>());
     Queue& q = *queues_.back();
     q.index = i;
     const std::string g = (i % 2 ? "tx" : "rx") + std::to_string(i / 2) + ".";
-    auto named = [&g](queue_signal::Id s) { return g + queue_signal::name(s); };
-    sc_core::sc_trace(file_, q.drv.avail_idx, named(queue_signal::driver_next_avail_idx));
-    sc_core::sc_trace(file_, q.drv.avail_wrap, named(queue_signal::driver_avail_wrap_counter));
-    sc_core::sc_trace(file_, q.drv.used_idx, named(queue_signal::driver_last_used_idx));
-    sc_core::sc_trace(file_, q.drv.used_wrap, named(queue_signal::driver_used_wrap_counter));
-    sc_core::sc_trace(file_, q.in_flight, named(queue_signal::driver_in_flight));
-    sc_core::sc_trace(file_, q.dev.avail_idx, named(queue_signal::device_last_avail_idx));
-    sc_core::sc_trace(file_, q.dev.avail_wrap, named(queue_signal::device_avail_wrap_counter));
-    sc_core::sc_trace(file_, q.dev.used_idx, named(queue_signal::device_last_used_idx));
-    sc_core::sc_trace(file_, q.dev.used_wrap, named(queue_signal::device_used_wrap_counter));
-    sc_core::sc_trace(file_, q.driver_event_flags, named(queue_signal::driver_area_flags));
-    sc_core::sc_trace(file_, q.driver_event_off_wrap, named(queue_signal::driver_area_off_wrap));
-    sc_core::sc_trace(file_, q.device_event_flags, named(queue_signal::device_area_flags));
-    sc_core::sc_trace(file_, q.device_event_off_wrap, named(queue_signal::device_area_off_wrap));
-    sc_core::sc_trace(file_, q.kicks, named(queue_signal::kicks));
-    sc_core::sc_trace(file_, q.kick, named(queue_signal::kick));
-    sc_core::sc_trace(file_, q.interrupts, named(queue_signal::interrupts));
-    sc_core::sc_trace(file_, q.interrupt, named(queue_signal::interrupt));
-    q.packed = layout_ == ring::RingLayout::packed;
-    sc_core::sc_trace(file_, q.queue_size, named(queue_signal::queue_size));
-    sc_core::sc_trace(file_, q.packed, named(queue_signal::packed));
+    for (unsigned s = 0; s < queue_signal::count; ++s) {
+      const auto sig = static_cast<queue_signal::Id>(s);
+      // Widths as before: counts 64 bits, indices and areas 32 (GTKWave
+      // shows them in decimal), flags 1. Wrap counters start at 1 (virtio
+      // 1.2 2.8.1), `packed` is the layout.
+      const bool flag = sig == queue_signal::driver_avail_wrap_counter || sig == queue_signal::driver_used_wrap_counter ||
+                        sig == queue_signal::device_avail_wrap_counter || sig == queue_signal::device_used_wrap_counter ||
+                        sig == queue_signal::kick || sig == queue_signal::interrupt || sig == queue_signal::packed;
+      const bool count = sig == queue_signal::kicks || sig == queue_signal::interrupts;
+      const uint64_t initial = sig == queue_signal::packed ? layout_ == ring::RingLayout::packed
+                               : flag && sig != queue_signal::kick && sig != queue_signal::interrupt;
+      q.id[s] = file_->add(g + queue_signal::name(sig), flag ? 1 : count ? 64 : 32, initial);
+    }
   }
   // Memory agents by the models' names for them (the driver's vCPU and the
   // device's worker of each queue pair); an agent neither claims keeps its number.
-  std::vector<std::string> agent(sb_depth_.size());
+  std::vector<std::string> agent(mem.agents());
   for (unsigned a = 0; a < agent.size(); ++a) agent[a] = "agent" + std::to_string(a);
   for (uint16_t qp = 0; 2 * qp < queues; ++qp) {
     if (driver::NetDriver::agent_of(qp) < agent.size()) agent[driver::NetDriver::agent_of(qp)] = driver::NetDriver::agent_name(qp);
     if (device::NetDevice::agent_of(qp) < agent.size()) agent[device::NetDevice::agent_of(qp)] = dev.agent_name(qp);
   }
-  for (unsigned a = 0; a < sb_depth_.size(); ++a)
-    sc_core::sc_trace(file_, sb_depth_[a], "memory." + agent[a] + kStoreBufferDepthSuffix);
-  sc_core::sc_trace(file_, access_count_, kMemoryAccessesSignal);
-  SC_THREAD(sample_thread);
+  for (const std::string& a : agent) sb_depth_.push_back(file_->add("memory." + a + kStoreBufferDepthSuffix, 32));
+  accesses_id_ = file_->add(kMemoryAccessesSignal, 64);
+  // A method, not a thread: a sample needs no stack of its own to switch
+  // to. It runs at time 0, then when woken.
+  SC_METHOD(sample_method);
+  sensitive << wake_;
 }
 
 Tracer::~Tracer() { finish(); }
 
-void Tracer::sample_thread() {
-  for (;;) {
-    sample();
-    sc_core::wait(period_);
-  }
+void Tracer::sample_method() {
+  last_sample_ = sc_core::sc_time_stamp().value();
+  armed_ = false;
+  sample();
+  // A written triggered window ends the sampling: nothing more is kept
+  // (armed_ stays set, so pokes cost a test). A pulse drops at the next
+  // grid point whether or not anything else moves.
+  if (file_->done())
+    armed_ = true;
+  else if (pulse_)
+    arm();
+}
+
+void Tracer::arm() {
+  // The first grid point at or after now, but after the last sample: two
+  // samples at one time would make a kick/interrupt pulse zero wide.
+  armed_ = true;
+  const uint64_t p = period_.value(), now = sc_core::sc_time_stamp().value();
+  uint64_t at = (now + p - 1) / p * p;
+  if (at <= last_sample_) at = last_sample_ + p;
+  wake_.notify(sc_core::sc_time::from_value(at - now));
 }
 
 void Tracer::sample() {
+  const uint64_t now = static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS));
+  file_->begin_sample(now);
+  const uint64_t violations = monitor_.violations();
+  file_->set(violations_id_, violations);
+  file_->set(rule_id_, monitor_.last_rule());
+  if (violations) file_->trigger(now);
   // Ring state moves only through memory accesses and interrupts: skip the
   // walk while neither changed and no pulse needs clearing.
   uint64_t irqs = 0;
   for (size_t pair = 0; pair * 2 < queues_.size(); ++pair)
     irqs += drv_.stats(static_cast<uint16_t>(pair)).rx_interrupts + drv_.stats(static_cast<uint16_t>(pair)).tx_interrupts;
-  violation_count_ = monitor_.violations();
-  last_rule_ = monitor_.last_rule();
   if (mem_.log().total() == access_count_ && irqs == irq_count_ && !pulse_) return;
   irq_count_ = irqs;
   pulse_ = false;
+  using namespace queue_signal;
   for (auto& qp : queues_) {
     Queue& q = *qp;
+    auto set = [&](queue_signal::Id s, uint64_t v) { file_->set(q.id[s], v); };
     const uint16_t pair = q.index / 2;
     const bool tx = q.index % 2;
     if (const ring::DriverQueue* d = tx ? drv_.tx_queue(pair) : drv_.rx_queue(pair)) {
-      q.drv.take(d->indices());
-      q.in_flight = d->num() - d->num_free();
-      q.queue_size = d->num();
+      const ring::RingIndices r = d->indices();
+      set(driver_next_avail_idx, r.avail_idx);
+      set(driver_avail_wrap_counter, r.avail_wrap);
+      set(driver_last_used_idx, r.used_idx);
+      set(driver_used_wrap_counter, r.used_wrap);
+      set(driver_in_flight, d->num() - d->num_free());
+      set(queue_size, d->num());
       const uint64_t kicks = d->stats().kicks;
-      q.kick = kicks != q.kicks;
+      set(kick, kicks != q.kicks);
+      pulse_ |= kicks != q.kicks;
       q.kicks = kicks;
-      pulse_ |= q.kick;
+      set(queue_signal::kicks, kicks);
       const ring::QueueAreas& a = drv_.areas(q.index);
       // Read what memory holds (not what a store buffer still holds).
       auto le16 = [&](uint64_t gpa) {
@@ -143,45 +137,44 @@ void Tracer::sample() {
       };
       if (layout_ == ring::RingLayout::packed) {
         const ring::PackedLayout p = a.packed();
-        q.driver_event_off_wrap = le16(p.driver_event_off_wrap_addr());
-        q.driver_event_flags = le16(p.driver_event_flags_addr());
-        q.device_event_off_wrap = le16(p.device_event_off_wrap_addr());
-        q.device_event_flags = le16(p.device_event_flags_addr());
+        set(driver_area_off_wrap, le16(p.driver_event_off_wrap_addr()));
+        set(driver_area_flags, le16(p.driver_event_flags_addr()));
+        set(device_area_off_wrap, le16(p.device_event_off_wrap_addr()));
+        set(device_area_flags, le16(p.device_event_flags_addr()));
       } else {
         const ring::SplitLayout s = a.split();
-        q.driver_event_flags = le16(s.avail_flags_addr());  // NO_INTERRUPT
-        q.driver_event_off_wrap = le16(s.used_event_addr());
-        q.device_event_flags = le16(s.used_flags_addr());  // NO_NOTIFY
-        q.device_event_off_wrap = le16(s.avail_event_addr());
+        set(driver_area_flags, le16(s.avail_flags_addr()));  // NO_INTERRUPT
+        set(driver_area_off_wrap, le16(s.used_event_addr()));
+        set(device_area_flags, le16(s.used_flags_addr()));  // NO_NOTIFY
+        set(device_area_off_wrap, le16(s.avail_event_addr()));
       }
     }
     if (const ring::DeviceQueue* d = tx ? dev_.tx_queue(pair) : dev_.rx_queue(pair)) {
-      q.dev.take(d->indices());
+      const ring::RingIndices r = d->indices();
+      set(device_last_avail_idx, r.avail_idx);
+      set(device_avail_wrap_counter, r.avail_wrap);
+      set(device_last_used_idx, r.used_idx);
+      set(device_used_wrap_counter, r.used_wrap);
       const uint64_t n = tx ? drv_.stats(pair).tx_interrupts : drv_.stats(pair).rx_interrupts;
-      q.interrupt = n != q.interrupts;
+      set(interrupt, n != q.interrupts);
+      pulse_ |= n != q.interrupts;
       q.interrupts = n;
-      pulse_ |= q.interrupt;
+      set(queue_signal::interrupts, n);
     }
   }
-  for (unsigned a = 0; a < sb_depth_.size(); ++a) sb_depth_[a] = static_cast<uint32_t>(mem_.store_buffer(a).depth());
+  for (unsigned a = 0; a < sb_depth_.size(); ++a) file_->set(sb_depth_[a], mem_.store_buffer(a).depth());
   access_count_ = mem_.log().total();
+  file_->set(accesses_id_, access_count_);
 }
 
 void Tracer::finish() {
   if (!file_) return;
-  sc_core::sc_close_vcd_trace_file(file_);
-  file_ = nullptr;
-  // SystemC stamps the wall-clock date into the header; replace it so that
-  // a run's waves depend only on its config and seed.
-  std::ifstream in(vcd_path_);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  in.close();
-  std::string text = buf.str();
-  const size_t date = text.find("$date");
-  const size_t end = date == std::string::npos ? date : text.find("$end", date);
-  if (end != std::string::npos) text.replace(date, end - date, "$date\n     virtiosim (deterministic)\n");
-  std::ofstream(vcd_path_, std::ios::trunc) << text;
+  try {
+    file_->close(static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS)));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "virtiosim: %s\n", e.what());
+  }
+  file_.reset();
   // GTKWave save file next to the waves, built from the VCD just written;
   // then the FST, if asked for, replaces the VCD.
   try {

@@ -141,6 +141,81 @@ TEST(WavesRun, FindingIsInViewAndMarkedByRule) {
   EXPECT_EQ(g.groups.front(), "monitor");
 }
 
+// A triggered window (--vcd-window-us, waves/record/vcd_writer.h): the
+// file's first time (its $dumpvars: the state at the window's start) and its
+// last timestamp (the window's end), from the text, as GTKWave reads them.
+struct Span {
+  uint64_t start = 0, end = 0;
+};
+Span span_of(const std::string& vcd) {
+  const std::string text = slurp(vcd);
+  Span s;
+  const size_t first = text.find("\n#", text.find("$enddefinitions"));
+  const size_t last = text.rfind("\n#");
+  if (first == std::string::npos) return s;
+  s.start = std::stoull(text.substr(first + 2));
+  s.end = std::stoull(text.substr(last + 2));
+  return s;
+}
+
+constexpr uint64_t kSamplePs = 100'000;  // vcd_sample_ns's default: a finding shows at the next sample
+
+// A fault late in the run: the window holds the monitor's first finding,
+// reaches back one window before it and half a window after, and the
+// monitor's step shows in it; the same seed gives the same bytes.
+TEST(WavesRun, WindowHoldsALateFindingAndNoMore) {
+  const std::string args =
+      "run --quiet --packets 4000 --set fault.corrupt_used=write_order --set fault.corrupt_used_at=3300 "
+      "--vcd-window-us 100 --vcd %D/w.vcd";
+  const auto r = run_virtiosim(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_FALSE(r.report.get_child("monitor.first").empty()) << "the injected fault was not found";
+  const uint64_t found_ps =
+      static_cast<uint64_t>(std::llround(r.report.get_child("monitor.first").front().second.get<double>("time_ns") * 1000));
+  ASSERT_GT(found_ps, 1'000'000'000u) << "the fault is late in the run";
+  const std::string vcd = (r.dir / "w.vcd").string();
+  const std::vector<Finding> findings = read_findings(vcd);
+  ASSERT_FALSE(findings.empty());
+  EXPECT_GE(findings.front().time_ps, found_ps);
+  EXPECT_LT(findings.front().time_ps, found_ps + kSamplePs);
+  EXPECT_EQ(findings.front().rule_name, r.report.get_child("monitor.first").front().second.get<std::string>("rule"));
+  const uint64_t trigger = findings.front().time_ps;
+  const Span s = span_of(vcd);
+  EXPECT_EQ(s.start, trigger - 100'000'000);  // one window before the sample that saw the finding
+  EXPECT_EQ(s.end, trigger + 50'000'000);     // and half a window after it
+  EXPECT_LT(s.end, static_cast<uint64_t>(r.get<double>("sim_time_ns") * 1000)) << "the run went on past the window";
+  // The ring state at the window's start is the decoder's baseline: ring
+  // events follow it, none at the start itself, each at most a ring's worth.
+  VcdReader reader(vcd);
+  RingEventDecoder dec(reader);
+  size_t events = 0;
+  RingEvent e;
+  while (dec.next(e)) {
+    ++events;
+    EXPECT_GT(e.time_ps, s.start) << queue_name(e.queue);
+    EXPECT_LE(e.time_ps, s.end);
+    EXPECT_LE(e.count, dec.queues()[e.queue].size) << queue_name(e.queue) << " at " << e.time_ps;
+  }
+  EXPECT_GT(events, 100u);
+  const auto again = run_virtiosim(args);
+  EXPECT_EQ(slurp(vcd), slurp(again.dir / "w.vcd"));
+}
+
+// Without a finding the window is the run's last N us, deterministic too.
+TEST(WavesRun, WindowWithoutFindingIsTheRunsEnd) {
+  const std::string args = "run --quiet --packets 3000 --vcd-window-us 50 --vcd %D/l.vcd";
+  const auto r = run_virtiosim(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string vcd = (r.dir / "l.vcd").string();
+  const uint64_t end = static_cast<uint64_t>(std::llround(r.get<double>("sim_time_ns") * 1000));
+  const Span s = span_of(vcd);
+  EXPECT_EQ(s.end, end);
+  EXPECT_EQ(s.start, end - 50'000'000);
+  EXPECT_TRUE(read_findings(vcd).empty());
+  const auto again = run_virtiosim(args);
+  EXPECT_EQ(slurp(vcd), slurp(again.dir / "l.vcd"));
+}
+
 // GTKWave itself (under a virtual X server) opens the save file where it
 // says, with the markers and the names a reader sees.
 TEST(WavesRun, GtkwaveOpensTheSaveFileAsWritten) {
