@@ -336,6 +336,12 @@ class Traffic {
   // Takes up to `budget` used buffers of one queue: TX slots back to the
   // free list; RX echoes checked and their buffers posted again.
   size_t reap(Queue& q, size_t budget) {
+    // After a terminal fault nothing more is sent, so TX slots are not
+    // needed back; and the fault's own slot may read as used
+    // (avail_encoding writes AVAIL == USED == wrap), which get_used would
+    // take for a completion of an id never made available, failing the
+    // run before the back-end's watch has seen the fault.
+    if (q.index == kTxQueue && stopped_) return 0;
     ring::UsedBuffer ub;
     size_t n = 0;
     for (; n < budget; ++n) {
