@@ -44,6 +44,7 @@ VringWatch::VringWatch(uint32_t vring, std::shared_ptr<const MemoryTable> mem, c
   place(device_, areas.device, packed_ ? ring::PackedLayout::event_bytes : ring::SplitLayout::used_bytes(num), false);
   watch_.resume(state);
   flags_now_.resize(num);
+  head_unjudged_.assign(num, false);
 }
 
 VringWatch::Area* VringWatch::area(uint64_t addr, uint64_t n) {
@@ -97,7 +98,6 @@ void VringWatch::sync_packed(std::vector<PeerFinding>& out) {
     flags_now_[s] = load_acquire16(desc_.host + (p.flags_addr(s) - desc_.gpa));
   }
   sample_.assign(desc_.host, desc_.host + desc_.bytes);
-  flags_changed_.assign(num, false);
   // Fed from the slot after `start` round to `start`: every list's tail
   // and later heads are in the shadow when the next head goes in.
   constexpr uint64_t kBody = ring::packed_off::flags;  // addr, len, id
@@ -112,18 +112,25 @@ void VringWatch::sync_packed(std::vector<PeerFinding>& out) {
     // started (a guest posts RX buffers before DRIVER_OK).
     const bool wrap = s >= start ? watch_.avail_wrap() : !watch_.avail_wrap();
     if (flags_now_[s] != img_flags || (first_ && ring::packed_desc_is_avail(flags_now_[s], wrap))) {
+      const bool at_head = s == watch_.avail_pos();
       store(p.flags_addr(s), &flags_now_[s], 2, out);
-      flags_changed_[s] = true;
+      head_unjudged_[s] = !at_head;
     }
   }
-  // A flags store at a slot that, once the lists before it went in, is the
-  // one the driver publishes next: the shadow checks a head's encoding (P2)
-  // when the store lands there, so it is given again. (A driver writes no
-  // other flags there: a list's tail is available, the device writes only
-  // what it owns.)
+  // Flags the driver wrote at a slot before the head reached it (this
+  // sample or an earlier one: a sample reads the head's flags first, so it
+  // can see a later slot's store before the lists ahead of it) are judged
+  // as a head's (P2) when the head gets there, so they are given again.
+  // Slots the head moved past were published: nothing is left to judge.
+  // (A whole lap passed returns the head to `start` with the wrap flipped.)
   const uint16_t next = watch_.avail_pos();
-  if (next != start && flags_changed_[next] && !ring::packed_desc_is_avail(flags_now_[next], watch_.avail_wrap()))
+  const uint32_t passed =
+      next == start ? (watch_.avail_wrap() != wrap_at_sample_ ? num : 0) : (next + num - start) % num;
+  for (uint32_t k = 0; k < passed; ++k) head_unjudged_[(start + k) % num] = false;
+  if (passed && head_unjudged_[next] && !ring::packed_desc_is_avail(flags_now_[next], watch_.avail_wrap())) {
     store(p.flags_addr(next), &flags_now_[next], 2, out);
+    head_unjudged_[next] = false;
+  }
   std::memcpy(driver_.img.data(), driver_.host, driver_.bytes);  // the driver's event suppression
 }
 
@@ -173,6 +180,7 @@ void VringWatch::flushed(const ring::RingState& before, std::vector<PeerFinding>
     }
     for (size_t k = 1; k < entries.size(); ++k) device_store(p.flags_addr(entries[k].slot), &entries[k].flags, 2, out);
     if (!entries.empty()) device_store(p.flags_addr(entries[0].slot), &entries[0].flags, 2, out);
+    for (const Entry& e : entries) head_unjudged_[e.slot] = false;
   } else {
     const ring::SplitLayout s = areas_.split();
     uint16_t idx = before.last_used_idx;

@@ -108,7 +108,9 @@ class VringWatch {
   bool first_ = true;  // the first sample feeds what was already available
   bool wrap_at_sample_ = true;  // the driver's wrap counter when this sample began (evidence)
   std::vector<uint16_t> flags_now_;  // packed: the flags of this sample
-  std::vector<bool> flags_changed_;  // packed: fed as stores in this sample
+  // packed: the driver's newest flags at the slot were fed while another
+  // slot was the head, so the shadow has not judged them as a head's (P2)
+  std::vector<bool> head_unjudged_;
   std::vector<uint8_t> sample_;      // this sample of an area
   std::vector<ring::UsedElem> pending_;
   std::vector<sim::Finding> found_;
