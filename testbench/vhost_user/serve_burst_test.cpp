@@ -31,6 +31,19 @@ class ServeBurst : public ::testing::Test {
  protected:
   static uint64_t echo_features() { return base_features<L>() | feature_bit(net::kFeatureMrgRxbuf); }
 
+  // An echo back-end: features negotiated and both rings enabled, before
+  // the rings are placed; then both started (RX with interrupts asked for).
+  static void open_echo(Frontside& f) {
+    negotiate(f, echo_features());
+    f.enable(0, true);
+    f.enable(kTx, true);
+  }
+  static bool start_echo(Frontside& f, RingOf<L>& tx, RingOf<L>& rx) {
+    start_ring<L>(f, tx);
+    start_ring<L>(f, rx, true, 0);
+    return f.settle();
+  }
+
   // A frame with sequence number `seq` behind a net header of junk (the
   // back-end must not echo it), at `gpa`.
   static void write_frame(Frontside& f, uint64_t gpa, uint64_t seq) {
@@ -92,15 +105,10 @@ TYPED_TEST(ServeBurst, SinkTakesTheBurstInOnePollWithOneSignal) {
 // and the MACs swapped, and every other byte unchanged.
 TYPED_TEST(ServeBurst, EchoRebuildsAFrameSplitAcrossSegments) {
   Frontside f(NetMode::echo);
-  const uint64_t features = this->echo_features();
-  negotiate(f, features);
-  f.enable(0, true);
-  f.enable(kTx, true);
-  RingOf<TypeParam> tx(f, features);
-  RingOf<TypeParam> rx(f, features, kGpa + 0x10000);
-  start_ring<TypeParam>(f, tx);
-  start_ring<TypeParam>(f, rx, true, 0);
-  ASSERT_TRUE(f.settle());
+  this->open_echo(f);
+  RingOf<TypeParam> tx(f, this->echo_features());
+  RingOf<TypeParam> rx(f, this->echo_features(), kGpa + 0x10000);
+  ASSERT_TRUE(this->start_echo(f, tx, rx));
 
   // The frame, contiguous at kTxBuffers, handed over as 17 + 4 + 51 bytes:
   // the first segment ends inside the destination MAC, the second inside
@@ -145,15 +153,10 @@ TYPED_TEST(ServeBurst, EchoRebuildsAFrameSplitAcrossSegments) {
 // come back in the order they were sent.
 TYPED_TEST(ServeBurst, EchoPutsWhatRxCannotTakeBackInOrder) {
   Frontside f(NetMode::echo);
-  const uint64_t features = this->echo_features();
-  negotiate(f, features);
-  f.enable(0, true);
-  f.enable(kTx, true);
-  RingOf<TypeParam> tx(f, features);
-  RingOf<TypeParam> rx(f, features, kGpa + 0x10000);
-  start_ring<TypeParam>(f, tx);
-  start_ring<TypeParam>(f, rx, true, 0);
-  ASSERT_TRUE(f.settle());
+  this->open_echo(f);
+  RingOf<TypeParam> tx(f, this->echo_features());
+  RingOf<TypeParam> rx(f, this->echo_features(), kGpa + 0x10000);
+  ASSERT_TRUE(this->start_echo(f, tx, rx));
 
   auto add_rx = [&](uint64_t first, uint64_t n) {
     for (uint64_t b = first; b < first + n; ++b) {
