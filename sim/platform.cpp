@@ -107,7 +107,8 @@ class Platform : public sc_core::sc_module {
       tracer_ = std::make_unique<waves::Tracer>("waves", opt.vcd_path, cfg.vcd_sample_ns, cfg.vcd_window_us, mem_, drv_, *dev_,
                                                 static_cast<uint16_t>(2 * cfg.queue_pairs), cfg.ring,
                                                 waves::MonitorView{[this] { return monitor_.total(); },
-                                                                   [this] { return monitor_.last_rule(); },
+                                                                   [this] { return monitor_.first_unshown(); },
+                                                                   [this] { monitor_.mark_shown(); },
                                                                    rule_names_for_waves()});
     // With waves, every load and visible store also pokes the tracer
     // (waves/record/tracer.h: it samples after a change); without, the
@@ -173,7 +174,7 @@ class Platform : public sc_core::sc_module {
   }
 
   // monitor.rule's values: the rules in order, then the ring errors the list
-  // does not name (Monitor::last_rule).
+  // does not name (Monitor::first_unshown).
   static std::vector<std::string> rule_names_for_waves() {
     std::vector<std::string> n;
     for (const MonitorRule& r : monitor_rules()) n.push_back(r.id);

@@ -203,9 +203,12 @@ void Monitor::add(Violation v) {
   auto it = std::find_if(counts_.begin(), counts_.end(), [&](auto& c) { return c.first == v.rule; });
   if (it == counts_.end()) counts_.emplace_back(v.rule, 1);
   else ++it->second;
-  const std::vector<MonitorRule>& rules = monitor_rules();
-  last_rule_ = static_cast<uint32_t>(
-      std::find_if(rules.begin(), rules.end(), [&](const MonitorRule& r) { return v.rule == r.id; }) - rules.begin() + 1);
+  if (total_ == shown_ + 1) {
+    const std::vector<MonitorRule>& rules = monitor_rules();
+    first_unshown_rule_ = static_cast<uint32_t>(
+        std::find_if(rules.begin(), rules.end(), [&](const MonitorRule& r) { return v.rule == r.id; }) - rules.begin() + 1);
+    first_unshown_ps_ = v.time_ps;
+  }
   if (kept_.size() < keep_) kept_.push_back(std::move(v));
 }
 

@@ -78,9 +78,11 @@ class Monitor {
   uint64_t total() const { return total_; }
   const std::vector<Violation>& violations() const { return kept_; }  // the first `keep`
   uint64_t count(const std::string& rule) const;
-  // The rule of the newest violation: 1 + its index in monitor_rules(), or
-  // monitor_rules().size() + 1 for a ring error outside the list; 0: none.
-  uint32_t last_rule() const { return last_rule_; }
+  // For the waves: the rule (1 + its index in monitor_rules(), or
+  // monitor_rules().size() + 1 for a ring error outside the list; 0: none)
+  // and the time of the first violation since mark_shown().
+  std::pair<uint32_t, uint64_t> first_unshown() const { return {first_unshown_rule_, first_unshown_ps_}; }
+  void mark_shown() { shown_ = total_; }
   uint64_t spurious_kicks() const { return spurious_kicks_; }
   uint64_t spurious_interrupts() const { return spurious_interrupts_; }
   uint64_t notifications() const { return notifications_; }
@@ -119,7 +121,9 @@ class Monitor {
   std::vector<Violation> kept_;
   std::vector<std::pair<std::string, uint64_t>> counts_;
   uint64_t total_ = 0;
-  uint32_t last_rule_ = 0;
+  uint64_t shown_ = 0;
+  uint32_t first_unshown_rule_ = 0;
+  uint64_t first_unshown_ps_ = 0;
   uint64_t spurious_kicks_ = 0, spurious_interrupts_ = 0, notifications_ = 0;
   std::vector<Finding> findings_;  // scratch
 };

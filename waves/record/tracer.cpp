@@ -80,16 +80,17 @@ void Tracer::sample_method() {
   // grid point whether or not anything else moves.
   if (file_->done())
     armed_ = true;
-  else if (pulse_)
-    arm();
+  else if (pulse_ || finding_due_)
+    arm(finding_due_);
 }
 
-void Tracer::arm() {
-  // The first grid point at or after now, but after the last sample: two
-  // samples at one time would make a kick/interrupt pulse zero wide.
+void Tracer::arm(uint64_t not_before) {
+  // The first grid point at or after now (and not_before), but after the
+  // last sample: two samples at one time would make a kick/interrupt pulse
+  // zero wide.
   armed_ = true;
   const uint64_t p = period_.value(), now = sc_core::sc_time_stamp().value();
-  uint64_t at = (now + p - 1) / p * p;
+  uint64_t at = (std::max(now, not_before) + p - 1) / p * p;
   if (at <= last_sample_) at = last_sample_ + p;
   wake_.notify(sc_core::sc_time::from_value(at - now));
 }
@@ -97,10 +98,22 @@ void Tracer::arm() {
 void Tracer::sample() {
   const uint64_t now = static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS));
   file_->begin_sample(now);
+  // A step of the violation count shows at the first sample at or after
+  // the time of the first violation it adds, named by that violation's rule.
   const uint64_t violations = monitor_.violations();
-  file_->set(violations_id_, violations);
-  file_->set(rule_id_, monitor_.last_rule());
-  if (violations) file_->trigger(now);
+  finding_due_ = 0;
+  if (violations != shown_violations_) {
+    const auto [rule, at_ps] = monitor_.first_unshown();
+    if (at_ps <= now) {
+      file_->set(violations_id_, violations);
+      file_->set(rule_id_, rule);
+      monitor_.mark_shown();
+      shown_violations_ = violations;
+    } else {
+      finding_due_ = sc_core::sc_time(static_cast<double>(at_ps), sc_core::SC_PS).value();
+    }
+  }
+  if (shown_violations_) file_->trigger(now);
   // Ring state moves only through memory accesses and interrupts: skip the
   // walk while neither changed and no pulse needs clearing.
   uint64_t irqs = 0;

@@ -29,11 +29,14 @@
 namespace virtiosim::waves {
 
 // What the waves show of the conformance monitor: the number of violations
-// so far (a step per violation) and the rule of the newest one (1-based
-// index into `rule_names`; 0: none yet), named in GTKWave.
+// so far (a step per violation) and, at each step, the rule of the first
+// violation the step adds (1-based index into `rule_names`; 0: none yet),
+// named in GTKWave.
 struct MonitorView {
   std::function<uint64_t()> violations;
-  std::function<uint32_t()> last_rule;
+  // The rule and the time (ps) of the first violation since mark_shown().
+  std::function<std::pair<uint32_t, uint64_t>()> first_unshown;
+  std::function<void()> mark_shown;
   std::vector<std::string> rule_names;
 };
 
@@ -62,7 +65,7 @@ class Tracer : public sc_core::sc_module {
   struct Queue;
   void sample_method();
   void sample();
-  void arm();
+  void arm(uint64_t not_before = 0);
 
   std::string path_;      // what the user asked for: FILE.vcd or FILE.fst
   std::string vcd_path_;  // what the writer writes: FILE.vcd, or FILE.fst.vcd until converted
@@ -82,6 +85,11 @@ class Tracer : public sc_core::sc_module {
   sc_core::sc_event wake_;   // the next sample
   bool armed_ = true;        // a sample is due (the first runs at time 0), or sampling is over
   uint64_t last_sample_ = 0;  // kernel time of the last sample, in resolution units
+  uint64_t shown_violations_ = 0;
+  // A violation found by an agent running ahead of the kernel (loosely
+  // timed): its step waits for the first sample at or after its time, in
+  // resolution units; 0: none waiting.
+  uint64_t finding_due_ = 0;
 };
 
 }  // namespace virtiosim::waves

@@ -275,20 +275,27 @@ TEST(Monitor, RuleSwitchedOffIsNotReported) {
 }
 
 // monitor.rule in the waves: 1 + the rule's index in monitor_rules(), one
-// past the list for a ring error it does not name.
-TEST(Monitor, LastRuleNumbersTheNewestViolation) {
+// past the list for a ring error it does not name; each step of the count
+// is named by the first violation it adds, with that violation's time.
+TEST(Monitor, FirstUnshownNumbersTheFirstViolationSinceTheWavesShowedOne) {
   SyntheticQueue q(RingLayout::packed);
-  EXPECT_EQ(q.monitor().last_rule(), 0u);
+  EXPECT_EQ(q.monitor().first_unshown().first, 0u);
   q.packed_avail(0, 0, true);
   q.packed_used(0, 5, true);  // P5
+  const uint64_t p5_ps = q.now_ps();
   const std::vector<MonitorRule>& rules = monitor_rules();
   const auto p5 = std::find_if(rules.begin(), rules.end(),
                                [](const MonitorRule& r) { return r.id == std::string("P5"); });
   ASSERT_NE(p5, rules.end());
-  EXPECT_EQ(q.monitor().last_rule(), static_cast<uint32_t>(p5 - rules.begin() + 1));
-  q.monitor().report("ring.something_new", "a ring error outside the list", q.now_ps(), kDevice);
-  EXPECT_EQ(q.monitor().last_rule(), rules.size() + 1);
-  EXPECT_EQ(q.monitor().total(), 2u);
+  const uint32_t p5_number = static_cast<uint32_t>(p5 - rules.begin() + 1);
+  EXPECT_EQ(q.monitor().first_unshown().first, p5_number);
+  // A second violation before the waves showed the first: still the first.
+  q.monitor().report("ring.something_new", "a ring error outside the list", q.now_ps() + 1000, kDevice);
+  EXPECT_EQ(q.monitor().first_unshown(), std::make_pair(p5_number, p5_ps));
+  q.monitor().mark_shown();
+  q.monitor().report("ring.something_newer", "a ring error outside the list", q.now_ps() + 2000, kDevice);
+  EXPECT_EQ(q.monitor().first_unshown(), std::make_pair(static_cast<uint32_t>(rules.size() + 1), q.now_ps() + 2000));
+  EXPECT_EQ(q.monitor().total(), 3u);
 }
 
 // Every rule id is listed once (the report's by_rule and the waves' rule
