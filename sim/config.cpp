@@ -67,6 +67,10 @@ struct EnumValues<driver::DriverKind> {
   static std::vector<driver::DriverKind> all() { return {driver::DriverKind::linux_napi, driver::DriverKind::pmd}; }
 };
 template <>
+struct EnumValues<driver::TxSource> {
+  static std::vector<driver::TxSource> all() { return {driver::TxSource::stack, driver::TxSource::pktgen}; }
+};
+template <>
 struct EnumValues<device::MetadataAccess> {
   static std::vector<device::MetadataAccess> all() {
     return {device::MetadataAccess::direct, device::MetadataAccess::uaccess, device::MetadataAccess::dma};
@@ -267,6 +271,8 @@ void Config::validate() const {
   const bool pmd = driver.kind == driver::DriverKind::pmd;
   if (path == pci::AccessPath::user && !pmd)
     throw ConfigError("path", "user is a host process, DPDK's virtio-user: needs driver.kind=pmd");
+  if (pmd && driver.tx_source == driver::TxSource::pktgen)
+    throw ConfigError("driver.tx_source", "pktgen is the Linux kernel's packet generator: needs driver.kind=linux");
   if (pmd && fault.reset_tx_at_us > 0)
     throw ConfigError("fault.reset_tx_at_us", "a queue reset mid-run is the Linux driver's (virtnet_tx_resize): needs driver.kind=linux");
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");

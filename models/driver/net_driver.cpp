@@ -16,6 +16,7 @@
 namespace virtiosim::driver {
 
 const char* name(DriverKind k) { return k == DriverKind::pmd ? "pmd" : "linux"; }
+const char* name(TxSource s) { return s == TxSource::pktgen ? "pktgen" : "stack"; }
 
 using ring::RingError;
 using sc_core::SC_NS;
@@ -387,7 +388,9 @@ bool NetDriver::xmit(QueuePair& q) {
   q.scratch.assign(net::kNetHdrBytes + len, 0);
   net::build_frame(std::span(q.scratch).subspan(net::kNetHdrBytes), cfg_.seed, info);
   q.mem->write_bytes(addr, q.scratch.data(), q.scratch.size());
-  charge_cycles(q, pmd() ? cfg_.params.pmd_tx_packet_cycles : cfg_.params.tx_packet_cycles);
+  charge_cycles(q, pmd()                                         ? cfg_.params.pmd_tx_packet_cycles
+                   : cfg_.params.tx_source == TxSource::pktgen ? cfg_.params.pktgen_packet_cycles
+                                                               : cfg_.params.tx_packet_cycles);
   ring::Segment segs[2] = {{addr, net::kNetHdrBytes + len}, {}};
   size_t n = 1;
   if (cfg_.params.tx_segments >= 2) {

@@ -27,7 +27,9 @@ namespace virtiosim::memory {
   X(double, remote_transfer_ns, 60.0, "ns",                                                  \
     "line modified in the other agent's cache: core-to-core transfer, ~60 ns on one socket (Intel MLC c2c HITM)") \
   X(double, dram_ns, 90.0, "ns", "line in no cache: local DRAM latency (~90 ns idle, Intel MLC)") \
-  X(uint32_t, line_bytes, 64, "bytes", "cache line size of x86-64 and most Arm servers")
+  X(uint32_t, line_bytes, 64, "bytes", "cache line size of x86-64 and most Arm servers")     \
+  X(uint32_t, line_fill_buffers, 10, "lines",                                                \
+    "misses of one access in flight at once: L1D line fill buffers per core, 10 on Intel Nehalem to Skylake (Intel optimisation manual); 1 = each line after the other")
 
 struct CostParams {
   VIRTIOSIM_COST_PARAMS(VIRTIOSIM_PARAM_FIELD)
@@ -59,22 +61,35 @@ class CostModel {
 
   // Latency in ns of `agent` reading or writing [addr, addr+size), and the
   // state change it causes; each cache line the access spans is charged.
+  // The lines of one access are independent (a copy), so a core overlaps
+  // their misses: up to line_fill_buffers of them cost the slowest one's
+  // latency, not the sum. Hits in the agent's own cache add up.
   // Inline: it runs for every modeled access, mostly of one line.
   double access(unsigned agent, uint64_t addr, uint64_t size, bool write) {
     const uint64_t first = addr >> line_shift_;
     const uint64_t last = (addr + std::max<uint64_t>(size, 1) - 1) >> line_shift_;
     double ns = 0;
+    double in_flight_ns = 0;  // slowest miss of the group in flight
+    uint32_t in_flight = 0;
     AccessCost worst = AccessCost::own_hit;
     for (uint64_t l = first; l <= last; ++l) {
       const AccessCost k = charge_line(agent, line_at(l), write);
       worst = std::max(worst, k);
+      double miss_ns = 0;
       switch (k) {
-        case AccessCost::own_hit: ns += p_.own_hit_ns; ++stats_[agent].own_hits; break;
-        case AccessCost::llc_hit: ns += p_.llc_hit_ns; ++stats_[agent].llc_hits; break;
-        case AccessCost::remote_transfer: ns += p_.remote_transfer_ns; ++stats_[agent].remote_transfers; break;
-        case AccessCost::dram: ns += p_.dram_ns; ++stats_[agent].dram; break;
+        case AccessCost::own_hit: ns += p_.own_hit_ns; ++stats_[agent].own_hits; continue;
+        case AccessCost::llc_hit: miss_ns = p_.llc_hit_ns; ++stats_[agent].llc_hits; break;
+        case AccessCost::remote_transfer: miss_ns = p_.remote_transfer_ns; ++stats_[agent].remote_transfers; break;
+        case AccessCost::dram: miss_ns = p_.dram_ns; ++stats_[agent].dram; break;
+      }
+      in_flight_ns = std::max(in_flight_ns, miss_ns);
+      if (++in_flight == p_.line_fill_buffers) {  // every buffer busy: the next miss waits for this group
+        ns += in_flight_ns;
+        in_flight_ns = 0;
+        in_flight = 0;
       }
     }
+    ns += in_flight_ns;
     stats_[agent].ns += ns;
     last_kind_ = worst;
     return ns;

@@ -27,7 +27,7 @@ FAULTS = [  # (what, the rule the monitor should name first, config)
     ("NEXT in a used descriptor", "P5", {"fault.corrupt_used": "next", "fault.corrupt_used_at": 100}),
     ("IN_ORDER completed out of order", "P8",
      {"in_order": True, "fault.corrupt_used": "complete_order", "fault.corrupt_used_at": 100}),
-    ("every 20th kick lost", "P10.lost_kick", {"fault.lose_kick_every": 20}),
+    ("every 5th kick lost", "P10.lost_kick", {"fault.lose_kick_every": 5}),
     ("queue reset acknowledged early", "P15", {"fault.reset_tx_at_us": 1000, "fault.reset_ack_early": True}),
 ]
 

@@ -40,10 +40,33 @@ TEST(CostModel, CleanLineInOtherCacheIsAnLlcHit) {
 }
 
 TEST(CostModel, AccessSpanningLinesChargesEachLine) {
-  CostModel m;
+  CostParams serial;
+  serial.line_fill_buffers = 1;
+  CostModel m(serial);
   EXPECT_DOUBLE_EQ(m.access(kDriver, 60, 8, false), 2 * m.params().dram_ns);  // bytes 60..67
   EXPECT_EQ(m.stats(kDriver).lines(), 2u);
   EXPECT_DOUBLE_EQ(m.stats(kDriver).ns, 2 * m.params().dram_ns);
+}
+
+// A copy's misses are in flight together, line_fill_buffers at a time: a
+// 76-byte header and frame the other agent just wrote costs one transfer,
+// not two; 24 lines (a 1500-byte frame) with 10 buffers cost three.
+TEST(CostModel, MissesOfOneAccessOverlapInTheLineFillBuffers) {
+  CostModel m;
+  m.access(kDriver, 0x4000, 76, true);
+  EXPECT_DOUBLE_EQ(m.access(kDevice, 0x4000, 76, false), m.params().remote_transfer_ns);
+  EXPECT_EQ(m.stats(kDevice).remote_transfers, 2u);  // both lines moved, in parallel
+  m.access(kDriver, 0x8000, 24 * 64, true);
+  EXPECT_DOUBLE_EQ(m.access(kDevice, 0x8000, 24 * 64, false), 3 * m.params().remote_transfer_ns);
+}
+
+// Hits add up; a group of misses costs its slowest member.
+TEST(CostModel, OverlappedGroupCostsItsSlowestMissAndHitsAddUp) {
+  CostModel m;
+  m.access(kDevice, 0x40, 8, false);   // line 1: the device's own
+  m.access(kDriver, 0x80, 8, false);   // line 2: clean in the driver
+  // Line 0 DRAM, line 1 own hit, line 2 LLC hit.
+  EXPECT_DOUBLE_EQ(m.access(kDevice, 0x0, 3 * 64, false), m.params().own_hit_ns + m.params().dram_ns);
 }
 
 TEST(CostModel, LargerRemoteLatencyRaisesTheCost) {
@@ -62,6 +85,9 @@ TEST(CostModel, RejectsBadConfiguration) {
   p.line_bytes = 48;
   EXPECT_THROW(CostModel{p}, std::invalid_argument);
   EXPECT_THROW(CostModel({}, 0), std::invalid_argument);
+  CostParams no_buffers;
+  no_buffers.line_fill_buffers = 0;
+  EXPECT_THROW(CostModel{no_buffers}, std::invalid_argument);
   EXPECT_THROW(CostModel({}, 9), std::invalid_argument);
 }
 
@@ -74,7 +100,7 @@ TEST(CostModel, ParamsAreDeclaredWithUnitsAndReasons) {
     EXPECT_GT(value, 0);
     ++n;
   });
-  EXPECT_EQ(n, 5);
+  EXPECT_EQ(n, 6);
 }
 
 }  // namespace

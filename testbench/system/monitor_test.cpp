@@ -271,7 +271,7 @@ TEST_P(LostNotification, IsNamedThenEndsInAReportedStall) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, LostNotification,
-                         ::testing::Values(Lost{"fault.lose_kick_every=20", "P10.lost_kick"},
+                         ::testing::Values(Lost{"fault.lose_kick_every=5", "P10.lost_kick"},
                                            Lost{"fault.lose_interrupt_every=20", "P10.lost_interrupt"}),
                          [](const ::testing::TestParamInfo<Lost>& i) { return std::string(i.param.rule).substr(4); });
 

@@ -29,6 +29,9 @@ struct Injected {
   const char* rule;          // reported first
   const char* consequence;   // what the violation itself leads to ("" = nothing)
   int exit_code;             // without --strict
+  // The ring may or may not stall after it: that depends on where the
+  // device was when the violation came (timing), not on the rule.
+  bool may_stall = false;
 };
 
 class InjectedViolation : public ::testing::TestWithParam<Injected> {};
@@ -37,9 +40,11 @@ TEST_P(InjectedViolation, IsReportedAsItsRuleAndNoOther) {
   const Injected& c = GetParam();
   const SimRun r = run_virtiosim(kBase + c.args);
   ASSERT_FALSE(r.report_text.empty()) << r.output;
-  EXPECT_EQ(r.exit_code, c.exit_code) << r.output;
   std::set<std::string> expected{c.rule};
   if (*c.consequence) expected.insert(c.consequence);
+  const bool stalled = c.may_stall && rules_of(r).count("watchdog.stall");
+  if (stalled) expected.insert("watchdog.stall");
+  EXPECT_EQ(r.exit_code, stalled ? 1 : c.exit_code) << r.output;
   EXPECT_EQ(rules_of(r), expected) << r.report_text;
   const auto& first = r.report.get_child("monitor.first").front().second;
   EXPECT_EQ(first.get<std::string>("rule"), c.rule);
@@ -86,19 +91,21 @@ INSTANTIATE_TEST_SUITE_P(
         // P5: NEXT in a used descriptor.
         Injected{"P5_packed", "--set fault.corrupt_used_at=100 --set fault.corrupt_used=next", "P5", "", 0},
         // P8: with IN_ORDER a buffer completed before one made available
-        // earlier. The packed in-order batch then covers slots the driver
-        // does not skip: the ring stalls. Split's used idx carries the batch.
+        // earlier. The packed in-order batch can then cover slots the driver
+        // does not skip, and the ring stalls. Split's used idx carries the batch.
         Injected{"P8_packed",
-                 "--set in_order=1 --set fault.corrupt_used_at=100 --set fault.corrupt_used=complete_order", "P8",
-                 "watchdog.stall", 1},
+                 "--set in_order=1 --set fault.corrupt_used_at=100 --set fault.corrupt_used=complete_order", "P8", "",
+                 0, true},
         Injected{"P8_split",
                  "--ring split --set in_order=1 --set fault.corrupt_used_at=100 --set fault.corrupt_used=complete_order",
                  "P8", "", 0},
         // P15: the device says the queue reset is done before it stopped
         // using the queue. The packed device then also drops the queue the
-        // driver enabled again: the ring stalls.
+        // driver enabled again: the ring stalls. The split device may go on
+        // from the ring state the driver rewrote, and stall or not.
         Injected{"P15_packed", "--set fault.reset_tx_at_us=1000 --set fault.reset_ack_early=1", "P15", "watchdog.stall", 1},
-        Injected{"P15_split", "--ring split --set fault.reset_tx_at_us=1000 --set fault.reset_ack_early=1", "P15", "", 0}),
+        Injected{"P15_split", "--ring split --set fault.reset_tx_at_us=1000 --set fault.reset_ack_early=1", "P15", "", 0,
+                 true}),
     [](const ::testing::TestParamInfo<Injected>& i) { return std::string(i.param.name); });
 
 // Without IN_ORDER a device may complete buffers in any order: not a violation.
