@@ -92,7 +92,8 @@ ATTRIBUTION = [
     ("cache-line transfers", {"memory.remote_transfer_ns": 0}),
     ("checked user accesses", {"device_memory.uaccess_ns": 0}),
     ("device per-packet work", {"vhost.tx_packet_cycles": 1}),
-    ("driver per-packet work", {"driver.tx_packet_cycles": 1, "driver.pmd_tx_packet_cycles": 1}),
+    ("driver per-packet work", {"driver.tx_packet_cycles": 1, "driver.pktgen_packet_cycles": 1,
+                                "driver.pmd_tx_packet_cycles": 1}),
     ("kick exits and syscalls", {"pci.vhost_kick_guest_ns": 0, "pci.user_kick_caller_ns": 0}),
 ]
 
@@ -138,17 +139,26 @@ def testpmd_rate(log, field):
     return statistics.median(values) if values else 0
 
 
+def testpmd_cycles_ns(log):
+    """testpmd --record-core-cycles: busy ns per packet of its forwarding core
+    (cycles spent in bursts that moved packets, over packets), or None."""
+    with open(log) as f:
+        m = re.findall(r"CPU cycles/packet=([\d.]+) .*? at (\d+) MHz Clock", f.read())
+    return float(m[-1][0]) * 1e3 / float(m[-1][1]) if m else None
+
+
 def live_run(ring, seconds, workdir, tag):
     """testpmd net_vhost rxonly on CPU 1 fed by testpmd virtio-user txonly on
-    CPU 0 (64-byte frames, burst 32, 256 entries); returns the front-end's Tx-pps."""
+    CPU 0 (64-byte frames, burst 32, 256 entries); returns the front-end's
+    Tx-pps and each side's busy ns per packet."""
     sock = os.path.join(workdir, f"{tag}.sock")
     eal = lambda prefix, lcores: ["--no-huge", "-m", "512", "--no-pci", f"--file-prefix={prefix}{os.getpid()}",
                                   "--lcores", lcores]
+    common = ["--total-num-mbufs=32768", "--stats-period", "1", "--auto-start", "--record-core-cycles"]
     be_log, fe_log = os.path.join(workdir, f"{tag}.be.log"), os.path.join(workdir, f"{tag}.fe.log")
     with open(be_log, "w") as be_out:
         be = subprocess.Popen(["timeout", "-s", "INT", str(seconds + 10), "dpdk-testpmd", *eal("vbe", "0@1,1@1"),
-                               "--vdev", f"net_vhost0,iface={sock}", "--", "--total-num-mbufs=32768",
-                               "--stats-period", "1", "--auto-start", "--forward-mode=rxonly"],
+                               "--vdev", f"net_vhost0,iface={sock}", "--", *common, "--forward-mode=rxonly"],
                               stdout=be_out, stderr=subprocess.STDOUT)
     for _ in range(200):
         if os.path.exists(sock):
@@ -158,8 +168,7 @@ def live_run(ring, seconds, workdir, tag):
     with open(fe_log, "w") as fe_out:
         subprocess.run(["timeout", "-s", "INT", str(seconds), "dpdk-testpmd", *eal("vfe", "0@0,1@0"),
                         "--vdev", f"net_virtio_user0,path={sock},packed_vq={packed},queue_size=256", "--",
-                        "--total-num-mbufs=32768", "--stats-period", "1", "--auto-start",
-                        "--forward-mode=txonly", "--txpkts=64"], stdout=fe_out, stderr=subprocess.STDOUT)
+                        *common, "--forward-mode=txonly", "--txpkts=64"], stdout=fe_out, stderr=subprocess.STDOUT)
     be.send_signal(2)
     be.wait()
     rate = testpmd_rate(fe_log, "Tx-pps")
@@ -167,28 +176,60 @@ def live_run(ring, seconds, workdir, tag):
         with open(fe_log) as f:
             tail = f.read().strip().splitlines()[-3:]
         print(f"  live {ring}: no rate; the front-end's log ends: {' / '.join(tail)}", file=sys.stderr)
-    return rate
+    return {"rate": rate, "driver_ns": testpmd_cycles_ns(fe_log), "device_ns": testpmd_cycles_ns(be_log)}
 
 
-def live_row(doc, binary, packets, reps, seconds):
+def machine_probe(build):
+    """This machine's core clock and core-to-core line transfer between the
+    two CPUs the live row uses (testbench/bench/machine_probe), or None."""
+    probe = os.path.join(build, "testbench", "bench", "machine_probe")
+    if not os.access(probe, os.X_OK):
+        print(f"  no {probe}: the live row's model of this machine is left out", file=sys.stderr)
+        return None
+    done = subprocess.run([probe, "0", "1"], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  machine_probe exited {done.returncode}: {done.stderr.strip()}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout)
+
+
+def simulate_live(doc, binary, packets, extra):
+    """The live row's model, packed and split: rate and each side's busy ns per packet."""
+    out = {}
+    for ring in ("packed", "split"):
+        r = simulate(binary, dict(scenario(doc, dict(LIVE_MODEL, x={"ring": ring}), "x"), **extra), packets)
+        out[ring] = {"rate": r["rates"]["tx_mpps"], "driver_ns": r["cpu_ns_per_packet"]["driver"],
+                     "device_ns": r["cpu_ns_per_packet"]["device"]}
+    return out
+
+
+LIVE_MODEL = {"presets": ["pmd-user", "dpdk-vhost"]}
+
+
+def live_row(doc, binary, build, packets, reps, seconds):
     load = [os.getloadavg()[0]]
+    probe = machine_probe(build)
     measured = {"packed": [], "split": []}
     with tempfile.TemporaryDirectory() as work:
         for rep in range(reps):
             for ring in ("packed", "split"):
                 measured[ring].append(live_run(ring, seconds, work, f"{ring}{rep}"))
-                print(f"  live {ring} rep {rep + 1}: {measured[ring][-1] / 1e6:.3f} Mpps", file=sys.stderr)
+                m = measured[ring][-1]
+                print(f"  live {ring} rep {rep + 1}: {m['rate'] / 1e6:.3f} Mpps, busy ns per packet: "
+                      f"front-end {m['driver_ns']}, back-end {m['device_ns']}", file=sys.stderr)
     load.append(os.getloadavg()[0])
-    ratios = [p / s for p, s in zip(measured["packed"], measured["split"]) if p and s]
+    ratios = [p["rate"] / s["rate"] for p, s in zip(measured["packed"], measured["split"]) if p["rate"] and s["rate"]]
     if not ratios:
         raise RuntimeError("the live row measured no rep with both rings forwarding (testpmd did not start in "
                            "time or forwarded nothing); try more --live-seconds")
-    model = {"presets": ["pmd-user", "dpdk-vhost"]}
-    sim = {ring: simulate(binary, scenario(doc, dict(model, x={"ring": ring}), "x"), packets)["rates"]["tx_mpps"]
-           for ring in ("packed", "split")}
+    sim = simulate_live(doc, binary, packets, {})
+    machine_keys = ({"memory.remote_transfer_ns": probe["transfer_ns"], "driver.guest_ghz": probe["core_ghz"],
+                     "vhost.host_ghz": probe["core_ghz"]} if probe else None)
     return {"measured": measured, "ratios": ratios, "load": load, "sim": sim,
-            "sim_ratio": sim["packed"] / sim["split"],
-            "scenario": scenario(doc, dict(model, x={}), "x")}
+            "sim_ratio": sim["packed"]["rate"] / sim["split"]["rate"], "probe": probe,
+            "machine_keys": machine_keys,
+            "sim_machine": simulate_live(doc, binary, packets, machine_keys) if probe else None,
+            "scenario": scenario(doc, dict(LIVE_MODEL, x={}), "x")}
 
 
 # --- the document -----------------------------------------------------------
@@ -223,14 +264,13 @@ def render(doc, rows, live, args):
         o.append(f"| {r['row']['id']} | {pub_text} | {r['sim_before']:.2f} → {r['sim_after']:.2f} Mpps "
                  f"({r['sim_ratio']:.3f}) | {r['change']} | {r['level']} |")
     if live:
-        m = live["measured"]
-        med = {k: statistics.median([x for x in v if x]) / 1e6 for k, v in m.items()}
+        med = {k: statistics.median([x["rate"] for x in v if x["rate"]]) / 1e6 for k, v in live["measured"].items()}
         live_ratio = statistics.median(live["ratios"])
         o.append(f"| live: testpmd virtio-user txonly → testpmd net_vhost rxonly, split → packed (this machine) | "
                  f"{med['split']:.2f} → {med['packed']:.2f} Mpps ({live_ratio:.3f}, median of per-rep ratios) | "
-                 f"{live['sim']['split']:.2f} → {live['sim']['packed']:.2f} Mpps ({live['sim_ratio']:.3f}) | "
-                 f"{change_verdict(live['sim_ratio'], {'ratio': live_ratio})} | "
-                 f"{level_verdict(live['sim']['split'], med['split'])} |")
+                 f"{live['sim']['split']['rate']:.2f} → {live['sim']['packed']['rate']:.2f} Mpps "
+                 f"({live['sim_ratio']:.3f}) | {change_verdict(live['sim_ratio'], {'ratio': live_ratio})} | "
+                 f"{level_verdict(live['sim']['split']['rate'], med['split'])} |")
     o.append("\n## Presets\n")
     for name, p in doc["presets"].items():
         o.append(f"- **{name}**: {p['what']}. {keys(p['set'])}")
@@ -261,10 +301,33 @@ def render(doc, rows, live, args):
                  "  front-end's median Tx-pps after two warm-up seconds; a rep where either ring forwarded nothing\n"
                  "  (testpmd not up in time on a loaded machine) is listed and left out of the medians.")
         for ring in ("split", "packed"):
-            o.append(f"- {ring}: " + ", ".join(f"{v / 1e6:.3f}" for v in live["measured"][ring]) + " Mpps")
+            o.append(f"- {ring}: " + ", ".join(f"{v['rate'] / 1e6:.3f}" for v in live["measured"][ring]) + " Mpps")
         o.append("- packed/split per rep: " + ", ".join(f"{x:.3f}" for x in live["ratios"]))
         o.append(f"- load average (1 min) at start and end: {live['load'][0]:.2f}, {live['load'][1]:.2f}")
         o.append(f"- Scenario: presets pmd-user, dpdk-vhost; {keys(live['scenario'])}; ring split, then packed")
+        o.append("")
+        o.append("Each side's busy time per packet (testpmd `--record-core-cycles`: cycles in bursts that moved\n"
+                 "packets, over packets, at the TSC rate testpmd reports; the model: `cpu_ns_per_packet`, the\n"
+                 "agent's clock advances, its polls included), medians over the reps:\n")
+        o.append("| | split front-end | split back-end | packed front-end | packed back-end |")
+        o.append("|---|---|---|---|---|")
+        cells = lambda d: " | ".join(f"{d[ring][side]:.0f} ns" for ring in ("split", "packed")
+                                     for side in ("driver_ns", "device_ns"))
+        meas = {ring: {side: statistics.median([x[side] for x in live["measured"][ring] if x[side]] or [0])
+                       for side in ("driver_ns", "device_ns")} for ring in ("split", "packed")}
+        o.append(f"| measured | {cells(meas)} |")
+        o.append(f"| model, defaults | {cells(live['sim'])} |")
+        if live["probe"]:
+            pr = live["probe"]
+            o.append(f"| model, this machine's figures | {cells(live['sim_machine'])} |")
+            o.append("")
+            o.append(f"This machine's figures (`testbench/bench/machine_probe`, same command): core clock "
+                     f"{pr['core_ghz']:.2f} GHz (dependent adds), one-way transfer of a modified line between CPUs 0 "
+                     f"and 1 {pr['transfer_ns']:.0f} ns (ping-pong). The model with them: "
+                     f"{live['sim_machine']['split']['rate']:.2f} → {live['sim_machine']['packed']['rate']:.2f} Mpps "
+                     f"({live['sim_machine']['packed']['rate'] / live['sim_machine']['split']['rate']:.3f}); "
+                     f"keys {keys(live['machine_keys'])}.")
+        o.append("")
         o.append(f"- Why the level misses: {doc['live_gap']}\n")
     return "\n".join(o) + "\n"
 
@@ -289,7 +352,7 @@ def main():
         print("validate: no dpdk-testpmd or fewer than 2 CPUs: the live row is left out", file=sys.stderr)
     try:
         rows = run_rows(doc, binary, args.packets)
-        live = live_row(doc, binary, args.packets, args.live_reps, args.live_seconds) if live_ok else None
+        live = live_row(doc, binary, args.build, args.packets, args.live_reps, args.live_seconds) if live_ok else None
     except RuntimeError as e:
         print(f"validate: {e}", file=sys.stderr)
         return 1

@@ -60,7 +60,9 @@ TEST(Validate, NoSimulatorIsAUsageError) {
 }
 
 // One short rep of the live row: testpmd's own packed and split rates, and
-// the model's, in one table line.
+// the model's, in one table line; each side's busy time per packet, from
+// testpmd's cycle counts and from the model run with the defaults and with
+// this machine's probed clock and line transfer.
 TEST(Validate, LiveRowMeasuresTestpmdHere) {
   if (std::system("command -v dpdk-testpmd > /dev/null") != 0) GTEST_SKIP() << "dpdk-testpmd is not installed";
   const ScriptRun r = validate("--build " + kBuild.string() + " --packets 3000 --live-reps 1 --live-seconds 10");
@@ -69,6 +71,12 @@ TEST(Validate, LiveRowMeasuresTestpmdHere) {
   ASSERT_FALSE(line.empty()) << r.table;
   EXPECT_NE(r.output.find("live packed rep 1:"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("live split rep 1:"), std::string::npos) << r.output;
+  for (const char* row : {"measured", "model, defaults", "model, this machine's figures"}) {
+    const std::string busy = table_line(r.table, row);
+    ASSERT_FALSE(busy.empty()) << row << "\n" << r.table;
+    EXPECT_EQ(busy.find(" 0 ns"), std::string::npos) << busy;  // every side measured and modelled
+  }
+  EXPECT_NE(r.table.find("one-way transfer of a modified line between CPUs 0 and 1"), std::string::npos);
 }
 
 }  // namespace
