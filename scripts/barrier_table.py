@@ -5,9 +5,8 @@ barrier dropped and record whether the ring broke and which conformance
 rule caught it first. Writes out/barrier-table.md (--out FILE, or - for
 stdout; --out docs/barrier-table.md updates the committed table), with its
 progress and an estimate of the time left on stderr. 16 seeds are 6720
-runs: 17 min 16 s measured with two jobs on two cores loaded by three other
-builds (load average 7); about 5 min on two idle cores, by the 4992-run
-table's 3.5 min.
+runs: 4 min 8 s measured with two jobs on two idle cores (Release build),
+17 min 16 s on two cores loaded by three other builds (load average 7).
 
 Usage: scripts/barrier_table.py [--build DIR] [--seeds N] [--packets N] [--jobs N] [--out FILE]
 
@@ -108,17 +107,19 @@ How to read it:
   store waits in the store buffer for its cache line, and a later load of
   the same agent may be performed before it (x86's one reordering, SB).
   With Poisson traffic the interrupt path's (`driver_enable_recheck`,
-  `device_signal_check`) show as `P10.lost_interrupt`, and in packed rings
-  the kick path's (`driver_kick_check`, `device_enable_recheck`) as
-  `P10.lost_kick` in **poisson-at**, where the device re-enables
+  `device_signal_check`) show as `P10.lost_interrupt` (in packed rings
+  `driver_enable_recheck` only with the event write before it dropped too,
+  in these seeds), and in packed rings the kick path's
+  (`driver_kick_check`, `device_enable_recheck`) as `P10.lost_kick` with
+  Poisson traffic, most in **poisson-at**, where the device re-enables
   notifications once a packet. In split rings the kick path's full
   barriers are still not observed under tso: the model does show the
   reordering they forbid (the SB litmus test, and the same barriers in
   packed rings), so read those cells as a limit of these scenarios, not as
   evidence that x86 needs no full barrier there (Linux's
   `virtqueue_kick_prepare_split` issues `virtio_mb` for exactly this race).
-  Why split's race is not hit is not settled; it is not hit under weak
-  either.
+  Why split's race is not hit is not settled; under weak it is hit once
+  in all the seeds (`driver_kick_check`, one Poisson seed).
 - **weak** (Arm-like: stores to different addresses become visible in any
   order, a load may be performed as early as the agent's last read or full
   barrier, so it may pass earlier loads; docs/memory-model.md checks it
@@ -136,8 +137,8 @@ How to read it:
   flags may be performed before it, as Linux's
   `virtqueue_get_buf_ctx_packed` says ("only get used elements after
   checking the used flag"). The split kick path's full barriers
-  (`driver_kick_check`, `device_enable_recheck`) are not observed in split
-  rings here (see tso).
+  (`driver_kick_check`, `device_enable_recheck`) are all but unobserved in
+  split rings here (see tso).
 - Consequences are what the missed store left behind: ring errors
   (`ring.*`, `P5`, `P6.x`, `P7` from the ring core's own checks), the
   monitor's ring shadow (`P3`, `P4`, `P5`: a buffer processed twice or one
