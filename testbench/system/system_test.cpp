@@ -152,12 +152,18 @@ TEST(System, TimingModesAgreeFunctionally) {
   EXPECT_EQ(lt.get<std::string>("timing_mode"), "lt");
 }
 
+// Two runs set side by side; a failed one fails the test and says why.
+std::pair<SimRun, SimRun> both(const std::string& a, const std::string& b) {
+  std::pair<SimRun, SimRun> r{run_virtiosim(a), run_virtiosim(b)};
+  EXPECT_EQ(r.first.exit_code, 0) << a << "\n" << r.first.output;
+  EXPECT_EQ(r.second.exit_code, 0) << b << "\n" << r.second.output;
+  return r;
+}
+
 // The cost model moves results the way physics says it should.
 TEST(System, SlowerCacheLineTransfersLowerThroughput) {
-  const SimRun fast = run_virtiosim("run --quiet --packets 3000 --set memory.remote_transfer_ns=60");
-  const SimRun slow = run_virtiosim("run --quiet --packets 3000 --set memory.remote_transfer_ns=300");
-  ASSERT_EQ(fast.exit_code, 0) << fast.output;
-  ASSERT_EQ(slow.exit_code, 0) << slow.output;
+  const auto [fast, slow] = both("run --quiet --packets 3000 --set memory.remote_transfer_ns=60",
+                                 "run --quiet --packets 3000 --set memory.remote_transfer_ns=300");
   EXPECT_LT(slow.get("rates.tx_mpps"), fast.get("rates.tx_mpps"));
   EXPECT_GT(fast.get("memory.cache_line_transfers_per_packet"), 1.0);
 }
@@ -166,10 +172,7 @@ TEST(System, SlowerCacheLineTransfersLowerThroughput) {
 // with one buffer each line of a payload waits for the one before it.
 TEST(System, OverlappedCopyMissesRaiseThroughput) {
   const std::string sink = "run --quiet --packets 3000 --set wire=sink --set packet_bytes=1024 --set packet_bytes_max=1024 ";
-  const SimRun overlapped = run_virtiosim(sink);
-  const SimRun serial = run_virtiosim(sink + "--set memory.line_fill_buffers=1");
-  ASSERT_EQ(overlapped.exit_code, 0) << overlapped.output;
-  ASSERT_EQ(serial.exit_code, 0) << serial.output;
+  const auto [overlapped, serial] = both(sink, sink + "--set memory.line_fill_buffers=1");
   EXPECT_GT(serial.get("cpu_ns_per_packet.device"), overlapped.get("cpu_ns_per_packet.device") + 200);
   // The lines still move: a 1 KB frame is 17 of them each way.
   EXPECT_GT(overlapped.get("memory.cache_line_transfers_per_packet"), 17.0);
@@ -179,10 +182,7 @@ TEST(System, OverlappedCopyMissesRaiseThroughput) {
 // the driver's cheaper per-packet work is the rate.
 TEST(System, PktgenTxSourceCostsLessThanTheStack) {
   const std::string sink = "run --quiet --packets 3000 --set wire=sink --set vhost.busy_poll_ns=1e9 ";
-  const SimRun stack = run_virtiosim(sink);
-  const SimRun pktgen = run_virtiosim(sink + "--set driver.tx_source=pktgen");
-  ASSERT_EQ(stack.exit_code, 0) << stack.output;
-  ASSERT_EQ(pktgen.exit_code, 0) << pktgen.output;
+  const auto [stack, pktgen] = both(sink, sink + "--set driver.tx_source=pktgen");
   EXPECT_EQ(pktgen.report.get_child("config").get<std::string>(
                 boost::property_tree::ptree::path_type("driver.tx_source", '/')),
             "pktgen");
@@ -191,18 +191,14 @@ TEST(System, PktgenTxSourceCostsLessThanTheStack) {
 }
 
 TEST(System, UaccessCostsTheDeviceMoreThanDirectAccess) {
-  const SimRun direct = run_virtiosim("run --quiet --packets 3000 --set metadata=direct");
-  const SimRun uaccess = run_virtiosim("run --quiet --packets 3000 --set metadata=uaccess");
-  ASSERT_EQ(direct.exit_code, 0) << direct.output;
-  ASSERT_EQ(uaccess.exit_code, 0) << uaccess.output;
+  const auto [direct, uaccess] =
+      both("run --quiet --packets 3000 --set metadata=direct", "run --quiet --packets 3000 --set metadata=uaccess");
   EXPECT_GT(uaccess.get("cpu_ns_per_packet.device"), direct.get("cpu_ns_per_packet.device"));
 }
 
 TEST(System, EventIdxSuppressesKicksAndInterrupts) {
-  const SimRun on = run_virtiosim("run --quiet --packets 3000 --set event_idx=1");
-  const SimRun off = run_virtiosim("run --quiet --packets 3000 --set event_idx=0");
-  ASSERT_EQ(on.exit_code, 0) << on.output;
-  ASSERT_EQ(off.exit_code, 0) << off.output;
+  const auto [on, off] =
+      both("run --quiet --packets 3000 --set event_idx=1", "run --quiet --packets 3000 --set event_idx=0");
   EXPECT_LT(on.get("kicks.per_packet"), off.get("kicks.per_packet"));
   EXPECT_LT(on.get("interrupts.per_packet"), off.get("interrupts.per_packet"));
   EXPECT_GT(on.get<uint64_t>("kicks.suppressed"), 0u);
