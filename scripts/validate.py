@@ -193,6 +193,9 @@ def machine_probe(build):
     return json.loads(done.stdout)
 
 
+LIVE_MODEL = {"presets": ["pmd-user", "dpdk-vhost"]}  # the live row's scenario: virtio-user into DPDK vhost
+
+
 def simulate_live(doc, binary, packets, extra):
     """The live row's model, packed and split: rate and each side's busy ns per packet."""
     out = {}
@@ -201,9 +204,6 @@ def simulate_live(doc, binary, packets, extra):
         out[ring] = {"rate": r["rates"]["tx_mpps"], "driver_ns": r["cpu_ns_per_packet"]["driver"],
                      "device_ns": r["cpu_ns_per_packet"]["device"]}
     return out
-
-
-LIVE_MODEL = {"presets": ["pmd-user", "dpdk-vhost"]}
 
 
 def live_row(doc, binary, build, packets, reps, seconds):
