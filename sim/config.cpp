@@ -216,6 +216,7 @@ std::vector<Config::Param> Config::params() {
   add(p, "device_memory.", device_memory);
   add(p, "vhost.", vhost);
   add(p, "driver.", this->driver);
+  add(p, "iommu.", iotlb);
   return p;
 }
 
@@ -282,6 +283,20 @@ void Config::validate() const {
     throw ConfigError(key, "acts through the vhost-net device's hook points: needs device.kind=vhost-net");
   if (!mrg_rxbuf && max_frame_bytes() > 1518)
     throw ConfigError("packet_bytes", "frames above 1518 bytes need mrg_rxbuf=1 (no big-packet mode)");
+  if (iommu) {
+    // The driver side of the IOMMU is the Linux DMA API on the guest's
+    // virtio-net; the device side is the vhost-net model's IOTLB.
+    if (path == pci::AccessPath::user)
+      throw ConfigError("iommu", "path=user is a host process (virtio-user): no guest IOMMU stands between it and the device");
+    if (pmd)
+      throw ConfigError("iommu", "the per-buffer DMA map/unmap modelled is the Linux driver's: needs driver.kind=linux");
+    if (device.kind.name != kVhostNetKind)
+      throw ConfigError("iommu", "the IOTLB is the vhost-net device's: needs device.kind=vhost-net");
+    if (indirect)
+      throw ConfigError("iommu", "indirect tables are not mapped through the DMA API in this model: needs indirect=0");
+    if (vhost.zerocopy)
+      throw ConfigError("iommu", "zero-copy hands pages to the wire by guest-physical address: needs vhost.zerocopy=0");
+  }
   if (mrg_rxbuf && driver.rx_buffer_bytes <= net::kNetHdrBytes)
     throw ConfigError("driver.rx_buffer_bytes", "must exceed the 12-byte virtio-net header");
 }
@@ -333,6 +348,7 @@ uint64_t Config::features() const {
   if (in_order) f |= feature_bit(VIRTIO_F_IN_ORDER);
   if (notification_data) f |= feature_bit(VIRTIO_F_NOTIFICATION_DATA);
   if (ring_reset) f |= feature_bit(VIRTIO_F_RING_RESET);
+  if (iommu) f |= feature_bit(VIRTIO_F_ACCESS_PLATFORM);
   return f;
 }
 

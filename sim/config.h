@@ -56,6 +56,8 @@ namespace virtiosim::sim {
   X(bool, notification_data, false, "bool", 0, 1, "negotiate VIRTIO_F_NOTIFICATION_DATA (P12)")             \
   X(bool, ring_reset, true, "bool", 0, 1,                                                                    \
     "negotiate VIRTIO_F_RING_RESET (P15): the driver may reset one queue (Linux 6.0+, vhost-net)")           \
+  X(bool, iommu, false, "bool", 0, 1,                                                                       \
+    "negotiate VIRTIO_F_ACCESS_PLATFORM (33): the guest's IOMMU maps every buffer (Linux DMA API), the device translates through its IOTLB (iommu.*)") \
   X(double, quantum_ns, 1000, "ns", 1, 1e9, "lt: time an agent may run ahead of the kernel (TLM global quantum)") \
   X(double, stall_timeout_us, 2000, "us", 1, 1e9,                                                            \
     "no progress for this long with packets pending ends the run as a stall")                                \
@@ -96,6 +98,7 @@ struct Config {
   device::DeviceMemoryParams device_memory;
   device::VhostParams vhost;
   driver::DriverParams driver;
+  device::IotlbParams iotlb;  // iommu.*
 
   // Every parameter, in listing order.
   struct Param {

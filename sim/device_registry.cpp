@@ -22,6 +22,8 @@ std::unique_ptr<device::NetDevice> make_vhost_net(sc_core::sc_module_name name, 
   d.timing = c.timing;
   d.params = c.vhost;
   d.memory_params = c.device_memory;
+  d.iotlb = c.iotlb;
+  d.iotlb_miss_ns = c.path == pci::AccessPath::pcie ? c.iotlb.pcie_miss_ns : c.iotlb.vhost_miss_ns;
   return std::make_unique<device::VhostNet>(name, mem, d);
 }
 

@@ -74,6 +74,7 @@ class Platform : public sc_core::sc_module {
     // The transport seam, both ways: device -> observer -> faults -> PCI
     // function -> driver's MSI-X; the function reaches the device back
     // through the same chain.
+    if (cfg.iommu) mem_.attach_iommu(&iommu_);
     dev_->transport.bind(device_end_);
     device_end_.transport.bind(notification_faults_);
     notification_faults_.transport.bind(fn_);
@@ -317,6 +318,7 @@ class Platform : public sc_core::sc_module {
   RunOptions opt_;
   memory::BackingStore ram_;
   memory::MemoryModel mem_;
+  memory::DmaDomain iommu_;  // attached to mem_ with iommu=1
   std::unique_ptr<device::NetDevice> dev_;  // of kind cfg.device.kind (sim/device_registry.h)
   DeviceEnd device_end_;
   faults::NotificationFaults notification_faults_;

@@ -8,12 +8,17 @@
 //            in Linux vhost);
 //   dma      a PCIe device: reads are non-posted round trips, writes are
 //            posted, both limited by link bandwidth.
+// Behind an IOMMU (VIRTIO_F_ACCESS_PLATFORM) every address the device uses
+// is an IOVA, translated by the device's IOTLB first: an access it refuses
+// leaves a sticky fault() and touches nothing (reads give zeros, writes are
+// dropped); the device turns the fault into a broken queue.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
+#include "models/device/iotlb.h"
 #include "models/memory/sim_memory.h"
 #include "models/param.h"
 #include "models/ring/memory_policy.h"
@@ -44,20 +49,58 @@ struct DeviceMemoryParams {
 
 class DeviceMemory {
  public:
-  DeviceMemory(memory::SimMemory mem, MetadataAccess mode, const DeviceMemoryParams* p)
-      : mem_(mem), mode_(mode), p_(p) {}
+  // `iotlb`: null unless ACCESS_PLATFORM was negotiated.
+  DeviceMemory(memory::SimMemory mem, MetadataAccess mode, const DeviceMemoryParams* p, Iotlb* iotlb = nullptr)
+      : mem_(mem), mode_(mode), p_(p), iotlb_(iotlb) {}
 
-  bool maps(uint64_t gpa, uint64_t n) const { return mem_.maps(gpa, n); }
+  bool maps(uint64_t a, uint64_t n) const { return iotlb_ ? iotlb_->maps(a, n) : mem_.maps(a, n); }
 
-  uint16_t read16(uint64_t gpa) { return charge_read(gpa, 2), mem_.read16(gpa); }
-  uint32_t read32(uint64_t gpa) { return charge_read(gpa, 4), mem_.read32(gpa); }
-  uint64_t read64(uint64_t gpa) { return charge_read(gpa, 8), mem_.read64(gpa); }
-  void write16(uint64_t gpa, uint16_t v) { charge_write(2), mem_.write16(gpa, v); }
-  void write32(uint64_t gpa, uint32_t v) { charge_write(4), mem_.write32(gpa, v); }
-  void write64(uint64_t gpa, uint64_t v) { charge_write(8), mem_.write64(gpa, v); }
-  // Bulk data (indirect tables, payload): one checked copy or one DMA burst.
-  void read_bytes(uint64_t gpa, void* dst, uint64_t n) { charge_read(gpa, n), mem_.read_bytes(gpa, dst, n); }
-  void write_bytes(uint64_t gpa, const void* src, uint64_t n) { charge_write(n), mem_.write_bytes(gpa, src, n); }
+  uint16_t read16(uint64_t a) {
+    const uint64_t gpa = at(a, memory::dma_read);
+    return faulted() ? 0 : (charge_read(gpa, 2), mem_.read16(gpa));
+  }
+  uint32_t read32(uint64_t a) {
+    const uint64_t gpa = at(a, memory::dma_read);
+    return faulted() ? 0 : (charge_read(gpa, 4), mem_.read32(gpa));
+  }
+  uint64_t read64(uint64_t a) {
+    const uint64_t gpa = at(a, memory::dma_read);
+    return faulted() ? 0 : (charge_read(gpa, 8), mem_.read64(gpa));
+  }
+  void write16(uint64_t a, uint16_t v) {
+    const uint64_t gpa = at(a, memory::dma_write);
+    if (!faulted()) charge_write(2), mem_.write16(gpa, v);
+  }
+  void write32(uint64_t a, uint32_t v) {
+    const uint64_t gpa = at(a, memory::dma_write);
+    if (!faulted()) charge_write(4), mem_.write32(gpa, v);
+  }
+  void write64(uint64_t a, uint64_t v) {
+    const uint64_t gpa = at(a, memory::dma_write);
+    if (!faulted()) charge_write(8), mem_.write64(gpa, v);
+  }
+  // Bulk data (indirect tables, payload): one checked copy or one DMA burst
+  // (behind an IOMMU: one per IOVA page, each translated).
+  void read_bytes(uint64_t a, void* dst, uint64_t n) {
+    auto* out = static_cast<uint8_t*>(dst);
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t chunk = span(a + done, n - done);
+      const uint64_t gpa = at(a + done, memory::dma_read);
+      if (faulted()) return void(std::fill(out + done, out + n, uint8_t{0}));
+      charge_read(gpa, chunk), mem_.read_bytes(gpa, out + done, chunk);
+      done += chunk;
+    }
+  }
+  void write_bytes(uint64_t a, const void* src, uint64_t n) {
+    const auto* in = static_cast<const uint8_t*>(src);
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t chunk = span(a + done, n - done);
+      const uint64_t gpa = at(a + done, memory::dma_write);
+      if (faulted()) return;
+      charge_write(chunk), mem_.write_bytes(gpa, in + done, chunk);
+      done += chunk;
+    }
+  }
   void barrier(ring::BarrierSite site) {
     fetched_block_ = kNoBlock;  // ordering point: later reads fetch again
     mem_.barrier(site);
@@ -65,8 +108,24 @@ class DeviceMemory {
 
   memory::AgentClock& clock() { return mem_.clock(); }
   MetadataAccess mode() const { return mode_; }
+  // The first access the IOTLB refused (ok if none).
+  ring::RingError fault() const { return fault_; }
 
  private:
+  bool faulted() const { return fault_ != ring::RingError::ok; }
+  // The guest-physical address of device address `a`, charging the
+  // translation; after a refused one, nothing more is translated.
+  uint64_t at(uint64_t a, uint8_t perm) {
+    if (!iotlb_ || faulted()) return a;
+    const Translation t = iotlb_->translate(a, perm);
+    mem_.clock().advance(t.cost_ns);
+    fault_ = t.error;
+    return t.gpa;
+  }
+  // Bytes of [a, a+n) up to the end of a's IOVA page (all of it without an IOMMU).
+  uint64_t span(uint64_t a, uint64_t n) const {
+    return iotlb_ ? std::min(n, memory::kIovaPageBytes - a % memory::kIovaPageBytes) : n;
+  }
   void charge_read(uint64_t gpa, uint64_t n) {
     switch (mode_) {
       case MetadataAccess::direct: return;
@@ -98,6 +157,8 @@ class DeviceMemory {
   memory::SimMemory mem_;
   MetadataAccess mode_;
   const DeviceMemoryParams* p_;
+  Iotlb* iotlb_;
+  ring::RingError fault_ = ring::RingError::ok;
 };
 
 static_assert(ring::MemoryPolicy<DeviceMemory>);

@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 
+#include "models/device/iotlb.h"
 #include "models/ring/errors.h"
 #include "models/ring/ring_state.h"
 #include "models/ring/virtqueue.h"
@@ -70,6 +71,9 @@ class NetDevice : public sc_core::sc_module, public pci::VirtioDeviceIf {
   virtual const ring::DeviceQueue* rx_queue(uint16_t qp) const = 0;
   // Time the device side of `qp` was busy (charged latency, not waiting).
   virtual uint64_t busy_ps(uint16_t qp) const = 0;
+  // The IOTLB's figures (VIRTIO_F_ACCESS_PLATFORM); zeros for a device
+  // without one.
+  virtual IotlbStats iotlb_stats() const { return {}; }
 
   bool failed() const { return failed_; }
   std::string failure() const { return failure_; }

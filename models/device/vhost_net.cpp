@@ -77,15 +77,27 @@ std::vector<uint8_t> VhostNet::config_space() const {
 void VhostNet::driver_ok(uint64_t features, const std::vector<pci::QueueConfig>& queues) {
   features_ = features;
   const ring::Features f{features};
+  // ACCESS_PLATFORM: every address the driver gives is an IOVA (virtio 1.2 6).
+  if (features & (uint64_t{1} << VIRTIO_F_ACCESS_PLATFORM)) {
+    if (!mem_.iommu()) {
+      failed_ = true;
+      failure_ = "VIRTIO_F_ACCESS_PLATFORM negotiated, but the platform has no IOMMU";
+      transport->set_needs_reset();
+      return;
+    }
+    if (!iotlb_) iotlb_ = std::make_unique<Iotlb>(*mem_.iommu(), cfg_.iotlb, cfg_.iotlb_miss_ns);
+  }
   for (auto& w : workers_) {
     const pci::QueueConfig& rx = queues.at(2u * w->qp);
     const pci::QueueConfig& tx = queues.at(2u * w->qp + 1);
     if (!rx.enabled || !tx.enabled) continue;  // the driver uses fewer queue pairs
     const memory::SimMemory sim(&mem_, agent_of(w->qp), &w->clock);
-    w->mem = std::make_unique<DeviceMemory>(sim, cfg_.access, &cfg_.memory_params);
+    w->mem = std::make_unique<DeviceMemory>(sim, cfg_.access, &cfg_.memory_params, iotlb_.get());
     try {
       w->rx_areas = {rx.desc, rx.driver, rx.device, rx.size};
       w->tx_areas = {tx.desc, tx.driver, tx.device, tx.size};
+      add_ring_areas(w->rx_areas);
+      add_ring_areas(w->tx_areas);
       w->rx = ring::make_device_queue(cfg_.layout, *w->mem, w->rx_areas, f);
       w->tx = ring::make_device_queue(cfg_.layout, *w->mem, w->tx_areas, f);
     } catch (const ring::RingConfigError& e) {
@@ -137,6 +149,7 @@ void VhostNet::enable_queue(uint16_t queue, const pci::QueueConfig& c) {
   Worker& w = *workers_.at(queue / 2);
   ring::QueueAreas& areas = queue % 2 ? w.tx_areas : w.rx_areas;
   areas = {c.desc, c.driver, c.device, c.size};
+  add_ring_areas(areas);
   try {
     (queue % 2 ? w.tx : w.rx) = ring::make_device_queue(cfg_.layout, *w.mem, areas, ring::Features{features_});
   } catch (const ring::RingConfigError& e) {
@@ -168,7 +181,18 @@ void VhostNet::charge_cycles(Worker& w, uint32_t cycles) {
   w.clock.advance(static_cast<double>(cycles) / cfg_.params.host_ghz);
 }
 
+void VhostNet::add_ring_areas(const ring::QueueAreas& a) {
+  if (!iotlb_) return;
+  const bool packed = cfg_.layout == ring::RingLayout::packed;
+  iotlb_->add_ring_area(a.desc, ring::desc_area_bytes(cfg_.layout, a.num));
+  iotlb_->add_ring_area(a.driver, packed ? ring::PackedLayout::event_bytes : ring::SplitLayout::avail_bytes(a.num));
+  iotlb_->add_ring_area(a.device, packed ? ring::PackedLayout::event_bytes : ring::SplitLayout::used_bytes(a.num));
+}
+
 bool VhostNet::check(Worker& w, RingError e, const char* what) {
+  // An access the IOTLB refused is the cause of whatever the ring made of
+  // the zeros it read.
+  if (w.mem && w.mem->fault() != RingError::ok) e = w.mem->fault();
   if (e == RingError::ok) return true;
   // A fatal ring error: the queue is broken; tell the driver (NEEDS_RESET).
   if (!failed_) {
@@ -356,6 +380,7 @@ bool VhostNet::handle_tx(Worker& w) {
       }
       at += s.len;
     }
+    if (!check(w, RingError::ok, "tx payload read")) return false;
     if (cfg_.params.zerocopy) w.clock.advance(cfg_.params.zerocopy_ns);
     else w.clock.advance(static_cast<double>(frame_len) / cfg_.params.copy_bytes_per_ns);
     charge_cycles(w, cfg_.params.tx_packet_cycles);

@@ -73,6 +73,10 @@ struct VhostNetConfig {
   memory::TimingMode timing = memory::TimingMode::lt;
   VhostParams params;
   DeviceMemoryParams memory_params;
+  // With VIRTIO_F_ACCESS_PLATFORM (and an IOMMU attached to the memory
+  // model): the IOTLB's parameters and the path's miss cost.
+  IotlbParams iotlb;
+  double iotlb_miss_ns = 0;
 };
 
 class VhostNet : public NetDevice {
@@ -124,6 +128,7 @@ class VhostNet : public NetDevice {
   const ring::DeviceQueue* tx_queue(uint16_t qp) const override;
   const ring::DeviceQueue* rx_queue(uint16_t qp) const override;
   uint64_t busy_ps(uint16_t qp) const override;
+  IotlbStats iotlb_stats() const override { return iotlb_ ? iotlb_->stats() : IotlbStats{}; }
   // After Linux's vhost-<pid> worker thread.
   std::string agent_name(uint16_t qp) const override { return "vhost_worker" + std::to_string(qp); }
   uint64_t negotiated_features() const { return features_; }
@@ -143,12 +148,14 @@ class VhostNet : public NetDevice {
   void restart(Worker& w);
   void quiesce(Worker& w);
   bool check(Worker& w, ring::RingError e, const char* what);
+  void add_ring_areas(const ring::QueueAreas& areas);
   void busy_poll(Worker& w);
   bool busy_polling() const { return cfg_.params.busy_poll_ns > 0; }
   void charge_cycles(Worker& w, uint32_t cycles);
 
   memory::MemoryModel& mem_;
   VhostNetConfig cfg_;
+  std::unique_ptr<Iotlb> iotlb_;  // with ACCESS_PLATFORM; shared by the workers, as vhost's dev->iotlb
   std::vector<std::unique_ptr<Worker>> workers_;
   sc_core::sc_event ready_;
   uint64_t features_ = 0;

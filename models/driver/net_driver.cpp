@@ -269,10 +269,17 @@ void NetDriver::setup_queue(QueuePair& owner, uint16_t index, std::unique_ptr<ri
   const uint16_t size = std::min(max, cfg_.queue_size);
   wr(VIRTIO_PCI_COMMON_Q_SIZE, 2, size);
   const ring::QueueAreas areas = ring::place_queue(cfg_.layout, alloc(ring::ring_bytes(cfg_.layout, size), kPage), size);
-  if (areas_.size() <= index) areas_.resize(index + 1u);
+  if (areas_.size() <= index) areas_.resize(index + 1u), device_areas_.resize(index + 1u);
   areas_[index] = areas;
+  // The ring memory is mapped once, for the queue's life, both ways
+  // (dma_alloc_coherent in vring_alloc_queue).
+  device_areas_[index] = dma() ? ring::place_queue(cfg_.layout,
+                                                   dma()->map(areas.desc, ring::ring_bytes(cfg_.layout, size),
+                                                              memory::dma_read_write),
+                                                   size)
+                               : areas;
   if (queue_placed) queue_placed(index, agent_of(owner.index), areas);
-  write_queue_areas(q, areas);
+  write_queue_areas(q, device_areas_[index]);
   wr(VIRTIO_PCI_COMMON_Q_MSIX, 2, index);
   if (rd(VIRTIO_PCI_COMMON_Q_MSIX, 2) != index) return fail("MSI-X vector refused for queue " + std::to_string(index));
 
@@ -289,13 +296,27 @@ void NetDriver::setup_queue(QueuePair& owner, uint16_t index, std::unique_ptr<ri
   if (is_tx) {
     owner.tx_buffers = alloc(uint64_t{size} * tx_stride(cfg_), kPage);
     owner.tx_packet.assign(size, 0);
+    owner.tx_given.assign(size, {});
     for (uint32_t i = size; i-- > 0;) owner.tx_free.push_back(i);
   } else {
     owner.rx_buffer_bytes = rx_buffer_bytes(cfg_);
     owner.rx_buffers = alloc(uint64_t{size} * owner.rx_buffer_bytes, kPage);
+    owner.rx_given.assign(size, {});
     for (uint32_t i = size; i-- > 0;) owner.rx_free.push_back(i);
   }
   wr(VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+}
+
+memory::DmaDomain* NetDriver::dma() const {
+  return features_ & (uint64_t{1} << VIRTIO_F_ACCESS_PLATFORM) ? mem_.iommu() : nullptr;
+}
+
+ring::Segment NetDriver::dma_map(const ring::Segment& s, uint8_t perm) {  // vring_map_one_sg
+  return dma() ? ring::Segment{dma()->map(s.addr, s.len, perm), s.len} : s;
+}
+
+void NetDriver::dma_unmap(const ring::Segment& s) {  // vring_unmap_one_split / _packed
+  if (dma() && s.len) dma()->unmap(s.addr, s.len);
 }
 
 // The selected queue's three areas, through `q`'s vCPU.
@@ -329,13 +350,14 @@ void NetDriver::reset_tx(QueuePair& q) {
   wait_for_zero(VIRTIO_PCI_COMMON_Q_ENABLE);
   if (failed()) return;
   for (const uint64_t token : q.tx->detach_unused()) {
+    for (const ring::Segment& s : q.tx_given[token]) dma_unmap(s);
     q.tx_free.push_back(static_cast<uint32_t>(token));
     q.reclaimed.push_back(q.tx_packet[token]);
     ++q.stats.tx_reclaimed;
   }
   q.tx->disable_cb();  // as before the reset: completions are reaped on transmit
   wr(VIRTIO_PCI_COMMON_Q_SELECT, index);
-  write_queue_areas(q, areas_.at(index));
+  write_queue_areas(q, device_areas_.at(index));
   wr(VIRTIO_PCI_COMMON_Q_ENABLE, 1);
   q.batched = 0;
   ++q.stats.queue_resets;
@@ -360,10 +382,14 @@ void NetDriver::kick(QueuePair& q, ring::DriverQueue& vq, uint16_t index) {
 void NetDriver::refill_rx(QueuePair& q) {
   while (!q.rx_free.empty()) {
     const uint32_t b = q.rx_free.back();
-    const ring::Segment seg{q.rx_buffers + uint64_t{b} * q.rx_buffer_bytes, q.rx_buffer_bytes};
+    if (q.rx->num_free() == 0) return;  // full: nothing to map
+    const ring::Segment seg = dma_map({q.rx_buffers + uint64_t{b} * q.rx_buffer_bytes, q.rx_buffer_bytes},
+                                      memory::dma_write);
     const RingError e = q.rx->add({}, std::span(&seg, 1), b);
+    if (e != RingError::ok) dma_unmap(seg);
     if (e == RingError::no_space) return;
     if (!ok(q, e, "rx add")) return;
+    q.rx_given[b] = seg;
     q.rx_free.pop_back();
   }
 }
@@ -373,6 +399,7 @@ void NetDriver::reclaim_tx(QueuePair& q) {  // free_old_xmit
   for (;;) {
     const ring::Result<bool> r = q.tx->get_used(u);
     if (!ok(q, r.error, "tx get_used") || !r.value) return;
+    for (const ring::Segment& s : q.tx_given[u.token]) dma_unmap(s);
     q.tx_free.push_back(static_cast<uint32_t>(u.token));
     ++q.stats.tx_completed;
   }
@@ -402,9 +429,15 @@ bool NetDriver::xmit(QueuePair& q) {
                           areas_.at(static_cast<size_t>(2 * q.index + 1)), *q.mem};
   const bool room = q.tx->num_free() >= n;
   if (room && before_tx_publish) before_tx_publish(publish);
-  const RingError e = q.tx->add(std::span(segs, n), {}, slot);
+  if (!room && dma()) return false;  // full: nothing to map
+  std::array<ring::Segment, 2> given{};
+  for (size_t i = 0; i < n; ++i) given[i] = dma_map(segs[i], memory::dma_read);
+  const RingError e = q.tx->add(std::span(given.data(), n), {}, slot);
+  if (e != RingError::ok)
+    for (const ring::Segment& s : given) dma_unmap(s);
   if (e == RingError::no_space) return false;
   if (!ok(q, e, "tx add")) return false;
+  q.tx_given[slot] = given;
   if (room && after_tx_publish) after_tx_publish(publish);
   q.tx_free.pop_back();
   q.tx_packet[slot] = k;
@@ -426,6 +459,7 @@ bool NetDriver::receive_frame(QueuePair& q, const ring::UsedBuffer& first) {
   if (mergeable) std::memcpy(&num_buffers, hdr + net::kNumBuffersOffset, 2);
   q.scratch.resize(first.len - net::kNetHdrBytes);
   q.mem->read_bytes(buffer_addr(first.token) + net::kNetHdrBytes, q.scratch.data(), q.scratch.size());
+  dma_unmap(q.rx_given[first.token]);
   q.rx_free.push_back(static_cast<uint32_t>(first.token));
   // P9: the device marked the first buffer used after the others, so they
   // are all there now.
@@ -439,6 +473,7 @@ bool NetDriver::receive_frame(QueuePair& q, const ring::UsedBuffer& first) {
     }
     const size_t at = q.scratch.size();
     q.scratch.resize(at + more.len);
+    dma_unmap(q.rx_given[more.token]);
     q.mem->read_bytes(buffer_addr(more.token), q.scratch.data() + at, more.len);
     q.rx_free.push_back(static_cast<uint32_t>(more.token));
   }

@@ -192,6 +192,13 @@ class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
   bool probe(QueuePair& q);
   void setup_queue(QueuePair& q, uint16_t index, std::unique_ptr<ring::DriverQueue>& out);
   void write_queue_areas(QueuePair& q, const ring::QueueAreas& areas);
+  // The Linux DMA API (vring_use_dma_api): with VIRTIO_F_ACCESS_PLATFORM
+  // every buffer is mapped when made available and unmapped when it comes
+  // back, and the device sees only IOVAs. Without it these pass addresses
+  // through.
+  memory::DmaDomain* dma() const;
+  ring::Segment dma_map(const ring::Segment& s, uint8_t perm);
+  void dma_unmap(const ring::Segment& s);
   void reset_tx(QueuePair& q);
   bool xmit(QueuePair& q);
   void reclaim_tx(QueuePair& q);
@@ -228,6 +235,7 @@ class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
   uint16_t config_vector_ = 0xffff;  // the MSI-X table's last entry (VIRTIO_MSI_NO_VECTOR until probed)
   std::vector<std::unique_ptr<sc_core::sc_event>> vector_events_;  // queue vectors, then configuration
   std::vector<ring::QueueAreas> areas_;
+  std::vector<ring::QueueAreas> device_areas_;  // as the device was told: IOVAs with ACCESS_PLATFORM
   std::vector<double> latencies_ns_;
   uint64_t latency_seen_ = 0;
   uint64_t reservoir_state_;

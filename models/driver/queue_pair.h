@@ -6,6 +6,7 @@
 
 #include <systemc>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -30,6 +31,10 @@ struct NetDriver::QueuePair {
   std::vector<uint32_t> tx_free, rx_free;
   std::vector<bool> seen;  // by per-queue-pair packet number
   std::vector<uint64_t> tx_packet;  // by TX buffer slot: the packet number it holds
+  // By buffer slot: the segments as the device was given them (IOVAs with
+  // ACCESS_PLATFORM), to unmap when the buffer comes back.
+  std::vector<std::array<ring::Segment, 2>> tx_given;
+  std::vector<ring::Segment> rx_given;
   std::vector<uint64_t> reclaimed;  // packet numbers a queue reset took back
   bool reset_done = false;
   bool rx_irq = false, tx_irq = false;

@@ -16,6 +16,7 @@
 #include "models/memory/access_log.h"
 #include "models/memory/backing_store.h"
 #include "models/memory/cost_model.h"
+#include "models/memory/dma_domain.h"
 #include "models/memory/store_buffer.h"
 #include "models/param.h"
 #include "models/ring/memory_policy.h"
@@ -112,6 +113,12 @@ class MemoryModel {
 
   bool maps(uint64_t gpa, uint64_t n) const { return ram_.maps(gpa, n); }
 
+  // The IOMMU domain between devices and this memory, when the platform has
+  // one (iommu=1): the driver maps through it, a device translates through
+  // it. Null without one.
+  void attach_iommu(DmaDomain* domain) { iommu_ = domain; }
+  DmaDomain* iommu() const { return iommu_; }
+
   // Each returns the latency in ns the agent is charged. `typed` accesses
   // (ring fields) log their value.
   double read(unsigned agent, uint64_t now_ps, uint64_t gpa, void* dst, uint64_t n, bool typed);
@@ -149,6 +156,7 @@ class MemoryModel {
   BackingStore& ram() { return ram_; }
 
  private:
+  DmaDomain* iommu_ = nullptr;
   void settle_buffers(uint64_t now_ps);
   void log_access(LogRecord::Op op, unsigned agent, uint64_t now_ps, uint64_t gpa, uint64_t n,
                   const void* data, bool typed);

@@ -29,6 +29,8 @@ enum class RingError : uint8_t {
   address_overflow,         // addr + len wraps 64 bits
   address_unmapped,         // outside what the memory policy maps
   readable_after_writable,  // P6.3
+  iova_unmapped,            // ACCESS_PLATFORM: device access to an IOVA the IOMMU does not map (never or no longer)
+  iova_no_permission,       // ACCESS_PLATFORM: device access the mapping does not permit (a write to a read-only page)
   // Fatal for a driver: the device returned something impossible.
   bad_used_id,              // used id not in flight
   used_idx_jump,            // split: used idx moved past what is in flight

@@ -84,6 +84,7 @@ RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driv
     }
   }
   r.interrupts = fn.stats().interrupts + notification_faults.interrupts_lost;
+  r.iotlb = dev.iotlb_stats();
 
   for (unsigned a = 0; a < mem.agents(); ++a) {
     const memory::AgentMemoryStats& s = mem.stats(a);

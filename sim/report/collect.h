@@ -72,6 +72,7 @@ struct RunFigures {
   uint64_t interrupts = 0;  // issued by the device: sent as MSI-X messages, or lost on the way (fault injection)
   uint64_t signals_suppressed = 0, interrupts_handled = 0;
   uint64_t driver_busy_ps = 0, device_busy_ps = 0;
+  device::IotlbStats iotlb;  // iommu=1: the device's address translations
 
   // Memory, over agents.
   uint64_t reads = 0, writes = 0, cache_line_transfers = 0;

@@ -166,6 +166,18 @@ std::string render_json(const RunFigures& run, const Verdict& verdict) {
                      {"suppressed", run.signals_suppressed},
                      {"handled", run.interrupts_handled},
                      {"per_packet", figure(per(double(run.interrupts), pkts))}};
+  if (cfg.iommu) {  // VIRTIO_F_ACCESS_PLATFORM: the device's IOTLB
+    const device::IotlbStats& i = run.iotlb;
+    j["iotlb"] = {{"hits", i.hits},
+                  {"misses", i.misses},
+                  {"invalidations", i.invalidations},
+                  {"ring_cache_hits", i.ring_cache_hits},
+                  {"faults", i.faults},
+                  {"hits_per_packet", figure(per(double(i.hits), pkts))},
+                  {"misses_per_packet", figure(per(double(i.misses), pkts))},
+                  {"invalidations_per_packet", figure(per(double(i.invalidations), pkts))},
+                  {"ring_cache_hits_per_packet", figure(per(double(i.ring_cache_hits), pkts))}};
+  }
   // Busy time of the driver vCPUs and vhost workers.
   j["cpu_ns_per_packet"] = {{"driver", figure(per(double(run.driver_busy_ps) / 1000, pkts))},
                             {"device", figure(per(double(run.device_busy_ps) / 1000, pkts))}};
@@ -233,6 +245,14 @@ std::string render_summary(const RunFigures& run, const Verdict& verdict) {
   std::string names;
   for (const std::string& n : feature_names(run.negotiated_features)) names += (names.empty() ? "" : " ") + n;
   out += "  features: " + (names.empty() ? std::string("none negotiated") : names) + "\n";
+  if (cfg.iommu) {
+    const device::IotlbStats& i = run.iotlb;
+    std::snprintf(buf, sizeof buf,
+                  "  iotlb per packet: %.3f hits, %.3f misses, %.3f invalidations, %.3f ring-cache hits (ring cache %s)\n",
+                  per(double(i.hits), pkts), per(double(i.misses), pkts), per(double(i.invalidations), pkts),
+                  per(double(i.ring_cache_hits), pkts), cfg.iotlb.ring_cache ? "on" : "off");
+    out += buf;
+  }
   if (const Load l = load(run); l.queueing_dominated) {
     std::snprintf(buf, sizeof buf,
                   "  latency was measured at full offered load (driver.offered_pps=0) and is queueing-dominated: "
