@@ -27,23 +27,23 @@
 
 namespace virtiosim::device {
 
-#define VIRTIOSIM_IOTLB_PARAMS(X)                                                                                 \
-  X(uint32_t, entries, 2048, "entries",                                                                           \
+#define VIRTIOSIM_IOTLB_PARAMS(X)                                                                                      \
+  X(uint32_t, entries, 2048, "entries",                                                                                \
     "IOTLB capacity, oldest entry retired when full (Linux vhost max_iotlb_entries=2048 with VHOST_IOTLB_FLAG_RETIRE; " \
-    "DPDK IOTLB_CACHE_SIZE=2048)")                                                                                \
-  X(double, hit_ns, 25.0, "ns",                                                                                   \
-    "one IOTLB lookup that hits (interval-tree walk): derived from vhost commit f88949138058, TX 1.32 -> 1.06 Mpps " \
-    "with the IOMMU and no ring cache = 186 ns/packet over ~7 lookups")                                           \
-  X(double, ring_cache_hit_ns, 2.0, "ns",                                                                         \
-    "one ring access through the per-ring translation: derived from the same commit, 1.32 -> 1.30 Mpps with the " \
-    "cache = 12 ns/packet over ~6 ring accesses")                                                                 \
-  X(double, vhost_miss_ns, 10000.0, "ns",                                                                         \
-    "path=vhost/user: a miss is a round trip to the VMM (MISS read by QEMU, vIOMMU walk, UPDATE written back): "  \
-    "UNSOURCED estimate of two thread wake-ups plus QEMU's walk, no published figure found; to be measured")     \
-  X(double, pcie_miss_ns, 360.0, "ns",                                                                            \
-    "path=pcie: a miss is an IOMMU page walk, 4 levels (48-bit) x ~90 ns DRAM read: derived, no published "       \
-    "walk latency found")                                                                                         \
-  X(uint32_t, ring_cache, 1, "bool",                                                                              \
+    "DPDK IOTLB_CACHE_SIZE=2048)")                                                                                     \
+  X(double, hit_ns, 25.0, "ns",                                                                                        \
+    "one IOTLB lookup that hits (interval-tree walk): derived from vhost commit f88949138058, TX 1.32 -> 1.06 Mpps "   \
+    "with the IOMMU and no ring cache = 186 ns/packet, over ~7 lookups per TX packet (our estimate)")                  \
+  X(double, ring_cache_hit_ns, 2.0, "ns",                                                                              \
+    "one ring access through the per-ring translation: derived from the same commit, 1.32 -> 1.30 Mpps with the "      \
+    "cache = 12 ns/packet, over ~6 ring accesses per packet (our estimate)")                                           \
+  X(double, vhost_miss_ns, 10000.0, "ns",                                                                              \
+    "path=vhost: a miss is a round trip to the VMM (MISS read by QEMU, vIOMMU walk, UPDATE written back): "            \
+    "UNSOURCED placeholder, no published figure found (issue #17 research notes); to be measured with serve")          \
+  X(double, pcie_miss_ns, 360.0, "ns",                                                                                 \
+    "path=pcie: a miss is an IOMMU page walk, 4 levels (48-bit) x ~90 ns DRAM read: derived, no published "            \
+    "walk latency found")                                                                                              \
+  X(uint32_t, ring_cache, 1, "bool",                                                                                   \
     "keep each ring area's translation (Linux vhost meta_iotlb, commit f88949138058: TX 82% -> 98% of no-IOMMU)")
 
 struct IotlbParams {

@@ -175,6 +175,15 @@ std::string traffic_section(const Json& report) {
   out += figure_row("accesses-per-packet", "memory accesses per packet", mem.at("accesses_per_packet"), "");
   out += figure_row("cache-lines-per-packet", "cache-line transfers per packet",
                     mem.at("cache_line_transfers_per_packet"), "");
+  if (report.contains("iotlb")) {  // iommu=1
+    const Json& i = report.at("iotlb");
+    out += figure_row("iotlb-hits-per-packet", "IOTLB hits per packet", i.at("hits_per_packet"), "");
+    out += figure_row("iotlb-misses-per-packet", "IOTLB misses per packet", i.at("misses_per_packet"), "");
+    out += figure_row("iotlb-invalidations-per-packet", "IOTLB invalidations per packet",
+                      i.at("invalidations_per_packet"), "");
+    out += figure_row("iotlb-ring-cache-hits-per-packet", "ring translations reused per packet",
+                      i.at("ring_cache_hits_per_packet"), "");
+  }
   return out + "</table>\n";
 }
 
