@@ -44,6 +44,18 @@ TEST_P(IommuLayout, ConservesPacketsThroughIovas) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, IommuLayout, ::testing::Values("packed", "split"));
 
+TEST(Iommu, TextAndHtmlReportsGiveTheIotlbFiguresPerPacket) {
+  const std::filesystem::path html = fresh_dir() / "r.html";
+  const SimRun r = run_virtiosim(kRun + "--set iommu=1 --html " + html.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string page = slurp(html);
+  EXPECT_NE(page.find("id=\"iotlb-misses-per-packet\""), std::string::npos);
+  EXPECT_NE(page.find("id=\"iotlb-invalidations-per-packet\""), std::string::npos);
+  const SimRun text = run_virtiosim("run --packets 3000 --set iommu=1", false);
+  EXPECT_NE(text.output.find("iotlb per packet: "), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find(" misses, 2.000 invalidations, "), std::string::npos) << text.output;
+}
+
 TEST(Iommu, WithoutItNothingIsTranslatedOrReported) {
   const SimRun r = run_ok("");
   EXPECT_FALSE(negotiated(r, "VIRTIO_F_ACCESS_PLATFORM"));
