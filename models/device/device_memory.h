@@ -55,51 +55,21 @@ class DeviceMemory {
 
   bool maps(uint64_t a, uint64_t n) const { return iotlb_ ? iotlb_->maps(a, n) : mem_.maps(a, n); }
 
-  uint16_t read16(uint64_t a) {
-    const uint64_t gpa = at(a, memory::dma_read);
-    return faulted() ? 0 : (charge_read(gpa, 2), mem_.read16(gpa));
-  }
-  uint32_t read32(uint64_t a) {
-    const uint64_t gpa = at(a, memory::dma_read);
-    return faulted() ? 0 : (charge_read(gpa, 4), mem_.read32(gpa));
-  }
-  uint64_t read64(uint64_t a) {
-    const uint64_t gpa = at(a, memory::dma_read);
-    return faulted() ? 0 : (charge_read(gpa, 8), mem_.read64(gpa));
-  }
-  void write16(uint64_t a, uint16_t v) {
-    const uint64_t gpa = at(a, memory::dma_write);
-    if (!faulted()) charge_write(2), mem_.write16(gpa, v);
-  }
-  void write32(uint64_t a, uint32_t v) {
-    const uint64_t gpa = at(a, memory::dma_write);
-    if (!faulted()) charge_write(4), mem_.write32(gpa, v);
-  }
-  void write64(uint64_t a, uint64_t v) {
-    const uint64_t gpa = at(a, memory::dma_write);
-    if (!faulted()) charge_write(8), mem_.write64(gpa, v);
-  }
+  // Without an IOMMU an access is the plain one; the translated path stays
+  // out of line so the ring core's inlined accessors do not grow.
+  uint16_t read16(uint64_t a) { return iotlb_ ? read_iova<uint16_t>(a) : (charge_read(a, 2), mem_.read16(a)); }
+  uint32_t read32(uint64_t a) { return iotlb_ ? read_iova<uint32_t>(a) : (charge_read(a, 4), mem_.read32(a)); }
+  uint64_t read64(uint64_t a) { return iotlb_ ? read_iova<uint64_t>(a) : (charge_read(a, 8), mem_.read64(a)); }
+  void write16(uint64_t a, uint16_t v) { iotlb_ ? write_iova(a, v) : (charge_write(2), mem_.write16(a, v)); }
+  void write32(uint64_t a, uint32_t v) { iotlb_ ? write_iova(a, v) : (charge_write(4), mem_.write32(a, v)); }
+  void write64(uint64_t a, uint64_t v) { iotlb_ ? write_iova(a, v) : (charge_write(8), mem_.write64(a, v)); }
   // Bulk data (indirect tables, payload): one checked copy or one DMA burst
   // (behind an IOMMU: one per IOVA page, each translated).
   void read_bytes(uint64_t a, void* dst, uint64_t n) {
-    auto* out = static_cast<uint8_t*>(dst);
-    for (uint64_t done = 0; done < n;) {
-      const uint64_t chunk = span(a + done, n - done);
-      const uint64_t gpa = at(a + done, memory::dma_read);
-      if (faulted()) return void(std::fill(out + done, out + n, uint8_t{0}));
-      charge_read(gpa, chunk), mem_.read_bytes(gpa, out + done, chunk);
-      done += chunk;
-    }
+    iotlb_ ? read_bytes_iova(a, static_cast<uint8_t*>(dst), n) : (charge_read(a, n), mem_.read_bytes(a, dst, n));
   }
   void write_bytes(uint64_t a, const void* src, uint64_t n) {
-    const auto* in = static_cast<const uint8_t*>(src);
-    for (uint64_t done = 0; done < n;) {
-      const uint64_t chunk = span(a + done, n - done);
-      const uint64_t gpa = at(a + done, memory::dma_write);
-      if (faulted()) return;
-      charge_write(chunk), mem_.write_bytes(gpa, in + done, chunk);
-      done += chunk;
-    }
+    iotlb_ ? write_bytes_iova(a, static_cast<const uint8_t*>(src), n) : (charge_write(n), mem_.write_bytes(a, src, n));
   }
   void barrier(ring::BarrierSite site) {
     fetched_block_ = kNoBlock;  // ordering point: later reads fetch again
@@ -113,18 +83,54 @@ class DeviceMemory {
 
  private:
   bool faulted() const { return fault_ != ring::RingError::ok; }
-  // The guest-physical address of device address `a`, charging the
-  // translation; after a refused one, nothing more is translated.
+  template <class T>
+  [[gnu::noinline]] T read_iova(uint64_t a) {
+    const uint64_t gpa = at(a, memory::dma_read);
+    if (faulted()) return 0;
+    charge_read(gpa, sizeof(T));
+    if constexpr (sizeof(T) == 2) return mem_.read16(gpa);
+    else if constexpr (sizeof(T) == 4) return mem_.read32(gpa);
+    else return mem_.read64(gpa);
+  }
+  template <class T>
+  [[gnu::noinline]] void write_iova(uint64_t a, T v) {
+    const uint64_t gpa = at(a, memory::dma_write);
+    if (faulted()) return;
+    charge_write(sizeof(T));
+    if constexpr (sizeof(T) == 2) mem_.write16(gpa, v);
+    else if constexpr (sizeof(T) == 4) mem_.write32(gpa, v);
+    else mem_.write64(gpa, v);
+  }
+  [[gnu::noinline]] void read_bytes_iova(uint64_t a, uint8_t* out, uint64_t n) {
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t chunk = span(a + done, n - done);
+      const uint64_t gpa = at(a + done, memory::dma_read);
+      if (faulted()) return void(std::fill(out + done, out + n, uint8_t{0}));
+      charge_read(gpa, chunk), mem_.read_bytes(gpa, out + done, chunk);
+      done += chunk;
+    }
+  }
+  [[gnu::noinline]] void write_bytes_iova(uint64_t a, const uint8_t* in, uint64_t n) {
+    for (uint64_t done = 0; done < n;) {
+      const uint64_t chunk = span(a + done, n - done);
+      const uint64_t gpa = at(a + done, memory::dma_write);
+      if (faulted()) return;
+      charge_write(chunk), mem_.write_bytes(gpa, in + done, chunk);
+      done += chunk;
+    }
+  }
+  // The guest-physical address of IOVA `a`, charging the translation;
+  // after a refused one, nothing more is translated.
   uint64_t at(uint64_t a, uint8_t perm) {
-    if (!iotlb_ || faulted()) return a;
+    if (faulted()) return a;
     const Translation t = iotlb_->translate(a, perm);
     mem_.clock().advance(t.cost_ns);
     fault_ = t.error;
     return t.gpa;
   }
-  // Bytes of [a, a+n) up to the end of a's IOVA page (all of it without an IOMMU).
-  uint64_t span(uint64_t a, uint64_t n) const {
-    return iotlb_ ? std::min(n, memory::kIovaPageBytes - a % memory::kIovaPageBytes) : n;
+  // Bytes of [a, a+n) up to the end of IOVA a's page.
+  static uint64_t span(uint64_t a, uint64_t n) {
+    return std::min(n, memory::kIovaPageBytes - a % memory::kIovaPageBytes);
   }
   void charge_read(uint64_t gpa, uint64_t n) {
     switch (mode_) {

@@ -192,8 +192,8 @@ void VhostNet::add_ring_areas(const ring::QueueAreas& a) {
 bool VhostNet::check(Worker& w, RingError e, const char* what) {
   // An access the IOTLB refused is the cause of whatever the ring made of
   // the zeros it read.
-  if (w.mem && w.mem->fault() != RingError::ok) e = w.mem->fault();
-  if (e == RingError::ok) return true;
+  if (iotlb_ && w.mem && w.mem->fault() != RingError::ok) e = w.mem->fault();
+  if (e == RingError::ok) [[likely]] return true;
   // A fatal ring error: the queue is broken; tell the driver (NEEDS_RESET).
   if (!failed_) {
     failed_ = true;
@@ -380,7 +380,7 @@ bool VhostNet::handle_tx(Worker& w) {
       }
       at += s.len;
     }
-    if (!check(w, RingError::ok, "tx payload read")) return false;
+    if (iotlb_ && !check(w, RingError::ok, "tx payload read")) return false;
     if (cfg_.params.zerocopy) w.clock.advance(cfg_.params.zerocopy_ns);
     else w.clock.advance(static_cast<double>(frame_len) / cfg_.params.copy_bytes_per_ns);
     charge_cycles(w, cfg_.params.tx_packet_cycles);
