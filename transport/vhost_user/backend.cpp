@@ -993,10 +993,11 @@ void Backend::request_miss(uint64_t iova, uint8_t perm) {
   if (!iotlb_.want(iova, perm)) return;
   const bool need_ack = protocol_features_ & feature_bit(protocol_feature::REPLY_ACK);
   if (!backend_channel_) {
-    if (opts_.log && iotlb_.want(iova, perm))
+    // Said once per page and access; an UPDATE may still come unasked.
+    if (opts_.log)
       std::fprintf(stderr, "vhost-user: IOVA 0x%llx not translated and no back-end channel (SET_BACKEND_REQ_FD) to "
                    "ask for it\n", static_cast<unsigned long long>(iova));
-    iotlb_.sent(iova, perm, false, 0);  // said once; an UPDATE may still come
+    iotlb_.wait_for(iova, perm, false, 0);
     return;
   }
   const IotlbMsg miss{iova, 0, 0, perm, iotlb::kMiss};
@@ -1006,7 +1007,8 @@ void Backend::request_miss(uint64_t iova, uint8_t perm) {
     backend_channel_.reset();
     return;
   }
-  iotlb_.sent(iova, perm, need_ack, now_ns());
+  ++counters_.iotlb.misses;
+  iotlb_.wait_for(iova, perm, need_ack, now_ns());
 }
 
 void Backend::arm_backend_read() {

@@ -83,9 +83,8 @@ IotlbLookup Iotlb::translate(uint64_t iova, uint64_t n, uint8_t perm) const {
   return r;
 }
 
-void Iotlb::sent(uint64_t at, uint8_t perm, bool ack, uint64_t now_ns) {
+void Iotlb::wait_for(uint64_t at, uint8_t perm, bool ack, uint64_t now_ns) {
   waiting_[{page(at), perm}] = ack;
-  ++counters_.misses;
   if (ack) acks_.push_back({at, perm, now_ns, false});
 }
 

@@ -79,12 +79,12 @@ class Iotlb {
   IotlbLookup translate(uint64_t iova, uint64_t n, uint8_t perm) const;
 
   // Misses. want() says whether a MISS for IOVA `at` is to be sent (none
-  // is out for its page and access); sent() records one (`ack`: it asked
-  // for an ack, kept in order); acked() takes the oldest ack and refuses
-  // the access if the front-end failed it or its UPDATE did not permit it.
-  // Without an ack a miss ends when an UPDATE covers its page.
+  // is out for its page and access); wait_for() records one (`ack`: it
+  // asked for an ack, kept in order); acked() takes the oldest ack and
+  // refuses the access if the front-end failed it or its UPDATE did not
+  // permit it. Without an ack a miss ends when an UPDATE covers its page.
   bool want(uint64_t at, uint8_t perm) const { return !waiting_.count({page(at), perm}); }
-  void sent(uint64_t at, uint8_t perm, bool ack, uint64_t now_ns);
+  void wait_for(uint64_t at, uint8_t perm, bool ack, uint64_t now_ns);
   void acked(uint64_t status, uint64_t now_ns);
   // A MISS is out: its answer should be read promptly.
   bool waiting() const { return !waiting_.empty(); }
