@@ -169,13 +169,20 @@ SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 8, 9, 10, 11
 SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR = 12, 13, 14
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 15, 16, 17, 18
 SET_STATUS, GET_STATUS = 39, 40
+SET_BACKEND_REQ_FD, IOTLB_MSG, BACKEND_IOTLB_MSG = 21, 22, 1
+IOTLB_MISS, IOTLB_UPDATE, IOTLB_INVALIDATE = 1, 2, 3
 
 
-def codec_seed(reply, sent, request, flags, payload, fds):
+def codec_seed(reply, sent, request, flags, payload, fds, backend_channel=False):
     i = Input()
-    i.u8((1 if reply else 0) | 2 | (fds << 2)).u8(sent)
+    i.u8((1 if reply else 0) | 2 | (fds << 2) | (0x40 if backend_channel else 0)).u8(sent)
     i.u32(request).u32(flags).u32(len(payload)).bytes(payload)
     return i.data()
+
+
+def iotlb_msg(iova, size, uaddr, perm, kind):
+    # struct vhost_iotlb_msg: 26 bytes of fields, 6 of padding
+    return struct.pack("<QQQBB6x", iova, size, uaddr, perm, kind)
 
 
 def mem_table(regions):
@@ -314,6 +321,14 @@ def main():
             "get_vring_base_reply": codec_seed(True, GET_VRING_BASE, GET_VRING_BASE, V | REPLY,
                                                struct.pack("<II", 1, 0x80008000), 0),
             "reply_ack": codec_seed(True, SET_VRING_NUM, SET_VRING_NUM, V | REPLY, struct.pack("<Q", 0), 0),
+            "set_backend_req_fd": codec_seed(False, 0, SET_BACKEND_REQ_FD, V | NEED_REPLY, b"", 1),
+            "iotlb_update": codec_seed(False, 0, IOTLB_MSG, V | NEED_REPLY,
+                                       iotlb_msg(0x7ffff000, 0x1000, 0x7f0000001000, 3, IOTLB_UPDATE), 0),
+            "iotlb_invalidate": codec_seed(False, 0, IOTLB_MSG, V | NEED_REPLY,
+                                           iotlb_msg(0x7ffff000, 0x1000, 0, 0, IOTLB_INVALIDATE), 0),
+            "backend_iotlb_miss": codec_seed(False, 0, BACKEND_IOTLB_MSG, V | NEED_REPLY,
+                                             iotlb_msg(0x7ffff000, 0, 0, 1, IOTLB_MISS), 0, True),
+            "backend_iotlb_ack": codec_seed(True, 0, BACKEND_IOTLB_MSG, V | REPLY, struct.pack("<Q", 1), 0, True),
         },
         "vhost_user_backend_fuzz": {
             "packed_sink": backend_seed(True, False, False),

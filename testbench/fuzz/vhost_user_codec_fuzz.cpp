@@ -1,14 +1,19 @@
 // libFuzzer target: the vhost-user codec (protocol.h): decode_request and
-// decode_reply over any header, payload and number of fds.
+// decode_reply over any header, payload and number of fds, and the
+// back-end channel's decode_backend_request and decode_backend_ack.
 //
 // Invariants (a violation traps):
 //  - what decode accepts is what the protocol allows: a known request, the
 //    payload type and size of its table entry, the fds it takes (a memory
 //    table: one per region, 1..8 regions, none empty, wrapping or
 //    overlapping; KICK/CALL/ERR: an fd unless the no-fd bit, no reserved
-//    bits); a reply: the reply flag, the request waited for, no fds;
+//    bits; an IOTLB message: UPDATE or INVALIDATE of a non-empty range
+//    that does not wrap, an UPDATE with permission 1 to 3); a reply: the
+//    reply flag, the request waited for, no fds; on the back-end channel: a
+//    MISS or ACCESS_FAIL with permission 1 to 3, and u64 acks;
 //  - encode(decode(x)) gives x back byte for byte (the memory table's
-//    padding word aside: encode writes it zero), and decoding that again
+//    padding word and the IOTLB message's 6 padding bytes aside: encode
+//    writes them zero), and decoding that again
 //    gives the same message;
 //  - a refusal names an error and says why.
 #include <fuzzer/FuzzedDataProvider.h>
@@ -36,10 +41,12 @@ constexpr size_t kind_index(PayloadKind k) {
     case PayloadKind::vring_state: return 2;
     case PayloadKind::vring_addr: return 3;
     case PayloadKind::mem_table: return 4;
+    case PayloadKind::iotlb: return 5;
   }
   return 0;
 }
 static_assert(std::is_same_v<std::variant_alternative_t<4, Payload>, MemTable>);
+static_assert(std::is_same_v<std::variant_alternative_t<5, Payload>, IotlbMsg>);
 
 bool overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return a < b + bn && b < a + an; }
 
@@ -59,20 +66,20 @@ void check_regions(const MemTable& t) {
   }
 }
 
-// The wire bytes of `m` with the memory table's padding word (bytes 4..7
-// of its payload, which decode ignores) cleared.
-std::vector<uint8_t> normalised(const RawMessage& m, bool mem_table) {
+// The wire bytes of `m` with the padding decode ignores cleared: the memory
+// table's word at payload bytes 4..7, the IOTLB message's bytes 26..31.
+std::vector<uint8_t> normalised(const RawMessage& m, const Payload& p) {
   std::vector<uint8_t> b = wire_bytes(m);
-  if (mem_table) std::memset(b.data() + kHeaderSize + 4, 0, 4);
+  if (std::holds_alternative<MemTable>(p)) std::memset(b.data() + kHeaderSize + 4, 0, 4);
+  if (std::holds_alternative<IotlbMsg>(p)) std::memset(b.data() + kHeaderSize + 26, 0, 6);
   return b;
 }
 
 // encode(decode(raw)) == raw, and decoding the encoding again agrees.
-template <class Decode>
-void check_round_trip(const RawMessage& raw, const Message& msg, Decode&& decode) {
-  const bool mem_table = std::holds_alternative<MemTable>(msg.payload);
-  RawMessage again = encode(msg.request, msg.payload, msg.flags);
-  FUZZ_CHECK(normalised(again, false) == normalised(raw, mem_table));
+template <class Encode, class Decode>
+void check_round_trip(const RawMessage& raw, const Message& msg, Encode&& encode_it, Decode&& decode) {
+  RawMessage again = encode_it(msg);
+  FUZZ_CHECK(normalised(again, NoPayload{}) == normalised(raw, msg.payload));
   FUZZ_CHECK(parse_header(std::span<const uint8_t, kHeaderSize>(wire_bytes(again).data(), kHeaderSize)).request ==
              raw.header.request);
   again.fds.resize(raw.fds.size());
@@ -80,6 +87,9 @@ void check_round_trip(const RawMessage& raw, const Message& msg, Decode&& decode
   FUZZ_CHECK(d2.error == ProtocolError::ok);
   FUZZ_CHECK(d2.message.request == msg.request && d2.message.flags == msg.flags && d2.message.payload == msg.payload);
 }
+
+RawMessage encode_request_again(const Message& m) { return encode(m.request, m.payload, m.flags); }
+RawMessage encode_backend_again(const Message& m) { return encode(BackendRequest::IOTLB_MSG, m.payload, m.flags); }
 
 void check_request(const RawMessage& raw) {
   const Decoded d = decode_request(raw);
@@ -104,7 +114,12 @@ void check_request(const RawMessage& raw) {
     FUZZ_CHECK(!(v & ~(kVringIdxMask | kVringNoFdMask)));
     FUZZ_CHECK(((v & kVringNoFdMask) != 0) == raw.fds.empty());
   }
-  check_round_trip(raw, m, [](const RawMessage& r) { return decode_request(r); });
+  if (const IotlbMsg* t = std::get_if<IotlbMsg>(&m.payload)) {
+    FUZZ_CHECK(t->type == iotlb::kUpdate || t->type == iotlb::kInvalidate);
+    FUZZ_CHECK(t->size != 0 && t->iova + (t->size - 1) >= t->iova);
+    if (t->type == iotlb::kUpdate) FUZZ_CHECK(t->perm >= 1 && t->perm <= 3 && t->uaddr + (t->size - 1) >= t->uaddr);
+  }
+  check_round_trip(raw, m, encode_request_again, [](const RawMessage& r) { return decode_request(r); });
 }
 
 void check_reply(const RawMessage& raw, Request sent) {
@@ -118,7 +133,33 @@ void check_reply(const RawMessage& raw, Request sent) {
   FUZZ_CHECK(m.is_reply() && m.flags == raw.header.flags && raw.fds.empty());
   const PayloadKind want = info(sent).reply == PayloadKind::none ? PayloadKind::u64 : info(sent).reply;
   FUZZ_CHECK(m.payload.index() == kind_index(want));
-  check_round_trip(raw, m, [sent](const RawMessage& r) { return decode_reply(r, sent); });
+  check_round_trip(raw, m, encode_request_again, [sent](const RawMessage& r) { return decode_reply(r, sent); });
+}
+
+// The back-end channel: what the back-end sends (decoded by a front-end)
+// and the front-end's acks (decoded by the back-end).
+void check_backend_request(const RawMessage& raw) {
+  const Decoded d = decode_backend_request(raw);
+  if (d.error != ProtocolError::ok) {
+    FUZZ_CHECK(d.error < ProtocolError::count_ && !d.detail.empty());
+    return;
+  }
+  const IotlbMsg* t = std::get_if<IotlbMsg>(&d.message.payload);
+  FUZZ_CHECK(t && raw.header.request == static_cast<uint32_t>(BackendRequest::IOTLB_MSG) && raw.fds.empty());
+  FUZZ_CHECK(!d.message.is_reply() && (d.message.flags & kVersionMask) == kVersion);
+  FUZZ_CHECK((t->type == iotlb::kMiss || t->type == iotlb::kAccessFail) && t->perm >= 1 && t->perm <= 3);
+  check_round_trip(raw, d.message, encode_backend_again, [](const RawMessage& r) { return decode_backend_request(r); });
+}
+
+void check_backend_ack(const RawMessage& raw) {
+  const Decoded d = decode_backend_ack(raw, BackendRequest::IOTLB_MSG);
+  if (d.error != ProtocolError::ok) {
+    FUZZ_CHECK(d.error < ProtocolError::count_ && !d.detail.empty());
+    return;
+  }
+  FUZZ_CHECK(d.message.is_reply() && raw.fds.empty() && std::holds_alternative<uint64_t>(d.message.payload));
+  check_round_trip(raw, d.message, encode_backend_again,
+                   [](const RawMessage& r) { return decode_backend_ack(r, BackendRequest::IOTLB_MSG); });
 }
 
 }  // namespace
@@ -126,8 +167,8 @@ void check_reply(const RawMessage& raw, Request sent) {
 
 // Input: a control byte (bit 0: a reply; bit 1: header size taken from the
 // payload, so most inputs reach the payload checks; bits 2-5: fds
-// attached), for a reply the request it answers, the 12-byte header, then
-// the payload.
+// attached; bit 6: the back-end channel), for a reply the request it
+// answers, the 12-byte header, then the payload.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace virtiosim::vhost_user;
   FuzzedDataProvider in(data, size);
@@ -142,7 +183,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   raw.fds.resize((ctl >> 2) & 0xf);
   raw.payload = in.ConsumeRemainingBytes<uint8_t>();
   if (ctl & 2) raw.header.size = static_cast<uint32_t>(raw.payload.size());
-  if (reply) virtiosim::fuzz::check_reply(raw, sent);
+  if (ctl & 0x40) reply ? virtiosim::fuzz::check_backend_ack(raw) : virtiosim::fuzz::check_backend_request(raw);
+  else if (reply) virtiosim::fuzz::check_reply(raw, sent);
   else virtiosim::fuzz::check_request(raw);
   return 0;
 }

@@ -41,6 +41,9 @@ TEST(VhostUserCodec, EveryAcceptedRequestRoundTrips) {
       {Request::SET_STATUS, uint64_t{0x0f}, 0},
       {Request::GET_STATUS, NoPayload{}, 0},
       {Request::RESET_DEVICE, NoPayload{}, 0},
+      {Request::SET_BACKEND_REQ_FD, NoPayload{}, 1},
+      {Request::IOTLB_MSG, IotlbMsg{0x7ffff000, 0x1000, 0x7f0000001000, iotlb::kReadWrite, iotlb::kUpdate}, 0},
+      {Request::IOTLB_MSG, IotlbMsg{0x7fffe000, 0x2000, 0, 0, iotlb::kInvalidate}, 0},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(name(c.r));
@@ -131,11 +134,78 @@ TEST(VhostUserCodec, StrictDecoding) {
                                 MemTable{{{0x1000, 0x1000, 0x7f0000000000, 0}, {0x8000, 0x1000, 0x7f0000000800, 0}}}),
                          2)),
             ProtocolError::region_overlap);  // user-address overlap
-  RawMessage unknown = encode(Request::IOTLB_MSG, NoPayload{});
+  RawMessage unknown = encode(Request::POSTCOPY_ADVISE, NoPayload{});
   EXPECT_EQ(err(std::move(unknown)), ProtocolError::unknown_request);
   RawMessage wild;
   wild.header = {999, kVersion, 0};
   EXPECT_EQ(err(std::move(wild)), ProtocolError::unknown_request);
+}
+
+// struct vhost_iotlb_msg as QEMU and DPDK send it: 32 bytes, fields at
+// 0/8/16/24/25, padding not read (QEMU leaves it uninitialised, and perm and
+// uaddr too on INVALIDATE).
+TEST(VhostUserCodec, IotlbMessageLayoutAndPaddingAsTheUapiHasThem) {
+  RawMessage m = encode(Request::IOTLB_MSG, IotlbMsg{0x1122334455667788, 0x1000, 0x7f0000002000, 1, 2});
+  ASSERT_EQ(m.payload.size(), 32u);
+  EXPECT_EQ(m.payload[0], 0x88);
+  EXPECT_EQ(m.payload[8], 0x00);
+  EXPECT_EQ(m.payload[9], 0x10);
+  EXPECT_EQ(m.payload[24], 1);
+  EXPECT_EQ(m.payload[25], 2);
+  for (size_t i = 26; i < 32; ++i) EXPECT_EQ(m.payload[i], 0) << i;
+  for (size_t i = 26; i < 32; ++i) m.payload[i] = 0xa5;
+  const Decoded d = decode_request(m);
+  ASSERT_EQ(d.error, ProtocolError::ok) << d.detail;
+  EXPECT_EQ(d.message.payload, Payload(IotlbMsg{0x1122334455667788, 0x1000, 0x7f0000002000, 1, 2}));
+  // INVALIDATE: perm and uaddr are whatever QEMU's stack held.
+  EXPECT_EQ(decode_request(encode(Request::IOTLB_MSG, IotlbMsg{0x1000, 0x1000, 0xdead, 0xff, 3})).error,
+            ProtocolError::ok);
+}
+
+TEST(VhostUserCodec, IotlbMessagesTheFrontEndMayNotSendAreRefused) {
+  auto err = [](const IotlbMsg& t) { return decode_request(encode(Request::IOTLB_MSG, t)).error; };
+  EXPECT_EQ(err({0x1000, 0x1000, 0x7f00, 1, iotlb::kMiss}), ProtocolError::bad_iotlb_msg);        // back-end's type
+  EXPECT_EQ(err({0x1000, 0x1000, 0x7f00, 1, iotlb::kAccessFail}), ProtocolError::bad_iotlb_msg);  // back-end's type
+  EXPECT_EQ(err({0x1000, 0x1000, 0x7f00, 1, 0}), ProtocolError::bad_iotlb_msg);
+  EXPECT_EQ(err({0x1000, 0x1000, 0x7f00, 1, 9}), ProtocolError::bad_iotlb_msg);
+  EXPECT_EQ(err({0x1000, 0, 0x7f00, 1, iotlb::kUpdate}), ProtocolError::bad_iotlb_msg);            // empty
+  EXPECT_EQ(err({0x1000, 0, 0, 0, iotlb::kInvalidate}), ProtocolError::bad_iotlb_msg);             // empty
+  EXPECT_EQ(err({~0ull - 0xfff, 0x2000, 0x7f00, 1, iotlb::kUpdate}), ProtocolError::bad_iotlb_msg);  // wraps
+  EXPECT_EQ(err({0x1000, 0x2000, ~0ull - 0xfff, 1, iotlb::kUpdate}), ProtocolError::bad_iotlb_msg);  // uaddr wraps
+  EXPECT_EQ(err({0x1000, 0x1000, 0x7f00, 0, iotlb::kUpdate}), ProtocolError::bad_iotlb_msg);         // no access
+  EXPECT_EQ(err({0x1000, 0x1000, 0x7f00, 4, iotlb::kUpdate}), ProtocolError::bad_iotlb_msg);         // unknown bit
+  // The largest range that ends exactly at 2^64 - 1 is fine.
+  EXPECT_EQ(err({~0ull - 0xfff, 0x1000, 0x7f00, 1, iotlb::kUpdate}), ProtocolError::ok);
+  RawMessage short_msg = encode(Request::IOTLB_MSG, IotlbMsg{0x1000, 0x1000, 0x7f00, 1, iotlb::kUpdate});
+  short_msg.payload.resize(26);
+  short_msg.header.size = 26;
+  EXPECT_EQ(decode_request(short_msg).error, ProtocolError::bad_payload_size);
+  EXPECT_EQ(decode_request(encode(Request::SET_BACKEND_REQ_FD, NoPayload{})).error, ProtocolError::missing_fd);
+  EXPECT_EQ(decode_request(with_fds(encode(Request::SET_BACKEND_REQ_FD, NoPayload{}), 2)).error,
+            ProtocolError::too_many_fds);
+}
+
+TEST(VhostUserCodec, BackendChannelCarriesMissesOneWayAndAcksTheOther) {
+  const IotlbMsg miss{0x7ffff000, 0, 0, iotlb::kWrite, iotlb::kMiss};
+  const RawMessage m = encode(BackendRequest::IOTLB_MSG, miss, kVersion | kFlagNeedReply);
+  EXPECT_EQ(m.header.request, 1u);
+  const Decoded d = decode_backend_request(m);
+  ASSERT_EQ(d.error, ProtocolError::ok) << d.detail;
+  EXPECT_TRUE(d.message.need_reply());
+  EXPECT_EQ(d.message.payload, Payload(miss));
+  // The front-end's types, and a miss that asks for no access, are refused.
+  EXPECT_EQ(decode_backend_request(encode(BackendRequest::IOTLB_MSG, IotlbMsg{0x1000, 0x1000, 0x7f00, 1, 2})).error,
+            ProtocolError::bad_iotlb_msg);
+  EXPECT_EQ(decode_backend_request(encode(BackendRequest::IOTLB_MSG, IotlbMsg{0x1000, 0, 0, 0, 1})).error,
+            ProtocolError::bad_iotlb_msg);
+  EXPECT_EQ(decode_backend_request(encode(static_cast<BackendRequest>(2), uint64_t{0})).error,
+            ProtocolError::unknown_request);
+  // Acks: a u64 with the reply flag, for the request sent.
+  const Decoded ack = decode_backend_ack(encode_reply(BackendRequest::IOTLB_MSG, uint64_t{1}), BackendRequest::IOTLB_MSG);
+  ASSERT_EQ(ack.error, ProtocolError::ok) << ack.detail;
+  EXPECT_EQ(std::get<uint64_t>(ack.message.payload), 1u);
+  EXPECT_EQ(decode_backend_ack(encode(BackendRequest::IOTLB_MSG, uint64_t{0}), BackendRequest::IOTLB_MSG).error,
+            ProtocolError::out_of_order);  // no reply flag
 }
 
 TEST(VhostUserRingBase, PackedEncodingRoundTrips) {

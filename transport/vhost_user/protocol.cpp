@@ -1,6 +1,7 @@
 #include "transport/vhost_user/protocol.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 
@@ -10,6 +11,17 @@ static_assert(sizeof(VringState) == 8);
 static_assert(sizeof(VringAddr) == 40);
 static_assert(sizeof(MemRegion) == 32);
 static_assert(std::is_trivially_copyable_v<VringAddr> && std::is_trivially_copyable_v<MemRegion>);
+
+namespace {
+// struct vhost_iotlb_msg's field offsets (Linux uapi), checked against a
+// replica of its C layout.
+struct WireIotlbMsg {
+  uint64_t iova, size, uaddr;
+  uint8_t perm, type;
+};
+static_assert(sizeof(WireIotlbMsg) == iotlb::kWireSize);
+static_assert(offsetof(WireIotlbMsg, perm) == 24 && offsetof(WireIotlbMsg, type) == 25);
+}  // namespace
 
 const char* name(Request r) {
   switch (r) {
@@ -30,6 +42,14 @@ const char* name(Request r) {
   return "UNKNOWN";
 }
 
+const char* name(BackendRequest r) {
+  switch (r) {
+    case BackendRequest::NONE: return "NONE";
+    case BackendRequest::IOTLB_MSG: return "BACKEND_IOTLB_MSG";
+  }
+  return "UNKNOWN";
+}
+
 const char* name(ProtocolError e) {
   switch (e) {
 #define VU_ERR(n) case ProtocolError::n: return #n;
@@ -37,7 +57,7 @@ const char* name(ProtocolError e) {
     VU_ERR(payload_too_large) VU_ERR(truncated_payload) VU_ERR(bad_payload_size)
     VU_ERR(too_many_fds) VU_ERR(missing_fd) VU_ERR(unknown_request) VU_ERR(bad_region_count)
     VU_ERR(region_overflow) VU_ERR(region_overlap) VU_ERR(region_map_failed)
-    VU_ERR(vring_index_out_of_range) VU_ERR(bad_vring_num) VU_ERR(vring_addr_unmapped)
+    VU_ERR(vring_index_out_of_range) VU_ERR(bad_vring_num) VU_ERR(vring_addr_unmapped) VU_ERR(bad_iotlb_msg) VU_ERR(iotlb_uaddr_unmapped)
     VU_ERR(bad_vring_base) VU_ERR(bad_vring_flags) VU_ERR(unsupported_features)
     VU_ERR(out_of_order) VU_ERR(ring_failed) VU_ERR(io_error) VU_ERR(timeout) VU_ERR(count_)
 #undef VU_ERR
@@ -68,6 +88,8 @@ RequestInfo info(Request r) {
     case Request::SET_VRING_KICK:
     case Request::SET_VRING_CALL:
     case Request::SET_VRING_ERR: return {true, K::u64, K::none, 0, 1};
+    case Request::SET_BACKEND_REQ_FD: return {true, K::none, K::none, 1, 1};
+    case Request::IOTLB_MSG: return {true, K::iotlb, K::none, 0, 0};
     default: return {};
   }
 }
@@ -171,8 +193,36 @@ ProtocolError parse_payload(PayloadKind kind, const std::vector<uint8_t>& p, Pay
       out = std::move(t);
       return ProtocolError::ok;
     }
+    case PayloadKind::iotlb: {
+      if (!want(iotlb::kWireSize)) return ProtocolError::bad_payload_size;
+      const auto w = load<WireIotlbMsg>(p);
+      out = IotlbMsg{w.iova, w.size, w.uaddr, w.perm, w.type};
+      return ProtocolError::ok;
+    }
   }
   return ProtocolError::bad_payload_size;
+}
+
+bool valid_perm(uint8_t perm) { return perm >= iotlb::kRead && perm <= iotlb::kReadWrite; }
+
+// What the front-end may send: an UPDATE of a non-empty, non-wrapping range
+// with some permission (QEMU never sends perm 0: "IOMMU_NONE" is -EINVAL in
+// vhost_backend_update_device_iotlb), or an INVALIDATE of a non-empty,
+// non-wrapping range, whose perm and uaddr mean nothing.
+ProtocolError check_iotlb_from_frontend(const IotlbMsg& m, std::string& detail) {
+  if (m.type != iotlb::kUpdate && m.type != iotlb::kInvalidate) {
+    detail = "type " + std::to_string(m.type) + " (the front-end sends UPDATE 2 or INVALIDATE 3)";
+    return ProtocolError::bad_iotlb_msg;
+  }
+  if (m.size == 0 || m.iova + (m.size - 1) < m.iova) {
+    detail = "range size 0 or wraps 64 bits";
+    return ProtocolError::bad_iotlb_msg;
+  }
+  if (m.type == iotlb::kUpdate && (!valid_perm(m.perm) || m.uaddr + (m.size - 1) < m.uaddr)) {
+    detail = "UPDATE perm " + std::to_string(m.perm) + " (1 to 3) or user range wraps";
+    return ProtocolError::bad_iotlb_msg;
+  }
+  return ProtocolError::ok;
 }
 
 }  // namespace
@@ -207,7 +257,32 @@ Decoded decode_request(const RawMessage& raw) {
     if (!nofd && !nfds) return fail(ProtocolError::missing_fd, std::string(name(r)) + " without an fd");
   } else if (nfds < ri.min_fds) {
     return fail(ProtocolError::missing_fd, name(r));
+  } else if (r == Request::IOTLB_MSG) {
+    if (ProtocolError e = check_iotlb_from_frontend(std::get<IotlbMsg>(d.message.payload), d.detail);
+        e != ProtocolError::ok)
+      return fail(e, std::string(name(r)) + ": " + d.detail);
   }
+  return d;
+}
+
+Decoded decode_backend_request(const RawMessage& raw) {
+  const Header& h = raw.header;
+  if (ProtocolError e = check_header(h, false); e != ProtocolError::ok)
+    return fail(e, "back-end request flags " + std::to_string(h.flags));
+  if (raw.payload.size() != h.size) return fail(ProtocolError::truncated_payload, "payload shorter than size");
+  if (h.request != static_cast<uint32_t>(BackendRequest::IOTLB_MSG))
+    return fail(ProtocolError::unknown_request, "back-end request " + std::to_string(h.request));
+  if (!raw.fds.empty()) return fail(ProtocolError::too_many_fds, "fds with BACKEND_IOTLB_MSG");
+  Decoded d;
+  d.message.flags = h.flags;
+  if (ProtocolError e = parse_payload(PayloadKind::iotlb, raw.payload, d.message.payload, d.detail);
+      e != ProtocolError::ok)
+    return fail(e, "BACKEND_IOTLB_MSG: " + d.detail);
+  // MISS and ACCESS_FAIL name an address and the access wanted.
+  const IotlbMsg& m = std::get<IotlbMsg>(d.message.payload);
+  if ((m.type != iotlb::kMiss && m.type != iotlb::kAccessFail) || !valid_perm(m.perm))
+    return fail(ProtocolError::bad_iotlb_msg, "BACKEND_IOTLB_MSG type " + std::to_string(m.type) + " perm " +
+                                                  std::to_string(m.perm) + " (MISS 1 or ACCESS_FAIL 4, perm 1 to 3)");
   return d;
 }
 
@@ -231,6 +306,23 @@ Decoded decode_reply(const RawMessage& raw, Request sent) {
   return d;
 }
 
+Decoded decode_backend_ack(const RawMessage& raw, BackendRequest sent) {
+  const Header& h = raw.header;
+  if (ProtocolError e = check_header(h, true); e != ProtocolError::ok)
+    return fail(e, std::string("ack of ") + name(sent));
+  if (raw.payload.size() != h.size) return fail(ProtocolError::truncated_payload, "ack payload");
+  if (h.request != static_cast<uint32_t>(sent))
+    return fail(ProtocolError::out_of_order, "ack of back-end request " + std::to_string(h.request) +
+                                                 " while waiting for " + name(sent));
+  if (!raw.fds.empty()) return fail(ProtocolError::too_many_fds, "fds in an ack");
+  Decoded d;
+  d.message.flags = h.flags;
+  if (ProtocolError e = parse_payload(PayloadKind::u64, raw.payload, d.message.payload, d.detail);
+      e != ProtocolError::ok)
+    return fail(e, std::string("ack of ") + name(sent) + ": " + d.detail);
+  return d;
+}
+
 namespace {
 
 void append(std::vector<uint8_t>& out, const void* p, size_t n) {
@@ -244,6 +336,11 @@ std::vector<uint8_t> payload_bytes(const Payload& payload) {
       [&](const auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, NoPayload>) {
+        } else if constexpr (std::is_same_v<T, IotlbMsg>) {
+          WireIotlbMsg w;
+          std::memset(&w, 0, sizeof w);  // the padding goes out zero
+          w.iova = v.iova, w.size = v.size, w.uaddr = v.uaddr, w.perm = v.perm, w.type = v.type;
+          append(out, &w, sizeof w);
         } else if constexpr (std::is_same_v<T, MemTable>) {
           const uint32_t n = static_cast<uint32_t>(v.regions.size()), pad = 0;
           append(out, &n, 4);
@@ -257,16 +354,28 @@ std::vector<uint8_t> payload_bytes(const Payload& payload) {
   return out;
 }
 
-}  // namespace
-
-RawMessage encode(Request r, const Payload& payload, uint32_t flags) {
+RawMessage encode_request(uint32_t request, const Payload& payload, uint32_t flags) {
   RawMessage m;
   m.payload = payload_bytes(payload);
-  m.header = {static_cast<uint32_t>(r), flags, static_cast<uint32_t>(m.payload.size())};
+  m.header = {request, flags, static_cast<uint32_t>(m.payload.size())};
   return m;
 }
 
+}  // namespace
+
+RawMessage encode(Request r, const Payload& payload, uint32_t flags) {
+  return encode_request(static_cast<uint32_t>(r), payload, flags);
+}
+
 RawMessage encode_reply(Request r, const Payload& payload) {
+  return encode(r, payload, kVersion | kFlagReply);
+}
+
+RawMessage encode(BackendRequest r, const Payload& payload, uint32_t flags) {
+  return encode_request(static_cast<uint32_t>(r), payload, flags);
+}
+
+RawMessage encode_reply(BackendRequest r, const Payload& payload) {
   return encode(r, payload, kVersion | kFlagReply);
 }
 

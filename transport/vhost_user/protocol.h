@@ -69,6 +69,15 @@ enum class Request : uint32_t {
 
 const char* name(Request r);
 
+// Back-end requests, sent on the back-end channel that SET_BACKEND_REQ_FD
+// hands over (vhost-user.rst "Back-end message types"; once SLAVE_*).
+enum class BackendRequest : uint32_t {
+  NONE = 0,
+  IOTLB_MSG = 1,
+};
+
+const char* name(BackendRequest r);
+
 // VU1: flags word of the header.
 inline constexpr uint32_t kVersionMask = 0x3;
 inline constexpr uint32_t kVersion = 0x1;
@@ -78,6 +87,10 @@ inline constexpr uint32_t kFlagNeedReply = 1u << 3;
 inline constexpr size_t kHeaderSize = 12;
 // VHOST_USER_F_PROTOCOL_FEATURES: a virtio feature bit reused by vhost-user.
 inline constexpr unsigned kFeatureProtocolFeatures = 30;
+// VIRTIO_F_ACCESS_PLATFORM (once VIRTIO_F_IOMMU_PLATFORM): negotiated, every
+// ring and buffer address is an IOVA the back-end translates through its
+// IOTLB (vhost-user.rst "Memory access", "IOMMU support").
+inline constexpr unsigned kFeatureAccessPlatform = 33;
 
 // Protocol feature bits (vhost-user.rst "Protocol features").
 namespace protocol_feature {
@@ -141,11 +154,34 @@ struct MemTable {
   bool operator==(const MemTable&) const = default;
 };
 
+// struct vhost_iotlb_msg (Linux uapi vhost_types.h): 26 bytes of fields and
+// 6 of padding, 32 on the wire from QEMU and DPDK. The padding is not read:
+// QEMU leaves it (and, on INVALIDATE, perm and uaddr) uninitialised.
+namespace iotlb {
+inline constexpr uint8_t kMiss = 1;
+inline constexpr uint8_t kUpdate = 2;
+inline constexpr uint8_t kInvalidate = 3;
+inline constexpr uint8_t kAccessFail = 4;
+inline constexpr uint8_t kRead = 0x1;   // VHOST_ACCESS_RO: the device may read
+inline constexpr uint8_t kWrite = 0x2;  // VHOST_ACCESS_WO: the device may write
+inline constexpr uint8_t kReadWrite = kRead | kWrite;
+inline constexpr size_t kWireSize = 32;
+}  // namespace iotlb
+
+struct IotlbMsg {
+  uint64_t iova = 0;
+  uint64_t size = 0;
+  uint64_t uaddr = 0;  // the front-end's user address (UPDATE)
+  uint8_t perm = 0;    // iotlb::kRead | iotlb::kWrite
+  uint8_t type = 0;    // iotlb::kMiss ... kAccessFail
+  bool operator==(const IotlbMsg&) const = default;
+};
+
 struct NoPayload {
   bool operator==(const NoPayload&) const = default;
 };
 
-using Payload = std::variant<NoPayload, uint64_t, VringState, VringAddr, MemTable>;
+using Payload = std::variant<NoPayload, uint64_t, VringState, VringAddr, MemTable, IotlbMsg>;
 
 // Every way a message or the sequence of messages can be wrong. The
 // back-end adds the checks that need device state.
@@ -167,6 +203,8 @@ enum class ProtocolError : uint8_t {
   vring_index_out_of_range,
   bad_vring_num,          // SET_VRING_NUM: 0, > 32768, or split not a power of two
   vring_addr_unmapped,    // SET_VRING_ADDR: a ring area outside every region
+  bad_iotlb_msg,          // IOTLB_MSG: a type the direction does not allow, size 0, wrap, no permission
+  iotlb_uaddr_unmapped,   // IOTLB_MSG UPDATE: [uaddr, uaddr + size) not inside one memory region
   bad_vring_base,         // SET_VRING_BASE: index beyond the ring
   bad_vring_flags,        // SET_VRING_ADDR: unknown flag bits, or logging requested
   unsupported_features,   // SET_FEATURES / SET_PROTOCOL_FEATURES: bits we did not offer
@@ -223,13 +261,22 @@ Decoded decode_request(const RawMessage& raw);
 // Decoding of a reply from the back-end to `sent` (the front-end side).
 Decoded decode_reply(const RawMessage& raw, Request sent);
 
+// The back-end channel, where the roles swap: the back-end sends requests
+// (an IOTLB MISS) and the front-end answers with a u64 ack when the request
+// asked for one (NEED_REPLY, with REPLY_ACK negotiated).
+Decoded decode_backend_request(const RawMessage& raw);
+// The front-end's ack of `sent` on the back-end channel: 0 done, else failed.
+Decoded decode_backend_ack(const RawMessage& raw, BackendRequest sent);
+
 // Encoding (both directions). The payload type must match the request.
 RawMessage encode(Request r, const Payload& payload, uint32_t flags = kVersion);
 RawMessage encode_reply(Request r, const Payload& payload);
+RawMessage encode(BackendRequest r, const Payload& payload, uint32_t flags = kVersion);
+RawMessage encode_reply(BackendRequest r, const Payload& payload);
 
 // The payload type a request carries (in the request direction and in its
 // reply), and the number of fds the request takes.
-enum class PayloadKind : uint8_t { none, u64, vring_state, vring_addr, mem_table };
+enum class PayloadKind : uint8_t { none, u64, vring_state, vring_addr, mem_table, iotlb };
 struct RequestInfo {
   bool known = false;         // we decode it
   PayloadKind request = PayloadKind::none;
