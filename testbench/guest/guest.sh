@@ -42,7 +42,9 @@
 # GUEST_DIR (or $VS_GUEST_DIR) caches the kernel and initramfs between runs
 # (default: /tmp/virtiosim-guest). VS_FRAMES overrides the pings per CPU.
 # VS_BACKEND=testpmd runs DPDK's vhost back-end (macswap) in place of serve,
-# to check the guest and the QEMU command line alone. VS_KEEP=1 keeps the
+# to check the guest and the QEMU command line alone (with iommu-support=1
+# in the IOMMU cases, where DPDK 22.11 drops frames whose buffers miss, so
+# the counts fail; see README.md). VS_KEEP=1 keeps the
 # run's logs (console, QEMU, serve) in /tmp.
 set -euo pipefail
 case_name=${1:?usage: guest.sh CASE VIRTIOSIM_BINARY [GUEST_DIR]}
