@@ -13,6 +13,11 @@
 #                   come back (the back-end restarted; QEMU reconnects);
 #                   corrupt = wait for a line on /dev/ttyS1, which the
 #                   test writes once it has corrupted a ring from the host
+#   vs.iommu=TYPE   the device sits behind QEMU's intel-iommu: after every
+#                   driver load check that VT-d is on, that eth0's PCI
+#                   device is in an IOMMU group whose domain type is TYPE
+#                   (DMA: strict, DMA-FQ: lazy) and that the driver
+#                   negotiated VIRTIO_F_ACCESS_PLATFORM; print VS-IOMMU
 # For every phase it prints one line the test parses:
 #   VS-RESULT phase=P pings=N tx_packets=... rx_packets=... ... irq=...
 # (interface counters of this phase alone: the difference from its start)
@@ -25,7 +30,7 @@ mount -t devtmpfs dev /dev 2>/dev/null
 exec </dev/console >/dev/console 2>&1
 grep -q 'vs.debug=1' /proc/cmdline && set -x
 
-frames=50 interval=0.01 cpus=0 phases=1 between=none
+frames=50 interval=0.01 cpus=0 phases=1 between=none iommu=
 for w in $(cat /proc/cmdline); do
   case "$w" in
     vs.frames=*) frames=${w#*=} ;;
@@ -33,6 +38,7 @@ for w in $(cat /proc/cmdline); do
     vs.cpus=*) cpus=${w#*=} ;;
     vs.phases=*) phases=${w#*=} ;;
     vs.between=*) between=${w#*=} ;;
+    vs.iommu=*) iommu=${w#*=} ;;
   esac
 done
 cpus=$(echo "$cpus" | tr ',' ' ')
@@ -81,6 +87,25 @@ bring_up() {
   # (busybox ip has no "neigh add"; arp -s makes a permanent entry).
   arp -i eth0 -s 10.0.0.2 02:00:00:00:00:02 || fail "arp -s 10.0.0.2"
   wait_for 30 carrier_is 1 || fail "eth0 has no carrier"
+  [ -z "$iommu" ] || check_iommu
+}
+
+# QEMU or the kernel could leave the device untranslated without a word
+# (no VT-d in the kernel, iommu=pt, the device created before the IOMMU, a
+# driver that ignores ACCESS_PLATFORM); then the back-end would see guest
+# physical addresses and the test would prove nothing about the IOTLB.
+check_iommu() {
+  dmesg | grep -q 'DMAR: IOMMU enabled' || fail "iommu: the kernel did not enable VT-d (no 'DMAR: IOMMU enabled')"
+  [ -d /sys/class/iommu/dmar0 ] || fail "iommu: no /sys/class/iommu/dmar0"
+  dev=$(readlink -f /sys/class/net/eth0/device)  # the virtio device; its parent is the PCI function
+  pci=$(readlink -f "$dev/..")
+  [ -e "$pci/iommu_group" ] || fail "iommu: ${pci##*/} is in no IOMMU group (not translated)"
+  type=$(cat "$pci/iommu_group/type")
+  [ "$type" = "$iommu" ] || fail "iommu: ${pci##*/}'s domain type is $type, $iommu expected"
+  # features: one character per bit, bit 0 first; ACCESS_PLATFORM is bit 33
+  ap=$(cut -c34 "$dev/features")
+  [ "$ap" = 1 ] || fail "iommu: the driver did not negotiate VIRTIO_F_ACCESS_PLATFORM (features $(cat "$dev/features"))"
+  say "VS-IOMMU pci=${pci##*/} group=$(basename "$(readlink -f "$pci/iommu_group")") type=$type access_platform=$ap"
 }
 
 modprobe virtio_pci || fail "modprobe virtio_pci"
