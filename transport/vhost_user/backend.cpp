@@ -117,6 +117,7 @@ void signal_eventfd(const Fd& fd) {
 Backend::Backend(boost::asio::io_context& io, BackendOptions opts) : io_(io), opts_(opts) {
   if (opts_.queue_pairs == 0) opts_.queue_pairs = 1;
   vrings_.resize(size_t{opts_.queue_pairs} * 2);
+  awaits_.resize(opts_.queue_pairs);
   counters_.vring_used.assign(vrings_.size(), 0);
   if (opts_.burst == 0) opts_.burst = 1;
   // Room for the usual frame in every chain of the burst now, so that not
@@ -803,6 +804,11 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
   Vring& rxv = vrings_[rx_index];
   Vring& txv = vrings_[tx_index];
   if (!running(txv)) return 0;
+  // A pair whose last buffer missed waits for the answer, as Linux vhost
+  // waits for the UPDATE (vhost_iotlb_notify_vq): popping the same buffer
+  // again on every poll would only read its descriptors again.
+  if (iommu() && awaiting(pair)) return 0;
+  processing_pair_ = pair;
   size_t n = 0;
   if (opts_.mode == NetMode::sink) {
     std::visit([&](auto& tx) {
@@ -831,7 +837,10 @@ size_t Backend::poll() {
   try {
     if (iommu())
       for (uint32_t i = 0; i < vrings_.size(); ++i)
-        if (built(vrings_[i]) && !vrings_[i].translated) translate_ring(i);
+        if (built(vrings_[i]) && !vrings_[i].translated && !awaiting(i / 2)) {
+          processing_pair_ = i / 2;
+          translate_ring(i);
+        }
     // --check: every running ring is sampled, also those the mode leaves
     // alone (sink's RX).
     if (check_)
@@ -989,7 +998,16 @@ bool Backend::translate_ring(uint32_t index) {
   return ok;
 }
 
+bool Backend::awaiting(uint32_t pair) {
+  std::optional<Awaiting>& a = awaits_[pair];
+  if (a && !iotlb_.want(a->iova, a->perm)) return true;
+  a.reset();
+  return false;
+}
+
 void Backend::request_miss(uint64_t iova, uint8_t perm) {
+  // Whatever asked for it waits (the pair being processed or translated).
+  awaits_[processing_pair_] = Awaiting{iova, perm};
   if (!iotlb_.want(iova, perm)) return;
   const bool need_ack = protocol_features_ & feature_bit(protocol_feature::REPLY_ACK);
   if (!backend_channel_) {

@@ -201,6 +201,8 @@ class Backend {
   void iotlb_changed(uint64_t first, uint64_t last);
   void clear_iotlb();
   void request_miss(uint64_t iova, uint8_t perm);
+  // Queue pair `pair` waits for the answer to its last miss.
+  bool awaiting(uint32_t pair);
   // pop() behind an IOMMU: a miss puts the buffer back and asks for the
   // translation (value false, as if none were available); a refusal breaks
   // the ring.
@@ -254,6 +256,12 @@ class Backend {
   std::unique_ptr<PeerCheck> check_;  // --check
   Iotlb iotlb_{counters_.iotlb};
   std::unique_ptr<Connection> backend_channel_;  // SET_BACKEND_REQ_FD
+  struct Awaiting {
+    uint64_t iova;
+    uint8_t perm;
+  };
+  std::vector<std::optional<Awaiting>> awaits_;  // by queue pair
+  uint32_t processing_pair_ = 0;                // the pair a miss is asked for
   std::vector<ring::Segment> pieces_;  // admit(): a chain's segments split where IOVA pages are apart here
 };
 

@@ -34,8 +34,7 @@ struct IotlbCounters {
   uint64_t misses = 0;           // BACKEND_IOTLB_MSG MISS sent
   uint64_t updates = 0;          // UPDATE applied
   uint64_t invalidates = 0;      // INVALIDATE applied
-  uint64_t hits = 0;             // buffer and indirect-table translations answered by the table
-  uint64_t ring_cache_hits = 0;  // ring accesses answered by a ring's kept translation
+  uint64_t hits = 0;             // translations answered by the table (buffers, indirect tables; not the rings' kept ones)
   uint64_t ring_translations = 0;  // times a ring's areas were translated (again, after an invalidation)
   uint64_t faults = 0;           // accesses refused: no mapping or no permission (the ring broke)
   uint64_t evictions = 0;        // entries dropped because the table was full
@@ -44,8 +43,7 @@ struct IotlbCounters {
   template <class F>
   void visit(F&& f) const {
     f("iotlb_misses", misses), f("iotlb_updates", updates), f("iotlb_invalidates", invalidates);
-    f("iotlb_hits", hits), f("iotlb_ring_cache_hits", ring_cache_hits);
-    f("iotlb_ring_translations", ring_translations), f("iotlb_faults", faults);
+    f("iotlb_hits", hits), f("iotlb_ring_translations", ring_translations), f("iotlb_faults", faults);
     f("iotlb_evictions", evictions), f("iotlb_miss_wait_ns", miss_wait_ns);
   }
 };
