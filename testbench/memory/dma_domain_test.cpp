@@ -40,6 +40,22 @@ TEST(DmaDomain, UnmapTellsTheSinksAndTheNewestFreedRangeIsReusedFirst) {
   EXPECT_EQ(d.mapped_pages(), 2u);
 }
 
+// fault.unmap_in_flight: the device hears the unmap, and the IOVA stays
+// unmapped while later maps take fresh ranges.
+TEST(DmaDomain, RevokedRangeIsInvalidatedAndNeverHandedOutAgain) {
+  DmaDomain d;
+  uint64_t heard_iova = 0;
+  d.on_invalidate([&](uint64_t iova, uint64_t) { heard_iova = iova; });
+  const uint64_t a = d.map(0x1000, 64, dma_read);
+  d.revoke(a, 64);
+  EXPECT_EQ(heard_iova, a - a % kIovaPageBytes);
+  EXPECT_FALSE(d.walk(a));
+  const uint64_t b = d.map(0x1000, 64, dma_read);
+  EXPECT_NE(b / kIovaPageBytes, a / kIovaPageBytes);
+  EXPECT_FALSE(d.walk(a));
+  EXPECT_THROW(d.unmap(a, 64), std::logic_error);  // a second unmap is still a driver bug
+}
+
 TEST(DmaDomain, UnmappingWhatIsNotMappedIsADriverBug) {
   DmaDomain d;
   EXPECT_THROW(d.unmap(0x1000, 64), std::logic_error);
