@@ -60,12 +60,4 @@ std::optional<IoPte> DmaDomain::walk(uint64_t iova) const {
   return it->second;
 }
 
-bool DmaDomain::maps(uint64_t iova, uint64_t bytes) const {
-  if (bytes == 0) return true;
-  if (iova + bytes < iova) return false;
-  for (uint64_t p = iova / kIovaPageBytes; p <= (iova + bytes - 1) / kIovaPageBytes; ++p)
-    if (!table_.count(p)) return false;
-  return true;
-}
-
 }  // namespace virtiosim::memory

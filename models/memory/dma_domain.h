@@ -44,8 +44,6 @@ class DmaDomain {
   void revoke(uint64_t iova, uint64_t bytes);
   // The page table entry of the page holding `iova`, if mapped.
   std::optional<IoPte> walk(uint64_t iova) const;
-  // Every page of [iova, iova+bytes) is mapped.
-  bool maps(uint64_t iova, uint64_t bytes) const;
 
   using InvalidateSink = std::function<void(uint64_t iova, uint64_t bytes)>;
   void on_invalidate(InvalidateSink sink) { sinks_.push_back(std::move(sink)); }

@@ -92,6 +92,8 @@ class DeviceQueue {
   virtual RingState state() const = 0;
   [[nodiscard]] virtual RingError set_state(const RingState& s) = 0;
   virtual size_t pending_used() const = 0;
+  // A fatal error the device found in a buffer rather than in the ring
+  // (DeviceBase::refuse).
   virtual RingError refuse(RingError e) = 0;
   virtual uint32_t num() const = 0;
   virtual bool broken() const = 0;
