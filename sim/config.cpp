@@ -278,7 +278,7 @@ void Config::validate() const {
     throw ConfigError("fault.reset_tx_at_us", "a queue reset mid-run is the Linux driver's (virtnet_tx_resize): needs driver.kind=linux");
   if (driver.tx_segments > 2) throw ConfigError("driver.tx_segments", "1 or 2");
   fault.validate({ring, queue_size, driver.tx_segments, indirect, ring_reset, event_idx, vhost.restart_every_us,
-                  ordering == memory::Ordering::weak, vhost.busy_poll_ns > 0});
+                  ordering == memory::Ordering::weak, vhost.busy_poll_ns > 0, iommu});
   if (const std::string key = faults::device_hook_fault(fault); !key.empty() && device.kind.name != kVhostNetKind)
     throw ConfigError(key, "acts through the vhost-net device's hook points: needs device.kind=vhost-net");
   if (!mrg_rxbuf && max_frame_bytes() > 1518)

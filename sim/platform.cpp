@@ -74,12 +74,18 @@ class Platform : public sc_core::sc_module {
     // The transport seam, both ways: device -> observer -> faults -> PCI
     // function -> driver's MSI-X; the function reaches the device back
     // through the same chain.
-    if (cfg.iommu) mem_.attach_iommu(&iommu_);
+    if (cfg.iommu) {
+      mem_.attach_iommu(&iommu_);
+      // The kernel's time: the unmapping vCPU may be up to a quantum ahead.
+      iommu_.on_invalidate([this](uint64_t iova, uint64_t bytes) {
+        if (watch_queues()) monitor_.on_dma_unmap(iova, bytes, sc_core::sc_time_stamp().value());
+      });
+    }
     dev_->transport.bind(device_end_);
     device_end_.transport.bind(notification_faults_);
     notification_faults_.transport.bind(fn_);
     fn_.msi.bind(drv_);
-    faults::install(cfg_.fault, cfg.ring, mem_, drv_, dynamic_cast<device::VhostNet*>(dev_.get()));
+    faults::install(cfg_.fault, cfg.ring, mem_, drv_, dynamic_cast<device::VhostNet*>(dev_.get()), unmapped_);
     dev_->on_violation([this](const char* rule, const std::string& what, uint64_t time_ps) {
       monitor_.report(rule, what, time_ps, 1);
     });
@@ -140,6 +146,7 @@ class Platform : public sc_core::sc_module {
   const driver::NetDriver& drv() const { return drv_; }
   const pci::VirtioPciFunction& fn() const { return fn_; }
   const faults::NotificationFaults& notification_faults() const { return notification_faults_; }
+  const faults::UnmappedInFlight& unmapped_in_flight() const { return unmapped_; }
   const std::vector<std::string>& errors() const { return errors_; }
   const Monitor& monitor() const { return monitor_; }
   const std::vector<memory::LogRecord>& last_events() const { return last_events_; }
@@ -322,6 +329,7 @@ class Platform : public sc_core::sc_module {
   std::unique_ptr<device::NetDevice> dev_;  // of kind cfg.device.kind (sim/device_registry.h)
   DeviceEnd device_end_;
   faults::NotificationFaults notification_faults_;
+  faults::UnmappedInFlight unmapped_;  // what fault.unmap_in_flight did
   pci::VirtioPciFunction fn_;
   driver::NetDriver drv_;
   Monitor monitor_;
@@ -346,7 +354,7 @@ RunOutcome run(Config cfg, const RunOptions& opt) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   top.finish_waves();
   return report(collect(cfg, top.mem(), top.drv(), top.dev(), top.fn(), top.notification_faults().stats(),
-                        top.monitor(), top.last_events(), top.timeline(), top.errors(), wall));
+                        top.unmapped_in_flight(), top.monitor(), top.last_events(), top.timeline(), top.errors(), wall));
 }
 
 }  // namespace virtiosim::sim

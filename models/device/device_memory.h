@@ -53,7 +53,7 @@ class DeviceMemory {
   DeviceMemory(memory::SimMemory mem, MetadataAccess mode, const DeviceMemoryParams* p, Iotlb* iotlb = nullptr)
       : mem_(mem), mode_(mode), p_(p), iotlb_(iotlb) {}
 
-  bool maps(uint64_t a, uint64_t n) const { return iotlb_ ? iotlb_->maps(a, n) : mem_.maps(a, n); }
+  bool maps(uint64_t a, uint64_t n) const { return iotlb_ ? Iotlb::in_iova_space(a, n) : mem_.maps(a, n); }
 
   // Without an IOMMU an access is the plain one; the translated path stays
   // out of line so the ring core's inlined accessors do not grow.

@@ -77,9 +77,13 @@ class Iotlb {
   // The guest-physical address of `iova` for an access of kind `perm`
   // (memory::DmaPerm) that stays inside one IOVA page.
   Translation translate(uint64_t iova, uint8_t perm);
-  // Every page of [iova, iova+bytes) is mapped (no cost: the ring's address
-  // checks; the access itself translates).
-  bool maps(uint64_t iova, uint64_t bytes) const { return domain_.maps(iova, bytes); }
+  // [iova, iova+bytes) lies in the IOVA space (the ring's address checks,
+  // no cost). Whether its pages are mapped is the IOTLB's answer when the
+  // device accesses them (ring.iova_unmapped), as vhost learns it when it
+  // translates a descriptor's address, not when it pops the descriptor.
+  static bool in_iova_space(uint64_t iova, uint64_t bytes) {
+    return iova < memory::kIovaLimit && bytes <= memory::kIovaLimit - iova;
+  }
   // A ring area whose translation is kept (when ring_cache is on); an area
   // already registered at `iova` is replaced.
   void add_ring_area(uint64_t iova, uint64_t bytes);

@@ -189,10 +189,14 @@ void VhostNet::add_ring_areas(const ring::QueueAreas& a) {
   iotlb_->add_ring_area(a.device, packed ? ring::PackedLayout::event_bytes : ring::SplitLayout::used_bytes(a.num));
 }
 
-bool VhostNet::check(Worker& w, RingError e, const char* what) {
+bool VhostNet::check(Worker& w, ring::DeviceQueue& q, RingError e, const char* what) {
   // An access the IOTLB refused is the cause of whatever the ring made of
-  // the zeros it read.
-  if (iotlb_ && w.mem && w.mem->fault() != RingError::ok) e = w.mem->fault();
+  // the zeros it read, and breaks the queue as the ring's own errors do
+  // (the ring core saw nothing wrong when it was a buffer's).
+  if (iotlb_ && w.mem && w.mem->fault() != RingError::ok) {
+    e = w.mem->fault();
+    if (!q.broken()) q.refuse(e);
+  }
   if (e == RingError::ok) [[likely]] return true;
   // A fatal ring error: the queue is broken; tell the driver (NEEDS_RESET).
   if (!failed_) {
@@ -209,7 +213,7 @@ bool VhostNet::check(Worker& w, RingError e, const char* what) {
 
 bool VhostNet::complete(Worker& w, ring::DeviceQueue& q, uint16_t queue_index, const ring::UsedElem& e) {
   if (completion_) completion_(queue_index, e.id, w.clock.now_ps());
-  return check(w, q.push_used(e), "push_used");
+  return check(w, q, q.push_used(e), "push_used");
 }
 
 bool VhostNet::complete_tx(Worker& w, const ring::UsedElem& e) {
@@ -231,14 +235,14 @@ bool VhostNet::release_held(Worker& w) {
   const Worker::Held h = *w.held;
   w.held.reset();
   if (!h.completed) return complete(w, *w.tx, static_cast<uint16_t>(2 * w.qp + 1), h.elem);
-  return check(w, w.tx->push_used(h.elem), "push_used");  // completed already, written late
+  return check(w, *w.tx, w.tx->push_used(h.elem), "push_used");  // completed already, written late
 }
 
 void VhostNet::flush_and_signal(Worker& w, ring::DeviceQueue& q, uint16_t queue_index) {
   if (&q == w.tx.get() && !release_held(w)) return;
   if (q.pending_used() == 0) return;
   const ring::RingIndices before = q.indices();
-  if (!check(w, q.flush(), "flush")) return;
+  if (!check(w, q, q.flush(), "flush")) return;
   bool signal = q.should_signal();
   if (interrupt_decision)
     signal = interrupt_decision({queue_index, signal, before, q.indices(), queue_index % 2 ? w.tx_areas : w.rx_areas,
@@ -300,7 +304,7 @@ void VhostNet::restart(Worker& w) {
       s = read_vring_base ? read_vring_base(base) : ring::decode_vring_base_packed(base);
       if (restore_) restore_(qi, base, s, w.clock.now_ps());
     }
-    if (!check(w, q->set_state(s), "restart set_state")) return;
+    if (!check(w, *q, q->set_state(s), "restart set_state")) return;
   }
   w.clock.advance(cfg_.params.restart_ns);
   ++w.stats.restarts;
@@ -355,7 +359,7 @@ bool VhostNet::handle_tx(Worker& w) {
       return true;
     }
     const ring::Result<bool> r = q.pop(w.chain);
-    if (!check(w, r.error, "tx pop")) return false;
+    if (!check(w, q, r.error, "tx pop")) return false;
     if (!r.value) {
       flush_and_signal(w, q, qi);
       // Busy-poll mode keeps notifications off; busy_poll() arms them when it gives up.
@@ -380,7 +384,7 @@ bool VhostNet::handle_tx(Worker& w) {
       }
       at += s.len;
     }
-    if (iotlb_ && !check(w, RingError::ok, "tx payload read")) return false;
+    if (iotlb_ && !check(w, q, RingError::ok, "tx payload read")) return false;
     if (cfg_.params.zerocopy) w.clock.advance(cfg_.params.zerocopy_ns);
     else w.clock.advance(static_cast<double>(frame_len) / cfg_.params.copy_bytes_per_ns);
     charge_cycles(w, cfg_.params.tx_packet_cycles);
@@ -438,7 +442,7 @@ bool VhostNet::deliver_frame(Worker& w, const std::vector<uint8_t>& frame) {
   while (have < need && (mergeable || count == 0)) {
     w.rx_held.emplace_back();
     const ring::Result<bool> r = q.pop(w.rx_held.back());
-    if (!check(w, r.error, "rx pop")) return false;
+    if (!check(w, q, r.error, "rx pop")) return false;
     if (!r.value) {
       w.rx_held.pop_back();
       return false;

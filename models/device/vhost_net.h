@@ -147,7 +147,9 @@ class VhostNet : public NetDevice {
   bool release_held(Worker& w);
   void restart(Worker& w);
   void quiesce(Worker& w);
-  bool check(Worker& w, ring::RingError e, const char* what);
+  // A fatal error `e` of queue `q` (or a refused access of the worker's
+  // memory) fails the device; false then.
+  bool check(Worker& w, ring::DeviceQueue& q, ring::RingError e, const char* what);
   void add_ring_areas(const ring::QueueAreas& areas);
   void busy_poll(Worker& w);
   bool busy_polling() const { return cfg_.params.busy_poll_ns > 0; }

@@ -319,6 +319,18 @@ void NetDriver::dma_unmap(const ring::Segment& s) {  // vring_unmap_one_split / 
   if (dma() && s.len) dma()->unmap(s.addr, s.len);
 }
 
+std::vector<ring::Segment> NetDriver::unmap_in_flight(uint16_t qp, uint32_t slot) {
+  std::vector<ring::Segment> unmapped;
+  if (!dma()) return unmapped;
+  for (ring::Segment& s : qps_.at(qp)->tx_given.at(slot)) {
+    if (!s.len) continue;
+    dma()->revoke(s.addr, s.len);
+    unmapped.push_back(s);
+    s = {};  // nothing left to unmap when the buffer comes back
+  }
+  return unmapped;
+}
+
 // The selected queue's three areas, through `q`'s vCPU.
 void NetDriver::write_queue_areas(QueuePair& q, const ring::QueueAreas& areas) {
   auto wr = [&](uint32_t off, uint64_t v) { mmio_write(q, mmio, common_ + off, 4, v); };
@@ -425,8 +437,9 @@ bool NetDriver::xmit(QueuePair& q) {
     segs[1] = {addr + net::kNetHdrBytes, len};
     n = 2;
   }
-  const TxPublish publish{q.index, k, static_cast<uint32_t>(n), q.tx->indices().avail_idx,
-                          areas_.at(static_cast<size_t>(2 * q.index + 1)), *q.mem};
+  const TxPublish publish{q.index, k, static_cast<uint32_t>(n), q.tx->indices().avail_idx, slot,
+                          std::span<const ring::Segment>(segs, n), areas_.at(static_cast<size_t>(2 * q.index + 1)),
+                          *q.mem};
   const bool room = q.tx->num_free() >= n;
   if (room && before_tx_publish) before_tx_publish(publish);
   if (!room && dma()) return false;  // full: nothing to map

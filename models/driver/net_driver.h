@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <systemc>
 #include <tlm>
@@ -141,10 +142,19 @@ class NetDriver : public sc_core::sc_module, public pci::MsiSinkIf {
     uint64_t packet;       // per queue pair, 0-based
     uint32_t descriptors;  // in the list (before any indirect table)
     uint16_t avail_idx;    // the ring position add() publishes at
+    uint32_t slot;         // the TX buffer (the token add() is given)
+    std::span<const ring::Segment> buffer;  // its guest-physical segments
     const ring::QueueAreas& areas;
     memory::SimMemory& mem;  // the vCPU's own accesses: timed, logged, ordered
   };
   std::function<void(const TxPublish&)> before_tx_publish, after_tx_publish;
+  // For a fault plan (fault.unmap_in_flight), after a TX publish: TX buffer
+  // `slot` of queue pair `qp`, which the device holds, is unmapped now, as
+  // by a driver that frees a buffer in flight. Its IOVA range is revoked,
+  // not freed (memory::DmaDomain::revoke), and its completion or a queue
+  // reset unmaps nothing more. Returns its segments as the device was given
+  // them (IOVAs); none without ACCESS_PLATFORM.
+  std::vector<ring::Segment> unmap_in_flight(uint16_t qp, uint32_t slot);
   // The kick decision: given whether the device's event suppression asked
   // for a notification (the ring core's kick_prepare), kick or not.
   std::function<bool(bool device_asked)> kick_decision;

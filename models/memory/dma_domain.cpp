@@ -37,29 +37,27 @@ uint64_t DmaDomain::map(uint64_t gpa, uint64_t bytes, uint8_t perm) {
   return first * kIovaPageBytes + gpa % kIovaPageBytes;
 }
 
-void DmaDomain::unmap(uint64_t iova, uint64_t bytes) {
+uint64_t DmaDomain::unmap_pages(uint64_t iova, uint64_t bytes) {
   const uint64_t pages = pages_of(iova, bytes);
   const uint64_t first = iova / kIovaPageBytes;
   for (uint64_t i = 0; i < pages; ++i)
     if (table_.erase(first + i) == 0) throw std::logic_error("DMA unmap of an IOVA that is not mapped");
+  for (const InvalidateSink& s : sinks_) s(first * kIovaPageBytes, pages * kIovaPageBytes);
+  return first;
+}
+
+void DmaDomain::unmap(uint64_t iova, uint64_t bytes) {
   // Strict mode: the device's IOTLB drops the range before the IOVA can be
   // handed out again.
-  for (const InvalidateSink& s : sinks_) s(first * kIovaPageBytes, pages * kIovaPageBytes);
-  free_[pages].push_back(first);
+  free_[pages_of(iova, bytes)].push_back(unmap_pages(iova, bytes));
 }
+
+void DmaDomain::revoke(uint64_t iova, uint64_t bytes) { unmap_pages(iova, bytes); }
 
 std::optional<IoPte> DmaDomain::walk(uint64_t iova) const {
   const auto it = table_.find(iova / kIovaPageBytes);
   if (it == table_.end()) return std::nullopt;
   return it->second;
-}
-
-bool DmaDomain::maps(uint64_t iova, uint64_t bytes) const {
-  if (bytes == 0) return true;
-  if (iova + bytes < iova) return false;
-  for (uint64_t p = iova / kIovaPageBytes; p <= (iova + bytes - 1) / kIovaPageBytes; ++p)
-    if (!table_.count(p)) return false;
-  return true;
 }
 
 }  // namespace virtiosim::memory

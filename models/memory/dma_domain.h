@@ -37,10 +37,13 @@ class DmaDomain {
   // Unmaps what map() returned for `iova` and `bytes`, tells every
   // invalidation sink, then frees the IOVA range for reuse.
   void unmap(uint64_t iova, uint64_t bytes);
+  // As unmap(), every sink told, but the IOVA range is never handed out
+  // again (fault.unmap_in_flight, sim/faults): a device access to it stays
+  // a fault for the rest of the run. Reused, the IOVA would name another
+  // buffer, and no IOMMU can tell that access from a good one.
+  void revoke(uint64_t iova, uint64_t bytes);
   // The page table entry of the page holding `iova`, if mapped.
   std::optional<IoPte> walk(uint64_t iova) const;
-  // Every page of [iova, iova+bytes) is mapped.
-  bool maps(uint64_t iova, uint64_t bytes) const;
 
   using InvalidateSink = std::function<void(uint64_t iova, uint64_t bytes)>;
   void on_invalidate(InvalidateSink sink) { sinks_.push_back(std::move(sink)); }
@@ -49,6 +52,9 @@ class DmaDomain {
 
  private:
   uint64_t alloc_pages(uint64_t pages);
+  // Clears the page table entries and tells the sinks; returns the first
+  // IOVA page of the range.
+  uint64_t unmap_pages(uint64_t iova, uint64_t bytes);
 
   std::unordered_map<uint64_t, IoPte> table_;                     // IOVA page number -> entry
   std::unordered_map<uint64_t, std::vector<uint64_t>> free_;      // page count -> freed first pages

@@ -92,6 +92,9 @@ class DeviceQueue {
   virtual RingState state() const = 0;
   [[nodiscard]] virtual RingError set_state(const RingState& s) = 0;
   virtual size_t pending_used() const = 0;
+  // A fatal error the device found in a buffer rather than in the ring
+  // (DeviceBase::refuse).
+  virtual RingError refuse(RingError e) = 0;
   virtual uint32_t num() const = 0;
   virtual bool broken() const = 0;
   virtual RingError last_error() const = 0;
@@ -145,6 +148,7 @@ class DeviceQueueOf final : public DeviceQueue {
   RingState state() const override { return r_.state(); }
   RingError set_state(const RingState& s) override { return r_.set_state(s); }
   size_t pending_used() const override { return r_.pending_used(); }
+  RingError refuse(RingError e) override { return r_.refuse(e); }
   uint32_t num() const override { return r_.num(); }
   bool broken() const override { return r_.broken(); }
   RingError last_error() const override { return r_.last_error(); }

@@ -29,6 +29,8 @@ FAULTS = [  # (what, the rule the monitor should name first, config)
      {"in_order": True, "fault.corrupt_used": "complete_order", "fault.corrupt_used_at": 100}),
     ("every 5th kick lost", "P10.lost_kick", {"fault.lose_kick_every": 5}),
     ("queue reset acknowledged early", "P15", {"fault.reset_tx_at_us": 1000, "fault.reset_ack_early": True}),
+    ("TX buffer unmapped while the device holds it", "dma.unmap_in_flight",
+     {"iommu": True, "fault.unmap_in_flight": 100}),
 ]
 
 rows = []

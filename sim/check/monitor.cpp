@@ -40,6 +40,9 @@ const std::vector<MonitorRule>& monitor_rules() {
       {"VU2", "a restarted device continued a packed ring from another position than the ring base it saved"},
       {"P10.area_owner",
        "a side wrote the other side's event suppression structure (the driver the Device Area, the device the Driver Area)"},
+      // VIRTIO_F_ACCESS_PLATFORM (iommu=1): the Linux DMA API's rule.
+      {"dma.unmap_in_flight",
+       "the driver unmapped a buffer's IOVA while the device held the buffer (made available, not yet used)"},
   };
   return rules;
 }
@@ -90,6 +93,21 @@ void Monitor::on_load(unsigned agent, uint64_t time_ps, uint64_t gpa, const void
       continue;
     }
     q.watch.on_load(agent, gpa, n, static_cast<const uint8_t*>(data));
+  }
+}
+
+void Monitor::on_dma_unmap(uint64_t iova, uint64_t bytes, uint64_t time_ps) {
+  for (const Queue& q : queues_) {
+    if (q.in_reset) continue;
+    const int32_t id = q.watch.holder(iova, bytes);
+    if (id < 0) continue;
+    char range[64];
+    std::snprintf(range, sizeof range, "[0x%llx, +%llu)", static_cast<unsigned long long>(iova),
+                  static_cast<unsigned long long>(bytes));
+    add({"dma.unmap_in_flight",
+         std::string("driver unmapped IOVA ") + range + " while the device holds buffer id " + std::to_string(id) +
+             " (made available, not yet used)",
+         time_ps, q.driver_agent, iova, 0, 0, q.name});
   }
 }
 

@@ -72,6 +72,12 @@ class Monitor {
   // may come before the driver has finished probing.
   void on_ring_restored(const std::string& queue, unsigned agent, uint64_t addr, uint32_t base,
                         const ring::RingState& restored, uint64_t time_ps);
+  // The guest's IOMMU unmapped [iova, iova+bytes) (every sink of
+  // memory::DmaDomain hears it): unmapping memory a buffer in flight names
+  // is dma.unmap_in_flight, the driver's (the device still holds the
+  // buffer). A queue in reset holds nothing: the driver takes back its
+  // buffers there (P15).
+  void on_dma_unmap(uint64_t iova, uint64_t bytes, uint64_t time_ps);
   void report(const std::string& rule, const std::string& what, uint64_t time_ps, unsigned agent, uint64_t addr = 0,
               const std::string& queue = "");
 

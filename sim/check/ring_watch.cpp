@@ -49,6 +49,7 @@ RingWatch::RingWatch(ring::RingLayout layout, const ring::QueueAreas& areas, rin
       peek_(std::move(peek)),
       driver_area_(driver_area_of(layout, areas)),
       device_area_(device_area_of(layout, areas)) {
+  platform_ = features.has(VIRTIO_F_ACCESS_PLATFORM);
   const bool packed = layout_ == ring::RingLayout::packed;
   span_lo_ = std::min({areas.desc, areas.driver, areas.device});
   const uint64_t driver_bytes = packed ? ring::PackedLayout::event_bytes : ring::SplitLayout::avail_bytes(areas.num);
@@ -212,6 +213,7 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
     bool wrap = avail_wrap_;
     uint16_t count = 0, id = 0;
     bool writable = false;
+    naming_.clear();
     for (;;) {
       const uint16_t f = peek16(driver_agent_, p.flags_addr(pos));
       if (count > 0 && !packed_desc_is_avail(f, wrap)) {  // P6.2: the list runs into a slot not made available
@@ -226,6 +228,7 @@ void RingWatch::packed_publish(std::vector<Finding>& out) {
                        p.flags_addr(pos), f, uint64_t{f} | ring::kDescWrite, driver_agent_});
       writable |= (f & ring::kDescWrite) != 0;
       id = peek16(driver_agent_, p.id_addr(pos));  // P6.1: the last descriptor's id names the buffer
+      if (platform_) note_named(p.desc_addr(pos));
       published_by_[pos] = seq;
       list_head_[pos] = head;
       avail_ahead_[pos] = 0;
@@ -285,12 +288,14 @@ void RingWatch::split_publish(uint64_t seq, uint16_t new_idx, std::vector<Findin
     if (head >= areas_.num) continue;  // the device rejects it (ring.bad_head)
     std::vector<uint16_t> chain;
     bool writable = false;
+    naming_.clear();
     for (uint16_t d = head; chain.size() < areas_.num;) {  // a loop is the device's to reject
       if (owner_[d] >= 0)
         out.push_back({"P3", "descriptor " + std::to_string(d) + " made available again while in flight (head " +
                                  std::to_string(owner_[d]) + ")",
                        s.desc_addr(d), 0, 0, driver_agent_});
       chain.push_back(d);
+      if (platform_) note_named(s.desc_addr(d));
       const uint16_t f = peek16(driver_agent_, s.flags_addr(d));
       if (writable && !(f & ring::kDescWrite))
         out.push_back({"P6.3", "descriptor " + std::to_string(d) + " of the chain of head " + std::to_string(head) +
@@ -337,7 +342,12 @@ void RingWatch::enter(uint16_t id, uint16_t count, uint64_t addr, std::vector<Fi
     return;
   }
   if (id >= buffers_.size()) buffers_.resize(std::max<size_t>(id + 1u, areas_.num));
-  buffers_[id] = {true, count, false, addr};
+  Buffer& b = buffers_[id];
+  b.live = true, b.count = count, b.completed = false, b.addr = addr;
+  for (const ring::Segment& n : naming_) {
+    named_[n.addr] = {n.addr + n.len, id};
+    b.named.push_back(n.addr);
+  }
   ++in_flight_;
   if (features_.in_order()) avail_order_.push_back(id);
 }
@@ -352,6 +362,9 @@ uint32_t RingWatch::retire(uint16_t id, uint64_t addr, std::vector<Finding>& out
     Buffer& buf = buffers_[b];
     buf.live = false;
     --in_flight_;
+    for (const uint64_t start : buf.named)
+      if (const auto it = named_.find(start); it != named_.end() && it->second.second == b) named_.erase(it);
+    buf.named.clear();
     if (layout_ == ring::RingLayout::packed) return uint32_t{buf.count};
     for (uint16_t d : chains_[b]) owner_[d] = -1;
     chains_[b].clear();
@@ -377,6 +390,61 @@ uint32_t RingWatch::retire(uint16_t id, uint64_t addr, std::vector<Finding>& out
     n += release(b);
     if (b == id) return n;
   }
+}
+
+ring::Segment RingWatch::desc_names(uint64_t desc) const {
+  static_assert(ring::packed_off::addr == ring::split_off::addr && ring::packed_off::len == ring::split_off::len);
+  ring::Segment n;
+  peek_(driver_agent_, desc + ring::packed_off::addr, &n.addr, 8);
+  peek_(driver_agent_, desc + ring::packed_off::len, &n.len, 4);
+  return n;
+}
+
+void RingWatch::note_named(uint64_t desc) {
+  const ring::Segment n = desc_names(desc);
+  if (n.len) naming_.push_back(n);
+}
+
+int32_t RingWatch::holder(uint64_t iova, uint64_t bytes) const {
+  if (!platform_ || bytes == 0) return -1;
+  // Ranges in flight do not overlap one another (each is mapped apart), so
+  // the last one starting below the end of [iova, iova+bytes) is the only
+  // one that can reach into it.
+  if (auto it = named_.lower_bound(iova + bytes); it != named_.begin() && (--it)->second.first > iova)
+    return it->second.second;
+  return published_holder(iova, bytes);
+}
+
+// The lists the driver has made available in its program order whose
+// publishing store is not visible yet (still in its store buffer): the
+// driver has given them away all the same.
+int32_t RingWatch::published_holder(uint64_t iova, uint64_t bytes) const {
+  auto names = [&](uint64_t desc) {
+    const ring::Segment n = desc_names(desc);
+    return n.len && n.addr < iova + bytes && iova < n.addr + n.len;
+  };
+  if (layout_ == ring::RingLayout::packed) {
+    const ring::PackedLayout p = areas_.packed();
+    uint32_t pos = avail_pos_;
+    bool wrap = avail_wrap_;
+    for (uint32_t k = owned_; k < areas_.num; ++k) {
+      if (!packed_desc_is_avail(peek16(driver_agent_, p.flags_addr(pos)), wrap)) break;
+      if (names(p.desc_addr(pos))) return peek16(driver_agent_, p.id_addr(pos));
+      if (++pos == areas_.num) pos = 0, wrap = !wrap;
+    }
+    return -1;
+  }
+  const ring::SplitLayout s = areas_.split();
+  const uint16_t published = peek16(driver_agent_, s.avail_idx_addr());
+  for (uint16_t i = avail_idx_; i != published && static_cast<uint16_t>(i - avail_idx_) < areas_.num; ++i) {
+    const uint16_t head = peek16(driver_agent_, s.avail_ring_addr(i % areas_.num));
+    for (uint32_t d = head, n = 0; d < areas_.num && n < areas_.num; ++n) {  // a loop is the device's to reject
+      if (names(s.desc_addr(d))) return head;
+      if (!(peek16(driver_agent_, s.flags_addr(d)) & kDescNext)) break;
+      d = peek16(driver_agent_, s.next_addr(d));
+    }
+  }
+  return -1;
 }
 
 void RingWatch::on_complete(uint16_t id, std::vector<Finding>& out) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,12 @@ class RingWatch {
   bool interrupt_disabled_while_waiting() const;
 
   size_t in_flight() const { return in_flight_; }
+  // VIRTIO_F_ACCESS_PLATFORM (the addresses in descriptors are IOVAs): the
+  // id of a buffer in flight whose descriptors name some of
+  // [iova, iova+bytes), as published; or of one the driver has made
+  // available in its program order, its publishing store still buffered;
+  // -1 if none. Without the feature, -1.
+  int32_t holder(uint64_t iova, uint64_t bytes) const;
   // Ring positions made available so far (slots packed, entries split).
   uint64_t published() const { return published_; }
   // Where the driver publishes next (packed slot / split avail idx) and,
@@ -117,6 +124,7 @@ class RingWatch {
     uint16_t count = 0;      // descriptors in the ring (P6.6)
     bool completed = false;  // the device said so
     uint64_t addr = 0;       // where it was made available (head descriptor / avail entry)
+    std::vector<uint64_t> named;  // ACCESS_PLATFORM: its keys in named_
   };
 
   uint16_t peek16(unsigned agent, uint64_t addr) const;
@@ -144,6 +152,13 @@ class RingWatch {
   // Both: a buffer made available / returned by a used entry carrying `id`.
   // `retire` returns the ring slots the entry gives back (0: not in flight).
   void enter(uint16_t id, uint16_t count, uint64_t addr, std::vector<Finding>& out);
+  // ACCESS_PLATFORM: the list being published names the memory in its
+  // descriptor at `desc` (addr, then len, at the same offsets in both
+  // layouts); enter() files it under the buffer.
+  void note_named(uint64_t desc);
+  // The memory the descriptor at `desc` names, in the driver's program order.
+  ring::Segment desc_names(uint64_t desc) const;
+  int32_t published_holder(uint64_t iova, uint64_t bytes) const;
   uint32_t retire(uint16_t id, uint64_t addr, std::vector<Finding>& out);
 
   ring::RingLayout layout_;
@@ -159,6 +174,11 @@ class RingWatch {
   std::vector<Buffer> buffers_;
   Buffer* live(uint16_t id) { return id < buffers_.size() && buffers_[id].live ? &buffers_[id] : nullptr; }
   size_t in_flight_ = 0;
+  // ACCESS_PLATFORM only: the IOVA ranges the buffers in flight name, by
+  // start: (end, buffer id); and those of the list being published.
+  bool platform_ = false;
+  std::map<uint64_t, std::pair<uint64_t, uint16_t>> named_;
+  std::vector<ring::Segment> naming_;
   std::deque<uint16_t> avail_order_;  // IN_ORDER: in flight, in the order made available
   std::deque<uint16_t> completions_;  // completed, used entry not yet seen (P4)
 

@@ -96,6 +96,10 @@ void FaultPlan::validate(const RunShape& run) const {
   if (corrupt_desc == DescCorruption::write_on_head && (run.tx_segments < 2 || run.indirect))
     throw ConfigError("fault.corrupt_desc", "write_on_head needs driver.tx_segments=2 and indirect=0 (a list of two in the ring)");
   if (reset_tx_at_us > 0 && !run.ring_reset) throw ConfigError("fault.reset_tx_at_us", "a queue reset needs ring_reset=1");
+  if (unmap_in_flight > 0 && !run.iommu)
+    throw ConfigError("fault.unmap_in_flight",
+                      "an unmap is the guest IOMMU's: needs iommu=1 (without VIRTIO_F_ACCESS_PLATFORM the device uses "
+                      "guest-physical addresses, which nothing unmaps)");
   validate_replay(replay, run);
 }
 

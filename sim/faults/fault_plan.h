@@ -117,6 +117,7 @@ struct RunShape {
   double restart_every_us = 0;
   bool weak_ordering = false;  // ordering=weak: loads may pass loads
   bool busy_poll = false;      // vhost.busy_poll_ns > 0
+  bool iommu = false;          // iommu=1: buffers are mapped through the guest's IOMMU
 };
 
 // Ring-core barriers not executed: comma-separated ring::BarrierSite names.
@@ -148,6 +149,8 @@ struct BarrierList {
   X(UsedCorruption, corrupt_used, UsedCorruption::none, "", 0, 0,                                            \
     "fault injection: a TX used entry with NEXT (P5) or a wrong AVAIL bit (P2), written out of completion order (P4), or completed out of order (P8 with in_order)") \
   X(uint64_t, corrupt_used_at, 1, "packet", 1, 1e12, "fault injection: which TX completion (1-based, queue pair 0)") \
+  X(uint64_t, unmap_in_flight, 0, "packet", 0, 1e12,                                                         \
+    "fault injection: the driver unmaps this TX packet's buffer (1-based, queue pair 0) right after making it available, while the device holds it (needs iommu=1): the device takes ring.iova_unmapped, the monitor names dma.unmap_in_flight; 0 = never") \
   X(Replay, replay, Replay::none, "", 0, 0,                                                                  \
     "a known bug of a real driver or device put back: event_idx_equality (VCML, OpenVMM #4267), always_interrupt (crosvm queue_wants_interrupt), inverted_enable (virtio-win #1631), chain_len_qsize_wrap (Linux 1acfe2c12258, OpenVMM #3990), vring_base_used_mask (QEMU 2023, used mask 0x7ffff), dpdk_event_flags_overwrite (DPDK cd9012c3f8d3), missing_avail_rmb (Linux vhost_vq_avail_empty, 2024), dpdk_wrap_head_not_last (DPDK af4d7ad5d90b); README \"Known-bug replays\" says what each needs")
 
@@ -160,8 +163,8 @@ struct FaultPlan {
 
   // The faults that need something of the run (throws sim::ConfigError,
   // naming the fault's key): flag faults need a packed ring, write_on_head
-  // a two-descriptor list in the ring, a queue reset RING_RESET, each
-  // replay what its comment above says.
+  // a two-descriptor list in the ring, a queue reset RING_RESET, an unmap
+  // in flight an IOMMU, each replay what its comment above says.
   void validate(const RunShape& run) const;
   std::vector<ring::BarrierSite> dropped_barriers() const;
 };

@@ -200,7 +200,7 @@ std::string device_hook_fault(const FaultPlan& plan) {
 }
 
 void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel& mem, driver::NetDriver& drv,
-             device::VhostNet* dev) {
+             device::VhostNet* dev, UnmappedInFlight& unmapped) {
   if (plan.corrupt_desc != DescCorruption::none) {
     auto chosen = [plan](const driver::NetDriver::TxPublish& p) {
       return p.qp == 0 && p.packet + 1 == plan.corrupt_desc_at;
@@ -227,6 +227,22 @@ void install(const FaultPlan& plan, ring::RingLayout layout, memory::MemoryModel
       }
       return How::now;
     };
+  if (plan.unmap_in_flight > 0) {
+    // Right after add(): the list is the device's, and the driver unmaps
+    // its buffer (a bug of the Linux DMA API's rules: unmap only what the
+    // device has given back).
+    auto previous = std::move(drv.after_tx_publish);
+    drv.after_tx_publish = [previous, at = plan.unmap_in_flight, &mem, &drv,
+                            &unmapped](const driver::NetDriver::TxPublish& p) {
+      if (previous) previous(p);
+      if (p.qp != 0 || p.packet + 1 != at) return;
+      unmapped.packet = at;
+      unmapped.time_ps = p.mem.clock().now_ps();
+      unmapped.log_index = mem.log().total();
+      unmapped.gpa.assign(p.buffer.begin(), p.buffer.end());
+      unmapped.iova = drv.unmap_in_flight(p.qp, p.slot);
+    };
+  }
   if (plan.kick_always) drv.kick_decision = [](bool) { return true; };
   if (plan.reset_ack_early) dev->ack_reset_early = [](uint16_t) { return true; };
   install_replay(plan.replay, layout, mem, drv, dev);

@@ -34,9 +34,45 @@ std::string ring_field(ring::RingLayout layout, const std::vector<std::pair<std:
   return "";
 }
 
+namespace {
+
+// Who touched the unmapped buffer's guest-physical memory after the unmap:
+// the log's records from `u.log_index` on, as far as it still holds them.
+RunFigures::UnmapInFlight after_unmap(const faults::UnmappedInFlight& u, const memory::AccessLog& log,
+                                      uint32_t queue_pairs) {
+  RunFigures::UnmapInFlight out{u.packet, u.time_ps, u.iova, u.gpa, {}, {}, false};
+  const std::vector<memory::LogRecord> held = log.snapshot();
+  const uint64_t first_held = log.total() - held.size();
+  out.log_complete = first_held <= u.log_index;
+  constexpr uint64_t kPage = memory::kIovaPageBytes;
+  auto hits = [&](const memory::LogRecord& r, bool whole_pages) {
+    for (const ring::Segment& s : u.gpa) {
+      const uint64_t lo = whole_pages ? s.addr / kPage * kPage : s.addr;
+      const uint64_t hi = whole_pages ? (s.addr + s.len + kPage - 1) / kPage * kPage : s.addr + s.len;
+      if (r.addr < hi && lo < r.addr + r.size) return true;
+    }
+    return false;
+  };
+  for (uint64_t i = std::max(u.log_index, first_held) - first_held; i < held.size(); ++i) {
+    const memory::LogRecord& r = held[i];
+    if (r.op == memory::LogRecord::Op::barrier || !hits(r, true)) continue;
+    const uint64_t on_buffer = hits(r, false);
+    for (uint16_t qp = 0; qp < queue_pairs; ++qp) {
+      RunFigures::UnmapInFlight::Touches* t = r.agent == device::NetDevice::agent_of(qp)   ? &out.device_after
+                                              : r.agent == driver::NetDriver::agent_of(qp) ? &out.driver_after
+                                                                                           : nullptr;
+      if (t) ++t->pages, t->buffer += on_buffer;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
                    const device::NetDevice& dev, const pci::VirtioPciFunction& fn,
-                   const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
+                   const faults::NotificationFaultStats& notification_faults,
+                   const faults::UnmappedInFlight& unmapped, const Monitor& monitor,
                    const std::vector<memory::LogRecord>& last_events, const Timeline& timeline,
                    std::vector<std::string> run_errors,
                    double wall_seconds) {
@@ -118,6 +154,10 @@ RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driv
   r.faults.kicks_lost = n.kicks_lost, r.faults.interrupts_lost = n.interrupts_lost;
   r.faults.kicks_delayed = n.kicks_delayed, r.faults.interrupts_delayed = n.interrupts_delayed;
   r.faults.stores_corrupted = mem.store_faults_applied();
+  if (unmapped.packet) {
+    r.faults.buffers_unmapped_in_flight = 1;
+    r.unmap_in_flight = after_unmap(unmapped, mem.log(), cfg.queue_pairs);
+  }
   return r;
 }
 

@@ -16,6 +16,7 @@
 #include "sim/config.h"
 #include "sim/check/monitor.h"
 #include "sim/faults/notification_faults.h"
+#include "sim/faults/ring_faults.h"
 #include "sim/report/verdict.h"
 
 namespace virtiosim::sim {
@@ -96,7 +97,24 @@ struct RunFigures {
     uint64_t barriers_dropped = 0, loads_hoisted = 0, kicks_corrupted = 0, kicks_lost = 0;
     uint64_t interrupts_lost = 0, kicks_delayed = 0, interrupts_delayed = 0, stores_corrupted = 0;
     uint64_t device_restarts = 0, queue_resets = 0;
+    uint64_t buffers_unmapped_in_flight = 0;  // fault.unmap_in_flight
   } faults;
+
+  // fault.unmap_in_flight: the TX buffer the driver unmapped while the
+  // device held it, and who touched its guest-physical memory from then on
+  // (access-log records after the unmap, in the order the model made them):
+  // its own bytes, which the device must not touch, and the pages holding
+  // them, which other buffers may share (the device reaches those through
+  // their own IOVAs).
+  struct UnmapInFlight {
+    uint64_t packet = 0;   // 1-based; 0: not done
+    uint64_t time_ps = 0;  // the driver's clock at the unmap
+    std::vector<ring::Segment> iova, gpa;
+    struct Touches {
+      uint64_t buffer = 0, pages = 0;  // accesses to the buffer's bytes / to the pages holding them
+    } device_after, driver_after;
+    bool log_complete = false;  // the log still held every record since the unmap (else raise log_capacity)
+  } unmap_in_flight;
 
   std::vector<QueueFigures> queues;  // rx0, tx0, rx1, ...
 };
@@ -107,7 +125,8 @@ Accounting account(const driver::QueuePairDriverStats& d, const device::QueuePai
 // Everything a report says, read from the models after sc_start returned.
 RunFigures collect(const Config& cfg, const memory::MemoryModel& mem, const driver::NetDriver& drv,
                    const device::NetDevice& dev, const pci::VirtioPciFunction& fn,
-                   const faults::NotificationFaultStats& notification_faults, const Monitor& monitor,
+                   const faults::NotificationFaultStats& notification_faults,
+                   const faults::UnmappedInFlight& unmapped, const Monitor& monitor,
                    const std::vector<memory::LogRecord>& last_events, const Timeline& timeline,
                    std::vector<std::string> run_errors,
                    double wall_seconds);

@@ -55,7 +55,8 @@ std::vector<std::pair<const char*, uint64_t>> fault_counters(const RunFigures::F
           {"kicks_corrupted", f.kicks_corrupted},       {"kicks_lost", f.kicks_lost},
           {"interrupts_lost", f.interrupts_lost},       {"kicks_delayed", f.kicks_delayed},
           {"interrupts_delayed", f.interrupts_delayed}, {"stores_corrupted", f.stores_corrupted},
-          {"device_restarts", f.device_restarts},       {"queue_resets", f.queue_resets}};
+          {"device_restarts", f.device_restarts},       {"queue_resets", f.queue_resets},
+          {"buffers_unmapped_in_flight", f.buffers_unmapped_in_flight}};
 }
 
 // Latency against the time one packet costs the busier side: with the
@@ -205,6 +206,22 @@ std::string render_json(const RunFigures& run, const Verdict& verdict) {
   j["monitor"] = monitor_json(run);
   j["faults"] = Json::object();
   for (const auto& [name, n] : fault_counters(run.faults)) j["faults"][name] = n;
+  if (const RunFigures::UnmapInFlight& u = run.unmap_in_flight; u.packet) {
+    auto segments = [](const std::vector<ring::Segment>& v) {
+      Json a = Json::array();
+      for (const ring::Segment& s : v) a.push_back({{"addr", s.addr}, {"len", s.len}});
+      return a;
+    };
+    j["unmap_in_flight"] = {{"packet", u.packet},
+                            {"unmapped_ns", figure(double(u.time_ps) / 1000)},
+                            {"iova", segments(u.iova)},
+                            {"gpa", segments(u.gpa)},
+                            // Accesses after the unmap to the buffer's own bytes and to the
+                            // pages holding them (other buffers may share those).
+                            {"device_accesses_after", {{"buffer", u.device_after.buffer}, {"pages", u.device_after.pages}}},
+                            {"driver_accesses_after", {{"buffer", u.driver_after.buffer}, {"pages", u.driver_after.pages}}},
+                            {"log_complete", u.log_complete}};
+  }
   j["agents"] = run.agents;  // the timeline's and findings' agent ids, by name
   // The ring around the first finding, or the busiest stretch of the run.
   j["timeline"] = {{"around", run.timeline_around_finding ? "first finding" : "busiest controller period"},

@@ -81,5 +81,19 @@ TEST_F(DeviceMemoryTest, AStaleIovaReadsNothingAndEverythingAfterTheFaultIsRefus
   EXPECT_EQ(mem.fault(), RingError::iova_unmapped);
 }
 
+// The ring's address check bounds the IOVA space only: a buffer the driver
+// unmapped passes it, and the access is what is refused, with the IOVA's
+// own error rather than "outside guest memory" (fault.unmap_in_flight).
+TEST_F(DeviceMemoryTest, TheRingsAddressCheckLeavesAnUnmappedIovaToTheAccess) {
+  const uint64_t buf = domain.map(kBase + 0x5000, 64, memory::dma_read);
+  domain.unmap(buf, 64);
+  EXPECT_TRUE(mem.maps(buf, 64));
+  EXPECT_FALSE(mem.maps(memory::kIovaLimit - 8, 16));  // past the IOVA space
+  EXPECT_FALSE(mem.maps(0xdead000000000000ull, 8));
+  uint8_t out[8];
+  mem.read_bytes(buf, out, sizeof out);
+  EXPECT_EQ(mem.fault(), RingError::iova_unmapped);
+}
+
 }  // namespace
 }  // namespace virtiosim::device

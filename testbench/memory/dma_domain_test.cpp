@@ -21,8 +21,8 @@ TEST(DmaDomain, MapsTopDownBelowTheAddressWidthKeepingThePageOffset) {
   ASSERT_TRUE(pte);
   EXPECT_EQ(pte->gpa_page, 0x20'0000u + kIovaPageBytes);
   EXPECT_EQ(pte->perm, dma_write);
-  EXPECT_TRUE(d.maps(b, 2 * kIovaPageBytes));
-  EXPECT_FALSE(d.maps(b - 1, 2));  // the page below it is free
+  EXPECT_TRUE(d.walk(b) && d.walk(b + kIovaPageBytes));
+  EXPECT_FALSE(d.walk(b - 1));  // the page below it is free
 }
 
 TEST(DmaDomain, UnmapTellsTheSinksAndTheNewestFreedRangeIsReusedFirst) {
@@ -38,6 +38,22 @@ TEST(DmaDomain, UnmapTellsTheSinksAndTheNewestFreedRangeIsReusedFirst) {
   EXPECT_EQ(d.map(0x3000, 64, dma_read), b);  // last in, first out (Linux's IOVA rcache)
   EXPECT_EQ(d.map(0x4000, 64, dma_read), a);
   EXPECT_EQ(d.mapped_pages(), 2u);
+}
+
+// fault.unmap_in_flight: the device hears the unmap, and the IOVA stays
+// unmapped while later maps take fresh ranges.
+TEST(DmaDomain, RevokedRangeIsInvalidatedAndNeverHandedOutAgain) {
+  DmaDomain d;
+  uint64_t heard_iova = 0;
+  d.on_invalidate([&](uint64_t iova, uint64_t) { heard_iova = iova; });
+  const uint64_t a = d.map(0x1000, 64, dma_read);
+  d.revoke(a, 64);
+  EXPECT_EQ(heard_iova, a - a % kIovaPageBytes);
+  EXPECT_FALSE(d.walk(a));
+  const uint64_t b = d.map(0x1000, 64, dma_read);
+  EXPECT_NE(b / kIovaPageBytes, a / kIovaPageBytes);
+  EXPECT_FALSE(d.walk(a));
+  EXPECT_THROW(d.unmap(a, 64), std::logic_error);  // a second unmap is still a driver bug
 }
 
 TEST(DmaDomain, UnmappingWhatIsNotMappedIsADriverBug) {

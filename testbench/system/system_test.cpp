@@ -233,6 +233,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfig{"user_path_linux_driver", "--set path=user", "driver.kind=pmd"},
                       BadConfig{"pmd_queue_reset", "--set driver.kind=pmd --set fault.reset_tx_at_us=50",
                                 "'fault.reset_tx_at_us'"},
+                      BadConfig{"unmap_in_flight_without_iommu", "--set fault.unmap_in_flight=1",
+                                "'fault.unmap_in_flight': an unmap is the guest IOMMU's: needs iommu=1"},
                       BadConfig{"bad_driver_kind", "--set driver.kind=napi", "linux|pmd"},
                       BadConfig{"pmd_pktgen", "--set driver.kind=pmd --set driver.tx_source=pktgen",
                                 "'driver.tx_source'"},

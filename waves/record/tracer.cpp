@@ -182,6 +182,11 @@ void Tracer::sample() {
 
 void Tracer::finish() {
   if (!file_) return;
+  // A finding of the run's last moments (the controller reports a queue the
+  // device broke and stops the run at once, before the next grid point)
+  // gets the sample it would have had.
+  if (monitor_.violations() != shown_violations_ && !file_->done() && sc_core::sc_time_stamp().value() > last_sample_)
+    sample();
   try {
     file_->close(static_cast<uint64_t>(sc_core::sc_time_stamp() / sc_core::sc_time(1, sc_core::SC_PS)));
   } catch (const std::exception& e) {

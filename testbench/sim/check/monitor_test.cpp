@@ -403,3 +403,79 @@ TEST(MonitorPacked, RestoreFromAnotherPositionThanTheBaseIsVu2) {
 
 }  // namespace
 }  // namespace virtiosim::sim::testing
+
+namespace virtiosim::sim::testing {
+namespace {
+
+// ---- dma.unmap_in_flight: the driver unmaps what the device holds -------------
+
+constexpr uint64_t kAccessPlatform = uint64_t{1} << VIRTIO_F_ACCESS_PLATFORM;
+constexpr uint64_t kPage = 4096;  // the IOMMU unmaps whole pages
+
+TEST(MonitorPacked, UnmapOfABufferInFlightIsNamedOnceItIsUsedItIsNot) {
+  SyntheticQueue q(RingLayout::packed, kAccessPlatform);
+  q.packed_avail(0, 0, true);                                // names kBufferAddr, 1500 bytes
+  q.monitor().on_dma_unmap(kBufferAddr + kPage, kPage, 10);  // a neighbouring page: not the buffer's
+  EXPECT_EQ(q.monitor().total(), 0u);
+  q.monitor().on_dma_unmap(kBufferAddr, kPage, 20);
+  ASSERT_EQ(q.rules(), Strings{"dma.unmap_in_flight"});
+  const Violation& v = q.monitor().violations().front();
+  EXPECT_EQ(v.agent, kDriver);
+  EXPECT_EQ(v.queue, "tx0");
+  EXPECT_EQ(v.addr, kBufferAddr);
+  EXPECT_EQ(v.time_ps, 20u);
+  q.complete(0);
+  q.packed_used(0, 0, true);
+  q.monitor().on_dma_unmap(kBufferAddr, kPage, 30);  // given back: the driver's to unmap
+  EXPECT_EQ(q.monitor().total(), 1u);
+}
+
+// Made available in the driver's program order, its flags store still in
+// the store buffer: the device may see it any moment, so it is held.
+TEST(MonitorPacked, UnmapOfABufferPublishedButNotYetVisibleIsNamed) {
+  SyntheticQueue q(RingLayout::packed, kAccessPlatform);
+  q.packed_avail(0, 0, true);
+  q.complete(0);
+  q.packed_used(0, 0, true);
+  q.issue(kDriver, q.packed().desc_addr(1), kBufferAddr + 0x10000, 8);
+  q.issue(kDriver, q.packed().len_addr(1), 64, 4);
+  q.issue(kDriver, q.packed().id_addr(1), 1, 2);
+  q.monitor().on_dma_unmap(kBufferAddr + 0x10000, kPage, 10);  // body written, flags not yet: not given
+  EXPECT_EQ(q.monitor().total(), 0u);
+  q.issue(kDriver, q.packed().flags_addr(1), ring::packed_avail_flags(true), 2);
+  q.monitor().on_dma_unmap(kBufferAddr + 0x10000, kPage, 20);
+  EXPECT_EQ(q.rules(), Strings{"dma.unmap_in_flight"});
+}
+
+TEST(MonitorSplit, UnmapOfAChainsSecondDescriptorIsNamed) {
+  SyntheticQueue q(RingLayout::split, kAccessPlatform);
+  q.split_desc(2, ring::kDescNext, 3);
+  q.split_desc(3);
+  q.split_avail(0, 2);
+  q.monitor().on_dma_unmap(kBufferAddr + 3 * 0x1000, kPage, 10);
+  ASSERT_EQ(q.rules(), Strings{"dma.unmap_in_flight"});
+  EXPECT_NE(q.monitor().violations().front().what.find("buffer id 2"), std::string::npos);
+  q.complete(2);
+  q.split_used(0, 2);
+  q.monitor().on_dma_unmap(kBufferAddr + 2 * 0x1000, kPage, 20);
+  EXPECT_EQ(q.monitor().total(), 1u);
+}
+
+// Without ACCESS_PLATFORM descriptors hold guest-physical addresses, which
+// no unmap concerns; a queue in reset holds nothing (P15: the driver takes
+// its buffers back there).
+TEST(Monitor, UnmapIsNotNamedWithoutAccessPlatformOrInAResetQueue) {
+  SyntheticQueue plain(RingLayout::packed);
+  plain.packed_avail(0, 0, true);
+  plain.monitor().on_dma_unmap(kBufferAddr, kPage, 10);
+  EXPECT_EQ(plain.monitor().total(), 0u);
+  SyntheticQueue reset(RingLayout::split, kAccessPlatform);
+  reset.split_desc(0);
+  reset.split_avail(0, 0);
+  reset.event(Event::queue_reset);
+  reset.monitor().on_dma_unmap(kBufferAddr, kPage, 10);
+  EXPECT_EQ(reset.monitor().total(), 0u);
+}
+
+}  // namespace
+}  // namespace virtiosim::sim::testing

@@ -160,6 +160,27 @@ Span span_of(const std::string& vcd) {
 
 constexpr uint64_t kSamplePs = 100'000;  // vcd_sample_ns's default: a finding shows at the next sample
 
+// fault.unmap_in_flight: the waves name the driver's unmap first, at the
+// sample after it, then the device's ring error (outside the rule list:
+// ring.error), which the controller reports as it stops the run: the last
+// sample, at the run's end.
+TEST(WavesRun, UnmapInFlightShowsTheDriversRuleThenTheDevicesError) {
+  const auto r = run_virtiosim("run --quiet --packets 200 --set iommu=1 --set fault.unmap_in_flight=5 --vcd %D/u.vcd");
+  ASSERT_EQ(r.exit_code, 1) << r.output;
+  const std::vector<Finding> findings = read_findings((r.dir / "u.vcd").string());
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].rule_name, "dma.unmap_in_flight");
+  EXPECT_EQ(findings[1].rule_name, "ring.error");
+  std::vector<uint64_t> found_ps;
+  for (const auto& [k, v] : r.report.get_child("monitor.first"))
+    found_ps.push_back(static_cast<uint64_t>(std::llround(v.get<double>("time_ns") * 1000)));
+  ASSERT_EQ(found_ps.size(), 2u);
+  EXPECT_GE(findings[0].time_ps, found_ps[0]);
+  EXPECT_LT(findings[0].time_ps, found_ps[0] + kSamplePs);
+  EXPECT_GE(findings[1].time_ps, found_ps[1]);
+  EXPECT_EQ(findings[1].time_ps, static_cast<uint64_t>(std::llround(r.get<double>("sim_time_ns") * 1000)));
+}
+
 // A fault late in the run: the window holds the monitor's first finding,
 // reaches back one window before it and half a window after, and the
 // monitor's step shows in it; the same seed gives the same bytes.
