@@ -17,8 +17,12 @@ bool Iotlb::update(const IotlbMsg& m, const MemoryTable& mem) {
   entries_.emplace(m.iova, Entry{m.size, host, m.perm});
   ++counters_.updates;
   // A fresh mapping answers what was refused or awaited before; a miss that
-  // still waits for its ack is settled by the ack (acked()).
+  // still waits for its ack is settled by the ack (acked()), by what the
+  // UPDATEs since the MISS granted: the page may be unmapped again before
+  // the ack is read (strict mode unmaps each buffer once it is used).
   refused_.erase(refused_.lower_bound(page(m.iova)), refused_.upper_bound(last));
+  for (Sent& s : acks_)
+    if (s.at >= m.iova && s.at <= last) s.granted |= m.perm;
   for (auto it = waiting_.lower_bound({page(m.iova), 0}); it != waiting_.end() && it->first.first <= last;)
     it = it->second ? std::next(it) : waiting_.erase(it);
   return true;
@@ -85,7 +89,7 @@ IotlbLookup Iotlb::translate(uint64_t iova, uint64_t n, uint8_t perm) const {
 
 void Iotlb::wait_for(uint64_t at, uint8_t perm, bool ack, uint64_t now_ns) {
   waiting_[{page(at), perm}] = ack;
-  if (ack) acks_.push_back({at, perm, now_ns, false});
+  if (ack) acks_.push_back({at, perm, now_ns, 0, false});
 }
 
 void Iotlb::acked(uint64_t status, uint64_t now_ns) {
@@ -95,7 +99,7 @@ void Iotlb::acked(uint64_t status, uint64_t now_ns) {
   counters_.miss_wait_ns += now_ns - s.at_ns;
   if (s.stale) return;
   waiting_.erase({page(s.at), s.perm});
-  if (status != 0 || translate(s.at, 1, s.perm).status != IotlbLookup::Status::ok) refused_[page(s.at)] |= s.perm;
+  if (status != 0 || (s.granted & s.perm) != s.perm) refused_[page(s.at)] |= s.perm;
 }
 
 }  // namespace virtiosim::vhost_user

@@ -79,8 +79,9 @@ class Iotlb {
   // Misses. want() says whether a MISS for IOVA `at` is to be sent (none
   // is out for its page and access); wait_for() records one (`ack`: it
   // asked for an ack, kept in order); acked() takes the oldest ack and
-  // refuses the access if the front-end failed it or its UPDATE did not
-  // permit it. Without an ack a miss ends when an UPDATE covers its page.
+  // refuses the access if the front-end failed it or no UPDATE since the
+  // MISS permitted it. Without an ack a miss ends when an UPDATE covers its
+  // page.
   bool want(uint64_t at, uint8_t perm) const { return !waiting_.count({page(at), perm}); }
   void wait_for(uint64_t at, uint8_t perm, bool ack, uint64_t now_ns);
   void acked(uint64_t status, uint64_t now_ns);
@@ -101,7 +102,8 @@ class Iotlb {
     uint64_t at;
     uint8_t perm;
     uint64_t at_ns;
-    bool stale;  // sent before clear(): its answer is for memory that is gone
+    uint8_t granted;  // what the UPDATEs covering `at` since the MISS permitted
+    bool stale;       // sent before clear(): its answer is for memory that is gone
   };
   void remove(uint64_t first, uint64_t last);
 
