@@ -120,8 +120,8 @@ ProtocolError Frontend::await_reply(Request r, bool ack, Payload* reply) {
       detail_ = std::string("waiting for the reply to ") + name(r) + ": " + rr.detail;
       return rr.peer_closed ? ProtocolError::io_error : rr.error;
     }
-    const Awaited a = awaited_.front();
-    awaited_.pop_front();
+    Awaited a;
+    if (ProtocolError e = match(raw, a); e != ProtocolError::ok) return e;
     if (a.miss_update) {
       if (ProtocolError e = take_update_ack(raw, a); e != ProtocolError::ok) return e;
       continue;
@@ -143,6 +143,17 @@ ProtocolError Frontend::await_reply(Request r, bool ack, Payload* reply) {
     if (reply) *reply = std::move(d.message.payload);
     return ProtocolError::ok;
   }
+}
+
+ProtocolError Frontend::match(const RawMessage& raw, Awaited& out) {
+  for (auto it = awaited_.begin(); it != awaited_.end(); ++it) {
+    if (static_cast<uint32_t>(it->request) != raw.header.request) continue;
+    out = *it;
+    awaited_.erase(it);
+    return ProtocolError::ok;
+  }
+  detail_ = "a reply to request " + std::to_string(raw.header.request) + ", which is not awaited";
+  return ProtocolError::out_of_order;
 }
 
 ProtocolError Frontend::open_backend_channel(const DmaDomain& domain) {
@@ -247,13 +258,8 @@ ProtocolError Frontend::serve_backend(int timeout_ms, size_t* handled) {
       detail_ = "main socket: " + (rr.peer_closed ? std::string("closed by the back-end") : rr.detail);
       return rr.peer_closed ? ProtocolError::io_error : rr.error;
     }
-    if (awaited_.empty()) {
-      detail_ = "a message from the back-end that answers nothing we sent (request " +
-                std::to_string(raw.header.request) + ")";
-      return ProtocolError::out_of_order;
-    }
-    const Awaited a = awaited_.front();
-    awaited_.pop_front();
+    Awaited a;
+    if (ProtocolError e = match(raw, a); e != ProtocolError::ok) return e;
     // Outside a request only UPDATEs are awaited.
     if (ProtocolError e = take_update_ack(raw, a); e != ProtocolError::ok) return e;
     ++n;

@@ -13,10 +13,11 @@
 // socket for a reply that needs them (QEMU answers a miss only after its
 // UPDATE was acked: research notes 1.3, "Deadlock hazard"). So every wait
 // here is one poll(2) over both sockets, single-threaded: a MISS is
-// answered by sending its UPDATE at once; the UPDATE's ack, like every
-// reply, comes back on the main socket in the order of the requests, and a
-// queue of what is awaited tells an UPDATE's ack (which releases the MISS's
-// own ack) from the reply being waited for.
+// answered by sending its UPDATE at once, and the UPDATE's ack comes back
+// on the main socket among the replies. A reply names its request, so it
+// goes to the oldest awaited request of that kind: an UPDATE's ack releases
+// the MISS's own ack; a back-end may answer an UPDATE before a reply it
+// holds back until that UPDATE (a drain at GET_VRING_BASE that misses).
 #pragma once
 
 #include <cstdint>
@@ -130,10 +131,12 @@ class Frontend {
  private:
   // A reply the main socket owes us, in the order the requests went out.
   struct Awaited {
-    Request request;
+    Request request = Request::NONE;
     bool miss_update = false;  // the UPDATE that answers a MISS
     bool miss_needs_ack = false;  // ... whose MISS asked for an ack (NEED_REPLY)
   };
+  // Takes the awaited entry `raw` answers out of awaited_.
+  ProtocolError match(const RawMessage& raw, Awaited& out);
   // Waits for the reply to `r` (last in awaited_), serving the back-end
   // channel meanwhile.
   ProtocolError await_reply(Request r, bool ack, Payload* reply);
