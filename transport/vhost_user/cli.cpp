@@ -97,7 +97,8 @@ void add_drive_options(CLI::App& drive, DriveOptions& o) {
   add_choice(drive, "--event-idx", o.event_idx, {{"on", true}, {"off", false}}, "on",
              "negotiate VIRTIO_RING_F_EVENT_IDX when offered");
   std::map<std::string, Fault> faults{{"none", Fault::none}};
-  std::string fault_help = "inject one violation for a back-end's checker (serve --check) to find:";
+  std::string fault_help =
+      "inject one violation for a back-end's checker (serve --check) or, with --iommu, its IOTLB to find:";
   for (const FaultInfo& f : kFaults) {
     faults.emplace(f.name, f.fault);
     fault_help += std::string(" ") + f.name + " (" + f.rule + (f.packed_only ? ", packed" : "") +
