@@ -41,12 +41,12 @@ static_assert(kRxBufferSize == kTxSlotSize, "one buffer stride serves both");
 // of its own, as Linux's dma_map_single gives every buffer its own
 // page-granular IOVA range: unmapping one never takes a neighbour with it.
 uint64_t buffer_stride(const DriveOptions& o) { return o.iommu ? kIommuPageSize : kRxBufferSize; }
-// Rings on pages of their own (mapped RW, never unmapped), and with --iommu
-// each ring starts a page.
+// With --iommu rings and buffer areas start a page and rings fill whole
+// pages (mapped RW, never unmapped), so no page holds two permissions.
 uint64_t ring_bytes(const DriveOptions& o, uint64_t contiguous) {
   return o.iommu ? (contiguous + kIommuPageSize - 1) / kIommuPageSize * kIommuPageSize : contiguous;
 }
-uint64_t ring_align(const DriveOptions& o) { return o.iommu ? kIommuPageSize : 64; }
+uint64_t dma_align(const DriveOptions& o) { return o.iommu ? kIommuPageSize : 64; }
 constexpr uint8_t kStatusDriverOk = 0x0f;  // ACKNOWLEDGE | DRIVER | DRIVER_OK | FEATURES_OK
 
 template <class Layout>
@@ -74,10 +74,10 @@ class Traffic {
         // DriveOptions::window
         window_(o.window ? o.window : o.allow_drops ? UINT64_MAX : std::max<uint32_t>(o.queue_size / 2, 1)),
         stride_(buffer_stride(o)),
-        rx_ring_(bus(mem.alloc(ring_bytes(o, Layout::contiguous_bytes(o.queue_size)), ring_align(o)))),
-        tx_ring_(bus(mem.alloc(ring_bytes(o, Layout::contiguous_bytes(o.queue_size)), ring_align(o)))),
-        rx_bufs_(bus(mem.alloc(uint64_t{rx_count_} * stride_, ring_align(o)))),
-        tx_bufs_(bus(mem.alloc(uint64_t{o.queue_size} * stride_, ring_align(o)))),
+        rx_ring_(bus(mem.alloc(ring_bytes(o, Layout::contiguous_bytes(o.queue_size)), dma_align(o)))),
+        tx_ring_(bus(mem.alloc(ring_bytes(o, Layout::contiguous_bytes(o.queue_size)), dma_align(o)))),
+        rx_bufs_(bus(mem.alloc(uint64_t{rx_count_} * stride_, dma_align(o)))),
+        tx_bufs_(bus(mem.alloc(uint64_t{o.queue_size} * stride_, dma_align(o)))),
         rx_{kRxQueue, Driver(memory(), Layout::place(rx_ring_, o.queue_size), ring::Features{features}),
             &rep.rx_calls, &rep.rx_err_signals},
         tx_{kTxQueue, Driver(memory(), Layout::place(tx_ring_, o.queue_size), ring::Features{features}),
