@@ -113,10 +113,11 @@ TEST(FrontendIotlb, MissesAnsweredFromTheDomainWhileRepliesAreAwaited) {
   boost::asio::local::connect_pair(ours, theirs);
   GuestMemfd mem(64 << 10);
   DmaDomain dma(mem.mapping());
-  const uint64_t page0 = dma.iova(mem.gpa_base()), page1 = page0 + kIommuPageSize;
+  const uint64_t page0 = dma.iova(mem.gpa_base()), page1 = page0 + kIommuPageSize, page2 = page1 + kIommuPageSize;
   dma.map(page0, kIommuPageSize, iotlb::kRead);
   dma.map(page1, kIommuPageSize, iotlb::kReadWrite);
-  const uint64_t unmapped = page1 + kIommuPageSize;
+  dma.map(page2, kIommuPageSize, iotlb::kWrite);
+  const uint64_t unmapped = page2 + kIommuPageSize;
 
   std::thread backend([&] {
     Connection main(std::move(theirs));
@@ -133,8 +134,9 @@ TEST(FrontendIotlb, MissesAnsweredFromTheDomainWhileRepliesAreAwaited) {
     s.ack(m);
 
     // 1. While the front-end waits for GET_VRING_BASE's reply: a mapped
-    //    page (its UPDATE, acked, before the MISS's ack), an unmapped one
-    //    and a write to a read-only page (ack 1, no UPDATE).
+    //    page (its UPDATE, acked, before the MISS's ack), an unmapped one,
+    //    a write to a read-only page and a read of a write-only one (ack 1,
+    //    no UPDATE).
     s.expect(Request::GET_VRING_BASE);
     c.miss(page0 + 5, iotlb::kRead);
     Message u = s.expect(Request::IOTLB_MSG);
@@ -146,7 +148,16 @@ TEST(FrontendIotlb, MissesAnsweredFromTheDomainWhileRepliesAreAwaited) {
     EXPECT_EQ(c.ack(), 1u);
     c.miss(page0, iotlb::kWrite);
     EXPECT_EQ(c.ack(), 1u);
+    c.miss(page2, iotlb::kRead);
+    EXPECT_EQ(c.ack(), 1u);
     EXPECT_FALSE(readable(main, 50)) << "an UPDATE for a refused MISS";
+    // As QEMU: a miss that wants a write is a write; the UPDATE carries
+    // the page's own permission.
+    c.miss(page2 + 8, iotlb::kReadWrite);
+    u = s.expect(Request::IOTLB_MSG);
+    expect_update(u, page2, mem.uva(mem.gpa_base()) + 2 * kIommuPageSize, iotlb::kWrite);
+    s.ack(u);
+    EXPECT_EQ(c.ack(), 0u);
     s.answer(Request::GET_VRING_BASE, VringState{0, 42});
 
     // 2. An INVALIDATE whose ack waits behind a MISS: the UPDATE goes out
@@ -184,13 +195,13 @@ TEST(FrontendIotlb, MissesAnsweredFromTheDomainWhileRepliesAreAwaited) {
   EXPECT_EQ(fe.get_vring_base(0, base), ProtocolError::ok) << fe.detail();
   EXPECT_EQ(base, 42u);
   EXPECT_EQ(fe.invalidate({page0, kIommuPageSize}), ProtocolError::ok) << fe.detail();
-  for (int i = 0; i < 100 && fe.iotlb().misses < 3; ++i) ASSERT_EQ(fe.serve_backend(50), ProtocolError::ok) << fe.detail();
+  for (int i = 0; i < 100 && fe.iotlb().misses < 4; ++i) ASSERT_EQ(fe.serve_backend(50), ProtocolError::ok) << fe.detail();
   fe.connection().close();
   backend.join();
   const IotlbCounters& k = fe.iotlb();
-  EXPECT_EQ(k.misses, 3u);
-  EXPECT_EQ(k.misses_refused, 2u);
-  EXPECT_EQ(k.updates, 3u);
+  EXPECT_EQ(k.misses, 4u);
+  EXPECT_EQ(k.misses_refused, 3u);
+  EXPECT_EQ(k.updates, 4u);
   EXPECT_EQ(k.invalidates, 1u);
   EXPECT_EQ(k.access_fails, 0u);
 }

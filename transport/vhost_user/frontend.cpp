@@ -202,7 +202,12 @@ ProtocolError Frontend::take_backend_request() {
     ++iotlb_.access_fails;
     return needs_ack ? ack_backend(1) : ProtocolError::ok;
   }
-  const IovaTranslation t = domain_->translate(m.iova, m.perm);
+  // QEMU asks its vIOMMU for a write if the MISS wants any write, else for
+  // a read (vhost_device_iotlb_miss(dev, iova, perm != VHOST_ACCESS_RO)),
+  // and sends the page's own permission: a RW miss of a WO page is answered
+  // with WO (DPDK asks RW for every RX buffer).
+  const uint8_t access = (m.perm & iotlb::kWrite) ? iotlb::kWrite : iotlb::kRead;
+  const IovaTranslation t = domain_->translate(m.iova, access);
   if (t.result != IovaTranslation::Result::mapped) {
     ++iotlb_.misses_refused;
     return needs_ack ? ack_backend(1) : ProtocolError::ok;
