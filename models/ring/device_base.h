@@ -99,6 +99,12 @@ class DeviceBase : public RingSide<Layout, Mem, DeviceOptions, DeviceStats> {
 
   size_t pending_used() const { return shadow_.size(); }
 
+  // A fatal error the ring's own checks cannot see: the platform refused an
+  // address of the buffer at last_avail_idx (behind an IOMMU: an IOVA with
+  // no mapping, or none for the access). A buffer already popped goes back
+  // first (discard), so that last_avail_idx names it.
+  RingError refuse(RingError e) { return fail(e); }
+
  protected:
   // The device does not touch memory until asked: the driver owns the
   // ring's initial contents.

@@ -36,7 +36,8 @@ constexpr uint32_t kTx = 1;  // vring 1: TX of queue pair 0
 // pair, eventfds for call, kick and err of the TX ring.
 class Frontside {
  public:
-  explicit Frontside(NetMode mode = NetMode::sink) : backend_(io_, {mode, 1, 64, false}) {
+  // `log`: the back-end's log lines go to stderr (for tests that read them).
+  explicit Frontside(NetMode mode = NetMode::sink, bool log = false) : backend_(io_, {mode, 1, 64, log}) {
     Socket a(io_), b(io_);
     boost::asio::local::connect_pair(a, b);
     fd_ = b.release();
@@ -54,10 +55,12 @@ class Frontside {
     for (int fd : {fd_, memfd_, call_, kick_, err_}) ::close(fd);
   }
 
-  void send(Request r, const Payload& p, std::vector<int> fds = {}) {
-    const std::vector<uint8_t> b = wire_bytes(encode(r, p));
+  void send(Request r, const Payload& p, std::vector<int> fds = {}) { send_flags(r, p, kVersion, std::move(fds)); }
+  void send_flags(Request r, const Payload& p, uint32_t flags, std::vector<int> fds = {}) {
+    const std::vector<uint8_t> b = wire_bytes(encode(r, p, flags));
     ASSERT_EQ(send_with_fds(fd_, b.data(), b.size(), fds), static_cast<ssize_t>(b.size()));
   }
+  int socket() const { return fd_; }
 
   // Lets the back-end handle what was sent; true if it is still connected.
   bool settle() {

@@ -184,8 +184,19 @@ const std::vector<Row>& table() {
          m.header = {999, kVersion, 0};
          p.send(m);
        }},
-      {"request we do not accept (IOTLB_MSG)", ProtocolError::unknown_request,
+      {"request we do not accept (POSTCOPY_ADVISE)", ProtocolError::unknown_request,
+       [](Peer& p) { p.send(Request::POSTCOPY_ADVISE, NoPayload{}); }},
+      {"IOTLB_MSG without its payload", ProtocolError::bad_payload_size,
        [](Peer& p) { p.send(Request::IOTLB_MSG, NoPayload{}); }},
+      {"IOTLB_MSG of a type only the back-end sends (MISS)", ProtocolError::bad_iotlb_msg,
+       [](Peer& p) { p.send(Request::IOTLB_MSG, IotlbMsg{0x1000, 0x1000, 0x7f0000000000, 1, iotlb::kMiss}); }},
+      {"IOTLB_MSG UPDATE without ACCESS_PLATFORM", ProtocolError::out_of_order,
+       [](Peer& p) {
+         p.setup();
+         p.send(Request::IOTLB_MSG, IotlbMsg{0x1000, 0x1000, 0x7f0000000000, 1, iotlb::kUpdate});
+       }},
+      {"SET_BACKEND_REQ_FD without BACKEND_REQ", ProtocolError::out_of_order,
+       [](Peer& p) { p.send(Request::SET_BACKEND_REQ_FD, NoPayload{}, {0}); }},
   };
   return rows;
 }
@@ -203,9 +214,9 @@ TEST_P(Malformed, IsRefusedWithItsErrorAndTheConnectionCloses) {
   EXPECT_TRUE(p.peer_sees_eof());
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, Malformed, ::testing::Range<size_t>(0, 23));
+INSTANTIATE_TEST_SUITE_P(Table, Malformed, ::testing::Range<size_t>(0, 27));
 
-TEST(Malformed, TableHasEveryRow) { EXPECT_EQ(table().size(), 23u); }
+TEST(Malformed, TableHasEveryRow) { EXPECT_EQ(table().size(), 27u); }
 
 TEST(Malformed, AWellFormedPrefixKeepsTheConnection) {
   Peer p;

@@ -5,6 +5,8 @@
 #include <sys/eventfd.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -80,6 +82,29 @@ class SegmentReader {
   uint32_t off_ = 0;
 };
 
+// A ring's descriptor ring, driver area and device area, in bytes.
+std::array<uint64_t, 3> ring_area_bytes(bool packed, uint32_t num) {
+  if (packed) return {ring::PackedLayout::desc_bytes(num), 4, 4};
+  return {ring::SplitLayout::desc_bytes(num),
+          ring::SplitLayout::avail_bytes(num),  // with used_event
+          ring::SplitLayout::used_bytes(num)};  // with avail_event
+}
+
+// The accesses the device makes to each ring area, as DPDK translates them
+// (vring_translate_split/packed): the split used ring is read too (its idx,
+// when a ring resumes, as Linux vhost_vq_init_access), the packed
+// descriptor ring is written (used descriptors), the packed device area
+// only written.
+std::array<uint8_t, 3> ring_area_perms(bool packed) {
+  if (packed) return {iotlb::kReadWrite, iotlb::kRead, iotlb::kWrite};
+  return {iotlb::kRead, iotlb::kRead, iotlb::kReadWrite};
+}
+
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
 void signal_eventfd(const Fd& fd) {
   if (!fd.valid()) return;
   const uint64_t one = 1;
@@ -105,6 +130,13 @@ Backend::Backend(boost::asio::io_context& io, BackendOptions opts) : io_(io), op
   if (opts_.queue_pairs > 1) offered_features_ |= feature_bit(net::kFeatureMq);
   offered_protocol_features_ = feature_bit(protocol_feature::MQ) | feature_bit(protocol_feature::REPLY_ACK) |
                                feature_bit(protocol_feature::STATUS);
+  // QEMU refuses a back-end that offers ACCESS_PLATFORM without BACKEND_REQ
+  // and REPLY_ACK ("IOMMU support requires reply-ack and backend-req
+  // protocol features"), and acks bit 33 only for a device behind a vIOMMU.
+  if (!opts_.check) {
+    offered_features_ |= feature_bit(kFeatureAccessPlatform);
+    offered_protocol_features_ |= feature_bit(protocol_feature::BACKEND_REQ);
+  }
   if (opts_.check) check_ = std::make_unique<PeerCheck>(opts_.log);
 }
 
@@ -119,6 +151,7 @@ void Backend::attach(Socket socket) {
   ++counters_.connections;
   features_ = protocol_features_ = status_ = 0;
   features_set_ = protocol_features_set_ = owner_set_ = false;
+  clear_iotlb();
   if (opts_.log) std::fprintf(stderr, "vhost-user: front-end connected\n");
   arm_read();
 }
@@ -185,6 +218,8 @@ void Backend::disconnect() {
     vrings_[i] = Vring{};
   }
   mem_.reset();
+  clear_iotlb();
+  backend_channel_.reset();
   if (conn_) conn_->close();
   conn_.reset();
   if (on_disconnect) boost::asio::post(io_, on_disconnect);
@@ -229,6 +264,7 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
       for (uint32_t i = 0; i < vrings_.size(); ++i) stop_ring(i), vrings_[i] = Vring{};
       features_set_ = false;
       status_ = 0;
+      clear_iotlb();
       return ack(msg, 0);
 
     case Request::GET_FEATURES:
@@ -283,6 +319,7 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
           if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) (void)d.flush();
         }, v.dev);
       mem_ = std::move(t);
+      clear_iotlb();  // its entries point into the old mappings (DPDK: "previous HVAs are now invalid")
       if (ProtocolError e = rebuild_rings(); e != ProtocolError::ok) return e;
       return ack(msg, 0);
     }
@@ -378,6 +415,21 @@ ProtocolError Backend::handle(Message& msg, RawMessage& raw) {
         return fail(ProtocolError::out_of_order, "GET_STATUS without the STATUS protocol feature");
       return reply(msg.request, status_);
 
+    case Request::SET_BACKEND_REQ_FD: {
+      if (!(protocol_features_ & feature_bit(protocol_feature::BACKEND_REQ)))
+        return fail(ProtocolError::out_of_order, "SET_BACKEND_REQ_FD without the BACKEND_REQ protocol feature");
+      Socket s(io_);
+      boost::system::error_code ec;
+      s.assign(boost::asio::local::stream_protocol(), raw.fds.front().release(), ec);
+      if (ec) return fail(ProtocolError::io_error, "back-end channel: " + ec.message());
+      backend_channel_ = std::make_unique<Connection>(std::move(s));
+      arm_backend_read();
+      return ack(msg, 0);
+    }
+
+    case Request::IOTLB_MSG:
+      return iotlb_msg(msg);
+
     default:
       return fail(ProtocolError::unknown_request, name(msg.request));
   }
@@ -390,63 +442,72 @@ ProtocolError Backend::set_vring_addr(const VringAddr& a) {
   if (a.flags != 0) return ProtocolError::bad_vring_flags;  // logging (VHOST_VRING_F_LOG) is not offered
   if (!mem_ || !v.num || !features_set_) return ProtocolError::out_of_order;
   if (v.started) return ProtocolError::out_of_order;
-  uint64_t desc_bytes, avail_bytes, used_bytes;
-  if (packed()) {
-    desc_bytes = ring::PackedLayout::desc_bytes(v.num);
-    avail_bytes = used_bytes = 4;
-  } else {
-    desc_bytes = ring::SplitLayout::desc_bytes(v.num);
-    avail_bytes = ring::SplitLayout::avail_bytes(v.num);  // with used_event
-    used_bytes = ring::SplitLayout::used_bytes(v.num);    // with avail_event
-  }
-  if (!mem_->uva_to_gpa(a.desc_user_addr, desc_bytes) || !mem_->uva_to_gpa(a.avail_user_addr, avail_bytes) ||
-      !mem_->uva_to_gpa(a.used_user_addr, used_bytes))
+  const auto [desc_bytes, avail_bytes, used_bytes] = ring_area_bytes(packed(), v.num);
+  // Behind an IOMMU the addresses are IOVAs, checked when the ring is
+  // translated (Linux vhost vq_access_ok: "Access validation occurs at
+  // prefetch time").
+  if (!iommu() && (!mem_->uva_to_gpa(a.desc_user_addr, desc_bytes) || !mem_->uva_to_gpa(a.avail_user_addr, avail_bytes) ||
+                   !mem_->uva_to_gpa(a.used_user_addr, used_bytes)))
     return ProtocolError::vring_addr_unmapped;
   v.addr = a;
   return ProtocolError::ok;
+}
+
+ProtocolError Backend::apply_base(Vring& v) {
+  if (!v.base_set) return ProtocolError::ok;
+  ring::RingError e = ring::RingError::ok;
+  if (Packed* d = std::get_if<Packed>(&v.dev))
+    e = d->set_state(ring::decode_vring_base_packed(v.base, ring::VringBaseCompat::low_half_only));
+  else if (Split* s = std::get_if<Split>(&v.dev))
+    e = s->set_state({static_cast<uint16_t>(v.base), true, 0, true});
+  return e == ring::RingError::ok ? ProtocolError::ok : ProtocolError::bad_vring_base;
 }
 
 ProtocolError Backend::start_ring(uint32_t index) {
   Vring& v = vrings_[index];
   if (!mem_ || !v.num || !v.addr || !features_set_) return ProtocolError::out_of_order;
   const VringAddr& a = *v.addr;
-  auto desc = mem_->uva_to_gpa(a.desc_user_addr, 1);
-  auto avail = mem_->uva_to_gpa(a.avail_user_addr, 1);
-  auto used = mem_->uva_to_gpa(a.used_user_addr, 1);
+  std::optional<uint64_t> desc = a.desc_user_addr, avail = a.avail_user_addr, used = a.used_user_addr;
+  if (!iommu()) {
+    desc = mem_->uva_to_gpa(a.desc_user_addr, 1);
+    avail = mem_->uva_to_gpa(a.avail_user_addr, 1);
+    used = mem_->uva_to_gpa(a.used_user_addr, 1);
+  }
   if (!desc || !avail || !used) return ProtocolError::vring_addr_unmapped;
   const ring::Features f{features_};
+  const SharedMemory mem(mem_, iommu() ? &iotlb_ : nullptr);
+  v.translated = false;
   try {
-    if (packed()) {
-      Packed& d = v.dev.emplace<Packed>(SharedMemory(mem_), ring::PackedLayout{*desc, *avail, *used, v.num}, f);
-      if (v.base_set &&
-          d.set_state(ring::decode_vring_base_packed(v.base, ring::VringBaseCompat::low_half_only)) != ring::RingError::ok)
-        return ProtocolError::bad_vring_base;
-    } else {
-      Split& d = v.dev.emplace<Split>(SharedMemory(mem_), ring::SplitLayout{*desc, *avail, *used, v.num}, f);
-      if (v.base_set && d.set_state({static_cast<uint16_t>(v.base), true, 0, true}) != ring::RingError::ok)
-        return ProtocolError::bad_vring_base;
-    }
+    if (packed()) v.dev.emplace<Packed>(mem, ring::PackedLayout{*desc, *avail, *used, v.num}, f);
+    else v.dev.emplace<Split>(mem, ring::SplitLayout{*desc, *avail, *used, v.num}, f);
   } catch (const ring::RingConfigError& e) {
     v.dev.emplace<std::monostate>();
     if (opts_.log) std::fprintf(stderr, "vhost-user: vring %u: %s\n", index, e.what());
     return ProtocolError::ring_failed;
   }
+  // A split ring's base reads the used ring: behind an IOMMU, once translated.
+  if (!iommu())
+    if (ProtocolError e = apply_base(v); e != ProtocolError::ok) return e;
+  v.base_pending = iommu();
   v.started = true;
   v.broken_reported = false;
   v.notifications_armed = false;
   if (opts_.log)
     std::fprintf(stderr,
                  "vhost-user: vring %u started: %s, %u entries, desc 0x%llx driver area 0x%llx device area 0x%llx "
-                 "(guest-physical), base 0x%x%s\n",
+                 "(%s), base 0x%x%s\n",
                  index, packed() ? "packed" : "split", v.num, static_cast<unsigned long long>(*desc),
-                 static_cast<unsigned long long>(*avail), static_cast<unsigned long long>(*used), v.base,
+                 static_cast<unsigned long long>(*avail), static_cast<unsigned long long>(*used),
+                 iommu() ? "IOVA" : "guest-physical", v.base,
                  v.base_set ? "" : " (none set: a fresh ring)");
-  std::visit([&](auto& d) {
-    if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) {
-      d.disable_notifications();
-      if (check_) check_->start(index, mem_, {*desc, *avail, *used, v.num}, f, d.state());
-    }
-  }, v.dev);
+  // Behind an IOMMU the ring is touched only once translated (poll()).
+  if (!iommu())
+    std::visit([&](auto& d) {
+      if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) {
+        d.disable_notifications();
+        if (check_) check_->start(index, mem_, {*desc, *avail, *used, v.num}, f, d.state());
+      }
+    }, v.dev);
   watch_kick(index);
   return ProtocolError::ok;
 }
@@ -490,6 +551,10 @@ void Backend::stop_ring(uint32_t index) {
   v.dev.emplace<std::monostate>();
   v.started = false;
   v.kick_wait.reset();  // cancels the wait; its handler sees operation_aborted
+  // DPDK flushes its IOTLB when a ring stops (commit e7cb7fdf54): entries
+  // a reloaded guest driver no longer uses would otherwise stay.
+  if (iommu() && v.translated) clear_iotlb();
+  v.translated = false;
 }
 
 ProtocolError Backend::rebuild_rings() {
@@ -518,7 +583,7 @@ size_t Backend::pop_burst(Dev& tx, uint32_t budget) {
   size_t k = 0;
   while (k < max) {
     ring::Chain& c = chains_[k];
-    const ring::Result<bool> r = tx.pop(c);
+    const ring::Result<bool> r = take(tx, c);
     if (!r.ok() || !r.value) break;
     for (const ring::Segment& s : c.readable) prefetch_head(tx.mem().host(s.addr, s.len), s.len);
     if (k++ == 0) prefetch_descriptors(tx, max);
@@ -599,7 +664,7 @@ size_t Backend::echo(TxDev& tx, RxDev& rx, uint32_t pair, uint32_t budget) {
     while (len >= hdr && room < len) {
       if (n - first == 1 && !mergeable) break;  // too big for one buffer
       if (rx_chains_.size() <= n) rx_chains_.emplace_back();
-      const ring::Result<bool> rr = rx.pop(rx_chains_[n]);
+      const ring::Result<bool> rr = take(rx, rx_chains_[n]);
       if (!rr.ok()) { rx_broke = true; break; }  // finish() reports it
       if (!rr.value) { rx_empty = true; break; }
       for (const ring::Segment& s : rx_chains_[n].writable) prefetch_for_write(rx.mem().host(s.addr, s.len), s.len);
@@ -764,6 +829,9 @@ size_t Backend::process_pair(uint32_t pair, uint32_t budget) {
 size_t Backend::poll() {
   size_t n = 0;
   try {
+    if (iommu())
+      for (uint32_t i = 0; i < vrings_.size(); ++i)
+        if (built(vrings_[i]) && !vrings_[i].translated) translate_ring(i);
     // --check: every running ring is sampled, also those the mode leaves
     // alone (sink's RX).
     if (check_)
@@ -814,6 +882,209 @@ void Backend::disarm_notifications() {
       if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.disable_notifications();
     }, v.dev);
   }
+}
+
+ProtocolError Backend::iotlb_msg(const Message& msg) {
+  const IotlbMsg& m = std::get<IotlbMsg>(msg.payload);
+  if (!iommu() || !mem_) {
+    if (opts_.log) std::fprintf(stderr, "vhost-user: IOTLB_MSG before ACCESS_PLATFORM and a memory table\n");
+    return ProtocolError::out_of_order;
+  }
+  if (m.type == iotlb::kUpdate) {
+    if (!iotlb_.update(m, *mem_)) {
+      // Spec: "non-zero otherwise"; the connection stays, the range stays
+      // untranslated.
+      ++counters_.protocol_errors;
+      last_error_ = ProtocolError::iotlb_uaddr_unmapped;
+      if (opts_.log)
+        std::fprintf(stderr, "vhost-user: IOTLB_MSG UPDATE iova 0x%llx size 0x%llx: user address 0x%llx not in one "
+                     "memory region; refused\n", static_cast<unsigned long long>(m.iova),
+                     static_cast<unsigned long long>(m.size), static_cast<unsigned long long>(m.uaddr));
+      iotlb_changed(m.iova, m.iova + (m.size - 1));
+      return ack(msg, 1);
+    }
+  } else {
+    iotlb_.invalidate(m.iova, m.size);
+  }
+  iotlb_changed(m.iova, m.iova + (m.size - 1));
+  return ack(msg, 0);
+}
+
+void Backend::iotlb_changed(uint64_t first, uint64_t last) {
+  for (Vring& v : vrings_)
+    std::visit([&](auto& d) {
+      if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) {
+        d.mem().forget_window();
+        for (const RingArea& a : d.mem().ring_areas())
+          if (a.host && a.iova <= last && first <= a.iova + (a.size - 1)) {
+            d.mem().keep_ring_areas({});
+            v.translated = false;
+            break;
+          }
+      }
+    }, v.dev);
+}
+
+void Backend::clear_iotlb() {
+  iotlb_.clear();
+  for (Vring& v : vrings_) {
+    v.translated = false;
+    std::visit([](auto& d) {
+      if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) {
+        d.mem().keep_ring_areas({});
+        d.mem().forget_window();
+      }
+    }, v.dev);
+  }
+}
+
+bool Backend::translate_ring(uint32_t index) {
+  Vring& v = vrings_[index];
+  bool ok = false;
+  std::visit([&](auto& d) {
+    using D = std::decay_t<decltype(d)>;
+    if constexpr (!std::is_same_v<D, std::monostate>) {
+      if (d.broken()) return;
+      const auto& l = d.layout();
+      const std::array<uint64_t, 3> at = [&]() -> std::array<uint64_t, 3> {
+        if constexpr (std::is_same_v<D, Packed>) return {l.desc, l.driver_event, l.device_event};
+        else return {l.desc, l.avail, l.used};
+      }();
+      const std::array<uint64_t, 3> bytes = ring_area_bytes(packed(), v.num);
+      const std::array<uint8_t, 3> perms = ring_area_perms(packed());
+      std::array<RingArea, 3> kept{};
+      for (size_t i = 0; i < 3; ++i) {
+        // Every byte must translate for the ring's accesses; an area is
+        // kept only when it is one piece here (else its accesses go
+        // through the IOTLB).
+        for (uint64_t done = 0; done < bytes[i];) {
+          const IotlbLookup t = iotlb_.translate(at[i] + done, bytes[i] - done, perms[i]);
+          if (t.status == IotlbLookup::Status::miss) return request_miss(t.at, perms[i]);
+          if (t.status == IotlbLookup::Status::refused) {
+            ++counters_.iotlb.faults;
+            (void)d.refuse(t.error);
+            if (!v.broken_reported) report_broken(d, index);
+            return;
+          }
+          if (done == 0 && t.run == bytes[i]) kept[i] = {at[i], bytes[i], t.host};
+          done += t.run;
+        }
+      }
+      d.mem().keep_ring_areas(kept);
+      v.translated = true;
+      ++counters_.iotlb.ring_translations;
+      if (v.base_pending) {
+        v.base_pending = false;
+        if (apply_base(v) != ProtocolError::ok) {
+          (void)d.refuse(ring::RingError::bad_ring_state);
+          report_broken(d, index);
+          return;
+        }
+        d.disable_notifications();
+        v.notifications_armed = false;
+      }
+      ok = true;
+    }
+  }, v.dev);
+  return ok;
+}
+
+void Backend::request_miss(uint64_t iova, uint8_t perm) {
+  if (!iotlb_.want(iova, perm)) return;
+  const bool need_ack = protocol_features_ & feature_bit(protocol_feature::REPLY_ACK);
+  if (!backend_channel_) {
+    if (opts_.log && iotlb_.want(iova, perm))
+      std::fprintf(stderr, "vhost-user: IOVA 0x%llx not translated and no back-end channel (SET_BACKEND_REQ_FD) to "
+                   "ask for it\n", static_cast<unsigned long long>(iova));
+    iotlb_.sent(iova, perm, false, 0);  // said once; an UPDATE may still come
+    return;
+  }
+  const IotlbMsg miss{iova, 0, 0, perm, iotlb::kMiss};
+  const uint32_t flags = kVersion | (need_ack ? kFlagNeedReply : 0);
+  if (backend_channel_->send(encode(BackendRequest::IOTLB_MSG, miss, flags)) != ProtocolError::ok) {
+    if (opts_.log) std::fprintf(stderr, "vhost-user: back-end channel: MISS not sent; channel closed\n");
+    backend_channel_.reset();
+    return;
+  }
+  iotlb_.sent(iova, perm, need_ack, now_ns());
+}
+
+void Backend::arm_backend_read() {
+  Connection* c = backend_channel_.get();
+  c->async_wait_readable([this, c](const boost::system::error_code& ec) {
+    if (ec || c != backend_channel_.get()) return;
+    on_backend_readable();
+  });
+}
+
+void Backend::on_backend_readable() {
+  RawMessage raw;
+  const ReceiveResult rr = backend_channel_->receive(raw);
+  if (rr.error != ProtocolError::ok || rr.peer_closed) {
+    if (opts_.log) std::fprintf(stderr, "vhost-user: back-end channel closed by the front-end\n");
+    backend_channel_.reset();
+    return;
+  }
+  const Decoded d = decode_backend_ack(raw, BackendRequest::IOTLB_MSG);
+  if (d.error != ProtocolError::ok) {
+    close_with(d.error, "back-end channel: " + d.detail);
+    return;
+  }
+  iotlb_.acked(std::get<uint64_t>(d.message.payload), now_ns());
+  arm_backend_read();
+}
+
+template <class Dev>
+ring::Result<bool> Backend::take(Dev& dev, ring::Chain& c) {
+  if (!iommu()) return dev.pop(c);
+  ring::Result<bool> r{ring::RingError::ok, false};
+  try {
+    r = dev.pop(c);  // may read an indirect table
+  } catch (const IotlbMiss& m) {
+    request_miss(m.iova, m.perm);
+    return {ring::RingError::ok, false};
+  } catch (const IotlbRefused& f) {
+    ++counters_.iotlb.faults;
+    return {dev.refuse(f.error), false};
+  }
+  if (r.ok() && r.value && !admit(dev, c)) return {dev.broken() ? ring::RingError::queue_broken : ring::RingError::ok, false};
+  return r;
+}
+
+template <class Dev>
+bool Backend::admit(Dev& dev, ring::Chain& c) {
+  // Every segment for the access the device will make, before any byte of
+  // the buffer is touched; a segment whose IOVA pages lie apart here
+  // becomes one segment per piece.
+  for (auto* segs : {&c.readable, &c.writable}) {
+    const uint8_t perm = segs == &c.readable ? iotlb::kRead : iotlb::kWrite;
+    pieces_.clear();
+    bool split = false;
+    for (const ring::Segment& s : *segs) {
+      for (uint64_t done = 0; done < s.len || (s.len == 0 && done == 0);) {
+        if (s.len == 0) {
+          pieces_.push_back(s);  // touches nothing
+          break;
+        }
+        const IotlbLookup t = iotlb_.translate(s.addr + done, s.len - done, perm);
+        if (t.status != IotlbLookup::Status::ok) {
+          dev.discard(c);
+          if (t.status == IotlbLookup::Status::miss) {
+            request_miss(t.at, perm);
+          } else {
+            ++counters_.iotlb.faults;
+            (void)dev.refuse(t.error);
+          }
+          return false;
+        }
+        split |= t.run < s.len - done || done > 0;
+        pieces_.push_back({s.addr + done, static_cast<uint32_t>(t.run)});
+        done += t.run;
+      }
+    }
+    if (split) segs->assign(pieces_.begin(), pieces_.end());
+  }
+  return true;
 }
 
 std::string Backend::report() const {

@@ -26,6 +26,19 @@
 // Before GET_VRING_BASE answers, the ring is drained as far as it can go,
 // so every buffer the front-end made available before stopping is counted
 // exactly once, and the state handed back resumes after the last one.
+//
+// IOMMU (VIRTIO_F_ACCESS_PLATFORM, offered with BACKEND_REQ and REPLY_ACK as
+// QEMU demands; not with --check, which reads rings by guest-physical
+// address): ring and buffer addresses are IOVAs, translated through the
+// IOTLB (iotlb.h) the front-end fills with IOTLB_MSG. A ring runs once its
+// three areas are translated (then kept: the ring cache); every popped
+// buffer is checked for the access it needs before it is touched. What is
+// missing is asked for on the back-end channel (BACKEND_IOTLB_MSG MISS,
+// with NEED_REPLY) and the buffer goes back (discard) until an UPDATE
+// covers it, as Linux vhost and DPDK wait; what the front-end cannot map
+// breaks the ring with ring.iova_unmapped / ring.iova_no_permission,
+// nothing touched. serve is single-threaded, so an INVALIDATE is applied
+// between bursts, never under a buffer in use, and acked after.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -44,6 +57,7 @@
 #include "models/ring/ring_state.h"
 #include "models/ring/split_device.h"
 #include "transport/vhost_user/connection.h"
+#include "transport/vhost_user/iotlb.h"
 #include "transport/vhost_user/memory_table.h"
 #include "transport/vhost_user/net.h"
 #include "transport/vhost_user/peer_watch.h"
@@ -81,6 +95,7 @@ struct BackendCounters {
   uint64_t calls = 0;
   uint64_t error_signals = 0;       // broken rings reported through the SET_VRING_ERR eventfd
   std::vector<uint64_t> vring_used; // buffers completed, by vring (2k RX, 2k+1 TX of pair k)
+  IotlbCounters iotlb;              // ACCESS_PLATFORM
 
   // Every scalar counter, once, in the order the report prints them.
   template <class F>
@@ -90,6 +105,7 @@ struct BackendCounters {
     f("rx_buffers", rx_buffers), f("kicks", kicks), f("calls", calls), f("tx_malformed", tx_malformed);
     f("rx_too_big", rx_too_big), f("ring_errors", ring_errors), f("error_signals", error_signals);
     f("protocol_errors", protocol_errors);
+    iotlb.visit(f);
   }
 };
 
@@ -120,6 +136,9 @@ class Backend {
   ProtocolError last_error() const { return last_error_; }
   uint64_t offered_features() const { return offered_features_; }
   uint64_t offered_protocol_features() const { return offered_protocol_features_; }
+  // A MISS is out: serve reads the front-end's answer at once rather than
+  // at its next look at the control socket.
+  bool waiting_for_iotlb() const { return iotlb_.waiting(); }
 
  private:
   using Packed = ring::PackedDevice<SharedMemory>;
@@ -139,6 +158,8 @@ class Backend {
     bool started = false;
     bool enabled = false;
     bool notifications_armed = false;
+    bool translated = false;      // IOMMU: the ring's areas are in its memory's ring cache
+    bool base_pending = false;    // IOMMU: SET_VRING_BASE applied once the ring is translated
     std::variant<std::monostate, Packed, Split> dev;
   };
 
@@ -154,16 +175,37 @@ class Backend {
   ProtocolError vring_index(uint32_t index, std::string& detail) const;
   ProtocolError set_vring_addr(const VringAddr& a);
   ProtocolError start_ring(uint32_t index);
+  ProtocolError apply_base(Vring& v);
   void stop_ring(uint32_t index);
   ProtocolError rebuild_rings();
   void watch_kick(uint32_t index);
 
   bool packed() const;
+  bool iommu() const { return features_ & ring::feature_bit(kFeatureAccessPlatform); }
   size_t net_header_len() const;
-  bool running(const Vring& v) const {
+  bool built(const Vring& v) const {
     return v.started && v.enabled && v.call_set && !v.dev.valueless_by_exception() &&
            !std::holds_alternative<std::monostate>(v.dev);
   }
+  bool running(const Vring& v) const { return built(v) && (v.translated || !iommu()); }
+
+  // IOMMU.
+  ProtocolError iotlb_msg(const Message& msg);
+  void arm_backend_read();
+  void on_backend_readable();
+  // Translates ring `index`'s areas into its ring cache; false while one
+  // is missing (asked for) or refused (the ring broke).
+  bool translate_ring(uint32_t index);
+  // Drops what the IOTLB no longer vouches for: every ring's window, and
+  // the ring cache of rings with an area in [first, last].
+  void iotlb_changed(uint64_t first, uint64_t last);
+  void clear_iotlb();
+  void request_miss(uint64_t iova, uint8_t perm);
+  // pop() behind an IOMMU: a miss puts the buffer back and asks for the
+  // translation (value false, as if none were available); a refusal breaks
+  // the ring.
+  template <class Dev> ring::Result<bool> take(Dev& dev, ring::Chain& c);
+  template <class Dev> bool admit(Dev& dev, ring::Chain& c);
   // SET_VRING_ENABLE is legal once the front-end negotiated protocol
   // features, before or after SET_FEATURES acknowledges bit 30.
   bool protocol_features_negotiated() const {
@@ -210,6 +252,9 @@ class Backend {
   std::vector<ring::Chain> rx_chains_;  // the RX buffers of one echoed burst, frame after frame
   std::vector<size_t> rx_first_;        // frame i's RX buffers: rx_chains_[rx_first_[i], rx_first_[i + 1])
   std::unique_ptr<PeerCheck> check_;  // --check
+  Iotlb iotlb_{counters_.iotlb};
+  std::unique_ptr<Connection> backend_channel_;  // SET_BACKEND_REQ_FD
+  std::vector<ring::Segment> pieces_;  // admit(): a chain's segments split where IOVA pages are apart here
 };
 
 }  // namespace virtiosim::vhost_user

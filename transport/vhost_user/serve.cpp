@@ -139,7 +139,8 @@ int serve(const ServeOptions& opts) {
     if (++spins % kSpinsPerClockRead != 0 && backend.connected()) continue;
     const auto now = clock::now();
     if (worked) last_work = now, worked = false;
-    if (now >= next_control || !backend.connected()) {
+    // A ring waiting for an IOTLB miss's answer waits for this look.
+    if (now >= next_control || !backend.connected() || backend.waiting_for_iotlb()) {
       io.poll();
       if (stop) break;
       next_control = now + kControlPollInterval;
