@@ -198,7 +198,7 @@ TEST(FrontendIotlb, MissesAnsweredFromTheDomainWhileRepliesAreAwaited) {
   for (int i = 0; i < 100 && fe.iotlb().misses < 4; ++i) ASSERT_EQ(fe.serve_backend(50), ProtocolError::ok) << fe.detail();
   fe.connection().close();
   backend.join();
-  const IotlbCounters& k = fe.iotlb();
+  const IommuCounters& k = fe.iotlb();
   EXPECT_EQ(k.misses, 4u);
   EXPECT_EQ(k.misses_refused, 3u);
   EXPECT_EQ(k.updates, 4u);

@@ -141,7 +141,7 @@ struct DriveReport {
   uint64_t tx_err_signals = 0;
   bool iommu = false;           // --iommu
   bool iommu_strict = false;
-  IotlbCounters iotlb;          // --iommu: what drive's IOMMU answered
+  IommuCounters iotlb;          // --iommu: what drive's IOMMU answered
   // unmap_in_flight: RX buffers that carried the poison (the back-end read
   // the unmapped buffer), and whether the unmapped buffer came back used.
   uint64_t poison_seen = 0;

@@ -73,7 +73,7 @@ struct RingAddresses {
 };
 
 // What the front-end's IOMMU did for the back-end.
-struct IotlbCounters {
+struct IommuCounters {
   uint64_t misses = 0;          // MISS answered: an UPDATE sent, acked, then the MISS acked 0
   uint64_t misses_refused = 0;  // MISS of a page not mapped, or mapped without the access asked: ack 1, no UPDATE
   uint64_t updates = 0;         // IOTLB_MSG UPDATE sent
@@ -122,7 +122,7 @@ class Frontend {
   // The two sockets, for a caller's own poll(2); -1 without a back-end channel.
   int socket_fd() { return conn_.socket().native_handle(); }
   int backend_fd() { return backend_ ? backend_->socket().native_handle() : -1; }
-  const IotlbCounters& iotlb() const { return iotlb_; }
+  const IommuCounters& iotlb() const { return iotlb_; }
 
   uint64_t protocol_features() const { return protocol_features_; }
   const std::string& detail() const { return detail_; }
@@ -155,7 +155,7 @@ class Frontend {
   std::unique_ptr<Connection> backend_;  // the back-end channel, our end
   const DmaDomain* domain_ = nullptr;
   std::deque<Awaited> awaited_;
-  IotlbCounters iotlb_;
+  IommuCounters iotlb_;
 };
 
 // Connects to a back-end listening on `path`.
