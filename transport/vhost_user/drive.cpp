@@ -126,6 +126,9 @@ class Traffic {
       // Idle. Polling reads the clock only now and then; irq sleeps on the
       // call eventfds until a call, the settle time or the stall timeout.
       if (o_.notify == Notify::poll && (++idle_passes & 255) != 0) continue;
+      // A ring the back-end broke (SET_VRING_ERR) moves nothing more: say
+      // so now rather than stall (a fault run waits for it, after the loop).
+      if (o_.fault == Fault::none && broken_ring()) break;
       const auto now = clock::now();
       const auto stall_at = last_progress + std::chrono::seconds(o_.timeout_s);
       const bool may_settle = quiescent(), may_be_sink = no_echo_yet();
@@ -557,6 +560,16 @@ class Traffic {
     if (::read(q.call.get(), &count, sizeof count) != sizeof count) return false;
     *q.calls += count;
     return true;
+  }
+  bool broken_ring() {
+    for (Queue* q : {&rx_, &tx_}) {
+      take_err(*q);
+      if (*q->err_signals == 0) continue;
+      rep_.error = std::string("the back-end broke ") + (q->index == kTxQueue ? "tx" : "rx") + " (vring " +
+                   std::to_string(q->index) + "): its SET_VRING_ERR eventfd fired";
+      return true;
+    }
+    return false;
   }
   void take_err(Queue& q) {
     uint64_t count = 0;
