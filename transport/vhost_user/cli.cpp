@@ -97,18 +97,30 @@ void add_drive_options(CLI::App& drive, DriveOptions& o) {
   add_choice(drive, "--event-idx", o.event_idx, {{"on", true}, {"off", false}}, "on",
              "negotiate VIRTIO_RING_F_EVENT_IDX when offered");
   std::map<std::string, Fault> faults{{"none", Fault::none}};
-  std::string fault_help = "inject one violation for a back-end's checker (serve --check) to find:";
+  std::string fault_help =
+      "inject one violation for a back-end's checker (serve --check) or, with --iommu, its IOTLB to find:";
   for (const FaultInfo& f : kFaults) {
     faults.emplace(f.name, f.fault);
-    fault_help += std::string(" ") + f.name + " (" + f.rule + (f.packed_only ? ", packed" : "") + ")";
+    fault_help += std::string(" ") + f.name + " (" + f.rule + (f.packed_only ? ", packed" : "") +
+                  (f.iommu ? ", --iommu" : "") + ")";
   }
   add_choice(drive, "--fault", o.fault, faults, "none", fault_help);
+  drive.add_flag("--iommu", o.iommu,
+                 "sit behind an IOMMU: negotiate VIRTIO_F_ACCESS_PLATFORM with the protocol features BACKEND_REQ "
+                 "and REPLY_ACK, address rings and buffers by IOVA (4 KiB pages: rings RW, TX buffers RO, RX "
+                 "buffers WO) and answer the back-end's IOTLB misses with UPDATEs on the back-end channel (a "
+                 "page not mapped, or without the access asked, refused)");
+  drive.add_flag("--iommu-strict", o.iommu_strict,
+                 "with --iommu, as Linux with iommu.strict=1: a buffer is mapped only while posted, and unmapped "
+                 "with an INVALIDATE the back-end acks before the buffer is read or posted again");
   drive.add_flag("--allow-drops", o.allow_drops,
                  "the back-end may drop frames when RX is empty: frames it took and never returned are "
                  "reported as dropped, not lost (confirm them with its own counters)");
   drive.footer("Exit codes: 0 every frame came back intact (or was dropped, with --allow-drops; with --fault: "
-               "the fault was injected), 1 a frame lost, corrupted or duplicated, a stall or a protocol error, "
-               "2 bad arguments.");
+               "the fault was injected and the protocol held; unmap_in_flight: the back-end's miss for the "
+               "unmapped buffer was refused, the buffer never came back used nor its poison in RX, and TX was "
+               "broken with SET_VRING_ERR), 1 a frame lost, corrupted or duplicated, a back-end ring error, a stall "
+               "or a protocol error, 2 bad arguments.");
 }
 
 void add_check_options(CLI::App& check, check::CheckOptions& o) {
@@ -174,6 +186,9 @@ int VhostUserCli::run() const {
   if (d.fault != Fault::none && info(d.fault).packed_only && !d.packed)
     return bad_arguments("drive", std::string("--fault ") + info(d.fault).name +
                                       ": a packed-ring rule, needs --ring packed");
+  if (d.iommu_strict && !d.iommu) return bad_arguments("drive", "--iommu-strict needs --iommu");
+  if (d.fault != Fault::none && info(d.fault).iommu && !d.iommu)
+    return bad_arguments("drive", std::string("--fault ") + info(d.fault).name + ": an IOMMU fault, needs --iommu");
   if (d.fault == Fault::rewrite_in_flight && d.frame_size > kMaxRewriteFrame)
     return bad_arguments("drive", "--fault rewrite_in_flight: --size must be at most " +
                                       std::to_string(kMaxRewriteFrame) +

@@ -12,10 +12,20 @@
 //         re-checks the used ring (virtqueue_napi_complete); with nothing to
 //         do the front-end sleeps in poll(2) on the call eventfds. A used
 //         ring is read only after its call fired or the re-check found work.
+//
+// --iommu: the driver sits behind an IOMMU (VIRTIO_F_ACCESS_PLATFORM), as
+// Linux's DMA API puts it: every ring and buffer address is an IOVA of
+// drive's own domain (dma_domain.h), and the back-end's IOTLB misses are
+// answered from that domain's table on the back-end channel. Rings are
+// mapped once; buffers either for the whole run or, with --iommu-strict
+// (Linux iommu.strict=1), from the moment they are posted until reclaimed,
+// when they are unmapped and invalidated (acked) before being used again.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "transport/vhost_user/frontend.h"
 
 namespace virtiosim::vhost_user {
 
@@ -36,6 +46,7 @@ enum class Fault : uint8_t {
   rewrite_in_flight,      // P3: an RX descriptor the device owns gets a new len
   kick_while_suppressed,  // P10: every TX kick sent, also when the device said DISABLE
   bad_vring_base,         // VU2: a reconnect resumes TX one slot before where GET_VRING_BASE said
+  unmap_in_flight,        // ring.iova_unmapped: a TX buffer unmapped (INVALIDATE acked) after it was made available
 };
 struct FaultInfo {
   Fault fault;
@@ -43,14 +54,16 @@ struct FaultInfo {
   const char* rule;  // SPEC_NOTES id the back-end should report
   bool packed_only;  // the rule is about the packed ring's encoding
   bool terminal;     // the TX ring takes nothing after it: drive stops sending
+  bool iommu;        // needs --iommu (an IOMMU fault, not a ring encoding drive writes itself)
 };
 inline constexpr FaultInfo kFaults[] = {
-    {Fault::avail_encoding, "avail_encoding", "P2", true, true},
-    {Fault::next_on_last, "next_on_last", "P6.2", true, true},
-    {Fault::write_on_head, "write_on_head", "P6.3", true, true},
-    {Fault::rewrite_in_flight, "rewrite_in_flight", "P3", false, false},
-    {Fault::kick_while_suppressed, "kick_while_suppressed", "P10", false, false},
-    {Fault::bad_vring_base, "bad_vring_base", "VU2", false, false},
+    {Fault::avail_encoding, "avail_encoding", "P2", true, true, false},
+    {Fault::next_on_last, "next_on_last", "P6.2", true, true, false},
+    {Fault::write_on_head, "write_on_head", "P6.3", true, true, false},
+    {Fault::rewrite_in_flight, "rewrite_in_flight", "P3", false, false, false},
+    {Fault::kick_while_suppressed, "kick_while_suppressed", "P10", false, false, false},
+    {Fault::bad_vring_base, "bad_vring_base", "VU2", false, false, false},
+    {Fault::unmap_in_flight, "unmap_in_flight", "ring.iova_unmapped", false, true, true},
 };
 const FaultInfo& info(Fault f);  // f != Fault::none
 
@@ -77,7 +90,16 @@ struct DriveOptions {
   // than rx_buffers keeps a back-end that drops from ever finding RX empty.
   uint32_t window = 0;
   Fault fault = Fault::none;
+  bool iommu = false;         // --iommu: ACCESS_PLATFORM, IOVAs, the back-end channel answers misses
+  bool iommu_strict = false;  // --iommu-strict: buffers mapped while posted only, unmapped and invalidated on reclaim
 };
+
+// unmap_in_flight: the unmapped buffer is filled with this byte before it
+// is made available. No frame drive sends holds a run of kPoisonRun equal
+// bytes (the pattern steps by 7 a byte), so such a run in RX memory means
+// the back-end read the unmapped buffer.
+inline constexpr uint8_t kPoisonByte = 0xdb;
+inline constexpr size_t kPoisonRun = 16;
 
 // rewrite_in_flight shortens an RX descriptor by one byte: the frame must
 // still fit.
@@ -115,13 +137,22 @@ struct DriveReport {
   bool protocol_failed = false;
   Fault fault = Fault::none;
   bool fault_injected = false;  // --fault: the violation was written (kick_while_suppressed: a kick not wanted)
+  uint64_t rx_err_signals = 0;  // the back-end broke a ring: its SET_VRING_ERR eventfd fired
+  uint64_t tx_err_signals = 0;
+  bool iommu = false;           // --iommu
+  bool iommu_strict = false;
+  IommuCounters iotlb;          // --iommu: what drive's IOMMU answered
+  // unmap_in_flight: RX buffers that carried the poison (the back-end read
+  // the unmapped buffer), and whether the unmapped buffer came back used.
+  uint64_t poison_seen = 0;
+  bool fault_buffer_used = false;
   std::string error;
 
   uint64_t echoed() const { return received - corrupted - duplicates; }
   uint64_t calls() const { return rx_calls + tx_calls; }
   uint64_t errors() const {
-    return corrupted + duplicates + lost + ring_errors + (stalled ? 1 : 0) + (no_echo ? 1 : 0) +
-           (protocol_failed ? 1 : 0);
+    return corrupted + duplicates + lost + ring_errors + rx_err_signals + tx_err_signals + poison_seen +
+           (fault_buffer_used ? 1 : 0) + (stalled ? 1 : 0) + (no_echo ? 1 : 0) + (protocol_failed ? 1 : 0);
   }
   double mpps() const { return seconds > 0 ? static_cast<double>(received) / seconds / 1e6 : 0; }
   std::string text() const;
@@ -130,7 +161,10 @@ struct DriveReport {
 DriveReport run_drive(const DriveOptions& opts);
 // 0 iff every frame was sent and came back intact or (with allow_drops)
 // was dropped by the back-end; 1 otherwise. With a fault: 0 iff it was
-// injected and the protocol held (a terminal fault stops the traffic).
+// injected and the protocol held (a terminal fault stops the traffic);
+// unmap_in_flight holds when the back-end asked for the unmapped buffer,
+// was refused, never used it nor let its bytes reach RX, and broke TX
+// (SET_VRING_ERR).
 int exit_code(const DriveReport& rep, const DriveOptions& opts);
 // Runs, prints the report (and its error on stderr), returns exit_code().
 int drive(const DriveOptions& opts);
