@@ -64,7 +64,7 @@ counter() {
   /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["counters"].get(sys.argv[2], "missing"))' \
     "$dir/serve.json" "$1"
 }
-for k in iotlb_misses iotlb_updates iotlb_invalidates iotlb_hits iotlb_ring_cache_hits iotlb_faults iotlb_miss_wait_ns; do
+for k in iotlb_misses iotlb_updates iotlb_invalidates iotlb_hits iotlb_faults iotlb_miss_wait_ns; do
   [ "$(counter $k)" != missing ] || fail "serve --json has no counter $k"
 done
 # The figures per frame sent, and serve's mean wait for a miss to be answered.
@@ -78,7 +78,7 @@ print(f"per frame ({frames} sent): drive misses={per(d['iotlb_misses'])} refused
       f" updates={per(d['iotlb_updates'])} invalidates={per(d['iotlb_invalidates'])};"
       f" serve misses={per(c['iotlb_misses'])} updates={per(c['iotlb_updates'])}"
       f" invalidates={per(c['iotlb_invalidates'])} hits={per(c['iotlb_hits'])}"
-      f" ring_cache_hits={per(c['iotlb_ring_cache_hits'])} faults={c['iotlb_faults']}")
+      f" faults={c['iotlb_faults']}")
 m = c["iotlb_misses"]
 print(f"serve mean miss wait: {c['iotlb_miss_wait_ns'] / m:.0f} ns over {m} misses" if m else "serve: no miss")
 PY
